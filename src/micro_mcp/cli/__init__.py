@@ -1,0 +1,1 @@
+"""The `micro-mcp` command line."""

@@ -1,0 +1,39 @@
+"""JSON-RPC error codes: the standard ones, MCP's, and micro-mcp's own.
+
+micro-mcp's codes come from the implementation-defined band -32000..-32099, skipping -32000 and
+-32001 (the SDKs use them for closed connections and timeouts) and -32002 (MCP's resource not
+found) and -32020..-32022 and -32042 (MCP 2026-07-28).
+"""
+
+from typing import Final
+
+PARSE_ERROR: Final = -32700
+"""The bytes were not JSON."""
+INVALID_REQUEST: Final = -32600
+"""JSON, but not a JSON-RPC 2.0 request."""
+METHOD_NOT_FOUND: Final = -32601
+"""The method does not exist (or is not available in the negotiated protocol version)."""
+INVALID_PARAMS: Final = -32602
+"""Bad params; MCP also uses it for an unknown tool or prompt."""
+INTERNAL_ERROR: Final = -32603
+"""A fault inside the gateway; the details are in its log, not on the wire."""
+
+RESOURCE_NOT_FOUND: Final = -32002
+"""MCP: no such resource."""
+HEADER_MISMATCH: Final = -32020
+"""MCP 2026-07-28: an HTTP header disagrees with the body."""
+MISSING_REQUIRED_CLIENT_CAPABILITY: Final = -32021
+"""MCP 2026-07-28: the request needs a client capability the client did not declare."""
+UNSUPPORTED_PROTOCOL_VERSION: Final = -32022
+"""MCP 2026-07-28: the request's protocol version is not one the server speaks."""
+
+POLICY_DENIED: Final = -32010
+"""micro-mcp: the caller's policy does not allow this tool, prompt or resource."""
+UNAUTHENTICATED: Final = -32011
+"""micro-mcp: the caller did not present the gateway's token."""
+UPSTREAM_UNAVAILABLE: Final = -32012
+"""micro-mcp: the owning service is not running or its connection broke."""
+UPSTREAM_TIMEOUT: Final = -32013
+"""micro-mcp: the owning service did not answer in time."""
+MESSAGE_TOO_LARGE: Final = -32014
+"""micro-mcp: a message exceeded the configured size limit and was dropped."""

@@ -1,0 +1,134 @@
+"""Validated shapes of the discovery manifest and the gateway config.
+
+The manifest keeps the format MCP users already write for Claude Desktop, Cursor and VS Code
+(`{"mcpServers": {"fs": {"command": ..., "args": [...], "env": {...}}}}`); micro-mcp's own
+per-service options sit beside those keys. Unknown keys are refused, so a typo is an error at
+start rather than a silently ignored option.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from micro_mcp.protocol import names
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+
+class ServiceSpec(_Frozen):
+    """One MCP server the gateway fronts; its manifest key is its namespace."""
+
+    type: Literal["stdio", "http", "streamable-http", "sse"] | None = None
+    """Optional transport hint (VS Code writes it); inferred from `command` / `url` when absent."""
+    command: str | None = None
+    args: tuple[str, ...] = ()
+    env: dict[str, str] = Field(default_factory=dict)
+    cwd: str | None = None
+    url: str | None = None
+    headers: dict[str, str] = Field(default_factory=dict)
+    disabled: bool = False
+    """Cursor's switch: the entry stays in the file but the service is not started."""
+    prefix: bool = True
+    """False exposes the service's names and URIs unchanged (for a gateway fronting one service)."""
+    timeout: float = Field(default=60.0, gt=0)
+    """Seconds a call may take before the gateway cancels it upstream and answers with an error."""
+    startup_timeout: float = Field(default=30.0, gt=0, alias="startupTimeout")
+    """Seconds the service may take to start and list its catalog."""
+    protocol: Literal["auto", "handshake", "modern"] = "auto"
+    """Which MCP era to speak to the service: probe (`auto`), or pin one."""
+
+    @model_validator(mode="after")
+    def _one_transport(self) -> ServiceSpec:
+        if (self.command is None) == (self.url is None):
+            raise ValueError("give exactly one of 'command' (a stdio service) or 'url'")
+        if self.command is not None and self.type not in (None, "stdio"):
+            raise ValueError(f"type {self.type!r} needs a 'url', not a 'command'")
+        if self.url is not None and self.type == "stdio":
+            raise ValueError("type 'stdio' needs a 'command', not a 'url'")
+        return self
+
+
+class Manifest(_Frozen):
+    """The discovery manifest: the services the gateway fronts, keyed by namespace."""
+
+    mcp_servers: dict[str, ServiceSpec] = Field(alias="mcpServers")
+
+    @field_validator("mcp_servers")
+    @classmethod
+    def _namespaces(cls, services: dict[str, ServiceSpec]) -> dict[str, ServiceSpec]:
+        for namespace in services:
+            if not names.is_namespace(namespace):
+                raise ValueError(
+                    f"{namespace!r} is not a valid namespace: use 1-32 characters of a-z, 0-9 "
+                    "and '-', starting with a letter"
+                )
+        unprefixed = [ns for ns, spec in services.items() if not spec.prefix and not spec.disabled]
+        if len(unprefixed) > 1:
+            raise ValueError(
+                f"only one service may set 'prefix': false, found {', '.join(unprefixed)}"
+            )
+        return services
+
+
+class PolicySpec(_Frozen):
+    """Glob patterns over canonical `namespace.name` subjects; deny wins over allow."""
+
+    allow: tuple[str, ...] = ("*",)
+    deny: tuple[str, ...] = ()
+
+
+class PrincipalSpec(_Frozen):
+    """A caller the gateway knows, identified by its token."""
+
+    token: str = Field(min_length=16)
+    policy: PolicySpec = PolicySpec()
+
+
+class AuditSpec(_Frozen):
+    """Where the audit trail goes and how much of a call it records."""
+
+    path: str = "-"
+    """A file to append JSON lines to; `-` is the gateway's stderr."""
+    include_arguments: bool = False
+    """Record arguments verbatim; off by default, when only their size and a hash are kept."""
+
+
+class GatewayConfig(_Frozen):
+    """The gateway's own settings."""
+
+    token: str | None = Field(default=None, min_length=16)
+    """The static token of the default principal; on stdio the client passes it as MICRO_MCP_TOKEN."""
+    policy: PolicySpec = PolicySpec()
+    """The default principal's policy."""
+    principals: dict[str, PrincipalSpec] = Field(default_factory=dict)
+    """Further callers by name, each with its own token and policy."""
+    audit: AuditSpec = AuditSpec()
+    separator: str = "."
+    """Between namespace and name in exposed tool and prompt names."""
+    page_size: int = Field(default=1000, ge=1, alias="pageSize")
+    """Items per page of the gateway's own list results."""
+    max_message_bytes: int = Field(default=8 * 1024 * 1024, ge=1024, alias="maxMessageBytes")
+    """Largest message accepted on a stdio pipe, from the client or a service."""
+
+    @field_validator("separator")
+    @classmethod
+    def _separator(cls, value: str) -> str:
+        if value not in names.SEPARATORS:
+            raise ValueError(f"must be one of {', '.join(repr(s) for s in names.SEPARATORS)}")
+        return value
+
+    @model_validator(mode="after")
+    def _unique_tokens(self) -> GatewayConfig:
+        seen: dict[str, str] = {}
+        tokens = [("default", self.token), *((n, p.token) for n, p in self.principals.items())]
+        for name, token in tokens:
+            if token is None:
+                continue
+            if token in seen:
+                raise ValueError(f"principals {seen[token]!r} and {name!r} share a token")
+            seen[token] = name
+        return self

@@ -1,0 +1,1 @@
+"""Files packaged with micro-mcp: the default discovery manifest."""

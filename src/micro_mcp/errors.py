@@ -1,0 +1,96 @@
+"""The whole exception tree of micro-mcp.
+
+    MicroMcpError
+    ├─ ConfigError              start-up only; printed for the operator, never sent on the wire
+    └─ McpError(code, message)  the only exception serialized as a JSON-RPC error
+       ├─ PolicyDenied
+       ├─ Unauthenticated
+       ├─ UnknownName
+       ├─ UpstreamUnavailable
+       ├─ UpstreamTimeout
+       └─ UpstreamError         the upstream answered with an error; its payload passes through
+
+Everything raised inside the gateway for a client request ends as one of the `McpError`s at the
+dispatcher's single error boundary.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from micro_mcp import codes
+
+
+class MicroMcpError(Exception):
+    """Base of every error micro-mcp raises on purpose."""
+
+
+class ConfigError(MicroMcpError):
+    """A manifest or config file is unusable; the message names the file, the path and the fault."""
+
+
+class McpError(MicroMcpError):
+    """An error that becomes a JSON-RPC error object on the wire."""
+
+    code: int = codes.INTERNAL_ERROR
+
+    def __init__(self, message: str, *, code: int | None = None, data: Any = None) -> None:
+        super().__init__(message)
+        if code is not None:
+            self.code = code
+        self.message = message
+        self.data = data
+
+    def to_error(self) -> dict[str, Any]:
+        """The JSON-RPC `error` member for this exception."""
+        error: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.data is not None:
+            error["data"] = self.data
+        return error
+
+
+class PolicyDenied(McpError):
+    """The principal's policy does not allow this name."""
+
+    code = codes.POLICY_DENIED
+
+
+class Unauthenticated(McpError):
+    """The caller did not present the gateway's token."""
+
+    code = codes.UNAUTHENTICATED
+
+
+class UnknownName(McpError):
+    """No service owns this tool, prompt or resource (the spec's invalid-params error)."""
+
+    code = codes.INVALID_PARAMS
+
+
+class UpstreamUnavailable(McpError):
+    """The owning service is not running or its connection broke."""
+
+    code = codes.UPSTREAM_UNAVAILABLE
+
+
+class UpstreamTimeout(McpError):
+    """The owning service did not answer within its timeout."""
+
+    code = codes.UPSTREAM_TIMEOUT
+
+
+class UpstreamError(McpError):
+    """The upstream answered with a JSON-RPC error; `error` is its payload, passed on unchanged."""
+
+    def __init__(self, error: dict[str, Any]) -> None:
+        code = error.get("code")
+        super().__init__(
+            str(error.get("message", "upstream error")),
+            code=code if isinstance(code, int) and not isinstance(code, bool) else None,
+            data=error.get("data"),
+        )
+        self.error = error
+
+    def to_error(self) -> dict[str, Any]:
+        """The upstream's own error object."""
+        return self.error

@@ -1,0 +1,1 @@
+"""The gateway proper: client sessions, the dispatcher, the relay to services, the fronts."""

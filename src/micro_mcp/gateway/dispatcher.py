@@ -1,0 +1,471 @@
+"""The client-facing side of the gateway: what each MCP method does, and the one error boundary.
+
+Every request from a client passes through `Dispatcher.handle_request`, which checks the
+protocol era, authentication and policy, routes, writes the audit trail, and turns every
+exception into a JSON-RPC error: `McpError` into its own error object, anything else into
+INTERNAL_ERROR with the traceback in the gateway's log and nothing of it on the wire.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Final
+
+import anyio
+
+from micro_mcp import codes
+from micro_mcp.audit.events import AuditEvent, fingerprint
+from micro_mcp.audit.sinks import AuditSink
+from micro_mcp.errors import McpError, PolicyDenied, Unauthenticated, UnknownName
+from micro_mcp.gateway import relay
+from micro_mcp.gateway.client import LOG_LEVELS, ClientSession, Listen
+from micro_mcp.gateway.mesh import SUBSCRIPTION_ID_KEY, Mesh
+from micro_mcp.policy import engine
+from micro_mcp.protocol import jsonrpc, versions
+from micro_mcp.protocol.jsonrpc import Message
+from micro_mcp.protocol.versions import Era
+from micro_mcp.registry.catalog import LIST_METHODS, Catalog, Route
+from micro_mcp.registry.paging import decode_cursor, encode_cursor
+from micro_mcp.upstream.session import GATEWAY_INFO, next_id
+
+logger = logging.getLogger(__name__)
+
+CAPABILITIES: Final = {
+    "tools": {"listChanged": True},
+    "prompts": {"listChanged": True},
+    "resources": {"subscribe": True, "listChanged": True},
+    "completions": {},
+    "logging": {},
+}
+"""What the gateway offers every client, whatever its services offer: it routes them all."""
+CACHEABLE: Final = frozenset({*LIST_METHODS, "resources/read", "server/discover"})
+"""Results that 2026-07-28 requires to carry `ttlMs` and `cacheScope`."""
+_MODERN_ONLY_FIELDS: Final = ("resultType", "ttlMs", "cacheScope")
+
+
+@dataclass(slots=True)
+class Exchange:
+    """One client request while the gateway handles it."""
+
+    client: ClientSession
+    request_id: Any
+    method: str
+    params: dict[str, Any]
+    started: float
+    correlation: int
+    """The id the service sees, and the audit's correlation id."""
+    route: Route | None = None
+    audited: bool = False
+
+
+class Dispatcher:
+    """Answers client messages on behalf of the mesh."""
+
+    def __init__(self, mesh: Mesh, audit: AuditSink) -> None:
+        self.mesh = mesh
+        self.audit = audit
+        self._include_arguments = mesh.config.audit.include_arguments
+        self._handlers: dict[str, Callable[[Exchange], Awaitable[dict[str, Any]]]] = {
+            "initialize": self._initialize,
+            "server/discover": self._discover,
+            "ping": self._ping,
+            "logging/setLevel": self._set_level,
+            "tools/list": self._list,
+            "prompts/list": self._list,
+            "resources/list": self._list,
+            "resources/templates/list": self._list,
+            "tools/call": self._call_tool,
+            "prompts/get": self._get_prompt,
+            "resources/read": self._read_resource,
+            "completion/complete": self._complete,
+            "resources/subscribe": self._subscribe,
+            "resources/unsubscribe": self._subscribe,
+        }
+
+    # --- the boundary -----------------------------------------------------------------------
+
+    async def handle_request(self, client: ClientSession, message: Message) -> None:
+        """Answer one request; never raises for anything the client sent."""
+        params = message.get("params") or {}
+        ex = Exchange(client, message["id"], message["method"], params, time.perf_counter(), next_id())
+        with anyio.CancelScope() as scope:
+            client.in_flight[ex.request_id] = scope
+            try:
+                response = await self._answer(ex)
+            finally:
+                client.in_flight.pop(ex.request_id, None)
+        if scope.cancelled_caught:
+            self._audit_reply(ex, "cancelled", None)
+            return  # a cancelled request gets no response (MCP cancellation)
+        if response is not None:
+            await client.send(response)
+
+    async def _answer(self, ex: Exchange) -> Message | None:
+        try:
+            if ex.method == "subscriptions/listen":
+                await self._listen(ex)
+                return None
+            result = await self._dispatch(ex)
+            response = jsonrpc.result(ex.request_id, self._adapt(ex, result))
+            self._audit_reply(ex, "tool_error" if result.get("isError") is True else "ok", None)
+        except McpError as exc:
+            response = jsonrpc.error(ex.request_id, exc.to_error())
+            self._audit_reply(ex, "denied" if isinstance(exc, PolicyDenied | Unauthenticated) else "error", exc.code)
+        except Exception:  # the one catch-all: the client gets a generic error, the log the trace
+            logger.exception("internal error handling %s", ex.method)
+            error = {"code": codes.INTERNAL_ERROR, "message": "Internal error in the gateway"}
+            response = jsonrpc.error(ex.request_id, error)
+            self._audit_reply(ex, "error", codes.INTERNAL_ERROR)
+        return response
+
+    async def _dispatch(self, ex: Exchange) -> dict[str, Any]:
+        self._check_era(ex)
+        if ex.client.principal is None:
+            self._audit_call(ex, "deny")
+            raise Unauthenticated(
+                "Unauthenticated: the gateway requires a token (set MICRO_MCP_TOKEN for stdio)"
+            )
+        handler = self._handlers.get(ex.method)
+        if handler is None or (ex.client.era is Era.MODERN and ex.method in _HANDSHAKE_ONLY):
+            self._audit_call(ex, None)
+            raise McpError(f"Method not found: {ex.method}", code=codes.METHOD_NOT_FOUND)
+        if ex.method not in _ROUTED:
+            self._audit_call(ex, "allow")
+        return await handler(ex)
+
+    def _check_era(self, ex: Exchange) -> None:
+        """Settle, or hold the client to, the protocol era of its connection.
+
+        As the official SDK does, the first request decides: `initialize` means the handshake
+        era; a request carrying the 2026-07-28 `_meta` envelope means 2026-07-28.
+        """
+        client, method, params = ex.client, ex.method, ex.params
+        declared = versions.request_version(params)
+        if method == "initialize":
+            if client.era is Era.MODERN:
+                raise McpError(
+                    "this connection serves 2026-07-28; the initialize handshake is not accepted",
+                    code=codes.UNSUPPORTED_PROTOCOL_VERSION,
+                    data={"supported": list(versions.MODERN_VERSIONS), "requested": params.get("protocolVersion")},
+                )
+            return
+        if declared is not None or method == "server/discover":
+            if client.era is Era.HANDSHAKE:
+                raise McpError(
+                    "this connection negotiated its version with initialize; requests carrying "
+                    "the 2026-07-28 envelope are not accepted on it",
+                    code=codes.INVALID_REQUEST,
+                )
+            meta = params.get(versions.META)
+            capabilities = meta.get(versions.CLIENT_CAPABILITIES_KEY) if isinstance(meta, dict) else None
+            if declared is None or not isinstance(capabilities, dict):
+                raise McpError(
+                    "params._meta must carry 'io.modelcontextprotocol/protocolVersion' and "
+                    "'io.modelcontextprotocol/clientCapabilities'",
+                    code=codes.INVALID_PARAMS,
+                )
+            if declared not in versions.MODERN_VERSIONS:
+                raise McpError(
+                    "Unsupported protocol version",
+                    code=codes.UNSUPPORTED_PROTOCOL_VERSION,
+                    data={"supported": list(versions.MODERN_VERSIONS), "requested": declared},
+                )
+            client.era, client.version, client.capabilities = Era.MODERN, declared, capabilities
+            info = meta.get(versions.CLIENT_INFO_KEY) if isinstance(meta, dict) else None
+            if isinstance(info, dict):
+                client.client_info = info
+            return
+        if client.era is None and method != "ping":
+            raise McpError(
+                f"{method} before initialize: send initialize first (or use the 2026-07-28 envelope)",
+                code=codes.INVALID_REQUEST,
+            )
+        if client.era is Era.MODERN:
+            raise McpError(
+                "params._meta must carry 'io.modelcontextprotocol/protocolVersion' and "
+                "'io.modelcontextprotocol/clientCapabilities'",
+                code=codes.INVALID_PARAMS,
+            )
+
+    def _adapt(self, ex: Exchange, result: dict[str, Any]) -> dict[str, Any]:
+        """Dress a result for the client's era: 2026-07-28 fields on, or off."""
+        meta = result.get(versions.META)
+        if isinstance(meta, dict) and versions.SERVER_INFO_KEY in meta:
+            del meta[versions.SERVER_INFO_KEY]  # the service's identity stays behind the gateway
+            if not meta:
+                del result[versions.META]
+        if ex.client.era is Era.MODERN:
+            result.setdefault("resultType", "complete")
+            if ex.method in CACHEABLE and result["resultType"] == "complete":
+                result.setdefault("ttlMs", 0)
+                result.setdefault("cacheScope", "private")
+            meta = result.get(versions.META)
+            if not isinstance(meta, dict):
+                meta = result[versions.META] = {}
+            meta[versions.SERVER_INFO_KEY] = GATEWAY_INFO
+            return result
+        if result.get("resultType", "complete") != "complete":
+            raise McpError(
+                f"the service answered {ex.method} with a {result['resultType']!r} result, which "
+                "only 2026-07-28 clients can take; connect with protocol 2026-07-28",
+                code=codes.MISSING_REQUIRED_CLIENT_CAPABILITY,
+            )
+        for name in _MODERN_ONLY_FIELDS:
+            result.pop(name, None)
+        return result
+
+    # --- lifecycle --------------------------------------------------------------------------
+
+    async def _initialize(self, ex: Exchange) -> dict[str, Any]:
+        params = ex.params
+        version = versions.negotiate_handshake(params.get("protocolVersion"))
+        ex.client.era, ex.client.version = Era.HANDSHAKE, version
+        capabilities = params.get("capabilities")
+        ex.client.capabilities = capabilities if isinstance(capabilities, dict) else {}
+        info = params.get("clientInfo")
+        ex.client.client_info = info if isinstance(info, dict) else {}
+        result: dict[str, Any] = {
+            "protocolVersion": version,
+            "capabilities": CAPABILITIES,
+            "serverInfo": GATEWAY_INFO,
+        }
+        await self.mesh.started.wait()
+        instructions = self._instructions()
+        if instructions:
+            result["instructions"] = instructions
+        return result
+
+    async def _discover(self, ex: Exchange) -> dict[str, Any]:
+        await self.mesh.started.wait()
+        result: dict[str, Any] = {
+            "supportedVersions": list(versions.MODERN_VERSIONS),
+            "capabilities": CAPABILITIES,
+        }
+        instructions = self._instructions()
+        if instructions:
+            result["instructions"] = instructions
+        return result
+
+    def _instructions(self) -> str:
+        parts = []
+        for service in self.mesh.services.values():
+            if service.session is not None and service.session.instructions:
+                parts.append(f"[{service.namespace}] {service.session.instructions}")
+        return "\n\n".join(parts)
+
+    async def _ping(self, ex: Exchange) -> dict[str, Any]:
+        return {}
+
+    async def _set_level(self, ex: Exchange) -> dict[str, Any]:
+        level = ex.params.get("level")
+        if level not in LOG_LEVELS:
+            raise McpError(f"level must be one of {', '.join(LOG_LEVELS)}", code=codes.INVALID_PARAMS)
+        ex.client.log_level = str(level)
+        return {}
+
+    # --- catalog ----------------------------------------------------------------------------
+
+    async def _list(self, ex: Exchange) -> dict[str, Any]:
+        kind = LIST_METHODS[ex.method]
+        await self.mesh.started.wait()
+        cursor = ex.params.get("cursor")
+        catalog: Catalog | None = self.mesh.catalog
+        offset = 0
+        if cursor is not None:
+            if not isinstance(cursor, str):
+                raise McpError("cursor must be a string", code=codes.INVALID_PARAMS)
+            generation, offset = decode_cursor(cursor, kind)
+            catalog = self.mesh.snapshot(generation)
+            if catalog is None:
+                raise McpError("cursor expired: the catalog changed; list again from the start", code=codes.INVALID_PARAMS)
+        principal = ex.client.principal
+        assert principal is not None
+        items = catalog.visible(kind, principal.name, principal.policy)
+        size = self.mesh.config.page_size
+        result: dict[str, Any] = {kind: items[offset : offset + size]}
+        if offset + size < len(items):
+            result["nextCursor"] = encode_cursor(catalog.generation, kind, offset + size)
+        return result
+
+    # --- routed calls -----------------------------------------------------------------------
+
+    async def _call_tool(self, ex: Exchange) -> dict[str, Any]:
+        name = _string(ex.params, "name")
+        await self.mesh.started.wait()
+        route = self._authorize(ex, self.mesh.catalog.tool(name), f"Unknown tool: {name}")
+        result = await relay.forward(self.mesh, ex.client, "tools/call", ex.params, route, ex.correlation, "name", route.name)
+        self._namer(route).rewrite_content(result.get("content"))
+        return result
+
+    async def _get_prompt(self, ex: Exchange) -> dict[str, Any]:
+        name = _string(ex.params, "name")
+        await self.mesh.started.wait()
+        route = self._authorize(ex, self.mesh.catalog.prompt(name), f"Unknown prompt: {name}")
+        result = await relay.forward(self.mesh, ex.client, "prompts/get", ex.params, route, ex.correlation, "name", route.name)
+        messages = result.get("messages")
+        if isinstance(messages, list):
+            namer = self._namer(route)
+            namer.rewrite_content([m.get("content") for m in messages if isinstance(m, dict)])
+        return result
+
+    async def _read_resource(self, ex: Exchange) -> dict[str, Any]:
+        uri = _string(ex.params, "uri")
+        await self.mesh.started.wait()
+        route = self._authorize(ex, self.mesh.catalog.resource(uri), f"Unknown resource: {uri}")
+        result = await relay.forward(self.mesh, ex.client, "resources/read", ex.params, route, ex.correlation, "uri", route.name)
+        contents = result.get("contents")
+        if isinstance(contents, list):
+            namer = self._namer(route)
+            for item in contents:
+                if isinstance(item, dict) and isinstance(item.get("uri"), str):
+                    item["uri"] = namer.uri(item["uri"])
+        return result
+
+    async def _complete(self, ex: Exchange) -> dict[str, Any]:
+        ref = ex.params.get("ref")
+        await self.mesh.started.wait()
+        catalog = self.mesh.catalog
+        match ref:
+            case {"type": "ref/prompt", "name": str() as name}:
+                route = self._authorize(ex, catalog.prompt(name), f"Unknown prompt: {name}")
+                upstream_ref = {**ref, "name": route.name}
+            case {"type": "ref/resource", "uri": str() as uri}:
+                route = self._authorize(ex, catalog.resource(uri), f"Unknown resource: {uri}")
+                upstream_ref = {**ref, "uri": route.name}
+            case _:
+                raise McpError("ref must be a ref/prompt with a name or a ref/resource with a uri", code=codes.INVALID_PARAMS)
+        return await relay.forward(self.mesh, ex.client, "completion/complete", ex.params, route, ex.correlation, "ref", upstream_ref)
+
+    async def _subscribe(self, ex: Exchange) -> dict[str, Any]:
+        uri = _string(ex.params, "uri")
+        await self.mesh.started.wait()
+        route = self._authorize(ex, self.mesh.catalog.resource(uri), f"Unknown resource: {uri}")
+        add = ex.method == "resources/subscribe"
+        subscriptions = ex.client.subscriptions
+        if add != (uri in subscriptions):
+            subscriptions.add(uri) if add else subscriptions.discard(uri)
+            await self.mesh.subscribe(self.mesh.services[route.namespace], route.name, add)
+        return {}
+
+    async def _listen(self, ex: Exchange) -> None:
+        """Hold a 2026-07-28 `subscriptions/listen` open until the client cancels it."""
+        self._check_era(ex)
+        if ex.client.principal is None:
+            raise Unauthenticated("Unauthenticated: the gateway requires a token")
+        wanted = ex.params.get("notifications")
+        if not isinstance(wanted, dict):
+            raise McpError("subscriptions/listen needs a 'notifications' object", code=codes.INVALID_PARAMS)
+        self._audit_call(ex, "allow")
+        await self.mesh.started.wait()
+        uris = wanted.get("resourceSubscriptions") or []
+        routes = []
+        for uri in uris if isinstance(uris, list) else []:
+            if isinstance(uri, str):
+                routes.append((uri, self._authorize(ex, self.mesh.catalog.resource(uri), f"Unknown resource: {uri}", audit=False)))
+        listen = Listen(
+            tools=wanted.get("toolsListChanged") is True,
+            prompts=wanted.get("promptsListChanged") is True,
+            resources=wanted.get("resourcesListChanged") is True,
+            uris=frozenset(uri for uri, _ in routes),
+        )
+        ack: dict[str, Any] = {k: True for k, on in (("toolsListChanged", listen.tools), ("promptsListChanged", listen.prompts), ("resourcesListChanged", listen.resources)) if on}
+        if routes:
+            ack["resourceSubscriptions"] = [uri for uri, _ in routes]
+        subscribed: list[Route] = []
+        try:
+            for _, route in routes:
+                await self.mesh.subscribe(self.mesh.services[route.namespace], route.name, True)
+                subscribed.append(route)
+            ex.client.listens[ex.request_id] = listen
+            await ex.client.send(jsonrpc.notification(
+                "notifications/subscriptions/acknowledged",
+                {versions.META: {SUBSCRIPTION_ID_KEY: ex.request_id}, "notifications": ack},
+            ))
+            await anyio.sleep_forever()
+        finally:
+            ex.client.listens.pop(ex.request_id, None)
+            with anyio.CancelScope(shield=True):
+                for route in subscribed:
+                    try:
+                        await self.mesh.subscribe(self.mesh.services[route.namespace], route.name, False)
+                    except McpError:
+                        pass  # the service is gone, and its subscriptions with it
+
+    # --- policy and audit -------------------------------------------------------------------
+
+    def _authorize(self, ex: Exchange, route: Route | None, unknown: str, *, audit: bool = True) -> Route:
+        if route is None:
+            if audit:
+                self._audit_call(ex, None)
+            raise UnknownName(unknown)
+        principal = ex.client.principal
+        assert principal is not None
+        decision = engine.evaluate(principal, route.subject)
+        if audit:
+            ex.route = route
+            self._audit_call(ex, "allow" if decision.allowed else "deny")
+        if not decision.allowed:
+            raise PolicyDenied(f"Denied: {route.subject} is not allowed ({decision.reason})")
+        return route
+
+    def _namer(self, route: Route) -> Any:
+        return self.mesh.services[route.namespace].namer
+
+    def _audit_call(self, ex: Exchange, decision: str | None) -> None:
+        ex.audited = True
+        arguments = ex.params.get("arguments") if ex.method in ("tools/call", "prompts/get") else None
+        size = digest = None
+        if arguments is not None and not self._include_arguments:
+            size, digest = fingerprint(arguments)
+        self.audit.emit(AuditEvent(
+            event="call", time=time.time(), correlation_id=str(ex.correlation),
+            principal=_principal(ex.client), method=ex.method,
+            name=ex.route.subject if ex.route else None,
+            service=ex.route.namespace if ex.route else None,
+            decision=decision,
+            arguments=arguments if self._include_arguments else None,
+            arguments_size=size, arguments_sha256=digest,
+        ))
+
+    def _audit_reply(self, ex: Exchange, outcome: str, code: int | None) -> None:
+        if not ex.audited:
+            self._audit_call(ex, None)
+        self.audit.emit(AuditEvent(
+            event="reply", time=time.time(), correlation_id=str(ex.correlation),
+            principal=_principal(ex.client), method=ex.method,
+            name=ex.route.subject if ex.route else None,
+            service=ex.route.namespace if ex.route else None,
+            outcome=outcome, error_code=code,
+            duration_ms=round((time.perf_counter() - ex.started) * 1000, 3),
+        ))
+
+    # --- notifications ----------------------------------------------------------------------
+
+    async def handle_notification(self, client: ClientSession, message: Message) -> None:
+        """Act on a client notification; unknown ones are ignored, as JSON-RPC requires."""
+        if message["method"] == "notifications/cancelled":
+            params = message.get("params") or {}
+            scope = client.in_flight.get(params.get("requestId"))
+            if scope is not None:
+                scope.cancel()
+
+
+_ROUTED: Final = frozenset({
+    "tools/call", "prompts/get", "resources/read", "completion/complete",
+    "resources/subscribe", "resources/unsubscribe",
+})
+_HANDSHAKE_ONLY: Final = frozenset({"ping", "logging/setLevel", "resources/subscribe", "resources/unsubscribe", "initialize"})
+
+
+def _string(params: dict[str, Any], key: str) -> str:
+    value = params.get(key)
+    if not isinstance(value, str):
+        raise McpError(f"params.{key} must be a string", code=codes.INVALID_PARAMS)
+    return value
+
+
+def _principal(client: ClientSession) -> str:
+    return client.principal.name if client.principal is not None else engine.ANONYMOUS + "?"

@@ -1,0 +1,332 @@
+"""The mesh: every service's process and session, the merged catalog, and messages from services.
+
+The mesh starts the services in parallel and keeps the catalog current. Messages a service
+starts (progress, log lines, list changes, resource updates, requests) are routed here to the
+client they belong to.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+import anyio
+from anyio.abc import TaskGroup
+
+from micro_mcp import codes
+from micro_mcp.config.model import GatewayConfig, Manifest, ServiceSpec
+from micro_mcp.errors import McpError, UpstreamUnavailable
+from micro_mcp.gateway.client import ClientSession, log_rank
+from micro_mcp.protocol import jsonrpc, versions
+from micro_mcp.protocol.jsonrpc import Message, RequestId
+from micro_mcp.protocol.names import Namer
+from micro_mcp.protocol.versions import Era
+from micro_mcp.registry.catalog import Catalog, ServiceCatalog
+from micro_mcp.registry.loader import load_service_catalog
+from micro_mcp.upstream.session import UpstreamSession
+from micro_mcp.upstream.stdio import run_stdio_service
+
+logger = logging.getLogger(__name__)
+
+SNAPSHOTS_KEPT: Final = 8
+"""Catalog snapshots kept for cursors cut from an older one: a client paging through a list
+while the catalog changes still gets consistent pages."""
+_LIST_CHANGED: Final = {
+    "notifications/tools/list_changed": "tools",
+    "notifications/prompts/list_changed": "prompts",
+    "notifications/resources/list_changed": "resources",
+}
+SUBSCRIPTION_ID_KEY: Final = "io.modelcontextprotocol/subscriptionId"
+
+
+@dataclass(eq=False, slots=True)
+class Service:
+    """One configured service and what is known of it now."""
+
+    namespace: str
+    spec: ServiceSpec
+    namer: Namer
+    state: str = "starting"
+    """`starting`, `ready`, `failed`, `stopped` or `disabled`."""
+    error: str | None = None
+    session: UpstreamSession | None = None
+    catalog: ServiceCatalog = field(default_factory=ServiceCatalog)
+    listen_id: RequestId | None = None
+    """The `subscriptions/listen` held open on a 2026-07-28 service."""
+    subscribed: dict[str, int] = field(default_factory=dict)
+    """Service URI -> how many client subscriptions want it."""
+
+
+@dataclass(eq=False, slots=True)
+class _CallContext:
+    """A call in flight: whose progress tokens and log lines belong to whom."""
+
+    client: ClientSession
+    progress_token: Any
+    log_level: str | None
+
+
+class Mesh:
+    """All services, their catalog, and the routing of what they send."""
+
+    def __init__(self, manifest: Manifest, config: GatewayConfig, base_dir: Path) -> None:
+        self.config = config
+        self.base_dir = base_dir
+        self.services: dict[str, Service] = {}
+        for namespace, spec in manifest.mcp_servers.items():
+            namer = Namer(namespace, config.separator, spec.prefix)
+            service = Service(namespace, spec, namer)
+            if spec.disabled:
+                service.state = "disabled"
+            self.services[namespace] = service
+        self._namers = {ns: s.namer for ns, s in self.services.items()}
+        self._generation = 0
+        self.catalog = Catalog.build(0, self._namers, {})
+        self._snapshots: OrderedDict[int, Catalog] = OrderedDict({0: self.catalog})
+        self.started = anyio.Event()
+        self.clients: set[ClientSession] = set()
+        self.calls: dict[tuple[str, Any], _CallContext] = {}
+        """(namespace, gateway progress token or request id) -> the call it belongs to."""
+        self._tg: TaskGroup | None = None
+
+    # --- lifetime ---------------------------------------------------------------------------
+
+    async def run(self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        """Start every enabled service in parallel; serve until cancelled, then stop them all."""
+        async with anyio.create_task_group() as tg:
+            self._tg = tg
+            task_status.started()
+            async with anyio.create_task_group() as starting:
+                for service in self.services.values():
+                    if service.state != "disabled":
+                        starting.start_soon(self._start, service, tg)
+            self._rebuild()
+            self.started.set()
+            up = [s.namespace for s in self.services.values() if s.state == "ready"]
+            logger.info(
+                "gateway ready: %d of %d services up (%s); %d tools, %d prompts, %d resources, "
+                "%d resource templates",
+                len(up), len(self.services), ", ".join(up) or "none",
+                self.catalog.count("tools"), self.catalog.count("prompts"),
+                self.catalog.count("resources"), self.catalog.count("resourceTemplates"),
+            )
+
+    async def _start(self, service: Service, tg: TaskGroup) -> None:
+        try:
+            if service.spec.url is not None:
+                raise McpError("services reached by URL need the HTTP upstream transport, not in this version")
+            await tg.start(self._serve_service, service)
+        except* (McpError, OSError) as group:
+            exc = _leaf(group)
+            service.state = "failed"
+            service.error = exc.message if isinstance(exc, McpError) else str(exc)
+            logger.error("service %s failed to start: %s", service.namespace, service.error)
+
+    async def _serve_service(self, service: Service, *, task_status: anyio.abc.TaskStatus[None]) -> None:
+        async def ready(session: UpstreamSession) -> None:
+            service.session = session
+            service.catalog = await load_service_catalog(session, service.spec.startup_timeout)
+            if session.era is Era.MODERN:
+                await self._relisten(service)
+            service.state = "ready"
+            if self.started.is_set():  # a late starter: everyone else already sees the catalog
+                self._rebuild()
+                self._notify_list_changed(("tools", "prompts", "resources"))
+
+        try:
+            await run_stdio_service(
+                service.namespace, service.spec, self.base_dir, self, ready,
+                max_message_bytes=self.config.max_message_bytes, task_status=task_status,
+            )
+        except* (McpError, OSError) as group:
+            if service.state != "ready":
+                raise  # start-up failed: tg.start() reports it
+            service.error = str(_leaf(group))
+        if service.state == "ready":
+            service.state = "stopped"
+            logger.warning("service %s is down; its calls now fail as unavailable", service.namespace)
+
+    # --- catalog ----------------------------------------------------------------------------
+
+    def _rebuild(self) -> None:
+        self._generation += 1
+        catalogs = {ns: s.catalog for ns, s in self.services.items()}
+        self.catalog = Catalog.build(self._generation, self._namers, catalogs)
+        self._snapshots[self._generation] = self.catalog
+        while len(self._snapshots) > SNAPSHOTS_KEPT:
+            self._snapshots.popitem(last=False)
+
+    def snapshot(self, generation: int) -> Catalog | None:
+        """A recent catalog snapshot by generation, for cursors."""
+        return self._snapshots.get(generation)
+
+    async def _refresh(self, service: Service, kind: str) -> None:
+        session = service.session
+        if session is None:
+            return
+        try:
+            kinds = ("resources", "resourceTemplates") if kind == "resources" else (kind,)
+            catalog = service.catalog
+            for each in kinds:
+                catalog = await load_service_catalog(session, service.spec.timeout, only=each, previous=catalog)
+        except McpError as exc:
+            logger.warning("service %s: could not refresh its %s: %s", service.namespace, kind, exc.message)
+            return
+        service.catalog = catalog
+        self._rebuild()
+        self._notify_list_changed((kind,))
+
+    def _notify_list_changed(self, kinds: tuple[str, ...]) -> None:
+        if self._tg is None:
+            return
+        for client in list(self.clients):
+            for kind in kinds:
+                self._tg.start_soon(self._send_list_changed, client, kind)
+
+    async def _send_list_changed(self, client: ClientSession, kind: str) -> None:
+        method = f"notifications/{kind}/list_changed"
+        if client.era is Era.HANDSHAKE:
+            await _send_quietly(client, jsonrpc.notification(method))
+            return
+        for listen_id, listen in list(client.listens.items()):
+            if getattr(listen, kind):
+                params = {versions.META: {SUBSCRIPTION_ID_KEY: listen_id}}
+                await _send_quietly(client, jsonrpc.notification(method, params))
+
+    # --- subscriptions ----------------------------------------------------------------------
+
+    async def subscribe(self, service: Service, uri: str, add: bool) -> None:
+        """Count a client's interest in a service URI, and tell the service when it changes.
+
+        Raises:
+            McpError: the service refused or is unavailable.
+        """
+        count = service.subscribed.get(uri, 0) + (1 if add else -1)
+        if count > 0:
+            service.subscribed[uri] = count
+        else:
+            service.subscribed.pop(uri, None)
+        if (count == 1 and add) or (count <= 0 and not add):
+            session = self._session(service)
+            if session.era is Era.MODERN:
+                await self._relisten(service)
+            else:
+                method = "resources/subscribe" if add else "resources/unsubscribe"
+                await session.request(method, {"uri": uri}, timeout=service.spec.timeout)
+
+    async def _relisten(self, service: Service) -> None:
+        """Hold one `subscriptions/listen` on a 2026-07-28 service covering all we need from it."""
+        session = service.session
+        assert session is not None
+        caps = session.capabilities
+        wanted: dict[str, Any] = {}
+        for kind, key in (("tools", "toolsListChanged"), ("prompts", "promptsListChanged"), ("resources", "resourcesListChanged")):
+            if isinstance(caps.get(kind), dict) and caps[kind].get("listChanged"):
+                wanted[key] = True
+        if service.subscribed:
+            wanted["resourceSubscriptions"] = sorted(service.subscribed)
+        old = service.listen_id
+        service.listen_id = await session.listen(wanted) if wanted else None
+        if old is not None:
+            await session.unlisten(old)
+
+    def _session(self, service: Service) -> UpstreamSession:
+        if service.session is None or service.state != "ready":
+            raise UpstreamUnavailable(
+                f"service {service.namespace!r} is unavailable ({service.state}"
+                + (f": {service.error})" if service.error else ")")
+            )
+        return service.session
+
+    def session_of(self, namespace: str) -> tuple[Service, UpstreamSession]:
+        """The service and its live session.
+
+        Raises:
+            UpstreamUnavailable: the service is not running.
+        """
+        service = self.services[namespace]
+        return service, self._session(service)
+
+    # --- messages from services (SessionHandler) --------------------------------------------
+
+    async def on_notification(self, session: UpstreamSession, message: Message) -> None:
+        """Route a service's notification to the clients it concerns."""
+        method = message["method"]
+        params = message.get("params") or {}
+        service = self.services[session.namespace]
+        if method == "notifications/progress":
+            call = self.calls.get((session.namespace, params.get("progressToken")))
+            if call is not None and call.progress_token is not None:
+                forwarded = dict(params)
+                forwarded["progressToken"] = call.progress_token
+                await _send_quietly(call.client, jsonrpc.notification(method, forwarded))
+        elif method == "notifications/message":
+            await self._forward_log(service, params)
+        elif method in _LIST_CHANGED:
+            if self._tg is not None:
+                self._tg.start_soon(self._refresh, service, _LIST_CHANGED[method])
+        elif method == "notifications/resources/updated":
+            await self._forward_update(service, params)
+        elif method == "notifications/cancelled":
+            logger.debug("service %s cancelled its request %r", session.namespace, params.get("requestId"))
+
+    async def on_request(self, session: UpstreamSession, message: Message) -> None:
+        """Answer a service's request: `ping` here; others cannot reach a client yet."""
+        if message["method"] == "ping":
+            await session.respond(message["id"], {"result": {}})
+            return
+        await session.respond(
+            message["id"],
+            {"error": {
+                "code": codes.METHOD_NOT_FOUND,
+                "message": f"the micro-mcp gateway does not relay {message['method']!r} to clients",
+            }},
+        )
+
+    async def _forward_log(self, service: Service, params: dict[str, Any]) -> None:
+        forwarded = dict(params)
+        logger_name = params.get("logger")
+        forwarded["logger"] = f"{service.namespace}.{logger_name}" if isinstance(logger_name, str) else service.namespace
+        rank = log_rank(params.get("level"))
+        message = jsonrpc.notification("notifications/message", forwarded)
+        targets: set[ClientSession] = set()
+        for client in self.clients:
+            if client.era is Era.HANDSHAKE and rank >= log_rank(client.log_level):
+                targets.add(client)
+        for (namespace, _), call in list(self.calls.items()):
+            # 2026-07-28: log lines belong to the requests that asked for them.
+            if namespace == service.namespace and call.log_level is not None and rank >= log_rank(call.log_level):
+                targets.add(call.client)
+        for client in targets:
+            await _send_quietly(client, message)
+
+    async def _forward_update(self, service: Service, params: dict[str, Any]) -> None:
+        uri = params.get("uri")
+        if not isinstance(uri, str):
+            return
+        exposed = service.namer.uri(uri)
+        for client in list(self.clients):
+            for listen_id in client.wants_resource(exposed):
+                update: dict[str, Any] = {"uri": exposed}
+                if listen_id is not None:
+                    update[versions.META] = {SUBSCRIPTION_ID_KEY: listen_id}
+                await _send_quietly(client, jsonrpc.notification("notifications/resources/updated", update))
+
+
+def _leaf(group: BaseExceptionGroup[Any]) -> BaseException:
+    """The first exception in a (nested) group: task groups wrap even a single failure."""
+    exc: BaseException = group
+    while isinstance(exc, BaseExceptionGroup):
+        exc = exc.exceptions[0]
+    return exc
+
+
+async def _send_quietly(client: ClientSession, message: Message) -> None:
+    """Send to a client that may have gone; a notification to a closed client is dropped."""
+    try:
+        await client.send(message)
+    except (OSError, anyio.BrokenResourceError, anyio.ClosedResourceError):
+        logger.debug("client %s is gone; dropped %s", client.id, message.get("method"))

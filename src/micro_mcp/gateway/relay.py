@@ -1,0 +1,60 @@
+"""Forwarding a routed request to the service that owns it, and its result back.
+
+The request leaves with the service's own name or URI, a gateway-unique request id, a mapped
+progress token and this hop's `_meta`; the result comes back with URIs renamed to the exposed
+form. Nothing else in the payload is touched.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from micro_mcp.gateway.client import ClientSession
+from micro_mcp.gateway.mesh import Mesh, _CallContext
+from micro_mcp.protocol import versions
+from micro_mcp.protocol.versions import Era
+from micro_mcp.registry.catalog import Route
+
+
+async def forward(
+    mesh: Mesh,
+    client: ClientSession,
+    method: str,
+    params: dict[str, Any],
+    route: Route,
+    request_id: int,
+    key: str,
+    value: Any,
+) -> dict[str, Any]:
+    """Send `method` to the service of `route` with `params[key] = value`; return its result.
+
+    `params` is the client's and is not changed; the copy sent upstream is shallow.
+
+    Raises:
+        McpError: the service is unavailable, timed out, or answered with an error.
+    """
+    service, session = mesh.session_of(route.namespace)
+    outbound = dict(params)
+    outbound[key] = value
+    meta = params.get(versions.META)
+    progress_token = None
+    log_level = None
+    if isinstance(meta, dict):
+        meta = dict(meta)
+        if "progressToken" in meta:
+            # Tokens are only unique per client; the service sees one unique across the gateway.
+            progress_token = meta["progressToken"]
+            meta["progressToken"] = request_id
+        log_level = meta.get(versions.LOG_LEVEL_KEY) if client.era is Era.MODERN else None
+        outbound[versions.META] = meta
+    # A 2026-07-28 client's capabilities travel on, so a service may ask it for input.
+    capabilities = client.capabilities if client.era is Era.MODERN else None
+    context_key = (route.namespace, request_id)
+    mesh.calls[context_key] = _CallContext(client, progress_token, log_level)
+    try:
+        return await session.request(
+            method, outbound, timeout=service.spec.timeout, request_id=request_id,
+            client_capabilities=capabilities,
+        )
+    finally:
+        del mesh.calls[context_key]

@@ -1,0 +1,97 @@
+"""The gateway served to one client over its own stdin and stdout."""
+
+from __future__ import annotations
+
+import logging
+from typing import Final
+
+import anyio
+import orjson
+
+from micro_mcp import codes
+from micro_mcp.errors import McpError
+from micro_mcp.gateway.client import ClientSession
+from micro_mcp.gateway.dispatcher import Dispatcher
+from micro_mcp.policy.model import Principal
+from micro_mcp.protocol import jsonrpc
+from micro_mcp.transport.framing import LineFramer, Oversized
+from micro_mcp.transport.pipes import FdStream
+
+logger = logging.getLogger(__name__)
+
+DRAIN_TIMEOUT: Final = 30.0
+"""Seconds the gateway keeps answering requests already received after its stdin closes: a
+client that writes its requests and closes its end still gets its replies."""
+
+
+async def serve_stdio(
+    dispatcher: Dispatcher, principal: Principal | None, max_message_bytes: int,
+    read_fd: int = 0, write_fd: int = 1,
+) -> None:
+    """Serve one client on the given descriptors until its input ends."""
+    with FdStream(read_fd, write_fd) as stream:
+        client = ClientSession(send_bytes=stream.send, principal=principal)
+        await serve_client(dispatcher, client, stream.receive, max_message_bytes)
+
+
+async def serve_client(
+    dispatcher: Dispatcher, client: ClientSession, receive: object, max_message_bytes: int
+) -> None:
+    """Read newline-delimited messages with `receive()` and answer them until input ends."""
+    assert callable(receive)
+    mesh = dispatcher.mesh
+    mesh.clients.add(client)
+    framer = LineFramer(max_message_bytes)
+    try:
+        async with anyio.create_task_group() as tg:
+            while chunk := await receive():
+                for line in framer.feed(chunk):
+                    await _take(dispatcher, client, line, tg, max_message_bytes)
+            for listen_id in list(client.listens):
+                scope = client.in_flight.get(listen_id)
+                if scope is not None:
+                    scope.cancel()
+            with anyio.move_on_after(DRAIN_TIMEOUT) as drain:
+                while client.in_flight:
+                    await anyio.sleep(0.01)
+            if drain.cancelled_caught:
+                tg.cancel_scope.cancel()
+    finally:
+        mesh.clients.discard(client)
+
+
+async def _take(
+    dispatcher: Dispatcher, client: ClientSession, line: bytes | Oversized,
+    tg: anyio.abc.TaskGroup, limit: int,
+) -> None:
+    if isinstance(line, Oversized):
+        logger.warning("client sent a %d-byte message, over the %d-byte limit; dropped", line.size, limit)
+        await _reply_error(client, None, McpError(
+            f"message of {line.size} bytes exceeds the gateway's limit of {limit}",
+            code=codes.MESSAGE_TOO_LARGE,
+        ))
+        return
+    try:
+        message = jsonrpc.decode(line)
+    except McpError as exc:
+        await _reply_error(client, _salvage_id(line), exc)
+        return
+    if jsonrpc.is_request(message):
+        tg.start_soon(dispatcher.handle_request, client, message)
+    elif jsonrpc.is_notification(message):
+        await dispatcher.handle_notification(client, message)
+    # A response: the gateway sends clients no requests yet, so there is nothing to match.
+
+
+async def _reply_error(client: ClientSession, request_id: object, exc: McpError) -> None:
+    rid = request_id if jsonrpc.is_request_id(request_id) else None
+    await client.send(jsonrpc.error(rid, exc.to_error()))  # type: ignore[arg-type]
+
+
+def _salvage_id(line: bytes) -> object:
+    """The id of an invalid request, when it has one, so the error can name it."""
+    try:
+        message = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return None
+    return message.get("id") if isinstance(message, dict) else None

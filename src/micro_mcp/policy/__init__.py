@@ -1,0 +1,1 @@
+"""Who may call what: principals, their tokens, and allowlist decisions. Pure; no I/O."""

@@ -1,0 +1,45 @@
+"""Authentication by static token and the allowlist decision. Synchronous and pure."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from micro_mcp.policy.model import Decision, Policy, Principal
+
+ANONYMOUS = "anonymous"
+"""The principal's name when the gateway is configured without tokens."""
+
+
+@dataclass(frozen=True, slots=True)
+class Authenticator:
+    """Maps a presented token to the principal that owns it."""
+
+    principals: Mapping[str, tuple[str, Principal]]
+    """Principal name -> (token, principal)."""
+    open_principal: Principal | None
+    """Who an unauthenticated caller is when no token is configured; None when tokens are."""
+
+    def authenticate(self, token: str | None) -> Principal | None:
+        """The principal for `token`, or None when the token is missing or wrong.
+
+        Every configured token is compared, in constant time, so the time taken does not tell
+        which principal a guess came close to.
+        """
+        if self.open_principal is not None:
+            return self.open_principal
+        presented = (token or "").encode()
+        found: Principal | None = None
+        for expected, principal in self.principals.values():
+            if hmac.compare_digest(presented, expected.encode()) and found is None:
+                found = principal
+        return found
+
+
+def evaluate(principal: Principal, subject: str) -> Decision:
+    """Decide whether `principal` may use `subject` (a canonical `namespace.name`)."""
+    policy: Policy = principal.policy
+    if policy.allows(subject):
+        return Decision(True, subject, "allowed")
+    return Decision(False, subject, f"policy of principal {principal.name!r} does not allow it")

@@ -1,0 +1,112 @@
+"""JSON-RPC 2.0 envelopes as plain dicts: decode once, classify, build replies.
+
+The gateway forwards payloads it does not own, so messages stay `dict[str, Any]` from the wire to
+the wire; only the envelope fields routing needs are checked here. orjson does the parsing in one
+pass; re-validating every forwarded result into pydantic models would cost more than the hop.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+import orjson
+
+from micro_mcp import codes
+from micro_mcp.errors import McpError
+
+RequestId = int | str
+Message = dict[str, Any]
+
+VERSION: Final = "2.0"
+
+
+def decode(raw: bytes | str) -> Message:
+    """Parse one JSON-RPC message and check its envelope.
+
+    Raises:
+        McpError: PARSE_ERROR for bytes that are not JSON, INVALID_REQUEST for JSON that is not
+            one JSON-RPC 2.0 message (batches included: no MCP version we serve needs them on
+            a single-client stream, and 2025-06-18 removed them).
+    """
+    try:
+        message = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise McpError("Parse error: the message is not valid JSON", code=codes.PARSE_ERROR) from exc
+    if not isinstance(message, dict):
+        what = "a batch (JSON array)" if isinstance(message, list) else "not a JSON object"
+        raise McpError(f"Invalid request: {what}", code=codes.INVALID_REQUEST)
+    check_envelope(message)
+    return message
+
+
+def check_envelope(message: Message) -> None:
+    """Raise INVALID_REQUEST unless `message` is a request, notification or response.
+
+    Raises:
+        McpError: INVALID_REQUEST, naming what is wrong.
+    """
+    if message.get("jsonrpc") != VERSION:
+        raise McpError('Invalid request: "jsonrpc" must be "2.0"', code=codes.INVALID_REQUEST)
+    if "method" in message:
+        if not isinstance(message["method"], str):
+            raise McpError('Invalid request: "method" must be a string', code=codes.INVALID_REQUEST)
+        params = message.get("params")
+        if params is not None and not isinstance(params, dict):
+            raise McpError('Invalid request: "params" must be an object', code=codes.INVALID_REQUEST)
+        if "id" in message and not is_request_id(message["id"]):
+            raise McpError(
+                'Invalid request: "id" must be a string or an integer', code=codes.INVALID_REQUEST
+            )
+        return
+    if "id" in message and ("result" in message or "error" in message):
+        return
+    raise McpError(
+        "Invalid request: neither a request, a notification nor a response",
+        code=codes.INVALID_REQUEST,
+    )
+
+
+def is_request_id(value: object) -> bool:
+    """True for a JSON-RPC request id we accept: a string or an integer, never a bool."""
+    return isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool))
+
+
+def is_request(message: Message) -> bool:
+    """True for a request (a method and an id)."""
+    return "method" in message and "id" in message
+
+
+def is_notification(message: Message) -> bool:
+    """True for a notification (a method, no id)."""
+    return "method" in message and "id" not in message
+
+
+def encode(message: Message) -> bytes:
+    """Serialize one message as a single line of UTF-8 JSON, newline included."""
+    return orjson.dumps(message, option=orjson.OPT_APPEND_NEWLINE)
+
+
+def request(request_id: RequestId, method: str, params: dict[str, Any] | None = None) -> Message:
+    """Build a request envelope."""
+    message: Message = {"jsonrpc": VERSION, "id": request_id, "method": method}
+    if params is not None:
+        message["params"] = params
+    return message
+
+
+def notification(method: str, params: dict[str, Any] | None = None) -> Message:
+    """Build a notification envelope."""
+    message: Message = {"jsonrpc": VERSION, "method": method}
+    if params is not None:
+        message["params"] = params
+    return message
+
+
+def result(request_id: RequestId | None, value: dict[str, Any]) -> Message:
+    """Build a success response."""
+    return {"jsonrpc": VERSION, "id": request_id, "result": value}
+
+
+def error(request_id: RequestId | None, error_object: dict[str, Any]) -> Message:
+    """Build an error response from an error object (`code`, `message`, optional `data`)."""
+    return {"jsonrpc": VERSION, "id": request_id, "error": error_object}

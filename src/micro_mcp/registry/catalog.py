@@ -1,0 +1,144 @@
+"""The merged catalog: every service's tools, prompts, resources and templates under namespaces.
+
+A `Catalog` is an immutable snapshot. A refresh builds a new one and swaps it in, so a request
+sees one consistent catalog from start to end, and a cursor can keep pointing into the snapshot
+it was cut from.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from micro_mcp.policy.model import Policy
+from micro_mcp.protocol import names
+from micro_mcp.protocol.names import Namer
+
+logger = logging.getLogger(__name__)
+
+KINDS: Final = ("tools", "prompts", "resources", "resourceTemplates")
+"""The list kinds, by the key their list results carry them under."""
+LIST_METHODS: Final = {
+    "tools/list": "tools",
+    "prompts/list": "prompts",
+    "resources/list": "resources",
+    "resources/templates/list": "resourceTemplates",
+}
+_KEY: Final = {"tools": "name", "prompts": "name", "resources": "uri", "resourceTemplates": "uriTemplate"}
+"""The field that identifies an item of each kind and that namespacing rewrites."""
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceCatalog:
+    """One service's lists, as the service sent them."""
+
+    tools: tuple[dict[str, Any], ...] = ()
+    prompts: tuple[dict[str, Any], ...] = ()
+    resources: tuple[dict[str, Any], ...] = ()
+    resource_templates: tuple[dict[str, Any], ...] = ()
+
+    def items(self, kind: str) -> tuple[dict[str, Any], ...]:
+        """The items of one kind."""
+        return self.resource_templates if kind == "resourceTemplates" else getattr(self, kind)
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """Where an exposed name leads: the owning service and the name it knows."""
+
+    namespace: str
+    name: str
+    subject: str
+    """Canonical `namespace.name`, for policy and audit."""
+
+
+@dataclass(slots=True)
+class _View:
+    items: list[dict[str, Any]] = field(default_factory=list)
+    subjects: list[str] = field(default_factory=list)
+
+
+class Catalog:
+    """An immutable snapshot of what the gateway exposes."""
+
+    def __init__(self, generation: int, namers: dict[str, Namer]) -> None:
+        self.generation = generation
+        self.namers = namers
+        """Namespace -> how its names appear, for every configured service (up or not)."""
+        self.unprefixed = next((ns for ns, n in namers.items() if not n.prefixed), None)
+        self._views: dict[str, _View] = {kind: _View() for kind in KINDS}
+        self._tools: dict[str, Route] = {}
+        self._prompts: dict[str, Route] = {}
+        self._filtered: dict[tuple[str, Policy], list[dict[str, Any]]] = {}
+
+    @classmethod
+    def build(
+        cls, generation: int, namers: dict[str, Namer], services: dict[str, ServiceCatalog]
+    ) -> Catalog:
+        """Merge the services' lists, in manifest order, into a new snapshot."""
+        catalog = cls(generation, namers)
+        for namespace, namer in namers.items():
+            service = services.get(namespace)
+            if service is not None:
+                catalog._add(namer, service)
+        return catalog
+
+    def _add(self, namer: Namer, service: ServiceCatalog) -> None:
+        for kind in KINDS:
+            key = _KEY[kind]
+            view = self._views[kind]
+            index = self._tools if kind == "tools" else self._prompts if kind == "prompts" else None
+            for item in service.items(kind):
+                original = item.get(key)
+                if not isinstance(original, str):
+                    continue
+                exposed = namer.uri(original) if key != "name" else namer.name(original)
+                subject = names.subject(namer.namespace, original)
+                if index is not None:
+                    if exposed in index:
+                        logger.warning(
+                            "%s %r of service %s clashes with service %s; hidden",
+                            kind[:-1], exposed, namer.namespace, index[exposed].namespace,
+                        )
+                        continue
+                    index[exposed] = Route(namer.namespace, original, subject)
+                renamed = dict(item)
+                renamed[key] = exposed
+                view.items.append(renamed)
+                view.subjects.append(subject)
+
+    def count(self, kind: str) -> int:
+        """How many items of `kind` the catalog holds (before policy)."""
+        return len(self._views[kind].items)
+
+    def visible(self, kind: str, principal: str, policy: Policy) -> list[dict[str, Any]]:
+        """The items of `kind` that `policy` allows, computed once per snapshot and principal."""
+        key = (kind + "\0" + principal, policy)
+        found = self._filtered.get(key)
+        if found is None:
+            view = self._views[kind]
+            found = [item for item, s in zip(view.items, view.subjects, strict=True) if policy.allows(s)]
+            self._filtered[key] = found
+        return found
+
+    def tool(self, exposed: str) -> Route | None:
+        """The route of an exposed tool name."""
+        return self._tools.get(exposed)
+
+    def prompt(self, exposed: str) -> Route | None:
+        """The route of an exposed prompt name."""
+        return self._prompts.get(exposed)
+
+    def resource(self, exposed_uri: str) -> Route | None:
+        """The route of an exposed resource URI (or URI template): by its namespace prefix,
+        else to the service mounted without prefix."""
+        split = names.split_uri(exposed_uri)
+        if split is not None:
+            namespace, uri = split
+            namer = self.namers.get(namespace)
+            if namer is not None and namer.prefixed:
+                return Route(namespace, uri, names.subject(namespace, uri))
+        if self.unprefixed is not None:
+            return Route(self.unprefixed, exposed_uri, names.subject(self.unprefixed, exposed_uri))
+        return None

@@ -1,0 +1,30 @@
+"""The gateway's own list pagination: opaque cursors into a catalog snapshot."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+from micro_mcp import codes
+from micro_mcp.errors import McpError
+
+
+def encode_cursor(generation: int, kind: str, offset: int) -> str:
+    """A cursor naming a position in one list of one snapshot."""
+    return base64.urlsafe_b64encode(f"{generation}:{kind}:{offset}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, kind: str) -> tuple[int, int]:
+    """The snapshot generation and offset a cursor names.
+
+    Raises:
+        McpError: INVALID_PARAMS for a cursor this gateway did not issue for this list.
+    """
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        generation, cursor_kind, offset = raw.split(":")
+        if cursor_kind != kind:
+            raise ValueError(cursor_kind)
+        return int(generation), int(offset)
+    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+        raise McpError(f"Invalid cursor {cursor!r}", code=codes.INVALID_PARAMS) from exc

@@ -1,0 +1,1 @@
+"""The services behind the gateway: their processes and MCP sessions."""

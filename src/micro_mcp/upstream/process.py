@@ -1,0 +1,61 @@
+"""Launching a stdio service: exact argv, no shell, a small inherited environment."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Final
+
+from micro_mcp.config.model import ServiceSpec
+from micro_mcp.errors import UpstreamUnavailable
+
+INHERITED_ENV: Final = ("PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR")
+"""The only variables a service inherits from the gateway. The gateway's own secrets (its token,
+cloud credentials) and loader hooks such as LD_PRELOAD or NODE_OPTIONS stay behind; a service
+that needs more names it in its manifest `env`."""
+
+PYTHON_ALIASES: Final = frozenset({"python", "python3"})
+"""Commands that mean "the interpreter the gateway runs on", so the example manifest works in
+whatever environment micro-mcp is installed."""
+
+
+def service_env(spec: ServiceSpec, environ: Mapping[str, str] = os.environ) -> dict[str, str]:
+    """The environment a service starts with."""
+    env = {key: environ[key] for key in INHERITED_ENV if key in environ}
+    env.update(spec.env)
+    # Python services must flush every line at once; buffering would stall the protocol.
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    return env
+
+
+def service_argv(spec: ServiceSpec, env: Mapping[str, str]) -> list[str]:
+    """The exact argv to execute, with the command resolved on the service's PATH.
+
+    Raises:
+        UpstreamUnavailable: the command cannot be found or is not executable.
+    """
+    command = spec.command
+    assert command is not None, "stdio services have a command"  # checked by ServiceSpec
+    if command in PYTHON_ALIASES:
+        return [sys.executable, *spec.args]
+    resolved = shutil.which(command, path=env.get("PATH"))
+    if resolved is None:
+        raise UpstreamUnavailable(f"command not found or not executable: {command!r}")
+    return [resolved, *spec.args]
+
+
+def service_cwd(spec: ServiceSpec, base_dir: Path) -> Path | None:
+    """The working directory: `cwd` relative to the manifest's folder, if given.
+
+    Raises:
+        UpstreamUnavailable: the directory does not exist.
+    """
+    if spec.cwd is None:
+        return None
+    cwd = (base_dir / spec.cwd).resolve()
+    if not cwd.is_dir():
+        raise UpstreamUnavailable(f"cwd is not a directory: {cwd}")
+    return cwd

@@ -1,0 +1,274 @@
+"""An MCP client session to one service, over any channel that carries whole messages.
+
+The session owns the request ids it sends: every id comes from one gateway-wide counter, so an id
+names one upstream request across the whole gateway (the audit trail's correlation id). Payloads
+are forwarded as parsed, never re-modelled; only the `_meta` keys that belong to this hop change.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, Final, Protocol
+
+import anyio
+
+from micro_mcp import codes
+from micro_mcp.errors import McpError, UpstreamError, UpstreamTimeout, UpstreamUnavailable
+from micro_mcp.protocol import jsonrpc, versions
+from micro_mcp.protocol.jsonrpc import Message, RequestId
+from micro_mcp.protocol.versions import Era
+
+logger = logging.getLogger(__name__)
+
+GATEWAY_INFO: Final = {"name": "micro-mcp", "version": "0.1.0"}
+"""How the gateway introduces itself, to services and to clients."""
+PROBE_TIMEOUT: Final = 5.0
+"""Seconds to wait for a `server/discover` answer before trying `initialize`: a handshake-era
+server may ignore an unknown request sent before its handshake instead of answering it."""
+CANCEL_SEND_TIMEOUT: Final = 1.0
+"""Seconds a cancellation notice may take to write; it is best effort."""
+
+_ids = itertools.count(1)
+
+
+def next_id() -> int:
+    """A request id unique across the gateway's upstream requests."""
+    return next(_ids)
+
+
+class SessionHandler(Protocol):
+    """What a session does with messages its service starts."""
+
+    async def on_notification(self, session: UpstreamSession, message: Message) -> None:
+        """A notification from the service; must not wait on a reply from the same service."""
+        ...
+
+    async def on_request(self, session: UpstreamSession, message: Message) -> None:
+        """A request from the service; it must be answered with `session.respond`."""
+        ...
+
+
+class _Pending:
+    __slots__ = ("done", "reply")
+
+    def __init__(self) -> None:
+        self.done = anyio.Event()
+        self.reply: Message | None = None
+
+
+class UpstreamSession:
+    """Requests to, and messages from, one service."""
+
+    def __init__(
+        self, namespace: str, send: Callable[[bytes], Awaitable[None]], handler: SessionHandler
+    ) -> None:
+        self.namespace = namespace
+        self._send = send
+        self._handler = handler
+        self._pending: dict[RequestId, _Pending] = {}
+        self._closed: str | None = None
+        self._listens: set[RequestId] = set()
+        self.era = Era.HANDSHAKE
+        self.version = versions.LATEST_HANDSHAKE
+        self.capabilities: dict[str, Any] = {}
+        self.server_info: dict[str, Any] = {}
+        self.instructions: str | None = None
+
+    @property
+    def in_flight(self) -> int:
+        """Requests sent and not yet answered."""
+        return len(self._pending)
+
+    async def request(
+        self,
+        method: str,
+        params: dict[str, Any] | None = None,
+        *,
+        timeout: float,
+        request_id: int | None = None,
+        client_capabilities: dict[str, Any] | None = None,
+        envelope: bool | None = None,
+    ) -> dict[str, Any]:
+        """Send a request and return its result; `params` becomes the session's to change.
+
+        `client_capabilities` is what the 2026-07-28 envelope declares on the client's behalf;
+        `envelope` forces that envelope on or off (the era decides when None).
+
+        On timeout or cancellation the service is told with `notifications/cancelled`.
+
+        Raises:
+            UpstreamError: the service answered with an error.
+            UpstreamTimeout: no answer within `timeout` seconds.
+            UpstreamUnavailable: the connection is closed or broke while waiting.
+        """
+        if self._closed is not None:
+            raise UpstreamUnavailable(f"service {self.namespace!r} is unavailable: {self._closed}")
+        rid = next_id() if request_id is None else request_id
+        pending = self._pending[rid] = _Pending()
+        try:
+            await self._send(jsonrpc.encode(jsonrpc.request(rid, method, self._stamp(params, client_capabilities, envelope))))
+            with anyio.fail_after(timeout):
+                await pending.done.wait()
+        except TimeoutError:
+            await self._cancel(rid, "timeout")
+            raise UpstreamTimeout(
+                f"service {self.namespace!r} did not answer {method} within {timeout:g} s"
+            ) from None
+        except anyio.get_cancelled_exc_class():
+            if not pending.done.is_set():
+                await self._cancel(rid, "cancelled by the client")
+            raise
+        finally:
+            self._pending.pop(rid, None)
+        reply = pending.reply
+        if reply is None:
+            raise UpstreamUnavailable(f"service {self.namespace!r} is unavailable: {self._closed}")
+        if "error" in reply:
+            error = reply["error"]
+            raise UpstreamError(error if isinstance(error, dict) else {"code": codes.INTERNAL_ERROR, "message": str(error)})
+        result = reply.get("result")
+        return result if isinstance(result, dict) else {}
+
+    async def notify(self, method: str, params: dict[str, Any] | None = None) -> None:
+        """Send a notification."""
+        if self._closed is None:
+            await self._send(jsonrpc.encode(jsonrpc.notification(method, params)))
+
+    async def respond(self, request_id: RequestId, message: Message) -> None:
+        """Answer a request the service sent; `message` holds `result` or `error`."""
+        message["jsonrpc"] = jsonrpc.VERSION
+        message["id"] = request_id
+        if self._closed is None:
+            await self._send(jsonrpc.encode(message))
+
+    async def receive(self, message: Message) -> None:
+        """Take one message read from the service."""
+        if "method" in message:
+            if "id" in message:
+                await self._handler.on_request(self, message)
+            else:
+                await self._handler.on_notification(self, message)
+            return
+        reply_id = message.get("id")
+        if reply_id in self._listens:
+            # A listen stream ended from the service's side; the mesh re-listens on restart.
+            self._listens.discard(reply_id)
+            logger.info("service %s ended subscription %r", self.namespace, reply_id)
+            return
+        pending = self._pending.get(reply_id)  # type: ignore[arg-type]
+        if pending is None:
+            logger.debug("service %s answered unknown request id %r", self.namespace, message.get("id"))
+            return
+        pending.reply = message
+        pending.done.set()
+
+    async def listen(self, notifications: dict[str, Any]) -> RequestId:
+        """Open a 2026-07-28 `subscriptions/listen` stream; it stays open until `unlisten`."""
+        rid = next_id()
+        self._listens.add(rid)
+        params = self._stamp({"notifications": notifications}, None, True)
+        await self._send(jsonrpc.encode(jsonrpc.request(rid, "subscriptions/listen", params)))
+        return rid
+
+    async def unlisten(self, listen_id: RequestId) -> None:
+        """Close a listen stream opened with `listen`."""
+        self._listens.discard(listen_id)
+        await self.notify("notifications/cancelled", {"requestId": listen_id})
+
+    def close(self, reason: str) -> None:
+        """Mark the connection gone and fail every request waiting on it."""
+        if self._closed is None:
+            self._closed = reason
+        for pending in self._pending.values():
+            pending.done.set()
+
+    async def handshake(self, protocol: str, timeout: float) -> None:
+        """Agree on a protocol era and version with the service.
+
+        `auto` probes `server/discover` (2026-07-28) and falls back to `initialize`.
+
+        Raises:
+            McpError: the service refused both, or does not speak the pinned era.
+        """
+        if protocol in ("auto", "modern"):
+            try:
+                result = await self.request(
+                    "server/discover",
+                    {},
+                    timeout=min(PROBE_TIMEOUT, timeout) if protocol == "auto" else timeout,
+                    envelope=True,
+                )
+            except (UpstreamError, UpstreamTimeout):
+                if protocol == "modern":
+                    raise
+            else:
+                supported = result.get("supportedVersions")
+                if isinstance(supported, list) and versions.LATEST_MODERN in supported:
+                    self._adopt_modern(result)
+                    return
+                if protocol == "modern":
+                    raise McpError(f"service {self.namespace!r} does not offer 2026-07-28")
+        result = await self.request(
+            "initialize",
+            {
+                "protocolVersion": versions.LATEST_HANDSHAKE,
+                "capabilities": {},
+                "clientInfo": dict(GATEWAY_INFO),
+            },
+            timeout=timeout,
+        )
+        version = result.get("protocolVersion")
+        if version not in versions.HANDSHAKE_VERSIONS:
+            raise McpError(f"service {self.namespace!r} answered unknown protocol version {version!r}")
+        self.era, self.version = Era.HANDSHAKE, str(version)
+        self.capabilities = _dict(result.get("capabilities"))
+        self.server_info = _dict(result.get("serverInfo"))
+        self.instructions = result.get("instructions") if isinstance(result.get("instructions"), str) else None
+        await self.notify("notifications/initialized")
+
+    def _adopt_modern(self, result: dict[str, Any]) -> None:
+        self.era, self.version = Era.MODERN, versions.LATEST_MODERN
+        self.capabilities = _dict(result.get("capabilities"))
+        self.server_info = _dict(_dict(result.get(versions.META)).get(versions.SERVER_INFO_KEY))
+        self.instructions = result.get("instructions") if isinstance(result.get("instructions"), str) else None
+
+    def _stamp(
+        self,
+        params: dict[str, Any] | None,
+        client_capabilities: dict[str, Any] | None,
+        envelope: bool | None,
+    ) -> dict[str, Any] | None:
+        """Give `params` this hop's reserved `_meta` keys: 2026-07-28 requires them on every
+        request, and the client's own (its version, its identity) must not leak through."""
+        modern = self.era is Era.MODERN if envelope is None else envelope
+        meta = params.get(versions.META) if params is not None else None
+        if isinstance(meta, dict) and any(k.startswith(versions.RESERVED_PREFIX) for k in meta):
+            # The client's log level means the same to a 2026-07-28 service; the rest is per hop.
+            kept = versions.LOG_LEVEL_KEY if modern else None
+            meta = {k: v for k, v in meta.items() if k == kept or not k.startswith(versions.RESERVED_PREFIX)}
+        if modern:
+            meta = dict(meta) if isinstance(meta, dict) else {}
+            meta[versions.PROTOCOL_VERSION_KEY] = versions.LATEST_MODERN
+            meta[versions.CLIENT_INFO_KEY] = GATEWAY_INFO
+            meta[versions.CLIENT_CAPABILITIES_KEY] = client_capabilities or {}
+        if meta is None or (params is not None and meta is params.get(versions.META)):
+            return params
+        params = {} if params is None else params
+        if meta:
+            params[versions.META] = meta
+        else:
+            params.pop(versions.META, None)
+        return params
+
+    async def _cancel(self, request_id: RequestId, reason: str) -> None:
+        with anyio.move_on_after(CANCEL_SEND_TIMEOUT, shield=True):
+            try:
+                await self.notify("notifications/cancelled", {"requestId": request_id, "reason": reason})
+            except (OSError, anyio.BrokenResourceError, anyio.ClosedResourceError):
+                pass  # the service is gone; there is nobody left to tell
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}

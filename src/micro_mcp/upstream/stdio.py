@@ -1,0 +1,151 @@
+"""A service run as a child process, speaking MCP over its stdin and stdout."""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import anyio
+from anyio.abc import ByteReceiveStream, Process, TaskStatus
+
+from micro_mcp.config.model import ServiceSpec
+from micro_mcp.errors import McpError
+from micro_mcp.protocol import jsonrpc
+from micro_mcp.transport.framing import LineFramer, Oversized
+from micro_mcp.upstream import process
+from micro_mcp.upstream.session import SessionHandler, UpstreamSession
+
+logger = logging.getLogger(__name__)
+
+STOP_GRACE = 2.0
+"""Seconds a service gets to exit after its stdin closes, and again after SIGTERM."""
+STDERR_LINE_LIMIT = 64 * 1024
+"""Longest stderr line kept for the log; the rest of such a line is dropped."""
+
+
+async def run_stdio_service(
+    namespace: str,
+    spec: ServiceSpec,
+    base_dir: Path,
+    handler: SessionHandler,
+    on_session: Callable[[UpstreamSession], Awaitable[None]],
+    *,
+    max_message_bytes: int,
+    task_status: TaskStatus[UpstreamSession] = anyio.TASK_STATUS_IGNORED,
+) -> None:
+    """Start the service, hand its session to `on_session` once it is ready, serve until it exits.
+
+    `on_session` runs after the handshake (to load the catalog); `task_status.started()` is
+    called when it returns. Cancelling the task stops the process: stdin closed, then SIGTERM,
+    then SIGKILL.
+
+    Raises:
+        McpError: the service could not be started or failed its handshake.
+    """
+    env = process.service_env(spec)
+    argv = process.service_argv(spec, env)
+    cwd = process.service_cwd(spec, base_dir)
+    try:
+        proc = await anyio.open_process(
+            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            cwd=cwd, env=env, start_new_session=True,
+        )
+    except OSError as exc:
+        raise McpError(f"cannot start {argv[0]!r}: {exc.strerror or exc}") from exc
+    assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
+    stdin = proc.stdin
+    write_lock = anyio.Lock()
+
+    async def send(data: bytes) -> None:
+        async with write_lock:
+            try:
+                await stdin.send(data)
+            except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError) as exc:
+                session.close("its stdin is closed")
+                raise McpError(f"service {namespace!r} is unavailable: stdin closed") from exc
+
+    session = UpstreamSession(namespace, send, handler)
+    try:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(_pump_stderr, namespace, proc.stderr)
+            stdout_closed = anyio.Event()
+            tg.start_soon(_pump_stdout, session, proc.stdout, max_message_bytes, stdout_closed)
+            with anyio.fail_after(spec.startup_timeout):
+                await session.handshake(spec.protocol, spec.startup_timeout)
+                await on_session(session)
+            task_status.started(session)
+            # Read to the end of stdout before reaping: the last replies may still be in the pipe.
+            await stdout_closed.wait()
+            with anyio.move_on_after(STOP_GRACE):
+                await proc.wait()
+            logger.warning("service %s stopped (exit code %s)", namespace, proc.returncode)
+            tg.cancel_scope.cancel()
+    except TimeoutError:
+        raise McpError(
+            f"service {namespace!r} did not finish starting within {spec.startup_timeout:g} s"
+        ) from None
+    finally:
+        session.close("the gateway stopped it")
+        with anyio.CancelScope(shield=True):
+            await _stop(proc)
+
+
+async def _pump_stdout(
+    session: UpstreamSession, stream: ByteReceiveStream, limit: int, closed: anyio.Event
+) -> None:
+    framer = LineFramer(limit)
+    try:
+        await _read_messages(session, stream, framer)
+    finally:
+        session.close("its process ended")
+        closed.set()
+
+
+async def _read_messages(session: UpstreamSession, stream: ByteReceiveStream, framer: LineFramer) -> None:
+    limit = framer.max_bytes
+    async for chunk in stream:
+        for line in framer.feed(chunk):
+            if isinstance(line, Oversized):
+                logger.error(
+                    "service %s sent a %d-byte message, over the %d-byte limit; dropped",
+                    session.namespace, line.size, limit,
+                )
+                continue
+            try:
+                message = jsonrpc.decode(line)
+            except McpError as exc:
+                logger.warning("service %s wrote a bad line (%s); ignored", session.namespace, exc)
+                continue
+            await session.receive(message)
+
+
+async def _pump_stderr(namespace: str, stream: ByteReceiveStream) -> None:
+    # A service whose stderr nobody reads blocks once the pipe fills: always drain it.
+    service_log = logging.getLogger(f"micro_mcp.service.{namespace}")
+    framer = LineFramer(STDERR_LINE_LIMIT)
+    async for chunk in stream:
+        for line in framer.feed(chunk):
+            if isinstance(line, bytes):
+                service_log.info("%s", line.decode("utf-8", "replace").rstrip())
+
+
+async def _stop(proc: Process) -> None:
+    """Stop a service politely, then firmly: close stdin, SIGTERM, SIGKILL."""
+    if proc.returncode is None and proc.stdin is not None:
+        try:
+            await proc.stdin.aclose()
+        except (OSError, anyio.BrokenResourceError):
+            pass  # already closed from the other side
+    for signal_it in (None, proc.terminate, proc.kill):
+        if signal_it is not None and proc.returncode is None:
+            try:
+                signal_it()
+            except ProcessLookupError:
+                break
+        with anyio.move_on_after(STOP_GRACE):
+            await proc.wait()
+        if proc.returncode is not None:
+            break
+    await proc.aclose()
