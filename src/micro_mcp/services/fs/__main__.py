@@ -1,0 +1,27 @@
+"""Run the fs server: `python -m micro_mcp.services.fs [--root DIR] [--http ...]`."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from micro_mcp.services.fs.config import parse_config
+from micro_mcp.services.fs.sandbox import FsError
+from micro_mcp.services.fs.server import build_server
+
+
+def main() -> None:
+    """Serve over stdio, or Streamable HTTP with `--http`."""
+    config = parse_config(sys.argv[1:], os.environ)
+    try:
+        server = build_server(config.root, max_read_bytes=config.max_read_bytes)
+    except FsError as exc:
+        sys.exit(f"fs: {exc}")
+    if config.http:
+        server.run("streamable-http", host=config.host, port=config.port)
+    else:
+        server.run()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,120 @@
+"""Spawning a real gateway: its files, its command line, and a raw line-level driver."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import anyio
+import orjson
+import pytest
+from anyio.abc import Process
+from mcp import StdioServerParameters
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+DEMO = str(FIXTURES / "demo_server.py")
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+def demo(*args: str, **options: Any) -> dict[str, Any]:
+    """A manifest entry for the demo server."""
+    return {"command": "python", "args": [DEMO, *args], **options}
+
+
+def gateway_argv(tmp_path: Path, services: dict[str, Any], config: dict[str, Any] | None = None) -> list[str]:
+    """Write the manifest (and config) into `tmp_path` and return the gateway's argv."""
+    discovery = tmp_path / "discovery.json"
+    discovery.write_text(json.dumps({"mcpServers": services}))
+    argv = [sys.executable, "-m", "micro_mcp", "gateway", "--discovery", str(discovery)]
+    if config is not None:
+        config_file = tmp_path / "gateway.json"
+        config_file.write_text(json.dumps(config))
+        argv += ["--config", str(config_file)]
+    return argv
+
+
+def gateway_params(
+    tmp_path: Path, services: dict[str, Any], config: dict[str, Any] | None = None,
+    env: dict[str, str] | None = None,
+) -> StdioServerParameters:
+    """SDK stdio parameters that start a gateway over `services`."""
+    command, *args = gateway_argv(tmp_path, services, config)
+    return StdioServerParameters(command=command, args=args, env=env)
+
+
+def leaves(group: BaseExceptionGroup[Any]) -> list[BaseException]:
+    """The exceptions inside a nested exception group."""
+    found: list[BaseException] = []
+    for exc in group.exceptions:
+        found += leaves(exc) if isinstance(exc, BaseExceptionGroup) else [exc]
+    return found
+
+
+class Wire:
+    """A client that writes raw lines to a gateway process and reads its replies."""
+
+    def __init__(self, process: Process) -> None:
+        self.process = process
+        self._buffer = b""
+
+    async def send_raw(self, data: bytes) -> None:
+        assert self.process.stdin is not None
+        await self.process.stdin.send(data)
+
+    async def send(self, message: dict[str, Any]) -> None:
+        await self.send_raw(orjson.dumps(message) + b"\n")
+
+    async def receive(self) -> dict[str, Any]:
+        assert self.process.stdout is not None
+        with anyio.fail_after(20):
+            while b"\n" not in self._buffer:
+                self._buffer += await self.process.stdout.receive()
+        line, self._buffer = self._buffer.split(b"\n", 1)
+        return orjson.loads(line)
+
+    async def request(self, request_id: int, method: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Send a request and return its response, skipping notifications in between."""
+        message: dict[str, Any] = {"jsonrpc": "2.0", "id": request_id, "method": method}
+        if params is not None:
+            message["params"] = params
+        await self.send(message)
+        while True:
+            reply = await self.receive()
+            if reply.get("id") == request_id and "method" not in reply:
+                return reply
+
+    async def initialize(self) -> None:
+        reply = await self.request(0, "initialize", {
+            "protocolVersion": "2025-11-25", "capabilities": {},
+            "clientInfo": {"name": "wire", "version": "1"},
+        })
+        assert "result" in reply, reply
+        await self.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
+
+
+@asynccontextmanager
+async def wire(argv: list[str], stderr: Path, env: dict[str, str] | None = None) -> AsyncIterator[Wire]:
+    """Run a gateway and drive it line by line; its stderr goes to the file `stderr`."""
+    with stderr.open("wb") as errors:
+        process = await anyio.open_process(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors, env=env)
+    driver = Wire(process)
+    try:
+        yield driver
+    finally:
+        assert process.stdin is not None
+        await process.stdin.aclose()
+        with anyio.move_on_after(10):
+            await process.wait()
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+        await process.aclose()
