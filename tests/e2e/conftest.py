@@ -30,7 +30,9 @@ def demo(*args: str, **options: Any) -> dict[str, Any]:
     return {"command": "python", "args": [DEMO, *args], **options}
 
 
-def gateway_argv(tmp_path: Path, services: dict[str, Any], config: dict[str, Any] | None = None) -> list[str]:
+def gateway_argv(
+    tmp_path: Path, services: dict[str, Any], config: dict[str, Any] | None = None
+) -> list[str]:
     """Write the manifest (and config) into `tmp_path` and return the gateway's argv."""
     discovery = tmp_path / "discovery.json"
     discovery.write_text(json.dumps({"mcpServers": services}))
@@ -43,7 +45,9 @@ def gateway_argv(tmp_path: Path, services: dict[str, Any], config: dict[str, Any
 
 
 def gateway_params(
-    tmp_path: Path, services: dict[str, Any], config: dict[str, Any] | None = None,
+    tmp_path: Path,
+    services: dict[str, Any],
+    config: dict[str, Any] | None = None,
     env: dict[str, str] | None = None,
 ) -> StdioServerParameters:
     """SDK stdio parameters that start a gateway over `services`."""
@@ -81,7 +85,9 @@ class Wire:
         line, self._buffer = self._buffer.split(b"\n", 1)
         return orjson.loads(line)
 
-    async def request(self, request_id: int, method: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+    async def request(
+        self, request_id: int, method: str, params: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
         """Send a request and return its response, skipping notifications in between."""
         message: dict[str, Any] = {"jsonrpc": "2.0", "id": request_id, "method": method}
         if params is not None:
@@ -93,19 +99,28 @@ class Wire:
                 return reply
 
     async def initialize(self) -> None:
-        reply = await self.request(0, "initialize", {
-            "protocolVersion": "2025-11-25", "capabilities": {},
-            "clientInfo": {"name": "wire", "version": "1"},
-        })
+        reply = await self.request(
+            0,
+            "initialize",
+            {
+                "protocolVersion": "2025-11-25",
+                "capabilities": {},
+                "clientInfo": {"name": "wire", "version": "1"},
+            },
+        )
         assert "result" in reply, reply
         await self.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
 
 
 @asynccontextmanager
-async def wire(argv: list[str], stderr: Path, env: dict[str, str] | None = None) -> AsyncIterator[Wire]:
+async def wire(
+    argv: list[str], stderr: Path, env: dict[str, str] | None = None
+) -> AsyncIterator[Wire]:
     """Run a gateway and drive it line by line; its stderr goes to the file `stderr`."""
     with stderr.open("wb") as errors:
-        process = await anyio.open_process(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors, env=env)
+        process = await anyio.open_process(
+            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors, env=env
+        )
     driver = Wire(process)
     try:
         yield driver

@@ -26,7 +26,9 @@ async def test_catalog_merges_services_under_their_namespaces(tmp_path: Path, mo
         tools = {tool.name for tool in (await client.list_tools()).tools}
         prompts = {prompt.name for prompt in (await client.list_prompts()).prompts}
         resources = {r.uri for r in (await client.list_resources()).resources}
-        templates = {t.uri_template for t in (await client.list_resource_templates()).resource_templates}
+        templates = {
+            t.uri_template for t in (await client.list_resource_templates()).resource_templates
+        }
     assert {"one.echo", "two.echo", "one.slow", "two.grow"} <= tools
     assert prompts == {"one.greet", "two.greet"}
     assert resources == {"one+demo://static", "two+demo://static"}
@@ -34,13 +36,17 @@ async def test_catalog_merges_services_under_their_namespaces(tmp_path: Path, mo
 
 
 @pytest.mark.parametrize("mode", MODES)
-async def test_calls_reads_prompts_and_completions_reach_the_owning_service(tmp_path: Path, mode: str) -> None:
+async def test_calls_reads_prompts_and_completions_reach_the_owning_service(
+    tmp_path: Path, mode: str
+) -> None:
     params = gateway_params(tmp_path, {"one": demo("--name", "one"), "two": demo("--name", "two")})
     async with Client(params, mode=mode) as client:
         echoed = await client.call_tool("two.echo", {"text": "hi"})
         read = await client.read_resource("one+demo://item/7")
         prompt = await client.get_prompt("two.greet", {"person": "Ada"})
-        completion = await client.complete(PromptReference(type="ref/prompt", name="one.greet"), {"name": "person", "value": "a"})
+        completion = await client.complete(
+            PromptReference(type="ref/prompt", name="one.greet"), {"name": "person", "value": "a"}
+        )
         linked = await client.call_tool("one.link", {"path": "9"})
         followed = None
         if isinstance(linked.content[0], ResourceLink):
@@ -54,13 +60,17 @@ async def test_calls_reads_prompts_and_completions_reach_the_owning_service(tmp_
 
 
 @pytest.mark.parametrize("mode", MODES)
-async def test_unknown_tool_gets_invalid_params_and_the_gateway_serves_on(tmp_path: Path, mode: str) -> None:
+async def test_unknown_tool_gets_invalid_params_and_the_gateway_serves_on(
+    tmp_path: Path, mode: str
+) -> None:
     async with Client(gateway_params(tmp_path, {"one": demo()}), mode=mode) as client:
         with pytest.raises(MCPError) as unknown_tool:
             await client.call_tool("one.nope", {})
         with pytest.raises(MCPError) as unknown_namespace:
             await client.read_resource("zzz+demo://static")
-        assert (await client.call_tool("one.echo", {"text": "still here"})).structured_content == {"result": "still here"}
+        assert (await client.call_tool("one.echo", {"text": "still here"})).structured_content == {
+            "result": "still here"
+        }
     assert unknown_tool.value.error.code == codes.INVALID_PARAMS
     assert unknown_namespace.value.error.code == codes.INVALID_PARAMS
 
@@ -68,7 +78,10 @@ async def test_unknown_tool_gets_invalid_params_and_the_gateway_serves_on(tmp_pa
 @pytest.mark.parametrize("mode", MODES)
 async def test_policy_hides_and_denies_what_it_does_not_allow(tmp_path: Path, mode: str) -> None:
     audit = tmp_path / "audit.jsonl"
-    config = {"policy": {"allow": ["one.*", "two.echo"], "deny": ["one.crash"]}, "audit": {"path": str(audit)}}
+    config = {
+        "policy": {"allow": ["one.*", "two.echo"], "deny": ["one.crash"]},
+        "audit": {"path": str(audit)},
+    }
     params = gateway_params(tmp_path, {"one": demo(), "two": demo()}, config)
     async with Client(params, mode=mode) as client:
         tools = {tool.name for tool in (await client.list_tools()).tools}
@@ -88,7 +101,11 @@ async def test_policy_hides_and_denies_what_it_does_not_allow(tmp_path: Path, mo
 
 
 async def test_a_service_that_fails_to_start_is_reported_and_the_rest_serve(tmp_path: Path) -> None:
-    services = {"broken": {"command": "/nonexistent/server"}, "exits": {"command": "python", "args": ["-c", "raise SystemExit(1)"], "startupTimeout": 5}, "one": demo()}
+    services = {
+        "broken": {"command": "/nonexistent/server"},
+        "exits": {"command": "python", "args": ["-c", "raise SystemExit(1)"], "startupTimeout": 5},
+        "one": demo(),
+    }
     async with Client(gateway_params(tmp_path, services)) as client:
         tools = {tool.name for tool in (await client.list_tools()).tools}
         with pytest.raises(MCPError) as error:
@@ -99,7 +116,9 @@ async def test_a_service_that_fails_to_start_is_reported_and_the_rest_serve(tmp_
     assert result.structured_content == {"result": "up"}
 
 
-async def test_a_service_that_dies_mid_call_fails_that_call_and_not_the_others(tmp_path: Path) -> None:
+async def test_a_service_that_dies_mid_call_fails_that_call_and_not_the_others(
+    tmp_path: Path,
+) -> None:
     async with Client(gateway_params(tmp_path, {"one": demo(), "two": demo()})) as client:
         with pytest.raises(MCPError) as error:
             await client.call_tool("one.crash", {})
@@ -112,7 +131,9 @@ async def test_a_service_that_dies_mid_call_fails_that_call_and_not_the_others(t
 
 
 @pytest.mark.parametrize("mode", MODES)
-async def test_progress_reaches_the_caller_and_cancellation_reaches_the_service(tmp_path: Path, mode: str) -> None:
+async def test_progress_reaches_the_caller_and_cancellation_reaches_the_service(
+    tmp_path: Path, mode: str
+) -> None:
     marker = tmp_path / "cancelled"
     progress: list[float] = []
     got_progress = anyio.Event()
@@ -125,14 +146,23 @@ async def test_progress_reaches_the_caller_and_cancellation_reaches_the_service(
     async with Client(gateway_params(tmp_path, {"one": demo()}), mode=mode) as client:
         with anyio.fail_after(20):
             async with anyio.create_task_group() as tg:
+
                 async def call() -> None:
-                    await client.call_tool("one.slow", {"steps": 3, "marker": str(marker)}, progress_callback=on_progress)
+                    await client.call_tool(
+                        "one.slow",
+                        {"steps": 3, "marker": str(marker)},
+                        progress_callback=on_progress,
+                    )
+
                 tg.start_soon(call)
                 await got_progress.wait()
                 tg.cancel_scope.cancel()
-            while not marker.exists():  # the service writes it when its handler is cancelled
+            # The service is another process: the file it writes when cancelled is the only signal.
+            while not marker.exists():  # noqa: ASYNC110
                 await anyio.sleep(0.05)
-        assert (await client.call_tool("one.echo", {"text": "after"})).structured_content == {"result": "after"}
+        assert (await client.call_tool("one.echo", {"text": "after"})).structured_content == {
+            "result": "after"
+        }
     assert progress == [1, 2, 3]
 
 
@@ -140,10 +170,15 @@ async def test_list_changed_from_a_service_reaches_a_handshake_client(tmp_path: 
     changed = anyio.Event()
 
     async def on_message(message: Any) -> None:
-        if getattr(getattr(message, "root", message), "method", None) == "notifications/tools/list_changed":
+        if (
+            getattr(getattr(message, "root", message), "method", None)
+            == "notifications/tools/list_changed"
+        ):
             changed.set()
 
-    async with Client(gateway_params(tmp_path, {"one": demo()}), mode="legacy", message_handler=on_message) as client:
+    async with Client(
+        gateway_params(tmp_path, {"one": demo()}), mode="legacy", message_handler=on_message
+    ) as client:
         await client.call_tool("one.grow", {"tool_name": "fresh"})
         with anyio.fail_after(10):
             await changed.wait()
@@ -164,7 +199,9 @@ async def test_list_changed_from_a_service_reaches_a_2026_listener(tmp_path: Pat
 
 
 @pytest.mark.parametrize("mode", MODES)
-async def test_long_catalogs_are_drained_upstream_and_paged_by_the_gateway(tmp_path: Path, mode: str) -> None:
+async def test_long_catalogs_are_drained_upstream_and_paged_by_the_gateway(
+    tmp_path: Path, mode: str
+) -> None:
     params = gateway_params(tmp_path, {"big": demo("--tools", "250")}, {"pageSize": 100})
     async with Client(params, mode=mode) as client:
         names: list[str] = []
@@ -186,18 +223,27 @@ async def test_wrong_or_missing_token_is_refused_and_the_right_one_admitted(tmp_
     config = {"token": "s3cret-token-0123456789"}
     refused: list[MCPError] = []
     try:
-        async with Client(gateway_params(tmp_path, {"one": demo()}, config, env={"MICRO_MCP_TOKEN": "wrong-token-0123456789"}), mode="legacy"):
+        async with Client(
+            gateway_params(
+                tmp_path, {"one": demo()}, config, env={"MICRO_MCP_TOKEN": "wrong-token-0123456789"}
+            ),
+            mode="legacy",
+        ):
             pass
     except* MCPError as group:  # the SDK client raises from inside its task group
         refused = [e for e in leaves(group) if isinstance(e, MCPError)]
-    admitted = gateway_params(tmp_path, {"one": demo()}, config, env={"MICRO_MCP_TOKEN": "s3cret-token-0123456789"})
+    admitted = gateway_params(
+        tmp_path, {"one": demo()}, config, env={"MICRO_MCP_TOKEN": "s3cret-token-0123456789"}
+    )
     async with Client(admitted, mode="legacy") as client:
         result = await client.call_tool("one.echo", {"text": "in"})
     assert [e.error.code for e in refused] == [codes.UNAUTHENTICATED]
     assert result.structured_content == {"result": "in"}
 
 
-async def test_malformed_input_gets_json_rpc_errors_and_the_gateway_serves_on(tmp_path: Path) -> None:
+async def test_malformed_input_gets_json_rpc_errors_and_the_gateway_serves_on(
+    tmp_path: Path,
+) -> None:
     argv = gateway_argv(tmp_path, {"one": demo()}, {"maxMessageBytes": 4096})
     async with wire(argv, tmp_path / "stderr.txt") as gateway:
         await gateway.send_raw(b"this is not json\n")
@@ -206,13 +252,23 @@ async def test_malformed_input_gets_json_rpc_errors_and_the_gateway_serves_on(tm
         batch = await gateway.receive()
         await gateway.send_raw(b'{"jsonrpc":"2.0","id":7,"method":42}\n')
         bad_method = await gateway.receive()
-        await gateway.send_raw(b'{"jsonrpc":"2.0","id":8,"method":"tools/call","params":{"name":"' + b"x" * 10_000 + b'"}}\n')
+        await gateway.send_raw(
+            b'{"jsonrpc":"2.0","id":8,"method":"tools/call","params":{"name":"'
+            + b"x" * 10_000
+            + b'"}}\n'
+        )
         oversized = await gateway.receive()
         await gateway.initialize()
         unknown_method = await gateway.request(9, "no/such/method")
         no_name = await gateway.request(10, "tools/call", {"arguments": {}})
-        echoed = await gateway.request(11, "tools/call", {"name": "one.echo", "arguments": {"text": "alive"}})
-    assert not_json == {"jsonrpc": "2.0", "id": None, "error": {"code": codes.PARSE_ERROR, "message": not_json["error"]["message"]}}
+        echoed = await gateway.request(
+            11, "tools/call", {"name": "one.echo", "arguments": {"text": "alive"}}
+        )
+    assert not_json == {
+        "jsonrpc": "2.0",
+        "id": None,
+        "error": {"code": codes.PARSE_ERROR, "message": not_json["error"]["message"]},
+    }
     assert batch["error"]["code"] == codes.INVALID_REQUEST
     assert bad_method["id"] == 7 and bad_method["error"]["code"] == codes.INVALID_REQUEST
     assert oversized["error"]["code"] == codes.MESSAGE_TOO_LARGE
@@ -221,24 +277,52 @@ async def test_malformed_input_gets_json_rpc_errors_and_the_gateway_serves_on(tm
     assert echoed["result"]["structuredContent"] == {"result": "alive"}
 
 
-async def test_requests_before_initialize_are_refused_and_2026_rules_enforced(tmp_path: Path) -> None:
+async def test_requests_before_initialize_are_refused_and_2026_rules_enforced(
+    tmp_path: Path,
+) -> None:
     argv = gateway_argv(tmp_path, {"one": demo()})
     async with wire(argv, tmp_path / "stderr.txt") as gateway:
         early = await gateway.request(1, "tools/list")
-        bad_version = await gateway.request(2, "server/discover", {"_meta": {
-            "io.modelcontextprotocol/protocolVersion": "2099-01-01",
-            "io.modelcontextprotocol/clientCapabilities": {},
-        }})
-        discover = await gateway.request(3, "server/discover", {"_meta": {
-            "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-            "io.modelcontextprotocol/clientCapabilities": {},
-        }})
+        bad_version = await gateway.request(
+            2,
+            "server/discover",
+            {
+                "_meta": {
+                    "io.modelcontextprotocol/protocolVersion": "2099-01-01",
+                    "io.modelcontextprotocol/clientCapabilities": {},
+                }
+            },
+        )
+        discover = await gateway.request(
+            3,
+            "server/discover",
+            {
+                "_meta": {
+                    "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                    "io.modelcontextprotocol/clientCapabilities": {},
+                }
+            },
+        )
         bare = await gateway.request(4, "tools/list")
-        ping = await gateway.request(5, "ping", {"_meta": {
-            "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-            "io.modelcontextprotocol/clientCapabilities": {},
-        }})
-        late_initialize = await gateway.request(6, "initialize", {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "x", "version": "1"}})
+        ping = await gateway.request(
+            5,
+            "ping",
+            {
+                "_meta": {
+                    "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                    "io.modelcontextprotocol/clientCapabilities": {},
+                }
+            },
+        )
+        late_initialize = await gateway.request(
+            6,
+            "initialize",
+            {
+                "protocolVersion": "2025-11-25",
+                "capabilities": {},
+                "clientInfo": {"name": "x", "version": "1"},
+            },
+        )
     assert early["error"]["code"] == codes.INVALID_REQUEST
     assert bad_version["error"]["code"] == codes.UNSUPPORTED_PROTOCOL_VERSION
     assert bad_version["error"]["data"] == {"supported": ["2026-07-28"], "requested": "2099-01-01"}

@@ -42,6 +42,6 @@ class AuditEvent:
 
 
 def fingerprint(arguments: Any) -> tuple[int, str]:
-    """Size and SHA-256 of the arguments' canonical JSON: enough to match calls, not to read them."""
+    """Size and SHA-256 of the arguments' canonical JSON: enough to match calls, not to read."""
     data = orjson.dumps(arguments, option=orjson.OPT_SORT_KEYS)
     return len(data), hashlib.sha256(data).hexdigest()

@@ -16,13 +16,23 @@ from micro_mcp.gateway.serve import serve
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="micro-mcp", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    gateway = commands.add_parser("gateway", help="serve the services of a manifest as one MCP server")
-    gateway.add_argument("--discovery", metavar="FILE", help="the manifest (JSON, YAML or TOML); default: the example services")
-    gateway.add_argument("--config", metavar="FILE", help="the gateway config: token, policy, audit")
+    gateway = commands.add_parser(
+        "gateway", help="serve the services of a manifest as one MCP server"
+    )
+    gateway.add_argument(
+        "--discovery",
+        metavar="FILE",
+        help="the manifest (JSON, YAML or TOML); default: the example services",
+    )
+    gateway.add_argument(
+        "--config", metavar="FILE", help="the gateway config: token, policy, audit"
+    )
     gateway.add_argument("--transport", choices=["stdio", "http"], default="stdio")
     gateway.add_argument("--host", default="127.0.0.1", help="with --transport http")
     gateway.add_argument("--port", type=int, default=8765, help="with --transport http")
-    gateway.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    gateway.add_argument(
+        "--log-level", default="info", choices=["debug", "info", "warning", "error"]
+    )
     return parser
 
 
@@ -30,7 +40,8 @@ def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the process exit code."""
     args = _parser().parse_args(argv)
     logging.basicConfig(
-        level=args.log_level.upper(), stream=sys.stderr,
+        level=args.log_level.upper(),
+        stream=sys.stderr,
         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
     )
     try:

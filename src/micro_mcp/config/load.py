@@ -36,7 +36,9 @@ def load_manifest(path: str | Path | None) -> tuple[Manifest, Path]:
     if path is None:
         packaged = resources.files("micro_mcp.defaults").joinpath(DEFAULT_MANIFEST)
         text = packaged.read_text(encoding="utf-8")
-        return _validate(Manifest, _parse(text, DEFAULT_MANIFEST, ".json"), DEFAULT_MANIFEST), Path.cwd()
+        return _validate(
+            Manifest, _parse(text, DEFAULT_MANIFEST, ".json"), DEFAULT_MANIFEST
+        ), Path.cwd()
     file = Path(path)
     return _validate(Manifest, _read(file), str(file)), file.resolve().parent
 

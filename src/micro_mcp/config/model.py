@@ -101,7 +101,7 @@ class GatewayConfig(_Frozen):
     """The gateway's own settings."""
 
     token: str | None = Field(default=None, min_length=16)
-    """The static token of the default principal; on stdio the client passes it as MICRO_MCP_TOKEN."""
+    """The default principal's static token; a stdio client passes it as MICRO_MCP_TOKEN."""
     policy: PolicySpec = PolicySpec()
     """The default principal's policy."""
     principals: dict[str, PrincipalSpec] = Field(default_factory=dict)

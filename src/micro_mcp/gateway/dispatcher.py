@@ -8,6 +8,7 @@ INTERNAL_ERROR with the traceback in the gateway's log and nothing of it on the 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -90,7 +91,9 @@ class Dispatcher:
     async def handle_request(self, client: ClientSession, message: Message) -> None:
         """Answer one request; never raises for anything the client sent."""
         params = message.get("params") or {}
-        ex = Exchange(client, message["id"], message["method"], params, time.perf_counter(), next_id())
+        ex = Exchange(
+            client, message["id"], message["method"], params, time.perf_counter(), next_id()
+        )
         with anyio.CancelScope() as scope:
             client.in_flight[ex.request_id] = scope
             try:
@@ -113,7 +116,11 @@ class Dispatcher:
             self._audit_reply(ex, "tool_error" if result.get("isError") is True else "ok", None)
         except McpError as exc:
             response = jsonrpc.error(ex.request_id, exc.to_error())
-            self._audit_reply(ex, "denied" if isinstance(exc, PolicyDenied | Unauthenticated) else "error", exc.code)
+            self._audit_reply(
+                ex,
+                "denied" if isinstance(exc, PolicyDenied | Unauthenticated) else "error",
+                exc.code,
+            )
         except Exception:  # the one catch-all: the client gets a generic error, the log the trace
             logger.exception("internal error handling %s", ex.method)
             error = {"code": codes.INTERNAL_ERROR, "message": "Internal error in the gateway"}
@@ -149,7 +156,10 @@ class Dispatcher:
                 raise McpError(
                     "this connection serves 2026-07-28; the initialize handshake is not accepted",
                     code=codes.UNSUPPORTED_PROTOCOL_VERSION,
-                    data={"supported": list(versions.MODERN_VERSIONS), "requested": params.get("protocolVersion")},
+                    data={
+                        "supported": list(versions.MODERN_VERSIONS),
+                        "requested": params.get("protocolVersion"),
+                    },
                 )
             return
         if declared is not None or method == "server/discover":
@@ -160,7 +170,9 @@ class Dispatcher:
                     code=codes.INVALID_REQUEST,
                 )
             meta = params.get(versions.META)
-            capabilities = meta.get(versions.CLIENT_CAPABILITIES_KEY) if isinstance(meta, dict) else None
+            capabilities = (
+                meta.get(versions.CLIENT_CAPABILITIES_KEY) if isinstance(meta, dict) else None
+            )
             if declared is None or not isinstance(capabilities, dict):
                 raise McpError(
                     "params._meta must carry 'io.modelcontextprotocol/protocolVersion' and "
@@ -180,7 +192,7 @@ class Dispatcher:
             return
         if client.era is None and method != "ping":
             raise McpError(
-                f"{method} before initialize: send initialize first (or use the 2026-07-28 envelope)",
+                f"{method} before initialize: send initialize (or use the 2026-07-28 envelope)",
                 code=codes.INVALID_REQUEST,
             )
         if client.era is Era.MODERN:
@@ -250,11 +262,11 @@ class Dispatcher:
         return result
 
     def _instructions(self) -> str:
-        parts = []
-        for service in self.mesh.services.values():
-            if service.session is not None and service.session.instructions:
-                parts.append(f"[{service.namespace}] {service.session.instructions}")
-        return "\n\n".join(parts)
+        return "\n\n".join(
+            f"[{service.namespace}] {service.session.instructions}"
+            for service in self.mesh.services.values()
+            if service.session is not None and service.session.instructions
+        )
 
     async def _ping(self, ex: Exchange) -> dict[str, Any]:
         return {}
@@ -262,7 +274,9 @@ class Dispatcher:
     async def _set_level(self, ex: Exchange) -> dict[str, Any]:
         level = ex.params.get("level")
         if level not in LOG_LEVELS:
-            raise McpError(f"level must be one of {', '.join(LOG_LEVELS)}", code=codes.INVALID_PARAMS)
+            raise McpError(
+                f"level must be one of {', '.join(LOG_LEVELS)}", code=codes.INVALID_PARAMS
+            )
         ex.client.log_level = str(level)
         return {}
 
@@ -280,7 +294,10 @@ class Dispatcher:
             generation, offset = decode_cursor(cursor, kind)
             catalog = self.mesh.snapshot(generation)
             if catalog is None:
-                raise McpError("cursor expired: the catalog changed; list again from the start", code=codes.INVALID_PARAMS)
+                raise McpError(
+                    "cursor expired: the catalog changed; list again from the start",
+                    code=codes.INVALID_PARAMS,
+                )
         principal = ex.client.principal
         assert principal is not None
         items = catalog.visible(kind, principal.name, principal.policy)
@@ -296,7 +313,9 @@ class Dispatcher:
         name = _string(ex.params, "name")
         await self.mesh.started.wait()
         route = self._authorize(ex, self.mesh.catalog.tool(name), f"Unknown tool: {name}")
-        result = await relay.forward(self.mesh, ex.client, "tools/call", ex.params, route, ex.correlation, "name", route.name)
+        result = await relay.forward(
+            self.mesh, ex.client, "tools/call", ex.params, route, ex.correlation, "name", route.name
+        )
         self._namer(route).rewrite_content(result.get("content"))
         return result
 
@@ -304,7 +323,16 @@ class Dispatcher:
         name = _string(ex.params, "name")
         await self.mesh.started.wait()
         route = self._authorize(ex, self.mesh.catalog.prompt(name), f"Unknown prompt: {name}")
-        result = await relay.forward(self.mesh, ex.client, "prompts/get", ex.params, route, ex.correlation, "name", route.name)
+        result = await relay.forward(
+            self.mesh,
+            ex.client,
+            "prompts/get",
+            ex.params,
+            route,
+            ex.correlation,
+            "name",
+            route.name,
+        )
         messages = result.get("messages")
         if isinstance(messages, list):
             namer = self._namer(route)
@@ -315,7 +343,16 @@ class Dispatcher:
         uri = _string(ex.params, "uri")
         await self.mesh.started.wait()
         route = self._authorize(ex, self.mesh.catalog.resource(uri), f"Unknown resource: {uri}")
-        result = await relay.forward(self.mesh, ex.client, "resources/read", ex.params, route, ex.correlation, "uri", route.name)
+        result = await relay.forward(
+            self.mesh,
+            ex.client,
+            "resources/read",
+            ex.params,
+            route,
+            ex.correlation,
+            "uri",
+            route.name,
+        )
         contents = result.get("contents")
         if isinstance(contents, list):
             namer = self._namer(route)
@@ -336,8 +373,20 @@ class Dispatcher:
                 route = self._authorize(ex, catalog.resource(uri), f"Unknown resource: {uri}")
                 upstream_ref = {**ref, "uri": route.name}
             case _:
-                raise McpError("ref must be a ref/prompt with a name or a ref/resource with a uri", code=codes.INVALID_PARAMS)
-        return await relay.forward(self.mesh, ex.client, "completion/complete", ex.params, route, ex.correlation, "ref", upstream_ref)
+                raise McpError(
+                    "ref must be a ref/prompt with a name or a ref/resource with a uri",
+                    code=codes.INVALID_PARAMS,
+                )
+        return await relay.forward(
+            self.mesh,
+            ex.client,
+            "completion/complete",
+            ex.params,
+            route,
+            ex.correlation,
+            "ref",
+            upstream_ref,
+        )
 
     async def _subscribe(self, ex: Exchange) -> dict[str, Any]:
         uri = _string(ex.params, "uri")
@@ -357,46 +406,47 @@ class Dispatcher:
             raise Unauthenticated("Unauthenticated: the gateway requires a token")
         wanted = ex.params.get("notifications")
         if not isinstance(wanted, dict):
-            raise McpError("subscriptions/listen needs a 'notifications' object", code=codes.INVALID_PARAMS)
+            raise McpError("subscriptions/listen needs 'notifications'", code=codes.INVALID_PARAMS)
         self._audit_call(ex, "allow")
         await self.mesh.started.wait()
-        uris = wanted.get("resourceSubscriptions") or []
-        routes = []
-        for uri in uris if isinstance(uris, list) else []:
-            if isinstance(uri, str):
-                routes.append((uri, self._authorize(ex, self.mesh.catalog.resource(uri), f"Unknown resource: {uri}", audit=False)))
+        uris = wanted.get("resourceSubscriptions")
+        routes = {
+            uri: self._authorize(ex, self.mesh.catalog.resource(uri), uri, audit=False)
+            for uri in (uris if isinstance(uris, list) else [])
+            if isinstance(uri, str)
+        }
         listen = Listen(
             tools=wanted.get("toolsListChanged") is True,
             prompts=wanted.get("promptsListChanged") is True,
             resources=wanted.get("resourcesListChanged") is True,
-            uris=frozenset(uri for uri, _ in routes),
+            uris=frozenset(routes),
         )
-        ack: dict[str, Any] = {k: True for k, on in (("toolsListChanged", listen.tools), ("promptsListChanged", listen.prompts), ("resourcesListChanged", listen.resources)) if on}
+        ack: dict[str, Any] = {key: True for key in _LISTEN_KINDS if wanted.get(key) is True}
         if routes:
-            ack["resourceSubscriptions"] = [uri for uri, _ in routes]
+            ack["resourceSubscriptions"] = list(routes)
         subscribed: list[Route] = []
         try:
-            for _, route in routes:
+            for route in routes.values():
                 await self.mesh.subscribe(self.mesh.services[route.namespace], route.name, True)
                 subscribed.append(route)
             ex.client.listens[ex.request_id] = listen
-            await ex.client.send(jsonrpc.notification(
-                "notifications/subscriptions/acknowledged",
-                {versions.META: {SUBSCRIPTION_ID_KEY: ex.request_id}, "notifications": ack},
-            ))
+            meta = {versions.META: {SUBSCRIPTION_ID_KEY: ex.request_id}}
+            acknowledged = "notifications/subscriptions/acknowledged"
+            await ex.client.send(jsonrpc.notification(acknowledged, {**meta, "notifications": ack}))
             await anyio.sleep_forever()
         finally:
             ex.client.listens.pop(ex.request_id, None)
             with anyio.CancelScope(shield=True):
                 for route in subscribed:
-                    try:
-                        await self.mesh.subscribe(self.mesh.services[route.namespace], route.name, False)
-                    except McpError:
-                        pass  # the service is gone, and its subscriptions with it
+                    with contextlib.suppress(McpError):  # a service that is gone forgot it anyway
+                        service = self.mesh.services[route.namespace]
+                        await self.mesh.subscribe(service, route.name, False)
 
     # --- policy and audit -------------------------------------------------------------------
 
-    def _authorize(self, ex: Exchange, route: Route | None, unknown: str, *, audit: bool = True) -> Route:
+    def _authorize(
+        self, ex: Exchange, route: Route | None, unknown: str, *, audit: bool = True
+    ) -> Route:
         if route is None:
             if audit:
                 self._audit_call(ex, None)
@@ -416,31 +466,45 @@ class Dispatcher:
 
     def _audit_call(self, ex: Exchange, decision: str | None) -> None:
         ex.audited = True
-        arguments = ex.params.get("arguments") if ex.method in ("tools/call", "prompts/get") else None
+        arguments = (
+            ex.params.get("arguments") if ex.method in ("tools/call", "prompts/get") else None
+        )
         size = digest = None
         if arguments is not None and not self._include_arguments:
             size, digest = fingerprint(arguments)
-        self.audit.emit(AuditEvent(
-            event="call", time=time.time(), correlation_id=str(ex.correlation),
-            principal=_principal(ex.client), method=ex.method,
-            name=ex.route.subject if ex.route else None,
-            service=ex.route.namespace if ex.route else None,
-            decision=decision,
-            arguments=arguments if self._include_arguments else None,
-            arguments_size=size, arguments_sha256=digest,
-        ))
+        self.audit.emit(
+            AuditEvent(
+                event="call",
+                time=time.time(),
+                correlation_id=str(ex.correlation),
+                principal=_principal(ex.client),
+                method=ex.method,
+                name=ex.route.subject if ex.route else None,
+                service=ex.route.namespace if ex.route else None,
+                decision=decision,
+                arguments=arguments if self._include_arguments else None,
+                arguments_size=size,
+                arguments_sha256=digest,
+            )
+        )
 
     def _audit_reply(self, ex: Exchange, outcome: str, code: int | None) -> None:
         if not ex.audited:
             self._audit_call(ex, None)
-        self.audit.emit(AuditEvent(
-            event="reply", time=time.time(), correlation_id=str(ex.correlation),
-            principal=_principal(ex.client), method=ex.method,
-            name=ex.route.subject if ex.route else None,
-            service=ex.route.namespace if ex.route else None,
-            outcome=outcome, error_code=code,
-            duration_ms=round((time.perf_counter() - ex.started) * 1000, 3),
-        ))
+        self.audit.emit(
+            AuditEvent(
+                event="reply",
+                time=time.time(),
+                correlation_id=str(ex.correlation),
+                principal=_principal(ex.client),
+                method=ex.method,
+                name=ex.route.subject if ex.route else None,
+                service=ex.route.namespace if ex.route else None,
+                outcome=outcome,
+                error_code=code,
+                duration_ms=round((time.perf_counter() - ex.started) * 1000, 3),
+            )
+        )
 
     # --- notifications ----------------------------------------------------------------------
 
@@ -453,11 +517,20 @@ class Dispatcher:
                 scope.cancel()
 
 
-_ROUTED: Final = frozenset({
-    "tools/call", "prompts/get", "resources/read", "completion/complete",
-    "resources/subscribe", "resources/unsubscribe",
-})
-_HANDSHAKE_ONLY: Final = frozenset({"ping", "logging/setLevel", "resources/subscribe", "resources/unsubscribe", "initialize"})
+_ROUTED: Final = frozenset(
+    {
+        "tools/call",
+        "prompts/get",
+        "resources/read",
+        "completion/complete",
+        "resources/subscribe",
+        "resources/unsubscribe",
+    }
+)
+_LISTEN_KINDS: Final = ("toolsListChanged", "promptsListChanged", "resourcesListChanged")
+_HANDSHAKE_ONLY: Final = frozenset(
+    {"ping", "logging/setLevel", "resources/subscribe", "resources/unsubscribe", "initialize"}
+)
 
 
 def _string(params: dict[str, Any], key: str) -> str:

@@ -94,7 +94,9 @@ class Mesh:
 
     # --- lifetime ---------------------------------------------------------------------------
 
-    async def run(self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+    async def run(
+        self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED
+    ) -> None:
         """Start every enabled service in parallel; serve until cancelled, then stop them all."""
         async with anyio.create_task_group() as tg:
             self._tg = tg
@@ -109,15 +111,21 @@ class Mesh:
             logger.info(
                 "gateway ready: %d of %d services up (%s); %d tools, %d prompts, %d resources, "
                 "%d resource templates",
-                len(up), len(self.services), ", ".join(up) or "none",
-                self.catalog.count("tools"), self.catalog.count("prompts"),
-                self.catalog.count("resources"), self.catalog.count("resourceTemplates"),
+                len(up),
+                len(self.services),
+                ", ".join(up) or "none",
+                self.catalog.count("tools"),
+                self.catalog.count("prompts"),
+                self.catalog.count("resources"),
+                self.catalog.count("resourceTemplates"),
             )
 
     async def _start(self, service: Service, tg: TaskGroup) -> None:
         try:
             if service.spec.url is not None:
-                raise McpError("services reached by URL need the HTTP upstream transport, not in this version")
+                raise McpError(
+                    "services reached by URL need the HTTP upstream transport, not in this version"
+                )
             await tg.start(self._serve_service, service)
         except* (McpError, OSError) as group:
             exc = _leaf(group)
@@ -125,7 +133,9 @@ class Mesh:
             service.error = exc.message if isinstance(exc, McpError) else str(exc)
             logger.error("service %s failed to start: %s", service.namespace, service.error)
 
-    async def _serve_service(self, service: Service, *, task_status: anyio.abc.TaskStatus[None]) -> None:
+    async def _serve_service(
+        self, service: Service, *, task_status: anyio.abc.TaskStatus[None]
+    ) -> None:
         async def ready(session: UpstreamSession) -> None:
             service.session = session
             service.catalog = await load_service_catalog(session, service.spec.startup_timeout)
@@ -138,8 +148,13 @@ class Mesh:
 
         try:
             await run_stdio_service(
-                service.namespace, service.spec, self.base_dir, self, ready,
-                max_message_bytes=self.config.max_message_bytes, task_status=task_status,
+                service.namespace,
+                service.spec,
+                self.base_dir,
+                self,
+                ready,
+                max_message_bytes=self.config.max_message_bytes,
+                task_status=task_status,
             )
         except* (McpError, OSError) as group:
             if service.state != "ready":
@@ -147,7 +162,9 @@ class Mesh:
             service.error = str(_leaf(group))
         if service.state == "ready":
             service.state = "stopped"
-            logger.warning("service %s is down; its calls now fail as unavailable", service.namespace)
+            logger.warning(
+                "service %s is down; its calls now fail as unavailable", service.namespace
+            )
 
     # --- catalog ----------------------------------------------------------------------------
 
@@ -171,9 +188,13 @@ class Mesh:
             kinds = ("resources", "resourceTemplates") if kind == "resources" else (kind,)
             catalog = service.catalog
             for each in kinds:
-                catalog = await load_service_catalog(session, service.spec.timeout, only=each, previous=catalog)
+                catalog = await load_service_catalog(
+                    session, service.spec.timeout, only=each, previous=catalog
+                )
         except McpError as exc:
-            logger.warning("service %s: could not refresh its %s: %s", service.namespace, kind, exc.message)
+            logger.warning(
+                "service %s: could not refresh its %s: %s", service.namespace, kind, exc.message
+            )
             return
         service.catalog = catalog
         self._rebuild()
@@ -223,7 +244,11 @@ class Mesh:
         assert session is not None
         caps = session.capabilities
         wanted: dict[str, Any] = {}
-        for kind, key in (("tools", "toolsListChanged"), ("prompts", "promptsListChanged"), ("resources", "resourcesListChanged")):
+        for kind, key in (
+            ("tools", "toolsListChanged"),
+            ("prompts", "promptsListChanged"),
+            ("resources", "resourcesListChanged"),
+        ):
             if isinstance(caps.get(kind), dict) and caps[kind].get("listChanged"):
                 wanted[key] = True
         if service.subscribed:
@@ -271,7 +296,9 @@ class Mesh:
         elif method == "notifications/resources/updated":
             await self._forward_update(service, params)
         elif method == "notifications/cancelled":
-            logger.debug("service %s cancelled its request %r", session.namespace, params.get("requestId"))
+            logger.debug(
+                "service %s cancelled its request %r", session.namespace, params.get("requestId")
+            )
 
     async def on_request(self, session: UpstreamSession, message: Message) -> None:
         """Answer a service's request: `ping` here; others cannot reach a client yet."""
@@ -280,16 +307,22 @@ class Mesh:
             return
         await session.respond(
             message["id"],
-            {"error": {
-                "code": codes.METHOD_NOT_FOUND,
-                "message": f"the micro-mcp gateway does not relay {message['method']!r} to clients",
-            }},
+            {
+                "error": {
+                    "code": codes.METHOD_NOT_FOUND,
+                    "message": f"the gateway does not relay {message['method']!r} to clients",
+                }
+            },
         )
 
     async def _forward_log(self, service: Service, params: dict[str, Any]) -> None:
         forwarded = dict(params)
         logger_name = params.get("logger")
-        forwarded["logger"] = f"{service.namespace}.{logger_name}" if isinstance(logger_name, str) else service.namespace
+        forwarded["logger"] = (
+            f"{service.namespace}.{logger_name}"
+            if isinstance(logger_name, str)
+            else service.namespace
+        )
         rank = log_rank(params.get("level"))
         message = jsonrpc.notification("notifications/message", forwarded)
         targets: set[ClientSession] = set()
@@ -298,7 +331,11 @@ class Mesh:
                 targets.add(client)
         for (namespace, _), call in list(self.calls.items()):
             # 2026-07-28: log lines belong to the requests that asked for them.
-            if namespace == service.namespace and call.log_level is not None and rank >= log_rank(call.log_level):
+            if (
+                namespace == service.namespace
+                and call.log_level is not None
+                and rank >= log_rank(call.log_level)
+            ):
                 targets.add(call.client)
         for client in targets:
             await _send_quietly(client, message)
@@ -313,7 +350,9 @@ class Mesh:
                 update: dict[str, Any] = {"uri": exposed}
                 if listen_id is not None:
                     update[versions.META] = {SUBSCRIPTION_ID_KEY: listen_id}
-                await _send_quietly(client, jsonrpc.notification("notifications/resources/updated", update))
+                await _send_quietly(
+                    client, jsonrpc.notification("notifications/resources/updated", update)
+                )
 
 
 def _leaf(group: BaseExceptionGroup[Any]) -> BaseException:

@@ -53,7 +53,10 @@ async def forward(
     mesh.calls[context_key] = _CallContext(client, progress_token, log_level)
     try:
         return await session.request(
-            method, outbound, timeout=service.spec.timeout, request_id=request_id,
+            method,
+            outbound,
+            timeout=service.spec.timeout,
+            request_id=request_id,
             client_capabilities=capabilities,
         )
     finally:

@@ -25,8 +25,11 @@ client that writes its requests and closes its end still gets its replies."""
 
 
 async def serve_stdio(
-    dispatcher: Dispatcher, principal: Principal | None, max_message_bytes: int,
-    read_fd: int = 0, write_fd: int = 1,
+    dispatcher: Dispatcher,
+    principal: Principal | None,
+    max_message_bytes: int,
+    read_fd: int = 0,
+    write_fd: int = 1,
 ) -> None:
     """Serve one client on the given descriptors until its input ends."""
     with FdStream(read_fd, write_fd) as stream:
@@ -47,29 +50,35 @@ async def serve_client(
             while chunk := await receive():
                 for line in framer.feed(chunk):
                     await _take(dispatcher, client, line, tg, max_message_bytes)
+            # Input ended. Open listens would never end on their own; the rest may finish.
             for listen_id in list(client.listens):
                 scope = client.in_flight.get(listen_id)
                 if scope is not None:
                     scope.cancel()
-            with anyio.move_on_after(DRAIN_TIMEOUT) as drain:
-                while client.in_flight:
-                    await anyio.sleep(0.01)
-            if drain.cancelled_caught:
-                tg.cancel_scope.cancel()
+            tg.cancel_scope.deadline = anyio.current_time() + DRAIN_TIMEOUT
     finally:
         mesh.clients.discard(client)
 
 
 async def _take(
-    dispatcher: Dispatcher, client: ClientSession, line: bytes | Oversized,
-    tg: anyio.abc.TaskGroup, limit: int,
+    dispatcher: Dispatcher,
+    client: ClientSession,
+    line: bytes | Oversized,
+    tg: anyio.abc.TaskGroup,
+    limit: int,
 ) -> None:
     if isinstance(line, Oversized):
-        logger.warning("client sent a %d-byte message, over the %d-byte limit; dropped", line.size, limit)
-        await _reply_error(client, None, McpError(
-            f"message of {line.size} bytes exceeds the gateway's limit of {limit}",
-            code=codes.MESSAGE_TOO_LARGE,
-        ))
+        logger.warning(
+            "client sent a %d-byte message, over the %d-byte limit; dropped", line.size, limit
+        )
+        await _reply_error(
+            client,
+            None,
+            McpError(
+                f"message of {line.size} bytes exceeds the gateway's limit of {limit}",
+                code=codes.MESSAGE_TOO_LARGE,
+            ),
+        )
         return
     try:
         message = jsonrpc.decode(line)

@@ -31,7 +31,9 @@ def decode(raw: bytes | str) -> Message:
     try:
         message = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        raise McpError("Parse error: the message is not valid JSON", code=codes.PARSE_ERROR) from exc
+        raise McpError(
+            "Parse error: the message is not valid JSON", code=codes.PARSE_ERROR
+        ) from exc
     if not isinstance(message, dict):
         what = "a batch (JSON array)" if isinstance(message, list) else "not a JSON object"
         raise McpError(f"Invalid request: {what}", code=codes.INVALID_REQUEST)
@@ -52,14 +54,22 @@ def check_envelope(message: Message) -> None:
             raise McpError('Invalid request: "method" must be a string', code=codes.INVALID_REQUEST)
         params = message.get("params")
         if params is not None and not isinstance(params, dict):
-            raise McpError('Invalid request: "params" must be an object', code=codes.INVALID_REQUEST)
+            raise McpError(
+                'Invalid request: "params" must be an object', code=codes.INVALID_REQUEST
+            )
         if "id" in message and not is_request_id(message["id"]):
             raise McpError(
                 'Invalid request: "id" must be a string or an integer', code=codes.INVALID_REQUEST
             )
         return
     if "id" in message and ("result" in message or "error" in message):
-        return
+        # An error about an unreadable request may carry a null id; anything else must be an id
+        # we could have sent, or `True` would answer request 1.
+        if is_request_id(message["id"]) or (message["id"] is None and "error" in message):
+            return
+        raise McpError(
+            'Invalid response: "id" must be a string or an integer', code=codes.INVALID_REQUEST
+        )
     raise McpError(
         "Invalid request: neither a request, a notification nor a response",
         code=codes.INVALID_REQUEST,

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Final
 
-NAMESPACE_PATTERN: Final = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
+NAMESPACE_PATTERN: Final = re.compile(r"[a-z][a-z0-9-]{0,31}")
 """What a namespace may look like: short, lower case, safe in tool names and URI schemes."""
 SEPARATORS: Final = (".", "_", "__", "-", "/")
 """Separators allowed between namespace and name (`_` or `__` for hosts that forbid dots)."""
@@ -21,11 +21,11 @@ URI_JOIN: Final = "+"
 
 def is_namespace(value: str) -> bool:
     """True when `value` is a valid namespace."""
-    return NAMESPACE_PATTERN.match(value) is not None
+    return NAMESPACE_PATTERN.fullmatch(value) is not None
 
 
 def subject(namespace: str, name: str) -> str:
-    """The canonical `ns.name` that policy patterns and audit records use, whatever the separator."""
+    """The canonical `ns.name` of policy patterns and audit records, whatever the separator."""
     return f"{namespace}.{name}"
 
 

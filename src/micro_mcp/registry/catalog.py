@@ -25,7 +25,12 @@ LIST_METHODS: Final = {
     "resources/list": "resources",
     "resources/templates/list": "resourceTemplates",
 }
-_KEY: Final = {"tools": "name", "prompts": "name", "resources": "uri", "resourceTemplates": "uriTemplate"}
+_KEY: Final = {
+    "tools": "name",
+    "prompts": "name",
+    "resources": "uri",
+    "resourceTemplates": "uriTemplate",
+}
 """The field that identifies an item of each kind and that namespacing rewrites."""
 
 
@@ -99,7 +104,10 @@ class Catalog:
                     if exposed in index:
                         logger.warning(
                             "%s %r of service %s clashes with service %s; hidden",
-                            kind[:-1], exposed, namer.namespace, index[exposed].namespace,
+                            kind[:-1],
+                            exposed,
+                            namer.namespace,
+                            index[exposed].namespace,
                         )
                         continue
                     index[exposed] = Route(namer.namespace, original, subject)
@@ -118,7 +126,9 @@ class Catalog:
         found = self._filtered.get(key)
         if found is None:
             view = self._views[kind]
-            found = [item for item, s in zip(view.items, view.subjects, strict=True) if policy.allows(s)]
+            found = [
+                item for item, s in zip(view.items, view.subjects, strict=True) if policy.allows(s)
+            ]
             self._filtered[key] = found
         return found
 

@@ -22,7 +22,10 @@ _CAPABILITY: Final = {
 
 
 async def load_service_catalog(
-    session: UpstreamSession, timeout: float, only: str | None = None, previous: ServiceCatalog | None = None
+    session: UpstreamSession,
+    timeout: float,
+    only: str | None = None,
+    previous: ServiceCatalog | None = None,
 ) -> ServiceCatalog:
     """Read the lists the service declares in its capabilities (all, or just kind `only`)."""
     lists: dict[str, tuple[dict[str, Any], ...]] = {}
@@ -42,7 +45,9 @@ async def load_service_catalog(
     )
 
 
-async def drain(session: UpstreamSession, method: str, kind: str, timeout: float) -> tuple[dict[str, Any], ...]:
+async def drain(
+    session: UpstreamSession, method: str, kind: str, timeout: float
+) -> tuple[dict[str, Any], ...]:
     """Every item of one list, following `nextCursor` to the end."""
     items: list[dict[str, Any]] = []
     cursor: str | None = None
@@ -57,8 +62,12 @@ async def drain(session: UpstreamSession, method: str, kind: str, timeout: float
         if not isinstance(cursor, str):
             return tuple(items)
         if cursor in seen:
-            logger.warning("service %s repeats cursor %r in %s; stopped", session.namespace, cursor, method)
+            logger.warning(
+                "service %s repeats cursor %r in %s; stopped", session.namespace, cursor, method
+            )
             return tuple(items)
         seen.add(cursor)
-    logger.warning("service %s returned over %d pages of %s; truncated", session.namespace, MAX_PAGES, method)
+    logger.warning(
+        "service %s returned over %d pages of %s; truncated", session.namespace, MAX_PAGES, method
+    )
     return tuple(items)

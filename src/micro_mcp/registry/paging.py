@@ -23,8 +23,8 @@ def decode_cursor(cursor: str, kind: str) -> tuple[int, int]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         generation, cursor_kind, offset = raw.split(":")
-        if cursor_kind != kind:
-            raise ValueError(cursor_kind)
+        if cursor_kind != kind or not generation.isdigit() or not offset.isdigit():
+            raise ValueError(raw)  # not a cursor this gateway issued
         return int(generation), int(offset)
     except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
         raise McpError(f"Invalid cursor {cursor!r}", code=codes.INVALID_PARAMS) from exc

@@ -8,6 +8,7 @@ shares the descriptor is left as it was found.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 from typing import Self
@@ -36,10 +37,8 @@ class FdStream:
 
     def __exit__(self, *exc_info: object) -> None:
         for fd, blocking in self._saved.items():
-            try:
+            with contextlib.suppress(OSError):  # the descriptor is gone; nothing to restore
                 os.set_blocking(fd, blocking)
-            except OSError:
-                pass  # the descriptor is already gone; nothing to restore
 
     async def receive(self) -> bytes:
         """The next chunk of input; b"" at end of input."""

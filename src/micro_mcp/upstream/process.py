@@ -12,7 +12,17 @@ from typing import Final
 from micro_mcp.config.model import ServiceSpec
 from micro_mcp.errors import UpstreamUnavailable
 
-INHERITED_ENV: Final = ("PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR")
+INHERITED_ENV: Final = (
+    "PATH",
+    "HOME",
+    "USER",
+    "LOGNAME",
+    "LANG",
+    "LC_ALL",
+    "LC_CTYPE",
+    "TZ",
+    "TMPDIR",
+)
 """The only variables a service inherits from the gateway. The gateway's own secrets (its token,
 cloud credentials) and loader hooks such as LD_PRELOAD or NODE_OPTIONS stay behind; a service
 that needs more names it in its manifest `env`."""

@@ -7,6 +7,7 @@ are forwarded as parsed, never re-modelled; only the `_meta` keys that belong to
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 from collections.abc import Awaitable, Callable
@@ -108,7 +109,11 @@ class UpstreamSession:
         rid = next_id() if request_id is None else request_id
         pending = self._pending[rid] = _Pending()
         try:
-            await self._send(jsonrpc.encode(jsonrpc.request(rid, method, self._stamp(params, client_capabilities, envelope))))
+            await self._send(
+                jsonrpc.encode(
+                    jsonrpc.request(rid, method, self._stamp(params, client_capabilities, envelope))
+                )
+            )
             with anyio.fail_after(timeout):
                 await pending.done.wait()
         except TimeoutError:
@@ -127,7 +132,11 @@ class UpstreamSession:
             raise UpstreamUnavailable(f"service {self.namespace!r} is unavailable: {self._closed}")
         if "error" in reply:
             error = reply["error"]
-            raise UpstreamError(error if isinstance(error, dict) else {"code": codes.INTERNAL_ERROR, "message": str(error)})
+            raise UpstreamError(
+                error
+                if isinstance(error, dict)
+                else {"code": codes.INTERNAL_ERROR, "message": str(error)}
+            )
         result = reply.get("result")
         return result if isinstance(result, dict) else {}
 
@@ -159,7 +168,9 @@ class UpstreamSession:
             return
         pending = self._pending.get(reply_id)  # type: ignore[arg-type]
         if pending is None:
-            logger.debug("service %s answered unknown request id %r", self.namespace, message.get("id"))
+            logger.debug(
+                "service %s answered unknown request id %r", self.namespace, message.get("id")
+            )
             return
         pending.reply = message
         pending.done.set()
@@ -221,18 +232,24 @@ class UpstreamSession:
         )
         version = result.get("protocolVersion")
         if version not in versions.HANDSHAKE_VERSIONS:
-            raise McpError(f"service {self.namespace!r} answered unknown protocol version {version!r}")
+            raise McpError(
+                f"service {self.namespace!r} answered unknown protocol version {version!r}"
+            )
         self.era, self.version = Era.HANDSHAKE, str(version)
         self.capabilities = _dict(result.get("capabilities"))
         self.server_info = _dict(result.get("serverInfo"))
-        self.instructions = result.get("instructions") if isinstance(result.get("instructions"), str) else None
+        self.instructions = (
+            result.get("instructions") if isinstance(result.get("instructions"), str) else None
+        )
         await self.notify("notifications/initialized")
 
     def _adopt_modern(self, result: dict[str, Any]) -> None:
         self.era, self.version = Era.MODERN, versions.LATEST_MODERN
         self.capabilities = _dict(result.get("capabilities"))
         self.server_info = _dict(_dict(result.get(versions.META)).get(versions.SERVER_INFO_KEY))
-        self.instructions = result.get("instructions") if isinstance(result.get("instructions"), str) else None
+        self.instructions = (
+            result.get("instructions") if isinstance(result.get("instructions"), str) else None
+        )
 
     def _stamp(
         self,
@@ -247,7 +264,11 @@ class UpstreamSession:
         if isinstance(meta, dict) and any(k.startswith(versions.RESERVED_PREFIX) for k in meta):
             # The client's log level means the same to a 2026-07-28 service; the rest is per hop.
             kept = versions.LOG_LEVEL_KEY if modern else None
-            meta = {k: v for k, v in meta.items() if k == kept or not k.startswith(versions.RESERVED_PREFIX)}
+            meta = {
+                k: v
+                for k, v in meta.items()
+                if k == kept or not k.startswith(versions.RESERVED_PREFIX)
+            }
         if modern:
             meta = dict(meta) if isinstance(meta, dict) else {}
             meta[versions.PROTOCOL_VERSION_KEY] = versions.LATEST_MODERN
@@ -263,11 +284,10 @@ class UpstreamSession:
         return params
 
     async def _cancel(self, request_id: RequestId, reason: str) -> None:
-        with anyio.move_on_after(CANCEL_SEND_TIMEOUT, shield=True):
-            try:
-                await self.notify("notifications/cancelled", {"requestId": request_id, "reason": reason})
-            except (OSError, anyio.BrokenResourceError, anyio.ClosedResourceError):
-                pass  # the service is gone; there is nobody left to tell
+        notice = {"requestId": request_id, "reason": reason}
+        # Best effort: a service that is gone has nobody left to tell.
+        with anyio.move_on_after(CANCEL_SEND_TIMEOUT, shield=True), contextlib.suppress(McpError):
+            await self.notify("notifications/cancelled", notice)
 
 
 def _dict(value: Any) -> dict[str, Any]:

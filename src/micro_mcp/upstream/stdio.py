@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import subprocess
 from collections.abc import Awaitable, Callable
@@ -49,8 +50,13 @@ async def run_stdio_service(
     cwd = process.service_cwd(spec, base_dir)
     try:
         proc = await anyio.open_process(
-            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            cwd=cwd, env=env, start_new_session=True,
+            argv,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            cwd=cwd,
+            env=env,
+            start_new_session=True,
         )
     except OSError as exc:
         raise McpError(f"cannot start {argv[0]!r}: {exc.strerror or exc}") from exc
@@ -103,14 +109,18 @@ async def _pump_stdout(
         closed.set()
 
 
-async def _read_messages(session: UpstreamSession, stream: ByteReceiveStream, framer: LineFramer) -> None:
+async def _read_messages(
+    session: UpstreamSession, stream: ByteReceiveStream, framer: LineFramer
+) -> None:
     limit = framer.max_bytes
     async for chunk in stream:
         for line in framer.feed(chunk):
             if isinstance(line, Oversized):
                 logger.error(
                     "service %s sent a %d-byte message, over the %d-byte limit; dropped",
-                    session.namespace, line.size, limit,
+                    session.namespace,
+                    line.size,
+                    limit,
                 )
                 continue
             try:
@@ -134,10 +144,8 @@ async def _pump_stderr(namespace: str, stream: ByteReceiveStream) -> None:
 async def _stop(proc: Process) -> None:
     """Stop a service politely, then firmly: close stdin, SIGTERM, SIGKILL."""
     if proc.returncode is None and proc.stdin is not None:
-        try:
+        with contextlib.suppress(OSError, anyio.BrokenResourceError):  # closed from the other side
             await proc.stdin.aclose()
-        except (OSError, anyio.BrokenResourceError):
-            pass  # already closed from the other side
     for signal_it in (None, proc.terminate, proc.kill):
         if signal_it is not None and proc.returncode is None:
             try:
