@@ -192,3 +192,40 @@ def test_mcp_inspector_cli_lists_and_calls_each_example_service(
         assert result.get("isError") is not True, (tool, result)
         # auto negotiates 2026-07-28, whose results carry the server's identity in _meta
         assert ("_meta" in result) == (era == "auto")
+
+
+def _everything() -> Path:
+    server = PEERS / "everything" / "node_modules" / ".bin" / "mcp-server-everything"
+    if not server.exists():
+        if os.environ.get("CI"):
+            pytest.fail(
+                f"server-everything is not installed under {PEERS}; scripts/test installs it"
+            )
+        pytest.skip(f"server-everything is not installed under {PEERS}; run scripts/test")
+    return server
+
+
+@pytest.mark.parametrize("mode", ["auto", "legacy"])
+async def test_typescript_server_everything_serves_clients_of_either_era(
+    tmp_path: Path, mode: str
+) -> None:
+    # server-everything speaks only the handshake era: a 2026-07-28 client reaches it across eras.
+    services = {
+        "ev": {"command": str(_everything()), "args": ["stdio"], "startupTimeout": 60},
+        "vector": {"command": "python", "args": ["-m", "micro_mcp.services.vector"]},
+    }
+    async with Client(gateway_params(tmp_path, services), mode=mode) as client:
+        version = client.protocol_version
+        tools = {tool.name for tool in (await client.list_tools()).tools}
+        echoed = await client.call_tool("ev.echo", {"message": "across eras"})
+        summed = await client.call_tool("ev.get-sum", {"a": 2, "b": 3})
+        prompts = {prompt.name for prompt in (await client.list_prompts()).prompts}
+        resources = (await client.list_resources()).resources
+        first = await client.read_resource(resources[0].uri)
+    assert version == ("2026-07-28" if mode == "auto" else "2025-11-25")
+    assert {"ev.echo", "ev.get-sum", "vector.search"} <= tools
+    assert "across eras" in getattr(echoed.content[0], "text", "")
+    assert "5" in getattr(summed.content[0], "text", "")
+    assert "ev.simple-prompt" in prompts
+    assert str(resources[0].uri).startswith("ev+demo://")
+    assert first.contents and str(first.contents[0].uri) == str(resources[0].uri)

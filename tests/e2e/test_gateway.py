@@ -8,7 +8,7 @@ from typing import Any
 import anyio
 import pytest
 from mcp import Client
-from mcp.shared.exceptions import MCPError
+from mcp.shared.exceptions import MCPDeprecationWarning, MCPError
 from mcp_types import PromptReference, ResourceLink
 
 from micro_mcp import codes
@@ -215,7 +215,7 @@ async def test_long_catalogs_are_drained_upstream_and_paged_by_the_gateway(
             if cursor is None:
                 break
     assert pages == 3
-    assert len(names) == len(set(names)) == 256
+    assert len(names) == len(set(names)) == 250 + 7  # the numbered tools and the named ones
     assert "big.noop249" in names
 
 
@@ -333,3 +333,76 @@ async def test_requests_before_initialize_are_refused_and_2026_rules_enforced(
     assert bare["error"]["code"] == codes.INVALID_PARAMS
     assert ping["error"]["code"] == codes.METHOD_NOT_FOUND
     assert late_initialize["error"]["code"] == codes.UNSUPPORTED_PROTOCOL_VERSION
+
+
+async def test_log_lines_reach_a_handshake_client_with_the_service_namespace(
+    tmp_path: Path,
+) -> None:
+    received: list[Any] = []
+
+    async def on_log(params: Any) -> None:
+        received.append(params)
+
+    params = gateway_params(tmp_path, {"one": demo()})
+    async with Client(params, mode="legacy", logging_callback=on_log) as client:
+        with pytest.warns(MCPDeprecationWarning):  # logging is deprecated in 2026-07-28, not gone
+            await client.set_logging_level("warning")
+        shouted = await client.call_tool("one.shout", {"text": "careful"})
+    assert shouted.structured_content == {"result": "CAREFUL"}
+    assert [(p.level, p.logger, p.data) for p in received] == [("warning", "one.shout", "careful")]
+
+
+async def test_log_lines_reach_a_2026_client_only_when_its_request_asks(tmp_path: Path) -> None:
+    received: list[Any] = []
+
+    async def on_log(params: Any) -> None:
+        received.append(params)
+
+    params = gateway_params(tmp_path, {"one": demo()})
+    async with Client(params, mode="auto", logging_callback=on_log) as client:
+        await client.call_tool("one.shout", {"text": "quiet"})
+        silent = list(received)
+        level = {"io.modelcontextprotocol/logLevel": "info"}
+        await client.call_tool("one.shout", {"text": "loud"}, meta=level)  # type: ignore[arg-type]
+    assert silent == []
+    assert [(p.logger, p.data) for p in received] == [("one.shout", "loud")]
+
+
+async def test_resource_updates_reach_a_handshake_subscriber_under_the_exposed_uri(
+    tmp_path: Path,
+) -> None:
+    updated: list[str] = []
+    got = anyio.Event()
+
+    async def on_message(message: Any) -> None:
+        inner = getattr(message, "root", message)
+        if getattr(inner, "method", None) == "notifications/resources/updated":
+            updated.append(str(inner.params.uri))
+            got.set()
+
+    params = gateway_params(tmp_path, {"one": demo(), "two": demo()})
+    async with Client(params, mode="legacy", message_handler=on_message) as client:
+        with pytest.warns(MCPDeprecationWarning):  # removed in 2026-07-28, alive before it
+            await client.subscribe_resource("two+demo://item/5")
+        await client.call_tool("two.touch", {"item_id": "6"})  # not subscribed: not delivered
+        await client.call_tool("two.touch", {"item_id": "5"})
+        with anyio.fail_after(10):
+            await got.wait()
+        with pytest.warns(MCPDeprecationWarning):
+            await client.unsubscribe_resource("two+demo://item/5")
+    assert updated == ["two+demo://item/5"]
+
+
+async def test_resource_updates_reach_a_2026_listener_under_the_exposed_uri(tmp_path: Path) -> None:
+    events: list[object] = []
+    params = gateway_params(tmp_path, {"one": demo()})
+    async with (
+        Client(params, mode="auto") as client,
+        client.listen(resource_subscriptions=["one+demo://item/5"]) as subscription,
+    ):
+        await client.call_tool("one.touch", {"item_id": "5"})
+        with anyio.fail_after(10):
+            async for event in subscription:
+                events.append(event)
+                break
+    assert [getattr(event, "uri", None) for event in events] == ["one+demo://item/5"]

@@ -44,13 +44,15 @@ class ClientSession:
     id: str = field(default_factory=lambda: secrets.token_hex(8))
     era: Era | None = None
     version: str | None = None
-    capabilities: dict[str, Any] = field(default_factory=dict)
-    client_info: dict[str, Any] = field(default_factory=dict)
+    capabilities: dict[str, Any] = field(default_factory=dict[str, Any])
+    client_info: dict[str, Any] = field(default_factory=dict[str, Any])
     log_level: str = "info"
     """Handshake era: the least severe level forwarded, set by `logging/setLevel`."""
-    in_flight: dict[RequestId, anyio.CancelScope] = field(default_factory=dict)
-    listens: dict[RequestId, Listen] = field(default_factory=dict)
-    subscriptions: set[str] = field(default_factory=set)
+    in_flight: dict[RequestId, anyio.CancelScope] = field(
+        default_factory=dict[RequestId, anyio.CancelScope]
+    )
+    listens: dict[RequestId, Listen] = field(default_factory=dict[RequestId, Listen])
+    subscriptions: set[str] = field(default_factory=set[str])
     """Handshake era: exposed URIs subscribed with `resources/subscribe`."""
     _write_lock: anyio.Lock = field(default_factory=anyio.Lock)
 

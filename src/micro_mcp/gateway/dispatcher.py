@@ -90,10 +90,11 @@ class Dispatcher:
 
     async def handle_request(self, client: ClientSession, message: Message) -> None:
         """Answer one request; never raises for anything the client sent."""
-        params = message.get("params") or {}
+        params: dict[str, Any] = message.get("params") or {}  # decode() allows only an object
         ex = Exchange(
             client, message["id"], message["method"], params, time.perf_counter(), next_id()
         )
+        response: Message | None = None  # stays None only when the scope caught a cancellation
         with anyio.CancelScope() as scope:
             client.in_flight[ex.request_id] = scope
             try:
@@ -169,11 +170,11 @@ class Dispatcher:
                     "the 2026-07-28 envelope are not accepted on it",
                     code=codes.INVALID_REQUEST,
                 )
-            meta = params.get(versions.META)
-            capabilities = (
-                meta.get(versions.CLIENT_CAPABILITIES_KEY) if isinstance(meta, dict) else None
+            meta = jsonrpc.as_object(params.get(versions.META))
+            capabilities = jsonrpc.as_object(
+                meta.get(versions.CLIENT_CAPABILITIES_KEY) if meta is not None else None
             )
-            if declared is None or not isinstance(capabilities, dict):
+            if declared is None or capabilities is None:
                 raise McpError(
                     "params._meta must carry 'io.modelcontextprotocol/protocolVersion' and "
                     "'io.modelcontextprotocol/clientCapabilities'",
@@ -186,8 +187,10 @@ class Dispatcher:
                     data={"supported": list(versions.MODERN_VERSIONS), "requested": declared},
                 )
             client.era, client.version, client.capabilities = Era.MODERN, declared, capabilities
-            info = meta.get(versions.CLIENT_INFO_KEY) if isinstance(meta, dict) else None
-            if isinstance(info, dict):
+            info = jsonrpc.as_object(
+                meta.get(versions.CLIENT_INFO_KEY) if meta is not None else None
+            )
+            if info is not None:
                 client.client_info = info
             return
         if client.era is None and method != "ping":
@@ -333,10 +336,10 @@ class Dispatcher:
             "name",
             route.name,
         )
-        messages = result.get("messages")
-        if isinstance(messages, list):
+        messages = jsonrpc.as_array(result.get("messages"))
+        if messages is not None:
             namer = self._namer(route)
-            namer.rewrite_content([m.get("content") for m in messages if isinstance(m, dict)])
+            namer.rewrite_content([m.get("content") for m in jsonrpc.objects_in(messages)])
         return result
 
     async def _read_resource(self, ex: Exchange) -> dict[str, Any]:
@@ -353,11 +356,11 @@ class Dispatcher:
             "uri",
             route.name,
         )
-        contents = result.get("contents")
-        if isinstance(contents, list):
+        contents = jsonrpc.as_array(result.get("contents"))
+        if contents is not None:
             namer = self._namer(route)
-            for item in contents:
-                if isinstance(item, dict) and isinstance(item.get("uri"), str):
+            for item in jsonrpc.objects_in(contents):
+                if isinstance(item.get("uri"), str):
                     item["uri"] = namer.uri(item["uri"])
         return result
 
@@ -404,15 +407,15 @@ class Dispatcher:
         self._check_era(ex)
         if ex.client.principal is None:
             raise Unauthenticated("Unauthenticated: the gateway requires a token")
-        wanted = ex.params.get("notifications")
-        if not isinstance(wanted, dict):
+        wanted = jsonrpc.as_object(ex.params.get("notifications"))
+        if wanted is None:
             raise McpError("subscriptions/listen needs 'notifications'", code=codes.INVALID_PARAMS)
         self._audit_call(ex, "allow")
         await self.mesh.started.wait()
         uris = wanted.get("resourceSubscriptions")
         routes = {
             uri: self._authorize(ex, self.mesh.catalog.resource(uri), uri, audit=False)
-            for uri in (uris if isinstance(uris, list) else [])
+            for uri in jsonrpc.as_array(uris) or []
             if isinstance(uri, str)
         }
         listen = Listen(
@@ -511,8 +514,13 @@ class Dispatcher:
     async def handle_notification(self, client: ClientSession, message: Message) -> None:
         """Act on a client notification; unknown ones are ignored, as JSON-RPC requires."""
         if message["method"] == "notifications/cancelled":
-            params = message.get("params") or {}
-            scope = client.in_flight.get(params.get("requestId"))
+            params: dict[str, Any] = message.get("params") or {}  # decode() allows only an object
+            request_id = params.get("requestId")
+            # Only an id can name a request; an unhashable one (a list) would raise here and end
+            # the client's connection, and `true` would cancel request 1.
+            if not jsonrpc.is_request_id(request_id):
+                return
+            scope = client.in_flight.get(request_id)
             if scope is not None:
                 scope.cancel()
 

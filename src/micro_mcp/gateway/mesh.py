@@ -11,7 +11,7 @@ import logging
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, cast
 
 import anyio
 from anyio.abc import TaskGroup
@@ -56,12 +56,12 @@ class Service:
     catalog: ServiceCatalog = field(default_factory=ServiceCatalog)
     listen_id: RequestId | None = None
     """The `subscriptions/listen` held open on a 2026-07-28 service."""
-    subscribed: dict[str, int] = field(default_factory=dict)
+    subscribed: dict[str, int] = field(default_factory=dict[str, int])
     """Service URI -> how many client subscriptions want it."""
 
 
 @dataclass(eq=False, slots=True)
-class _CallContext:
+class CallContext:
     """A call in flight: whose progress tokens and log lines belong to whom."""
 
     client: ClientSession
@@ -88,7 +88,7 @@ class Mesh:
         self._snapshots: OrderedDict[int, Catalog] = OrderedDict({0: self.catalog})
         self.started = anyio.Event()
         self.clients: set[ClientSession] = set()
-        self.calls: dict[tuple[str, Any], _CallContext] = {}
+        self.calls: dict[tuple[str, Any], CallContext] = {}
         """(namespace, gateway progress token or request id) -> the call it belongs to."""
         self._tg: TaskGroup | None = None
 
@@ -134,7 +134,7 @@ class Mesh:
             logger.error("service %s failed to start: %s", service.namespace, service.error)
 
     async def _serve_service(
-        self, service: Service, *, task_status: anyio.abc.TaskStatus[None]
+        self, service: Service, *, task_status: anyio.abc.TaskStatus[UpstreamSession]
     ) -> None:
         async def ready(session: UpstreamSession) -> None:
             service.session = session
@@ -280,10 +280,15 @@ class Mesh:
     async def on_notification(self, session: UpstreamSession, message: Message) -> None:
         """Route a service's notification to the clients it concerns."""
         method = message["method"]
-        params = message.get("params") or {}
+        params: dict[str, Any] = message.get("params") or {}  # decode() allows only an object
         service = self.services[session.namespace]
         if method == "notifications/progress":
-            call = self.calls.get((session.namespace, params.get("progressToken")))
+            token = params.get("progressToken")
+            # The relay sent a request id as the token. Anything else matches no call, and an
+            # unhashable one (a list) would raise here and take the gateway down with it.
+            call = (
+                self.calls.get((session.namespace, token)) if jsonrpc.is_request_id(token) else None
+            )
             if call is not None and call.progress_token is not None:
                 forwarded = dict(params)
                 forwarded["progressToken"] = call.progress_token
@@ -326,9 +331,15 @@ class Mesh:
         rank = log_rank(params.get("level"))
         message = jsonrpc.notification("notifications/message", forwarded)
         targets: set[ClientSession] = set()
-        for client in self.clients:
-            if client.era is Era.HANDSHAKE and rank >= log_rank(client.log_level):
-                targets.add(client)
+        session = service.session
+        if session is not None and session.era is Era.HANDSHAKE:
+            # A handshake-era service logs for its whole session, not for one request: every
+            # handshake-era client whose level admits the line gets it.
+            targets.update(
+                client
+                for client in self.clients
+                if client.era is Era.HANDSHAKE and rank >= log_rank(client.log_level)
+            )
         for (namespace, _), call in list(self.calls.items()):
             # 2026-07-28: log lines belong to the requests that asked for them.
             if (
@@ -359,7 +370,8 @@ def _leaf(group: BaseExceptionGroup[Any]) -> BaseException:
     """The first exception in a (nested) group: task groups wrap even a single failure."""
     exc: BaseException = group
     while isinstance(exc, BaseExceptionGroup):
-        exc = exc.exceptions[0]
+        # isinstance() cannot recover the member type; every group member is a BaseException.
+        exc = cast("BaseExceptionGroup[BaseException]", exc).exceptions[0]
     return exc
 
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from micro_mcp.gateway.client import ClientSession
-from micro_mcp.gateway.mesh import Mesh, _CallContext
-from micro_mcp.protocol import versions
+from micro_mcp.gateway.mesh import CallContext, Mesh
+from micro_mcp.protocol import jsonrpc, versions
 from micro_mcp.protocol.versions import Era
 from micro_mcp.registry.catalog import Route
 
@@ -36,21 +36,25 @@ async def forward(
     service, session = mesh.session_of(route.namespace)
     outbound = dict(params)
     outbound[key] = value
-    meta = params.get(versions.META)
+    client_meta = jsonrpc.as_object(params.get(versions.META))
+    meta = dict(client_meta) if client_meta is not None else {}
     progress_token = None
-    log_level = None
-    if isinstance(meta, dict):
-        meta = dict(meta)
-        if "progressToken" in meta:
-            # Tokens are only unique per client; the service sees one unique across the gateway.
-            progress_token = meta["progressToken"]
-            meta["progressToken"] = request_id
-        log_level = meta.get(versions.LOG_LEVEL_KEY) if client.era is Era.MODERN else None
+    if "progressToken" in meta:
+        # Tokens are only unique per client; the service sees one unique across the gateway.
+        progress_token = meta["progressToken"]
+        meta["progressToken"] = request_id
+    # 2026-07-28 scopes log lines to the request that asks for them; a handshake-era client
+    # asked once, with logging/setLevel, for all of them.
+    level = meta.get(versions.LOG_LEVEL_KEY) if client.era is Era.MODERN else client.log_level
+    log_level = level if isinstance(level, str) else None
+    if log_level is not None:
+        meta[versions.LOG_LEVEL_KEY] = log_level
+    if meta:
         outbound[versions.META] = meta
     # A 2026-07-28 client's capabilities travel on, so a service may ask it for input.
     capabilities = client.capabilities if client.era is Era.MODERN else None
     context_key = (route.namespace, request_id)
-    mesh.calls[context_key] = _CallContext(client, progress_token, log_level)
+    mesh.calls[context_key] = CallContext(client, progress_token, log_level)
     try:
         return await session.request(
             method,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Final
 
 import anyio
@@ -38,10 +39,12 @@ async def serve_stdio(
 
 
 async def serve_client(
-    dispatcher: Dispatcher, client: ClientSession, receive: object, max_message_bytes: int
+    dispatcher: Dispatcher,
+    client: ClientSession,
+    receive: Callable[[], Awaitable[bytes]],
+    max_message_bytes: int,
 ) -> None:
     """Read newline-delimited messages with `receive()` and answer them until input ends."""
-    assert callable(receive)
     mesh = dispatcher.mesh
     mesh.clients.add(client)
     framer = LineFramer(max_message_bytes)
@@ -94,7 +97,7 @@ async def _take(
 
 async def _reply_error(client: ClientSession, request_id: object, exc: McpError) -> None:
     rid = request_id if jsonrpc.is_request_id(request_id) else None
-    await client.send(jsonrpc.error(rid, exc.to_error()))  # type: ignore[arg-type]
+    await client.send(jsonrpc.error(rid, exc.to_error()))
 
 
 def _salvage_id(line: bytes) -> object:
@@ -103,4 +106,5 @@ def _salvage_id(line: bytes) -> object:
         message = orjson.loads(line)
     except orjson.JSONDecodeError:
         return None
-    return message.get("id") if isinstance(message, dict) else None
+    envelope = jsonrpc.as_object(message)
+    return envelope.get("id") if envelope is not None else None

@@ -7,7 +7,7 @@ pass; re-validating every forwarded result into pydantic models would cost more 
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Any, Final, TypeGuard, cast
 
 import orjson
 
@@ -34,11 +34,12 @@ def decode(raw: bytes | str) -> Message:
         raise McpError(
             "Parse error: the message is not valid JSON", code=codes.PARSE_ERROR
         ) from exc
-    if not isinstance(message, dict):
+    envelope = as_object(message)
+    if envelope is None:
         what = "a batch (JSON array)" if isinstance(message, list) else "not a JSON object"
         raise McpError(f"Invalid request: {what}", code=codes.INVALID_REQUEST)
-    check_envelope(message)
-    return message
+    check_envelope(envelope)
+    return envelope
 
 
 def check_envelope(message: Message) -> None:
@@ -76,7 +77,27 @@ def check_envelope(message: Message) -> None:
     )
 
 
-def is_request_id(value: object) -> bool:
+def as_object(value: object) -> dict[str, Any] | None:
+    """`value` if it is a JSON object, else None.
+
+    A bare `isinstance(value, dict)` leaves keys and values unknown to the type checker; parsed
+    JSON only has string keys, so this is the one place that says so.
+    """
+    return cast("dict[str, Any]", value) if isinstance(value, dict) else None
+
+
+def as_array(value: object) -> list[Any] | None:
+    """`value` if it is a JSON array, else None."""
+    return cast("list[Any]", value) if isinstance(value, list) else None
+
+
+def objects_in(value: object) -> list[dict[str, Any]]:
+    """The JSON objects among the items of `value` when it is an array; other items are skipped."""
+    items = as_array(value) or []
+    return [item for item in items if isinstance(item, dict)]
+
+
+def is_request_id(value: object) -> TypeGuard[RequestId]:
     """True for a JSON-RPC request id we accept: a string or an integer, never a bool."""
     return isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool))
 

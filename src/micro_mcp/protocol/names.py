@@ -12,6 +12,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, Final
 
+from micro_mcp.protocol.jsonrpc import as_object, objects_in
+
 NAMESPACE_PATTERN: Final = re.compile(r"[a-z][a-z0-9-]{0,31}")
 """What a namespace may look like: short, lower case, safe in tool names and URI schemes."""
 SEPARATORS: Final = (".", "_", "__", "-", "/")
@@ -59,15 +61,13 @@ class Namer:
         Tool results and prompt messages carry these; a client that reads such a URI back through
         the gateway must reach the same service.
         """
-        if not self.prefixed or not isinstance(content, list):
+        if not self.prefixed:
             return
-        for block in content:
-            if not isinstance(block, dict):
-                continue
+        for block in objects_in(content):
             kind = block.get("type")
             if kind == "resource_link" and isinstance(block.get("uri"), str):
                 block["uri"] = self.uri(block["uri"])
             elif kind == "resource":
-                resource = block.get("resource")
-                if isinstance(resource, dict) and isinstance(resource.get("uri"), str):
+                resource = as_object(block.get("resource"))
+                if resource is not None and isinstance(resource.get("uri"), str):
                     resource["uri"] = self.uri(resource["uri"])

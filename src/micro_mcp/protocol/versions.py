@@ -5,6 +5,8 @@ from __future__ import annotations
 from enum import Enum
 from typing import Any, Final
 
+from micro_mcp.protocol.jsonrpc import as_object
+
 HANDSHAKE_VERSIONS: Final = ("2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25")
 """Versions negotiated by the `initialize` handshake, oldest first."""
 MODERN_VERSIONS: Final = ("2026-07-28",)
@@ -46,8 +48,8 @@ def request_version(params: dict[str, Any] | None) -> str | None:
     """The 2026-07-28 protocol version a request declares in `_meta`, if any."""
     if params is None:
         return None
-    meta = params.get(META)
-    if isinstance(meta, dict):
+    meta = as_object(params.get(META))
+    if meta is not None:
         version = meta.get(PROTOCOL_VERSION_KEY)
         if isinstance(version, str):
             return version

@@ -60,8 +60,8 @@ class Route:
 
 @dataclass(slots=True)
 class _View:
-    items: list[dict[str, Any]] = field(default_factory=list)
-    subjects: list[str] = field(default_factory=list)
+    items: list[dict[str, Any]] = field(default_factory=list[dict[str, Any]])
+    subjects: list[str] = field(default_factory=list[str])
 
 
 class Catalog:

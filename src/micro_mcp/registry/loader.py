@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Final
 
+from micro_mcp.protocol import jsonrpc
 from micro_mcp.registry.catalog import LIST_METHODS, ServiceCatalog
 from micro_mcp.upstream.session import UpstreamSession
 
@@ -55,9 +56,7 @@ async def drain(
     for _ in range(MAX_PAGES):
         params: dict[str, Any] = {} if cursor is None else {"cursor": cursor}
         result = await session.request(method, params, timeout=timeout)
-        page = result.get(kind)
-        if isinstance(page, list):
-            items.extend(item for item in page if isinstance(item, dict))
+        items.extend(jsonrpc.objects_in(result.get(kind)))
         cursor = result.get("nextCursor")
         if not isinstance(cursor, str):
             return tuple(items)

@@ -132,13 +132,13 @@ class UpstreamSession:
             raise UpstreamUnavailable(f"service {self.namespace!r} is unavailable: {self._closed}")
         if "error" in reply:
             error = reply["error"]
+            error_object = jsonrpc.as_object(error)
             raise UpstreamError(
-                error
-                if isinstance(error, dict)
+                error_object
+                if error_object is not None
                 else {"code": codes.INTERNAL_ERROR, "message": str(error)}
             )
-        result = reply.get("result")
-        return result if isinstance(result, dict) else {}
+        return _dict(reply.get("result"))
 
     async def notify(self, method: str, params: dict[str, Any] | None = None) -> None:
         """Send a notification."""
@@ -166,7 +166,8 @@ class UpstreamSession:
             self._listens.discard(reply_id)
             logger.info("service %s ended subscription %r", self.namespace, reply_id)
             return
-        pending = self._pending.get(reply_id)  # type: ignore[arg-type]
+        # decode() let through a null id only on an error about a request it could not read.
+        pending = self._pending.get(reply_id) if jsonrpc.is_request_id(reply_id) else None
         if pending is None:
             logger.debug(
                 "service %s answered unknown request id %r", self.namespace, message.get("id")
@@ -260,8 +261,8 @@ class UpstreamSession:
         """Give `params` this hop's reserved `_meta` keys: 2026-07-28 requires them on every
         request, and the client's own (its version, its identity) must not leak through."""
         modern = self.era is Era.MODERN if envelope is None else envelope
-        meta = params.get(versions.META) if params is not None else None
-        if isinstance(meta, dict) and any(k.startswith(versions.RESERVED_PREFIX) for k in meta):
+        meta = jsonrpc.as_object(params.get(versions.META)) if params is not None else None
+        if meta is not None and any(k.startswith(versions.RESERVED_PREFIX) for k in meta):
             # The client's log level means the same to a 2026-07-28 service; the rest is per hop.
             kept = versions.LOG_LEVEL_KEY if modern else None
             meta = {
@@ -270,7 +271,7 @@ class UpstreamSession:
                 if k == kept or not k.startswith(versions.RESERVED_PREFIX)
             }
         if modern:
-            meta = dict(meta) if isinstance(meta, dict) else {}
+            meta = dict(meta) if meta is not None else {}
             meta[versions.PROTOCOL_VERSION_KEY] = versions.LATEST_MODERN
             meta[versions.CLIENT_INFO_KEY] = GATEWAY_INFO
             meta[versions.CLIENT_CAPABILITIES_KEY] = client_capabilities or {}
@@ -290,5 +291,6 @@ class UpstreamSession:
             await self.notify("notifications/cancelled", notice)
 
 
-def _dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
+def _dict(value: object) -> dict[str, Any]:
+    found = jsonrpc.as_object(value)
+    return found if found is not None else {}
