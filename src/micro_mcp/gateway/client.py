@@ -34,11 +34,29 @@ class Listen:
     """Exposed resource URIs whose updates the client asked for."""
 
 
+Outbox = Callable[[Message, "RequestId | None"], Awaitable[None]]
+"""Delivers one message to a client. The second argument is the client request the message
+belongs to (its response, its progress, its listen stream), or None for the session at large;
+on HTTP it picks the response stream, on stdio it does not matter."""
+
+
+def line_outbox(write: Callable[[bytes], Awaitable[None]]) -> Outbox:
+    """An outbox that writes each message as one line, whole messages never interleaving."""
+    lock = anyio.Lock()
+
+    async def deliver(message: Message, related: RequestId | None) -> None:
+        data = jsonrpc.encode(message)
+        async with lock:
+            await write(data)
+
+    return deliver
+
+
 @dataclass(eq=False, slots=True)
 class ClientSession:
     """One client connection: its era, identity, requests in flight and subscriptions."""
 
-    send_bytes: Callable[[bytes], Awaitable[None]]
+    outbox: Outbox
     principal: Principal | None
     """Who the client authenticated as; None when it presented no valid token."""
     id: str = field(default_factory=lambda: secrets.token_hex(8))
@@ -54,13 +72,10 @@ class ClientSession:
     listens: dict[RequestId, Listen] = field(default_factory=dict[RequestId, Listen])
     subscriptions: set[str] = field(default_factory=set[str])
     """Handshake era: exposed URIs subscribed with `resources/subscribe`."""
-    _write_lock: anyio.Lock = field(default_factory=anyio.Lock)
 
-    async def send(self, message: Message) -> None:
-        """Write one message to the client; whole messages never interleave."""
-        data = jsonrpc.encode(message)
-        async with self._write_lock:
-            await self.send_bytes(data)
+    async def send(self, message: Message, related: RequestId | None = None) -> None:
+        """Deliver one message to the client, as part of request `related` if given."""
+        await self.outbox(message, related)
 
     def wants_resource(self, exposed_uri: str) -> list[RequestId | None]:
         """Where an update of `exposed_uri` goes: listen ids (2026-07-28) or None (handshake)."""

@@ -12,7 +12,6 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any, Final
 
 import anyio
@@ -23,6 +22,7 @@ from micro_mcp.audit.sinks import AuditSink
 from micro_mcp.errors import McpError, PolicyDenied, Unauthenticated, UnknownName
 from micro_mcp.gateway import relay
 from micro_mcp.gateway.client import LOG_LEVELS, ClientSession, Listen
+from micro_mcp.gateway.exchange import Exchange
 from micro_mcp.gateway.mesh import SUBSCRIPTION_ID_KEY, Mesh
 from micro_mcp.policy import engine
 from micro_mcp.protocol import jsonrpc, versions
@@ -45,21 +45,6 @@ CAPABILITIES: Final = {
 CACHEABLE: Final = frozenset({*LIST_METHODS, "resources/read", "server/discover"})
 """Results that 2026-07-28 requires to carry `ttlMs` and `cacheScope`."""
 _MODERN_ONLY_FIELDS: Final = ("resultType", "ttlMs", "cacheScope")
-
-
-@dataclass(slots=True)
-class Exchange:
-    """One client request while the gateway handles it."""
-
-    client: ClientSession
-    request_id: Any
-    method: str
-    params: dict[str, Any]
-    started: float
-    correlation: int
-    """The id the service sees, and the audit's correlation id."""
-    route: Route | None = None
-    audited: bool = False
 
 
 class Dispatcher:
@@ -105,7 +90,7 @@ class Dispatcher:
             self._audit_reply(ex, "cancelled", None)
             return  # a cancelled request gets no response (MCP cancellation)
         if response is not None:
-            await client.send(response)
+            await client.send(response, ex.request_id)
 
     async def _answer(self, ex: Exchange) -> Message | None:
         try:
@@ -316,9 +301,7 @@ class Dispatcher:
         name = _string(ex.params, "name")
         await self.mesh.started.wait()
         route = self._authorize(ex, self.mesh.catalog.tool(name), f"Unknown tool: {name}")
-        result = await relay.forward(
-            self.mesh, ex.client, "tools/call", ex.params, route, ex.correlation, "name", route.name
-        )
+        result = await relay.forward(self.mesh, ex, route, "name", route.name)
         self._namer(route).rewrite_content(result.get("content"))
         return result
 
@@ -326,16 +309,7 @@ class Dispatcher:
         name = _string(ex.params, "name")
         await self.mesh.started.wait()
         route = self._authorize(ex, self.mesh.catalog.prompt(name), f"Unknown prompt: {name}")
-        result = await relay.forward(
-            self.mesh,
-            ex.client,
-            "prompts/get",
-            ex.params,
-            route,
-            ex.correlation,
-            "name",
-            route.name,
-        )
+        result = await relay.forward(self.mesh, ex, route, "name", route.name)
         messages = jsonrpc.as_array(result.get("messages"))
         if messages is not None:
             namer = self._namer(route)
@@ -346,16 +320,7 @@ class Dispatcher:
         uri = _string(ex.params, "uri")
         await self.mesh.started.wait()
         route = self._authorize(ex, self.mesh.catalog.resource(uri), f"Unknown resource: {uri}")
-        result = await relay.forward(
-            self.mesh,
-            ex.client,
-            "resources/read",
-            ex.params,
-            route,
-            ex.correlation,
-            "uri",
-            route.name,
-        )
+        result = await relay.forward(self.mesh, ex, route, "uri", route.name)
         contents = jsonrpc.as_array(result.get("contents"))
         if contents is not None:
             namer = self._namer(route)
@@ -380,16 +345,7 @@ class Dispatcher:
                     "ref must be a ref/prompt with a name or a ref/resource with a uri",
                     code=codes.INVALID_PARAMS,
                 )
-        return await relay.forward(
-            self.mesh,
-            ex.client,
-            "completion/complete",
-            ex.params,
-            route,
-            ex.correlation,
-            "ref",
-            upstream_ref,
-        )
+        return await relay.forward(self.mesh, ex, route, "ref", upstream_ref)
 
     async def _subscribe(self, ex: Exchange) -> dict[str, Any]:
         uri = _string(ex.params, "uri")
@@ -435,7 +391,8 @@ class Dispatcher:
             ex.client.listens[ex.request_id] = listen
             meta = {versions.META: {SUBSCRIPTION_ID_KEY: ex.request_id}}
             acknowledged = "notifications/subscriptions/acknowledged"
-            await ex.client.send(jsonrpc.notification(acknowledged, {**meta, "notifications": ack}))
+            ack_message = jsonrpc.notification(acknowledged, {**meta, "notifications": ack})
+            await ex.client.send(ack_message, ex.request_id)
             await anyio.sleep_forever()
         finally:
             ex.client.listens.pop(ex.request_id, None)

@@ -65,6 +65,8 @@ class CallContext:
     """A call in flight: whose progress tokens and log lines belong to whom."""
 
     client: ClientSession
+    request_id: RequestId
+    """The client's id for the call, so what belongs to it travels with its response."""
     progress_token: Any
     log_level: str | None
 
@@ -215,7 +217,7 @@ class Mesh:
         for listen_id, listen in list(client.listens.items()):
             if getattr(listen, kind):
                 params = {versions.META: {SUBSCRIPTION_ID_KEY: listen_id}}
-                await _send_quietly(client, jsonrpc.notification(method, params))
+                await _send_quietly(client, jsonrpc.notification(method, params), listen_id)
 
     # --- subscriptions ----------------------------------------------------------------------
 
@@ -292,7 +294,8 @@ class Mesh:
             if call is not None and call.progress_token is not None:
                 forwarded = dict(params)
                 forwarded["progressToken"] = call.progress_token
-                await _send_quietly(call.client, jsonrpc.notification(method, forwarded))
+                progress = jsonrpc.notification(method, forwarded)
+                await _send_quietly(call.client, progress, call.request_id)
         elif method == "notifications/message":
             await self._forward_log(service, params)
         elif method in _LIST_CHANGED:
@@ -330,13 +333,13 @@ class Mesh:
         )
         rank = log_rank(params.get("level"))
         message = jsonrpc.notification("notifications/message", forwarded)
-        targets: set[ClientSession] = set()
+        targets: dict[ClientSession, RequestId | None] = {}
         session = service.session
         if session is not None and session.era is Era.HANDSHAKE:
             # A handshake-era service logs for its whole session, not for one request: every
             # handshake-era client whose level admits the line gets it.
             targets.update(
-                client
+                (client, None)
                 for client in self.clients
                 if client.era is Era.HANDSHAKE and rank >= log_rank(client.log_level)
             )
@@ -347,9 +350,9 @@ class Mesh:
                 and call.log_level is not None
                 and rank >= log_rank(call.log_level)
             ):
-                targets.add(call.client)
-        for client in targets:
-            await _send_quietly(client, message)
+                targets[call.client] = call.request_id
+        for client, related in targets.items():
+            await _send_quietly(client, message, related)
 
     async def _forward_update(self, service: Service, params: dict[str, Any]) -> None:
         uri = params.get("uri")
@@ -361,9 +364,8 @@ class Mesh:
                 update: dict[str, Any] = {"uri": exposed}
                 if listen_id is not None:
                     update[versions.META] = {SUBSCRIPTION_ID_KEY: listen_id}
-                await _send_quietly(
-                    client, jsonrpc.notification("notifications/resources/updated", update)
-                )
+                updated = jsonrpc.notification("notifications/resources/updated", update)
+                await _send_quietly(client, updated, listen_id)
 
 
 def _leaf(group: BaseExceptionGroup[Any]) -> BaseException:
@@ -375,9 +377,11 @@ def _leaf(group: BaseExceptionGroup[Any]) -> BaseException:
     return exc
 
 
-async def _send_quietly(client: ClientSession, message: Message) -> None:
+async def _send_quietly(
+    client: ClientSession, message: Message, related: RequestId | None = None
+) -> None:
     """Send to a client that may have gone; a notification to a closed client is dropped."""
     try:
-        await client.send(message)
+        await client.send(message, related)
     except (OSError, anyio.BrokenResourceError, anyio.ClosedResourceError):
         logger.debug("client %s is gone; dropped %s", client.id, message.get("method"))

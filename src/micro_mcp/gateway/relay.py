@@ -9,30 +9,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from micro_mcp.gateway.client import ClientSession
+from micro_mcp.gateway.exchange import Exchange
 from micro_mcp.gateway.mesh import CallContext, Mesh
 from micro_mcp.protocol import jsonrpc, versions
 from micro_mcp.protocol.versions import Era
 from micro_mcp.registry.catalog import Route
 
 
-async def forward(
-    mesh: Mesh,
-    client: ClientSession,
-    method: str,
-    params: dict[str, Any],
-    route: Route,
-    request_id: int,
-    key: str,
-    value: Any,
-) -> dict[str, Any]:
-    """Send `method` to the service of `route` with `params[key] = value`; return its result.
+async def forward(mesh: Mesh, ex: Exchange, route: Route, key: str, value: Any) -> dict[str, Any]:
+    """Send the request of `ex` to the service of `route` with `params[key] = value`.
 
-    `params` is the client's and is not changed; the copy sent upstream is shallow.
+    The client's params are not changed; the copy sent upstream is shallow.
 
     Raises:
         McpError: the service is unavailable, timed out, or answered with an error.
     """
+    client, params, request_id = ex.client, ex.params, ex.correlation
     service, session = mesh.session_of(route.namespace)
     outbound = dict(params)
     outbound[key] = value
@@ -54,10 +46,10 @@ async def forward(
     # A 2026-07-28 client's capabilities travel on, so a service may ask it for input.
     capabilities = client.capabilities if client.era is Era.MODERN else None
     context_key = (route.namespace, request_id)
-    mesh.calls[context_key] = CallContext(client, progress_token, log_level)
+    mesh.calls[context_key] = CallContext(client, ex.request_id, progress_token, log_level)
     try:
         return await session.request(
-            method,
+            ex.method,
             outbound,
             timeout=service.spec.timeout,
             request_id=request_id,

@@ -11,7 +11,7 @@ import orjson
 
 from micro_mcp import codes
 from micro_mcp.errors import McpError
-from micro_mcp.gateway.client import ClientSession
+from micro_mcp.gateway.client import ClientSession, line_outbox
 from micro_mcp.gateway.dispatcher import Dispatcher
 from micro_mcp.policy.model import Principal
 from micro_mcp.protocol import jsonrpc
@@ -34,7 +34,7 @@ async def serve_stdio(
 ) -> None:
     """Serve one client on the given descriptors until its input ends."""
     with FdStream(read_fd, write_fd) as stream:
-        client = ClientSession(send_bytes=stream.send, principal=principal)
+        client = ClientSession(line_outbox(stream.send), principal)
         await serve_client(dispatcher, client, stream.receive, max_message_bytes)
 
 
