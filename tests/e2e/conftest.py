@@ -113,6 +113,42 @@ class Wire:
 
 
 @asynccontextmanager
+async def http_gateway(
+    tmp_path: Path,
+    services: dict[str, Any],
+    config: dict[str, Any] | None = None,
+    *extra: str,
+) -> AsyncIterator[str]:
+    """Run a gateway with `--transport http` on a free port; yield its MCP endpoint URL."""
+    argv = [*gateway_argv(tmp_path, services, config), "--transport", "http", "--port", "0", *extra]
+    log = tmp_path / "gateway-http.log"
+    with log.open("wb") as errors:
+        process = await anyio.open_process(
+            argv, stdin=subprocess.DEVNULL, stdout=errors, stderr=errors
+        )
+    try:
+        url = None
+        with anyio.fail_after(30):
+            # The log line is the only signal a separate process gives of its bound port.
+            while url is None:  # noqa: ASYNC110
+                for line in log.read_text().splitlines():
+                    if "serving MCP on " in line:
+                        url = line.rsplit("serving MCP on ", 1)[1].strip()
+                if process.returncode is not None:
+                    raise AssertionError(f"gateway exited: {log.read_text()}")
+                await anyio.sleep(0.05)
+        yield url
+    finally:
+        process.terminate()
+        with anyio.move_on_after(10):
+            await process.wait()
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+        await process.aclose()
+
+
+@asynccontextmanager
 async def wire(
     argv: list[str], stderr: Path, env: dict[str, str] | None = None
 ) -> AsyncIterator[Wire]:

@@ -47,7 +47,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         manifest, base_dir = load_manifest(args.discovery)
         config = load_config(args.config)
-        anyio.run(lambda: serve(manifest, base_dir, config, transport=args.transport))
+        anyio.run(
+            lambda: serve(
+                manifest, base_dir, config, transport=args.transport, host=args.host, port=args.port
+            )
+        )
     except ConfigError as exc:
         print(f"micro-mcp: {exc}", file=sys.stderr)
         return 2

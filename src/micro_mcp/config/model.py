@@ -97,6 +97,23 @@ class AuditSpec(_Frozen):
     """Record arguments verbatim; off by default, when only their size and a hash are kept."""
 
 
+class HttpSpec(_Frozen):
+    """The Streamable HTTP front (`--transport http`)."""
+
+    allowed_origins: tuple[str, ...] = Field(default=(), alias="allowedOrigins")
+    """Browser origins admitted besides loopback ones (`https://app.example.com`); any other
+    `Origin` gets 403."""
+    allowed_hosts: tuple[str, ...] = Field(default=(), alias="allowedHosts")
+    """`Host` values admitted besides the bound address and loopback names; any other gets 421,
+    which stops DNS-rebinding attacks on a gateway bound to loopback."""
+    max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024, alias="maxBodyBytes")
+    """Largest request body; a larger one gets 413 without being read."""
+    session_idle_seconds: float = Field(default=3600.0, gt=0, alias="sessionIdleSeconds")
+    """A handshake-era session unused this long is closed."""
+    max_sessions: int = Field(default=10_000, ge=1, alias="maxSessions")
+    """Open handshake-era sessions at most; past it, `initialize` gets 503."""
+
+
 class GatewayConfig(_Frozen):
     """The gateway's own settings."""
 
@@ -113,6 +130,7 @@ class GatewayConfig(_Frozen):
     """Items per page of the gateway's own list results."""
     max_message_bytes: int = Field(default=8 * 1024 * 1024, ge=1024, alias="maxMessageBytes")
     """Largest message accepted on a stdio pipe, from the client or a service."""
+    http: HttpSpec = HttpSpec()
 
     @field_validator("separator")
     @classmethod

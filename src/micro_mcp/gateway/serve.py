@@ -5,15 +5,19 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import socket
 from collections.abc import Mapping
 from pathlib import Path
 
 import anyio
+import uvicorn
+from anyio.abc import TaskGroup
 
 from micro_mcp.audit.sinks import AuditSink, JsonlSink
 from micro_mcp.config.model import GatewayConfig, Manifest, PolicySpec
 from micro_mcp.errors import ConfigError
 from micro_mcp.gateway.dispatcher import Dispatcher
+from micro_mcp.gateway.http import LOOPBACK_HOSTS, HttpFront
 from micro_mcp.gateway.mesh import Mesh
 from micro_mcp.gateway.stdio import serve_stdio
 from micro_mcp.policy.engine import ANONYMOUS, Authenticator
@@ -46,33 +50,90 @@ async def serve(
     config: GatewayConfig,
     *,
     transport: str = "stdio",
+    host: str = "127.0.0.1",
+    port: int = 8765,
     environ: Mapping[str, str] = os.environ,
     audit: AuditSink | None = None,
 ) -> None:
     """Start the services and serve clients until input ends or a signal arrives.
 
     Raises:
-        ConfigError: the transport is not one this version serves.
+        ConfigError: the transport is unknown, or HTTP on a non-loopback address without tokens.
     """
-    if transport != "stdio":
-        raise ConfigError(f"transport {transport!r} is not available in this version; use stdio")
+    if transport not in ("stdio", "http"):
+        raise ConfigError(f"unknown transport {transport!r}; use stdio or http")
     authenticator = build_authenticator(config)
+    if (
+        transport == "http"
+        and authenticator.open_principal is not None
+        and host not in LOOPBACK_HOSTS
+    ):
+        raise ConfigError(
+            f"refusing to serve {host} without authentication: set a token in the config "
+            "(or bind to 127.0.0.1)"
+        )
     if authenticator.open_principal is not None:
-        logger.warning("no token configured: every client is %r with the default policy", ANONYMOUS)
-    principal = authenticator.authenticate(environ.get(TOKEN_ENV))
-    if principal is None:
-        logger.error("%s is missing or wrong: every request will be refused", TOKEN_ENV)
+        logger.warning(
+            "NO AUTHENTICATION: no token configured, every client is %r with the default policy",
+            ANONYMOUS,
+        )
+    listener = _listen(host, port) if transport == "http" else None
     sink = audit if audit is not None else JsonlSink(config.audit.path)
     mesh = Mesh(manifest, config, base_dir)
     dispatcher = Dispatcher(mesh, sink)
     try:
         async with anyio.create_task_group() as tg:
-            tg.start_soon(_stop_on_signal, tg.cancel_scope)
             await tg.start(mesh.run)
-            await serve_stdio(dispatcher, principal, config.max_message_bytes)
+            if listener is not None:
+                await _serve_http(dispatcher, authenticator, config, listener, tg)
+            else:
+                tg.start_soon(_stop_on_signal, tg.cancel_scope)
+                principal = authenticator.authenticate(environ.get(TOKEN_ENV))
+                if principal is None:
+                    logger.error("%s is missing or wrong: every request will be refused", TOKEN_ENV)
+                await serve_stdio(dispatcher, principal, config.max_message_bytes)
             tg.cancel_scope.cancel()
     finally:
         sink.close()
+
+
+async def _serve_http(
+    dispatcher: Dispatcher,
+    authenticator: Authenticator,
+    config: GatewayConfig,
+    listener: socket.socket,
+    tg: TaskGroup,
+) -> None:
+    host, port = listener.getsockname()[:2]
+    front = HttpFront(dispatcher, authenticator, config.http, host, port, tg)
+    tg.start_soon(front.sweep_idle)
+    server = uvicorn.Server(
+        uvicorn.Config(
+            front,
+            lifespan="off",
+            log_level="warning",
+            access_log=False,
+            timeout_graceful_shutdown=5,
+        )
+    )
+    shown = f"[{host}]" if ":" in host else host
+    logger.info("serving MCP on http://%s:%d/mcp", shown, port)
+    # uvicorn owns SIGINT and SIGTERM here: it stops accepting, finishes, and returns.
+    await server.serve(sockets=[listener])
+    front.sessions.close_all()
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """Bind the HTTP port before anything starts, so a taken port is a clear start-up error.
+
+    Raises:
+        ConfigError: the address cannot be bound.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        return socket.create_server((host, port), family=family)
+    except OSError as exc:
+        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
 
 
 async def _stop_on_signal(scope: anyio.CancelScope) -> None:

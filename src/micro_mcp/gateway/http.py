@@ -1,0 +1,390 @@
+"""The gateway over Streamable HTTP: one raw ASGI application at `/mcp`, both protocol eras.
+
+Raw ASGI rather than a framework's request objects: the hot path is parse the body once, run
+the dispatcher, write the reply, and nothing more. The checks run in a fixed order, each with
+its own status: Host (421), Origin (403), bearer token (401), method (405), content type (415),
+Accept (406), body size (413), JSON (400).
+
+Handshake era (2025-03-26 .. 2025-11-25): `initialize` opens a session named by a random
+`Mcp-Session-Id` and bound to the principal; replies come as JSON or, when anything precedes
+them (progress, log lines), as an SSE stream; GET follows the standalone stream; DELETE ends
+the session; every SSE event has an id, and `Last-Event-ID` resumes a stream.
+
+2026-07-28: each request stands alone. Its `_meta` envelope and the `Mcp-Method` /
+`Mcp-Name` / `MCP-Protocol-Version` headers are checked (the official SDK's ladder, so the
+rules are the spec's); errors map to HTTP statuses (404 unknown method, 400 otherwise); closing
+the response cancels the request.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any, Final
+
+import anyio
+import orjson
+from anyio.abc import TaskGroup
+from mcp.shared.inbound import ERROR_CODE_HTTP_STATUS, classify_inbound_request
+from starlette.datastructures import Headers
+
+from micro_mcp import codes
+from micro_mcp.config.model import HttpSpec
+from micro_mcp.errors import McpError
+from micro_mcp.gateway.client import ClientSession
+from micro_mcp.gateway.dispatcher import Dispatcher
+from micro_mcp.gateway.http_sessions import HttpSession, SessionTable
+from micro_mcp.gateway.streams import EventStream
+from micro_mcp.policy.engine import Authenticator
+from micro_mcp.policy.model import Principal
+from micro_mcp.protocol import jsonrpc, versions
+from micro_mcp.protocol.jsonrpc import Message
+from micro_mcp.transport import sse
+
+logger = logging.getLogger(__name__)
+
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+
+ENDPOINT: Final = "/mcp"
+LOOPBACK_HOSTS: Final = frozenset({"127.0.0.1", "localhost", "[::1]", "::1"})
+SWEEP_INTERVAL: Final = 60.0
+"""Seconds between sweeps for idle sessions."""
+_JSON: Final = [(b"content-type", b"application/json")]
+_SSE: Final = [(b"content-type", sse.CONTENT_TYPE.encode()), (b"cache-control", b"no-cache")]
+
+
+class HttpFront:
+    """The ASGI application serving the dispatcher's MCP over Streamable HTTP."""
+
+    def __init__(
+        self,
+        dispatcher: Dispatcher,
+        authenticator: Authenticator,
+        spec: HttpSpec,
+        host: str,
+        port: int,
+        tg: TaskGroup,
+    ) -> None:
+        self.dispatcher = dispatcher
+        self.mesh = dispatcher.mesh
+        self.authenticator = authenticator
+        self.spec = spec
+        self.sessions = SessionTable(spec.max_sessions, spec.session_idle_seconds)
+        self._tg = tg
+        names = {*LOOPBACK_HOSTS, host}
+        self._hosts: frozenset[str] | None = frozenset(
+            {*names, *(f"{name}:{port}" for name in names), *spec.allowed_hosts}
+        )
+        if host not in LOOPBACK_HOSTS and not spec.allowed_hosts:
+            # Host checks stop DNS rebinding against a loopback gateway; on a public address
+            # the operator names the hosts, or every Host is accepted.
+            self._hosts = None
+        self._origins = frozenset(spec.allowed_origins)
+
+    async def sweep_idle(self) -> None:
+        """Close idle sessions now and then, for as long as the gateway runs."""
+        while True:
+            await anyio.sleep(SWEEP_INTERVAL)
+            for session in self.sessions.sweep():
+                self.mesh.clients.discard(session.client)
+
+    # --- entry and the checks every request passes ------------------------------------------
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        path = scope["path"].rstrip("/") or "/"
+        if path == "/healthz":
+            await _reply(send, 200, orjson.dumps({"status": "ok"}), _JSON)
+            return
+        if path == "/readyz":
+            await self._readyz(send)
+            return
+        if path != ENDPOINT:
+            await _reply(send, 404, b"not found", [(b"content-type", b"text/plain")])
+            return
+        headers = Headers(scope=scope)
+        if self._hosts is not None and headers.get("host") not in self._hosts:
+            await _error(send, 421, codes.INVALID_REQUEST, "Misdirected request: Host not allowed")
+            return
+        origin = headers.get("origin")
+        if origin is not None and not self._origin_allowed(origin):
+            await _error(send, 403, codes.INVALID_REQUEST, "Forbidden: Origin not allowed")
+            return
+        principal = self._authenticate(headers.get("authorization"))
+        if principal is None:
+            challenge = [(b"www-authenticate", b'Bearer realm="micro-mcp"')]
+            message = "Unauthorized: a valid bearer token is required"
+            await _error(send, 401, codes.UNAUTHENTICATED, message, challenge)
+            return
+        method = scope["method"]
+        if method == "POST":
+            await self._post(scope, receive, send, headers, principal)
+        elif method == "GET":
+            await self._get(receive, send, headers, principal)
+        elif method == "DELETE":
+            await self._delete(send, headers, principal)
+        else:
+            allow = [(b"allow", b"GET, POST, DELETE")]
+            await _error(send, 405, codes.INVALID_REQUEST, "Method not allowed", allow)
+
+    def _origin_allowed(self, origin: str) -> bool:
+        if origin in self._origins:
+            return True
+        # Loopback origins are the gateway's own machine; any port.
+        host = origin.partition("://")[2].rsplit(":", 1)[0] if "://" in origin else ""
+        return host in LOOPBACK_HOSTS
+
+    def _authenticate(self, authorization: str | None) -> Principal | None:
+        token = None
+        if authorization is not None:
+            scheme, _, value = authorization.partition(" ")
+            if scheme.lower() == "bearer":
+                token = value.strip()
+        return self.authenticator.authenticate(token)
+
+    async def _readyz(self, send: Send) -> None:
+        states = {s.namespace: s.state for s in self.mesh.services.values()}
+        ready = self.mesh.started.is_set() and all(
+            state in ("ready", "disabled") for state in states.values()
+        )
+        body = orjson.dumps({"ready": ready, "services": states})
+        await _reply(send, 200 if ready else 503, body, _JSON)
+
+    # --- POST -------------------------------------------------------------------------------
+
+    async def _post(
+        self, scope: Scope, receive: Receive, send: Send, headers: Headers, principal: Principal
+    ) -> None:
+        if not headers.get("content-type", "").lower().startswith("application/json"):
+            await _error(send, 415, codes.INVALID_REQUEST, "Content-Type must be application/json")
+            return
+        accept = headers.get("accept", "*/*")
+        if not any(kind in accept for kind in ("application/json", "text/event-stream", "*/*")):
+            await _error(send, 406, codes.INVALID_REQUEST, "Accept application/json or SSE")
+            return
+        body = await _read_body(scope, receive, self.spec.max_body_bytes)
+        if body is None:
+            size = self.spec.max_body_bytes
+            await _error(send, 413, codes.MESSAGE_TOO_LARGE, f"Body over {size} bytes")
+            return
+        try:
+            message = jsonrpc.decode(body)
+        except McpError as exc:
+            await _error(send, 400, exc.code, exc.message)
+            return
+        params = jsonrpc.as_object(message.get("params"))
+        if "method" in message and versions.request_version(params) is not None:
+            await self._post_modern(receive, send, headers, principal, message)
+            return
+        session_id = headers.get("mcp-session-id")
+        if message.get("method") == "initialize" and session_id is None:
+            session = self.sessions.create(principal)
+            if session is None:
+                await _error(send, 503, codes.INTERNAL_ERROR, "Too many sessions; try later")
+                return
+            self.mesh.clients.add(session.client)
+        else:
+            found = await self._session(send, headers, principal)
+            if found is None:
+                return
+            session = found
+        if jsonrpc.is_request(message):
+            await self._post_request(receive, send, session, message)
+            return
+        if jsonrpc.is_notification(message):
+            await self.dispatcher.handle_notification(session.client, message)
+        await _reply(send, 202, b"", [])
+
+    async def _session(
+        self, send: Send, headers: Headers, principal: Principal
+    ) -> HttpSession | None:
+        """The request's session, or None after answering with the right error."""
+        session_id = headers.get("mcp-session-id")
+        if session_id is None:
+            await _error(send, 400, codes.INVALID_REQUEST, "Bad request: Mcp-Session-Id missing")
+            return None
+        version = headers.get("mcp-protocol-version")
+        if version is not None and version not in versions.HANDSHAKE_VERSIONS:
+            await _error(send, 400, codes.INVALID_REQUEST, f"Unsupported protocol {version!r}")
+            return None
+        session = self.sessions.get(session_id, principal)
+        if session is None:
+            await _error(send, 404, codes.INVALID_REQUEST, "Session not found")
+            return None
+        return session
+
+    async def _post_request(
+        self, receive: Receive, send: Send, session: HttpSession, message: Message
+    ) -> None:
+        # The request runs in the gateway's task group, not this connection's: in the
+        # handshake era a dropped connection is not a cancellation, and the reply waits in
+        # the stream for the client to resume it.
+        stream = session.open_response(message["id"])
+        self._tg.start_soon(self.dispatcher.handle_request, session.client, message)
+        extra = [(b"mcp-session-id", session.id.encode())]
+        await _stream_out(receive, send, stream, extra, modern=False)
+
+    async def _post_modern(
+        self, receive: Receive, send: Send, headers: Headers, principal: Principal, message: Message
+    ) -> None:
+        lowered = dict(headers.items())  # starlette gives lower-case names
+        verdict = classify_inbound_request(message, headers=lowered)
+        if not hasattr(verdict, "protocol_version"):
+            code = getattr(verdict, "code", codes.INVALID_REQUEST)
+            error = {"code": code, "message": getattr(verdict, "message", "invalid request")}
+            data = getattr(verdict, "data", None)
+            if data is not None:
+                error["data"] = data
+            body = jsonrpc.encode(jsonrpc.error(message.get("id"), error))
+            await _reply(send, ERROR_CODE_HTTP_STATUS.get(code, 400), body, _JSON)
+            return
+        if not jsonrpc.is_request(message):
+            await _reply(send, 202, b"", [])  # 2026-07-28 defines no notification to act on
+            return
+        stream = EventStream("m")
+        request_id = message["id"]
+
+        async def deliver(outgoing: Message, related: object) -> None:
+            is_reply = "method" not in outgoing and outgoing.get("id") == request_id
+            stream.push(outgoing, last=is_reply)
+
+        client = ClientSession(deliver, principal)
+        self.mesh.clients.add(client)
+        try:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(self.dispatcher.handle_request, client, message)
+                await _stream_out(receive, send, stream, [], modern=True)
+                tg.cancel_scope.cancel()  # the client hung up first: that cancels the request
+        finally:
+            self.mesh.clients.discard(client)
+
+    # --- GET and DELETE ---------------------------------------------------------------------
+
+    async def _get(
+        self, receive: Receive, send: Send, headers: Headers, principal: Principal
+    ) -> None:
+        if sse.CONTENT_TYPE not in headers.get("accept", ""):
+            await _error(send, 406, codes.INVALID_REQUEST, "GET needs Accept: text/event-stream")
+            return
+        if "mcp-session-id" not in headers:
+            await _error(send, 405, codes.INVALID_REQUEST, "No session: nothing to stream")
+            return
+        session = await self._session(send, headers, principal)
+        if session is None:
+            return
+        stream, after = session.standalone, 0
+        last = headers.get("last-event-id")
+        split = sse.split_event_id(last) if last is not None else None
+        if split is not None and (named := session.stream_named(split[0])) is not None:
+            stream, after = named, split[1]
+        if stream is session.standalone:
+            if session.listening:
+                await _error(send, 409, codes.INVALID_REQUEST, "This session's stream is open")
+                return
+            session.listening = True
+        try:
+            extra = [(b"mcp-session-id", session.id.encode())]
+            await _stream_out(
+                receive, send, stream, extra, modern=False, after=after, sse_only=True
+            )
+        finally:
+            if stream is session.standalone:
+                session.listening = False
+
+    async def _delete(self, send: Send, headers: Headers, principal: Principal) -> None:
+        session = await self._session(send, headers, principal)
+        if session is None:
+            return
+        self.sessions.remove(session.id)
+        self.mesh.clients.discard(session.client)
+        await _reply(send, 200, b"", [])
+
+
+async def _stream_out(
+    receive: Receive,
+    send: Send,
+    stream: EventStream,
+    extra: list[tuple[bytes, bytes]],
+    *,
+    modern: bool,
+    after: int = 0,
+    sse_only: bool = False,
+) -> None:
+    """Answer from `stream`: plain JSON if the reply comes first, else SSE until the reply.
+
+    Returns early, without error, if the client disconnects.
+    """
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(_cancel_on_disconnect, receive, tg.cancel_scope)
+        started = False
+        async for seq, data in stream.follow(after):
+            if not started and not sse_only and stream.finished and seq == stream.seq:
+                await _reply(send, _status(data) if modern else 200, data, [*_JSON, *extra])
+                break
+            if not started:
+                headers = [*_SSE, *extra]
+                await send({"type": "http.response.start", "status": 200, "headers": headers})
+                started = True
+            event = sse.event(stream.event_id(seq), data)
+            await send({"type": "http.response.body", "body": event, "more_body": True})
+        else:
+            if not started:  # the stream ended with nothing in it (its session was closed)
+                await _reply(send, 200, b"", [*_SSE, *extra])
+            else:
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+        tg.cancel_scope.cancel()
+
+
+async def _cancel_on_disconnect(receive: Receive, scope: anyio.CancelScope) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
+    scope.cancel()
+
+
+def _status(data: bytes) -> int:
+    """The HTTP status of a 2026-07-28 reply: errors the spec maps, else 200."""
+    if b'"error"' not in data:
+        return 200
+    reply = orjson.loads(data)
+    error = jsonrpc.as_object(reply.get("error"))
+    code = error.get("code") if error is not None else None
+    return ERROR_CODE_HTTP_STATUS.get(code, 200) if isinstance(code, int) else 200
+
+
+async def _read_body(scope: Scope, receive: Receive, limit: int) -> bytes | None:
+    """The whole request body, or None if it is over `limit` (then not read further)."""
+    declared = Headers(scope=scope).get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        event = await receive()
+        if event["type"] == "http.disconnect":
+            return b""
+        chunk: bytes = event.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+        if not event.get("more_body", False):
+            return b"".join(chunks)
+
+
+async def _reply(send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]]) -> None:
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _error(
+    send: Send,
+    status: int,
+    code: int,
+    message: str,
+    extra: list[tuple[bytes, bytes]] | None = None,
+) -> None:
+    body = jsonrpc.encode(jsonrpc.error(None, {"code": code, "message": message}))
+    await _reply(send, status, body, [*_JSON, *(extra or [])])

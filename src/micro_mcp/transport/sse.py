@@ -1,0 +1,25 @@
+"""Server-sent events: the framing Streamable HTTP uses for streamed responses. Pure."""
+
+from __future__ import annotations
+
+from typing import Final
+
+CONTENT_TYPE: Final = "text/event-stream"
+
+
+def event(event_id: str, data: bytes) -> bytes:
+    """One `message` event carrying one JSON-RPC message (which holds no newline: orjson)."""
+    return b"id: " + event_id.encode() + b"\nevent: message\ndata: " + data + b"\n\n"
+
+
+def comment(text: str) -> bytes:
+    """A comment line: keeps a quiet stream open through proxies, and is ignored by clients."""
+    return b": " + text.encode() + b"\n\n"
+
+
+def split_event_id(event_id: str) -> tuple[str, int] | None:
+    """The stream name and sequence number of an id made by `EventStream`, or None."""
+    stream, sep, seq = event_id.rpartition("-")
+    if not sep or not stream or not seq.isdigit():
+        return None
+    return stream, int(seq)

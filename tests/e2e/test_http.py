@@ -1,0 +1,343 @@
+"""The gateway over Streamable HTTP: real gateway processes, the SDK client, and raw requests."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import anyio
+import httpx2
+import pytest
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
+
+from micro_mcp import codes
+from tests.e2e.conftest import demo, gateway_argv, http_gateway
+
+pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
+
+TOKEN = "http-test-token-0123456789"
+OTHER = "other-principal-token-0123456789"
+CONFIG = {"token": TOKEN, "principals": {"other": {"token": OTHER}}}
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+ACCEPT = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
+MODERN_META = {
+    "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+    "io.modelcontextprotocol/clientCapabilities": {},
+}
+
+
+def _initialize(request_id: int = 1) -> dict[str, Any]:
+    return {
+        "jsonrpc": "2.0",
+        "id": request_id,
+        "method": "initialize",
+        "params": {
+            "protocolVersion": "2025-11-25",
+            "capabilities": {},
+            "clientInfo": {"name": "t", "version": "1"},
+        },
+    }
+
+
+def _modern(request_id: int, method: str, **params: Any) -> dict[str, Any]:
+    return {
+        "jsonrpc": "2.0",
+        "id": request_id,
+        "method": method,
+        "params": {"_meta": MODERN_META, **params},
+    }
+
+
+@pytest.mark.parametrize("mode", ["auto", "legacy"])
+async def test_sdk_client_lists_calls_and_gets_progress_over_http(
+    tmp_path: Path, mode: str
+) -> None:
+    progress: list[float] = []
+
+    async def on_progress(value: float, total: float | None, message: str | None) -> None:
+        progress.append(value)
+
+    marker = tmp_path / "cancelled"
+    async with http_gateway(tmp_path, {"one": demo(), "two": demo()}, CONFIG) as url:
+        http = httpx2.AsyncClient(headers=AUTH)
+        async with http, Client(streamable_http_client(url, http_client=http), mode=mode) as client:
+            version = client.protocol_version
+            tools = {tool.name for tool in (await client.list_tools()).tools}
+            echoed = await client.call_tool("two.echo", {"text": "over http"})
+            read = await client.read_resource("one+demo://item/3")
+            with anyio.move_on_after(3):
+                await client.call_tool(
+                    "one.slow", {"steps": 2, "marker": str(marker)}, progress_callback=on_progress
+                )
+    assert version == ("2026-07-28" if mode == "auto" else "2025-11-25")
+    assert {"one.echo", "two.echo", "one.slow"} <= tools
+    assert echoed.structured_content == {"result": "over http"}
+    assert getattr(read.contents[0], "text", None) == "item 3"
+    assert progress == [1, 2]
+
+
+async def test_list_changed_reaches_a_handshake_client_on_its_get_stream(tmp_path: Path) -> None:
+    changed = anyio.Event()
+
+    async def on_message(message: Any) -> None:
+        if (
+            getattr(getattr(message, "root", message), "method", None)
+            == "notifications/tools/list_changed"
+        ):
+            changed.set()
+
+    async with http_gateway(tmp_path, {"one": demo()}, CONFIG) as url:
+        http = httpx2.AsyncClient(headers=AUTH)
+        async with (
+            http,
+            Client(
+                streamable_http_client(url, http_client=http),
+                mode="legacy",
+                message_handler=on_message,
+            ) as client,
+        ):
+            await client.call_tool("one.grow", {"tool_name": "late"})
+            with anyio.fail_after(10):
+                await changed.wait()
+            tools = {tool.name for tool in (await client.list_tools()).tools}
+    assert "one.late" in tools
+
+
+async def test_list_changed_reaches_a_2026_listener_over_http(tmp_path: Path) -> None:
+    async with http_gateway(tmp_path, {"one": demo()}, CONFIG) as url:
+        http = httpx2.AsyncClient(headers=AUTH)
+        async with (
+            http,
+            Client(streamable_http_client(url, http_client=http), mode="auto") as client,
+        ):
+            async with client.listen(tools_list_changed=True) as subscription:
+                await client.call_tool("one.grow", {"tool_name": "later"})
+                with anyio.fail_after(10):
+                    async for _event in subscription:
+                        break
+            tools = {tool.name for tool in (await client.list_tools(cache_mode="refresh")).tools}
+    assert "one.later" in tools
+
+
+async def test_bad_http_input_gets_the_right_status_and_the_gateway_serves_on(
+    tmp_path: Path,
+) -> None:
+    config = {**CONFIG, "http": {"maxBodyBytes": 4096}}
+    async with http_gateway(tmp_path, {"one": demo()}, config) as url, httpx2.AsyncClient() as http:
+        headers = {**AUTH, **ACCEPT}
+        body = json.dumps(_initialize())
+        no_token = await http.post(url, content=body, headers=ACCEPT)
+        wrong_token = await http.post(
+            url, content=body, headers={**ACCEPT, "Authorization": "Bearer nope"}
+        )
+        bad_origin = await http.post(
+            url, content=body, headers={**headers, "Origin": "https://evil.example"}
+        )
+        bad_host = await http.post(url, content=body, headers={**headers, "Host": "evil.example"})
+        not_json = await http.post(url, content="{nope", headers=headers)
+        batch = await http.post(url, content=json.dumps([_initialize()]), headers=headers)
+        wrong_type = await http.post(
+            url, content=body, headers={**headers, "Content-Type": "text/plain"}
+        )
+        wrong_accept = await http.post(
+            url, content=body, headers={**headers, "Accept": "text/html"}
+        )
+        oversized = await http.post(url, content=json.dumps({"x": "y" * 10_000}), headers=headers)
+        no_session = await http.post(
+            url,
+            content=json.dumps({"jsonrpc": "2.0", "id": 2, "method": "tools/list"}),
+            headers=headers,
+        )
+        unknown_session = await http.post(
+            url,
+            content=json.dumps({"jsonrpc": "2.0", "id": 2, "method": "tools/list"}),
+            headers={**headers, "Mcp-Session-Id": "nope"},
+        )
+        put = await http.put(url, content=body, headers=headers)
+        get_without_session = await http.get(url, headers={**AUTH, "Accept": "text/event-stream"})
+        modern_mismatch = await http.post(
+            url,
+            content=json.dumps(_modern(3, "tools/list")),
+            headers={**headers, "Mcp-Method": "prompts/list", "MCP-Protocol-Version": "2026-07-28"},
+        )
+        modern_unknown = await http.post(
+            url,
+            content=json.dumps(_modern(4, "no/such")),
+            headers={**headers, "Mcp-Method": "no/such", "MCP-Protocol-Version": "2026-07-28"},
+        )
+        old_version = {**MODERN_META, "io.modelcontextprotocol/protocolVersion": "2099-01-01"}
+        modern_version = await http.post(
+            url,
+            content=json.dumps(
+                {
+                    "jsonrpc": "2.0",
+                    "id": 5,
+                    "method": "tools/list",
+                    "params": {"_meta": old_version},
+                }
+            ),
+            headers={**headers, "Mcp-Method": "tools/list", "MCP-Protocol-Version": "2099-01-01"},
+        )
+        modern_ok = await http.post(
+            url,
+            content=json.dumps(
+                _modern(6, "tools/call", name="one.echo", arguments={"text": "fine"})
+            ),
+            headers={
+                **headers,
+                "Mcp-Method": "tools/call",
+                "Mcp-Name": "one.echo",
+                "MCP-Protocol-Version": "2026-07-28",
+            },
+        )
+        health = await http.get(url.replace("/mcp", "/healthz"))
+        ready = await http.get(url.replace("/mcp", "/readyz"))
+    assert no_token.status_code == 401 and no_token.headers["www-authenticate"].startswith("Bearer")
+    assert no_token.json()["error"]["code"] == codes.UNAUTHENTICATED
+    assert wrong_token.status_code == 401
+    assert bad_origin.status_code == 403
+    assert bad_host.status_code == 421
+    assert not_json.status_code == 400 and not_json.json()["error"]["code"] == codes.PARSE_ERROR
+    assert batch.status_code == 400 and batch.json()["error"]["code"] == codes.INVALID_REQUEST
+    assert wrong_type.status_code == 415
+    assert wrong_accept.status_code == 406
+    assert oversized.status_code == 413
+    assert no_session.status_code == 400
+    assert unknown_session.status_code == 404
+    assert put.status_code == 405
+    assert get_without_session.status_code == 405
+    assert (
+        modern_mismatch.status_code == 400
+        and modern_mismatch.json()["error"]["code"] == codes.HEADER_MISMATCH
+    )
+    assert (
+        modern_unknown.status_code == 404
+        and modern_unknown.json()["error"]["code"] == codes.METHOD_NOT_FOUND
+    )
+    assert modern_version.status_code == 400
+    assert modern_version.json()["error"]["code"] == codes.UNSUPPORTED_PROTOCOL_VERSION
+    assert modern_ok.status_code == 200
+    assert modern_ok.json()["result"]["structuredContent"] == {"result": "fine"}
+    assert health.status_code == 200 and ready.json() == {
+        "ready": True,
+        "services": {"one": "ready"},
+    }
+
+
+async def test_sessions_are_bound_to_their_principal_and_end_on_delete(tmp_path: Path) -> None:
+    async with http_gateway(tmp_path, {"one": demo()}, CONFIG) as url, httpx2.AsyncClient() as http:
+        headers = {**AUTH, **ACCEPT}
+        opened = await http.post(url, content=json.dumps(_initialize()), headers=headers)
+        session = {
+            "Mcp-Session-Id": opened.headers["mcp-session-id"],
+            "MCP-Protocol-Version": "2025-11-25",
+        }
+        listing = json.dumps({"jsonrpc": "2.0", "id": 2, "method": "tools/list"})
+        mine = await http.post(url, content=listing, headers={**headers, **session})
+        theirs = await http.post(
+            url, content=listing, headers={**ACCEPT, **session, "Authorization": f"Bearer {OTHER}"}
+        )
+        deleted = await http.delete(url, headers={**AUTH, **session})
+        after = await http.post(url, content=listing, headers={**headers, **session})
+    assert opened.status_code == 200 and len(opened.headers["mcp-session-id"]) >= 32
+    assert mine.status_code == 200 and "one.echo" in mine.text
+    assert theirs.status_code == 404
+    assert deleted.status_code == 200
+    assert after.status_code == 404
+
+
+async def test_a_dropped_response_stream_resumes_with_last_event_id(tmp_path: Path) -> None:
+    marker = tmp_path / "cancelled"
+    async with (
+        http_gateway(tmp_path, {"one": demo()}, CONFIG) as url,
+        httpx2.AsyncClient(timeout=20) as http,
+    ):
+        headers = {**AUTH, **ACCEPT}
+        opened = await http.post(url, content=json.dumps(_initialize()), headers=headers)
+        session = {
+            "Mcp-Session-Id": opened.headers["mcp-session-id"],
+            "MCP-Protocol-Version": "2025-11-25",
+        }
+        call = {
+            "jsonrpc": "2.0",
+            "id": 7,
+            "method": "tools/call",
+            "params": {
+                "name": "one.slow",
+                "arguments": {"steps": 3, "marker": str(marker)},
+                "_meta": {"progressToken": "p"},
+            },
+        }
+        first_id = None
+        async with http.stream(
+            "POST", url, content=json.dumps(call), headers={**headers, **session}
+        ) as response:
+            assert response.headers["content-type"].startswith("text/event-stream")
+            async for line in response.aiter_lines():
+                if line.startswith("id: "):
+                    first_id = line[4:]
+                    break  # drop the connection after the first event
+        assert first_id is not None
+        resumed: list[dict[str, Any]] = []
+        get_headers = {**AUTH, **session, "Accept": "text/event-stream", "Last-Event-ID": first_id}
+        with anyio.move_on_after(5):
+            async with http.stream("GET", url, headers=get_headers) as replay:
+                async for line in replay.aiter_lines():
+                    if line.startswith("data: "):
+                        resumed.append(json.loads(line[6:]))
+                        if len(resumed) == 2:
+                            break
+    assert [m["params"]["progress"] for m in resumed] == [2, 3]
+    assert all(m["params"]["progressToken"] == "p" for m in resumed)
+
+
+async def test_mcp_inspector_cli_over_http_with_a_bearer_token(tmp_path: Path) -> None:
+    from tests.e2e.test_examples import _inspector
+
+    node, inspector = _inspector()
+    async with http_gateway(tmp_path, {"one": demo()}, CONFIG) as url:
+        env = {"PATH": f"{node}:/usr/bin:/bin", "HOME": str(tmp_path)}
+        results = []
+        for era in ("auto", "legacy"):
+            argv = [
+                str(inspector),
+                "--cli",
+                url,
+                "--protocol-era",
+                era,
+                "--format",
+                "json",
+                "--header",
+                f"Authorization: Bearer {TOKEN}",
+                "--method",
+                "tools/call",
+                "--tool-name",
+                "one.echo",
+                "--tool-args-json",
+                '{"text": "inspected"}',
+            ]
+            done = await anyio.run_process(argv, env=env, check=False)
+            assert done.returncode == 0, done.stderr.decode()
+            results.append(json.loads(done.stdout)["result"]["structuredContent"])
+    assert results == [{"result": "inspected"}, {"result": "inspected"}]
+
+
+def test_a_public_address_without_a_token_refuses_to_start(tmp_path: Path) -> None:
+    argv = [
+        *gateway_argv(tmp_path, {"one": demo()}),
+        "--transport",
+        "http",
+        "--host",
+        "0.0.0.0",
+        "--port",
+        "0",
+    ]
+    done = subprocess.run(
+        argv, capture_output=True, text=True, timeout=60, check=False, executable=sys.executable
+    )
+    assert done.returncode == 2
+    assert "without authentication" in done.stderr
