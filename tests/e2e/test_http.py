@@ -15,7 +15,7 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
 from micro_mcp import codes
-from tests.e2e.conftest import demo, gateway_argv, http_gateway
+from tests.e2e.conftest import demo, gateway_argv, gateway_params, http_gateway
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
 
@@ -341,3 +341,77 @@ def test_a_public_address_without_a_token_refuses_to_start(tmp_path: Path) -> No
     )
     assert done.returncode == 2
     assert "without authentication" in done.stderr
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.mark.parametrize("mode", ["auto", "legacy"])
+async def test_services_reached_by_url_serve_beside_stdio_ones(tmp_path: Path, mode: str) -> None:
+    from tests.e2e.test_examples import _everything
+
+    vector_port, everything_port = _free_port(), _free_port()
+    vector = [
+        sys.executable,
+        "-m",
+        "micro_mcp.services.vector",
+        "--http",
+        "--port",
+        str(vector_port),
+    ]
+    everything = [str(_everything()), "streamableHttp"]
+    async with (
+        await anyio.open_process(vector, stderr=subprocess.DEVNULL) as vector_process,
+        await anyio.open_process(
+            everything,
+            stderr=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            env={"PORT": str(everything_port), "PATH": "/usr/bin:/bin"},
+        ) as everything_process,
+    ):
+        try:
+            for port in (vector_port, everything_port):
+                with anyio.fail_after(20):
+                    while True:  # the services are separate processes: poll until they listen
+                        try:
+                            await (await anyio.connect_tcp("127.0.0.1", port)).aclose()
+                            break
+                        except OSError:
+                            await anyio.sleep(0.1)
+            services = {
+                "vec": {"url": f"http://127.0.0.1:{vector_port}/mcp"},
+                "ev": {"url": f"http://127.0.0.1:{everything_port}/mcp"},
+                "one": demo(),
+            }
+            progress: list[float] = []
+
+            async def on_progress(value: float, total: float | None, message: str | None) -> None:
+                progress.append(value)
+
+            async with Client(gateway_params(tmp_path, services), mode=mode) as client:
+                tools = {tool.name for tool in (await client.list_tools()).tools}
+                added = await client.call_tool(
+                    "vec.addDocument", {"id": "d", "text": "remote vectors"}
+                )
+                found = await client.call_tool("vec.search", {"query": "vectors"})
+                echoed = await client.call_tool("ev.echo", {"message": "remote"})
+                long = await client.call_tool(
+                    "ev.trigger-long-running-operation",
+                    {"duration": 1, "steps": 2},
+                    progress_callback=on_progress,
+                )
+                local = await client.call_tool("one.echo", {"text": "local"})
+        finally:
+            vector_process.terminate()
+            everything_process.terminate()
+    assert {"vec.search", "ev.echo", "one.echo"} <= tools
+    assert not added.is_error
+    assert found.structured_content is not None and found.structured_content["hits"][0]["id"] == "d"
+    assert "remote" in getattr(echoed.content[0], "text", "")
+    assert not long.is_error and progress == [1, 2]
+    assert local.structured_content == {"result": "local"}

@@ -44,6 +44,8 @@ def main(argv: list[str] | None = None) -> int:
         stream=sys.stderr,
         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
     )
+    # One line per upstream HTTP request is noise at info level; failures still show.
+    logging.getLogger("httpx2").setLevel(max(logging.WARNING, logging.getLogger().level))
     try:
         manifest, base_dir = load_manifest(args.discovery)
         config = load_config(args.config)

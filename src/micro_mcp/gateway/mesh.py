@@ -26,6 +26,7 @@ from micro_mcp.protocol.names import Namer
 from micro_mcp.protocol.versions import Era
 from micro_mcp.registry.catalog import Catalog, ServiceCatalog
 from micro_mcp.registry.loader import load_service_catalog
+from micro_mcp.upstream.http import run_http_service
 from micro_mcp.upstream.session import UpstreamSession
 from micro_mcp.upstream.stdio import run_stdio_service
 
@@ -124,10 +125,6 @@ class Mesh:
 
     async def _start(self, service: Service, tg: TaskGroup) -> None:
         try:
-            if service.spec.url is not None:
-                raise McpError(
-                    "services reached by URL need the HTTP upstream transport, not in this version"
-                )
             await tg.start(self._serve_service, service)
         except* (McpError, OSError) as group:
             exc = _leaf(group)
@@ -148,16 +145,27 @@ class Mesh:
                 self._rebuild()
                 self._notify_list_changed(("tools", "prompts", "resources"))
 
+        limit = self.config.max_message_bytes
         try:
-            await run_stdio_service(
-                service.namespace,
-                service.spec,
-                self.base_dir,
-                self,
-                ready,
-                max_message_bytes=self.config.max_message_bytes,
-                task_status=task_status,
-            )
+            if service.spec.url is not None:
+                await run_http_service(
+                    service.namespace,
+                    service.spec,
+                    self,
+                    ready,
+                    max_message_bytes=limit,
+                    task_status=task_status,
+                )
+            else:
+                await run_stdio_service(
+                    service.namespace,
+                    service.spec,
+                    self.base_dir,
+                    self,
+                    ready,
+                    max_message_bytes=limit,
+                    task_status=task_status,
+                )
         except* (McpError, OSError) as group:
             if service.state != "ready":
                 raise  # start-up failed: tg.start() reports it

@@ -63,7 +63,7 @@ class UpstreamSession:
     """Requests to, and messages from, one service."""
 
     def __init__(
-        self, namespace: str, send: Callable[[bytes], Awaitable[None]], handler: SessionHandler
+        self, namespace: str, send: Callable[[Message], Awaitable[None]], handler: SessionHandler
     ) -> None:
         self.namespace = namespace
         self._send = send
@@ -109,11 +109,8 @@ class UpstreamSession:
         rid = next_id() if request_id is None else request_id
         pending = self._pending[rid] = _Pending()
         try:
-            await self._send(
-                jsonrpc.encode(
-                    jsonrpc.request(rid, method, self._stamp(params, client_capabilities, envelope))
-                )
-            )
+            stamped = self._stamp(params, client_capabilities, envelope)
+            await self._send(jsonrpc.request(rid, method, stamped))
             with anyio.fail_after(timeout):
                 await pending.done.wait()
         except TimeoutError:
@@ -143,14 +140,14 @@ class UpstreamSession:
     async def notify(self, method: str, params: dict[str, Any] | None = None) -> None:
         """Send a notification."""
         if self._closed is None:
-            await self._send(jsonrpc.encode(jsonrpc.notification(method, params)))
+            await self._send(jsonrpc.notification(method, params))
 
     async def respond(self, request_id: RequestId, message: Message) -> None:
         """Answer a request the service sent; `message` holds `result` or `error`."""
         message["jsonrpc"] = jsonrpc.VERSION
         message["id"] = request_id
         if self._closed is None:
-            await self._send(jsonrpc.encode(message))
+            await self._send(message)
 
     async def receive(self, message: Message) -> None:
         """Take one message read from the service."""
@@ -181,13 +178,20 @@ class UpstreamSession:
         rid = next_id()
         self._listens.add(rid)
         params = self._stamp({"notifications": notifications}, None, True)
-        await self._send(jsonrpc.encode(jsonrpc.request(rid, "subscriptions/listen", params)))
+        await self._send(jsonrpc.request(rid, "subscriptions/listen", params))
         return rid
 
     async def unlisten(self, listen_id: RequestId) -> None:
         """Close a listen stream opened with `listen`."""
         self._listens.discard(listen_id)
         await self.notify("notifications/cancelled", {"requestId": listen_id})
+
+    def fail(self, request_id: RequestId, error: dict[str, Any]) -> None:
+        """Answer a waiting request with `error` on the service's behalf (its channel broke)."""
+        pending = self._pending.get(request_id)
+        if pending is not None and not pending.done.is_set():
+            pending.reply = {"jsonrpc": jsonrpc.VERSION, "id": request_id, "error": error}
+            pending.done.set()
 
     def close(self, reason: str) -> None:
         """Mark the connection gone and fail every request waiting on it."""

@@ -14,6 +14,7 @@ from anyio.abc import ByteReceiveStream, Process, TaskStatus
 from micro_mcp.config.model import ServiceSpec
 from micro_mcp.errors import McpError
 from micro_mcp.protocol import jsonrpc
+from micro_mcp.protocol.jsonrpc import Message
 from micro_mcp.transport.framing import LineFramer, Oversized
 from micro_mcp.upstream import process
 from micro_mcp.upstream.session import SessionHandler, UpstreamSession
@@ -64,7 +65,8 @@ async def run_stdio_service(
     stdin = proc.stdin
     write_lock = anyio.Lock()
 
-    async def send(data: bytes) -> None:
+    async def send(message: Message) -> None:
+        data = jsonrpc.encode(message)
         async with write_lock:
             try:
                 await stdin.send(data)

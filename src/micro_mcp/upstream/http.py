@@ -1,0 +1,248 @@
+"""A service reached by URL over Streamable HTTP, in whichever era it speaks.
+
+Each message is one POST. A request's answer comes back as JSON or as an SSE stream (with
+progress and log lines before the reply); both are read in a task of their own, so requests
+overlap and a `subscriptions/listen` stream can stay open. A handshake-era session gets its
+`Mcp-Session-Id` from the `initialize` reply and a GET stream for what the service sends on
+its own. Cancelling a request closes its response stream (2026-07-28's cancellation) and, for
+the handshake era, also sends `notifications/cancelled`.
+
+The service's own credentials come from the manifest's `headers`; the client's token never
+travels here.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Final
+
+import anyio
+import httpx2
+from anyio.abc import TaskGroup, TaskStatus
+from mcp.shared.inbound import NAME_BEARING_METHODS, encode_header_value
+
+from micro_mcp import codes
+from micro_mcp.config.model import ServiceSpec
+from micro_mcp.errors import McpError
+from micro_mcp.protocol import jsonrpc, versions
+from micro_mcp.protocol.jsonrpc import Message, RequestId
+from micro_mcp.protocol.versions import Era
+from micro_mcp.transport import sse
+from micro_mcp.upstream.session import SessionHandler, UpstreamSession
+
+logger = logging.getLogger(__name__)
+
+CONNECT_TIMEOUT: Final = 10.0
+"""Seconds to open a connection to a service."""
+RECONNECT_DELAY: Final = 1.0
+"""Seconds before the standalone GET stream is opened again after it drops."""
+_ACCEPT: Final = "application/json, text/event-stream"
+
+
+async def run_http_service(
+    namespace: str,
+    spec: ServiceSpec,
+    handler: SessionHandler,
+    on_session: Any,
+    *,
+    max_message_bytes: int,
+    task_status: TaskStatus[UpstreamSession] = anyio.TASK_STATUS_IGNORED,
+) -> None:
+    """Connect to the service, hand its session to `on_session`, serve until cancelled.
+
+    Raises:
+        McpError: the service could not be reached or failed its handshake.
+    """
+    assert spec.url is not None, "HTTP services have a url"  # checked by ServiceSpec
+    timeout = httpx2.Timeout(spec.timeout, connect=CONNECT_TIMEOUT)
+    async with (
+        httpx2.AsyncClient(headers=spec.headers, timeout=timeout, follow_redirects=False) as http,
+        anyio.create_task_group() as tg,
+    ):
+        channel = HttpChannel(namespace, spec.url, http, tg, max_message_bytes)
+        session = UpstreamSession(namespace, channel.send, handler)
+        channel.session = session
+        try:
+            with anyio.fail_after(spec.startup_timeout):
+                await session.handshake(spec.protocol, spec.startup_timeout)
+                channel.version = session.version if session.era is Era.HANDSHAKE else None
+                await on_session(session)
+        except TimeoutError:
+            raise McpError(f"service {namespace!r} did not finish starting in time") from None
+        if session.era is Era.HANDSHAKE and channel.session_id is not None:
+            tg.start_soon(channel.follow_standalone)
+        task_status.started(session)
+        try:
+            await anyio.sleep_forever()
+        finally:
+            session.close("the gateway stopped it")
+            with anyio.CancelScope(shield=True), anyio.move_on_after(2):
+                await channel.end_session()
+
+
+class HttpChannel:
+    """Carries one service's messages as HTTP requests."""
+
+    def __init__(
+        self, namespace: str, url: str, http: httpx2.AsyncClient, tg: TaskGroup, limit: int
+    ) -> None:
+        self.namespace = namespace
+        self.url = url
+        self.http = http
+        self.tg = tg
+        self.limit = limit
+        self.session: UpstreamSession | None = None
+        self.session_id: str | None = None
+        self.version: str | None = None
+        """The negotiated handshake-era version, sent as `MCP-Protocol-Version` once known."""
+        self._exchanges: dict[RequestId, anyio.CancelScope] = {}
+
+    async def send(self, message: Message) -> None:
+        """POST one message; a request's answer is read in the background."""
+        if message.get("method") == "notifications/cancelled":
+            params = jsonrpc.as_object(message.get("params")) or {}
+            target = params.get("requestId")
+            scope = self._exchanges.get(target) if jsonrpc.is_request_id(target) else None
+            if scope is not None:
+                scope.cancel()  # closing the response stream is the cancellation in 2026-07-28
+            if self.version is None:
+                return
+        headers = self._headers(message)
+        if jsonrpc.is_request(message):
+            self.tg.start_soon(self._exchange, message, headers)
+            return
+        try:
+            response = await self.http.post(
+                self.url, content=jsonrpc.encode(message), headers=headers
+            )
+        except httpx2.HTTPError as exc:
+            raise McpError(f"service {self.namespace!r} is unreachable: {exc}") from exc
+        if response.status_code >= 400:
+            logger.warning(
+                "service %s refused a message: HTTP %d", self.namespace, response.status_code
+            )
+
+    def _headers(self, message: Message) -> dict[str, str]:
+        headers = {"content-type": "application/json", "accept": _ACCEPT}
+        if self.session_id is not None:
+            headers["mcp-session-id"] = self.session_id
+        params = jsonrpc.as_object(message.get("params"))
+        modern = versions.request_version(params)
+        method = message.get("method")
+        if modern is not None and isinstance(method, str):
+            headers["mcp-protocol-version"] = modern
+            headers["mcp-method"] = method
+            name_key = NAME_BEARING_METHODS.get(method)
+            name = params.get(name_key) if params is not None and name_key else None
+            if isinstance(name, str):
+                headers["mcp-name"] = encode_header_value(name)
+        elif self.version is not None:
+            headers["mcp-protocol-version"] = self.version
+        return headers
+
+    async def _exchange(self, message: Message, headers: dict[str, str]) -> None:
+        request_id: RequestId = message["id"]
+        session = self.session
+        assert session is not None
+        with anyio.CancelScope() as scope:
+            self._exchanges[request_id] = scope
+            try:
+                await self._post_and_read(message, headers)
+            except httpx2.HTTPError as exc:
+                session.fail(request_id, _unavailable(f"service {self.namespace!r}: {exc}"))
+            finally:
+                del self._exchanges[request_id]
+        # A stream that ended without the reply would leave the caller waiting for its timeout.
+        session.fail(request_id, _unavailable(f"service {self.namespace!r} sent no reply"))
+
+    async def _post_and_read(self, message: Message, headers: dict[str, str]) -> None:
+        session = self.session
+        assert session is not None
+        body = jsonrpc.encode(message)
+        async with self.http.stream("POST", self.url, content=body, headers=headers) as response:
+            if message.get("method") == "initialize":
+                self.session_id = response.headers.get("mcp-session-id")
+            kind = response.headers.get("content-type", "")
+            if kind.startswith(sse.CONTENT_TYPE):
+                await self._read_events(response)
+            elif kind.startswith("application/json"):
+                await self._read_json(response, message["id"])
+            elif response.status_code != 202:
+                error = _unavailable(
+                    f"service {self.namespace!r} answered HTTP {response.status_code}"
+                )
+                session.fail(message["id"], error)
+
+    async def _read_json(self, response: httpx2.Response, request_id: RequestId) -> None:
+        session = self.session
+        assert session is not None
+        data = bytearray()
+        async for chunk in response.aiter_bytes():
+            data += chunk
+            if len(data) > self.limit:
+                error = {
+                    "code": codes.MESSAGE_TOO_LARGE,
+                    "message": f"reply over {self.limit} bytes",
+                }
+                session.fail(request_id, error)
+                return
+        await self._deliver(bytes(data), request_id, response.status_code)
+
+    async def _read_events(self, response: httpx2.Response) -> str | None:
+        parser = sse.EventParser(self.limit)
+        async for line in response.aiter_lines():
+            data = parser.feed(line.rstrip("\r\n"))
+            if data:  # an event without data primes resumption (2025-11-25); nothing to read
+                await self._deliver(data.encode(), None, response.status_code)
+        return parser.last_id
+
+    async def _deliver(self, data: bytes, request_id: RequestId | None, status: int) -> None:
+        session = self.session
+        assert session is not None
+        try:
+            message = jsonrpc.decode(data)
+        except McpError as exc:
+            logger.warning("service %s sent a bad message (%s); ignored", self.namespace, exc)
+            if request_id is not None:
+                session.fail(request_id, _unavailable(f"HTTP {status} with an unreadable body"))
+            return
+        await session.receive(message)
+
+    async def follow_standalone(self) -> None:
+        """Read the session's GET stream, where a handshake-era service sends on its own."""
+        last_id: str | None = None
+        while True:
+            headers = {"accept": sse.CONTENT_TYPE}
+            if self.session_id is not None:
+                headers["mcp-session-id"] = self.session_id
+            if self.version is not None:
+                headers["mcp-protocol-version"] = self.version
+            if last_id is not None:
+                headers["last-event-id"] = last_id
+            try:
+                async with self.http.stream(
+                    "GET", self.url, headers=headers, timeout=None
+                ) as response:
+                    if response.status_code in (404, 405):
+                        return  # no standalone stream offered, or the session is gone
+                    if response.status_code == 200:
+                        last_id = await self._read_events(response) or last_id
+            except httpx2.HTTPError as exc:
+                logger.info("service %s: standalone stream dropped (%s)", self.namespace, exc)
+            await anyio.sleep(RECONNECT_DELAY)
+
+    async def end_session(self) -> None:
+        """Tell a handshake-era service its session is over (best effort)."""
+        if self.session_id is None:
+            return
+        headers = {"mcp-session-id": self.session_id}
+        if self.version is not None:
+            headers["mcp-protocol-version"] = self.version
+        try:
+            await self.http.delete(self.url, headers=headers)
+        except httpx2.HTTPError:
+            logger.debug("service %s: session end not delivered", self.namespace)
+
+
+def _unavailable(message: str) -> dict[str, Any]:
+    return {"code": codes.UPSTREAM_UNAVAILABLE, "message": message}
