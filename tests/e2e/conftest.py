@@ -130,7 +130,7 @@ async def http_gateway(
         url = None
         with anyio.fail_after(30):
             # The log line is the only signal a separate process gives of its bound port.
-            while url is None:  # noqa: ASYNC110
+            while url is None:
                 for line in log.read_text().splitlines():
                     if "serving MCP on " in line:
                         url = line.rsplit("serving MCP on ", 1)[1].strip()
