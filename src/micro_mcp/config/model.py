@@ -40,6 +40,11 @@ class ServiceSpec(_Frozen):
     """Seconds the service may take to start and list its catalog."""
     protocol: Literal["auto", "handshake", "modern"] = "auto"
     """Which MCP era to speak to the service: probe (`auto`), or pin one."""
+    sessions: Literal["shared", "per-client"] = "shared"
+    """`shared`: one upstream session serves every client. `per-client`: each handshake-era
+    client gets a session of its own (for a stdio service, a process of its own), so the
+    service keeps per-client state and can send that client requests (sampling, elicitation,
+    roots); 2026-07-28 clients, being stateless, share the first session."""
 
     @model_validator(mode="after")
     def _one_transport(self) -> ServiceSpec:

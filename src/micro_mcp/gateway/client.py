@@ -52,6 +52,16 @@ def line_outbox(write: Callable[[bytes], Awaitable[None]]) -> Outbox:
     return deliver
 
 
+class _Awaited:
+    """A request the gateway sent to the client, waiting for its answer."""
+
+    __slots__ = ("done", "reply")
+
+    def __init__(self) -> None:
+        self.done = anyio.Event()
+        self.reply: Message | None = None
+
+
 @dataclass(eq=False, slots=True)
 class ClientSession:
     """One client connection: its era, identity, requests in flight and subscriptions."""
@@ -73,9 +83,40 @@ class ClientSession:
     subscriptions: set[str] = field(default_factory=set[str])
     """Handshake era: exposed URIs subscribed with `resources/subscribe`."""
 
+    awaiting: dict[RequestId, _Awaited] = field(default_factory=dict[RequestId, _Awaited])
+    """Requests the gateway sent the client (relayed from services), by the gateway's id."""
+
     async def send(self, message: Message, related: RequestId | None = None) -> None:
         """Deliver one message to the client, as part of request `related` if given."""
         await self.outbox(message, related)
+
+    async def request(
+        self, request_id: RequestId, method: str, params: Any, related: RequestId | None
+    ) -> Message:
+        """Send the client a request and return its whole answer (`result` or `error`).
+
+        Raises:
+            TimeoutError: through the caller's deadline; the entry is removed either way.
+        """
+        waiter = self.awaiting[request_id] = _Awaited()
+        try:
+            message = jsonrpc.request(request_id, method, params)
+            await self.send(message, related)
+            await waiter.done.wait()
+        finally:
+            del self.awaiting[request_id]
+        assert waiter.reply is not None
+        return waiter.reply
+
+    def resolve(self, reply: Message) -> bool:
+        """Hand the client's answer to the request it answers; False if none waits for it."""
+        reply_id = reply.get("id")
+        waiter = self.awaiting.get(reply_id) if jsonrpc.is_request_id(reply_id) else None
+        if waiter is None:
+            return False
+        waiter.reply = reply
+        waiter.done.set()
+        return True
 
     def wants_resource(self, exposed_uri: str) -> list[RequestId | None]:
         """Where an update of `exposed_uri` goes: listen ids (2026-07-28) or None (handshake)."""

@@ -25,7 +25,13 @@ from typing import Any, Final
 import anyio
 import orjson
 from anyio.abc import TaskGroup
-from mcp.shared.inbound import ERROR_CODE_HTTP_STATUS, classify_inbound_request
+from mcp.shared.inbound import (
+    ERROR_CODE_HTTP_STATUS,
+    InboundLadderRejection,
+    classify_inbound_request,
+    find_duplicated_routing_header,
+    validate_mcp_param_headers,
+)
 from starlette.datastructures import Headers
 
 from micro_mcp import codes
@@ -51,6 +57,10 @@ ENDPOINT: Final = "/mcp"
 LOOPBACK_HOSTS: Final = frozenset({"127.0.0.1", "localhost", "[::1]", "::1"})
 SWEEP_INTERVAL: Final = 60.0
 """Seconds between sweeps for idle sessions."""
+REMOVED_METHODS: Final = frozenset(
+    {"initialize", "ping", "logging/setLevel", "resources/subscribe", "resources/unsubscribe"}
+)
+"""Handshake-era methods that 2026-07-28 removed: 404 with METHOD_NOT_FOUND on that path."""
 _JSON: Final = [(b"content-type", b"application/json")]
 _SSE: Final = [(b"content-type", sse.CONTENT_TYPE.encode()), (b"cache-control", b"no-cache")]
 
@@ -88,7 +98,7 @@ class HttpFront:
         while True:
             await anyio.sleep(SWEEP_INTERVAL)
             for session in self.sessions.sweep():
-                self.mesh.clients.discard(session.client)
+                self.mesh.release(session.client)
 
     # --- entry and the checks every request passes ------------------------------------------
 
@@ -176,7 +186,12 @@ class HttpFront:
             await _error(send, 400, exc.code, exc.message)
             return
         params = jsonrpc.as_object(message.get("params"))
-        if "method" in message and versions.request_version(params) is not None:
+        # 2026-07-28 requests carry their version in `_meta` and in a header, and no session.
+        modern = (
+            versions.request_version(params) is not None
+            or headers.get("mcp-protocol-version") in versions.MODERN_VERSIONS
+        )
+        if "method" in message and modern:
             await self._post_modern(receive, send, headers, principal, message)
             return
         session_id = headers.get("mcp-session-id")
@@ -196,6 +211,8 @@ class HttpFront:
             return
         if jsonrpc.is_notification(message):
             await self.dispatcher.handle_notification(session.client, message)
+        else:
+            session.client.resolve(message)  # an answer to a request relayed from a service
         await _reply(send, 202, b"", [])
 
     async def _session(
@@ -230,16 +247,13 @@ class HttpFront:
     async def _post_modern(
         self, receive: Receive, send: Send, headers: Headers, principal: Principal, message: Message
     ) -> None:
-        lowered = dict(headers.items())  # starlette gives lower-case names
-        verdict = classify_inbound_request(message, headers=lowered)
-        if not hasattr(verdict, "protocol_version"):
-            code = getattr(verdict, "code", codes.INVALID_REQUEST)
-            error = {"code": code, "message": getattr(verdict, "message", "invalid request")}
-            data = getattr(verdict, "data", None)
-            if data is not None:
-                error["data"] = data
+        rejection = self._modern_rejection(headers, message)
+        if rejection is not None:
+            error: dict[str, Any] = {"code": rejection.code, "message": rejection.message}
+            if rejection.data is not None:
+                error["data"] = rejection.data
             body = jsonrpc.encode(jsonrpc.error(message.get("id"), error))
-            await _reply(send, ERROR_CODE_HTTP_STATUS.get(code, 400), body, _JSON)
+            await _reply(send, ERROR_CODE_HTTP_STATUS.get(rejection.code, 400), body, _JSON)
             return
         if not jsonrpc.is_request(message):
             await _reply(send, 202, b"", [])  # 2026-07-28 defines no notification to act on
@@ -259,7 +273,29 @@ class HttpFront:
                 await _stream_out(receive, send, stream, [], modern=True)
                 tg.cancel_scope.cancel()  # the client hung up first: that cancels the request
         finally:
-            self.mesh.clients.discard(client)
+            self.mesh.release(client)
+
+    def _modern_rejection(
+        self, headers: Headers, message: Message
+    ) -> InboundLadderRejection | None:
+        """Why a 2026-07-28 request is refused before dispatch, if it is: the spec's ladder."""
+        method = message.get("method")
+        if method in REMOVED_METHODS:
+            return InboundLadderRejection(codes.METHOD_NOT_FOUND, f"Method not found: {method}")
+        duplicated = find_duplicated_routing_header(headers.items())
+        if duplicated is not None:
+            return InboundLadderRejection(codes.HEADER_MISMATCH, f"{duplicated} header repeated")
+        verdict = classify_inbound_request(message, headers=dict(headers.items()))
+        if isinstance(verdict, InboundLadderRejection):
+            return verdict
+        params = jsonrpc.as_object(message.get("params")) or {}
+        name = params.get("name")
+        if method == "tools/call" and isinstance(name, str):
+            tool = self.mesh.catalog.tool_item(name)
+            arguments = jsonrpc.as_object(params.get("arguments")) or {}
+            if tool is not None:
+                return validate_mcp_param_headers(tool.get("inputSchema"), arguments, headers)
+        return None
 
     # --- GET and DELETE ---------------------------------------------------------------------
 
@@ -299,7 +335,7 @@ class HttpFront:
         if session is None:
             return
         self.sessions.remove(session.id)
-        self.mesh.clients.discard(session.client)
+        self.mesh.release(session.client)
         await _reply(send, 200, b"", [])
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, cast
@@ -27,7 +28,7 @@ from micro_mcp.protocol.versions import Era
 from micro_mcp.registry.catalog import Catalog, ServiceCatalog
 from micro_mcp.registry.loader import load_service_catalog
 from micro_mcp.upstream.http import run_http_service
-from micro_mcp.upstream.session import UpstreamSession
+from micro_mcp.upstream.session import UpstreamSession, next_id
 from micro_mcp.upstream.stdio import run_stdio_service
 
 logger = logging.getLogger(__name__)
@@ -59,6 +60,11 @@ class Service:
     """The `subscriptions/listen` held open on a 2026-07-28 service."""
     subscribed: dict[str, int] = field(default_factory=dict[str, int])
     """Service URI -> how many client subscriptions want it."""
+    client_sessions: dict[ClientSession, tuple[UpstreamSession, anyio.CancelScope]] = field(
+        default_factory=dict[ClientSession, tuple[UpstreamSession, anyio.CancelScope]]
+    )
+    """With `sessions: per-client`, the session of each handshake-era client, and what stops it."""
+    client_lock: anyio.Lock = field(default_factory=anyio.Lock)
 
 
 @dataclass(eq=False, slots=True)
@@ -145,27 +151,8 @@ class Mesh:
                 self._rebuild()
                 self._notify_list_changed(("tools", "prompts", "resources"))
 
-        limit = self.config.max_message_bytes
         try:
-            if service.spec.url is not None:
-                await run_http_service(
-                    service.namespace,
-                    service.spec,
-                    self,
-                    ready,
-                    max_message_bytes=limit,
-                    task_status=task_status,
-                )
-            else:
-                await run_stdio_service(
-                    service.namespace,
-                    service.spec,
-                    self.base_dir,
-                    self,
-                    ready,
-                    max_message_bytes=limit,
-                    task_status=task_status,
-                )
+            await self._run_service(service.namespace, service.spec, ready, task_status)
         except* (McpError, OSError) as group:
             if service.state != "ready":
                 raise  # start-up failed: tg.start() reports it
@@ -276,6 +263,87 @@ class Mesh:
             )
         return service.session
 
+    async def session_for(
+        self, namespace: str, client: ClientSession
+    ) -> tuple[Service, UpstreamSession]:
+        """The session `client` calls the service on: the shared one, or, for a handshake-era
+        client of a `per-client` service, its own, started on first need.
+
+        Raises:
+            UpstreamUnavailable: the service is not running or its client session cannot start.
+        """
+        service, shared = self.session_of(namespace)
+        if service.spec.sessions != "per-client" or client.era is not Era.HANDSHAKE:
+            return service, shared
+        async with service.client_lock:
+            own = service.client_sessions.get(client)
+            if own is None and self._tg is not None:
+                try:
+                    await self._tg.start(self._serve_client_session, service, client)
+                except* (McpError, OSError) as group:
+                    exc = _leaf(group)
+                    raise UpstreamUnavailable(
+                        f"service {namespace!r}: no session for this client: {exc}"
+                    ) from exc
+                own = service.client_sessions.get(client)
+        return service, own[0] if own is not None else shared
+
+    async def _serve_client_session(
+        self,
+        service: Service,
+        client: ClientSession,
+        *,
+        task_status: anyio.abc.TaskStatus[UpstreamSession],
+    ) -> None:
+        with anyio.CancelScope() as scope:
+
+            async def ready(session: UpstreamSession) -> None:
+                service.client_sessions[client] = (session, scope)
+
+            spec = service.spec.model_copy(update={"protocol": "handshake"})
+            try:
+                await self._run_service(service.namespace, spec, ready, task_status)
+            except* (McpError, OSError) as group:
+                if client not in service.client_sessions:
+                    raise  # it never started: session_for() reports it
+                logger.warning(
+                    "service %s: a client's session ended: %s", service.namespace, _leaf(group)
+                )
+            finally:
+                service.client_sessions.pop(client, None)
+
+    def release(self, client: ClientSession) -> None:
+        """A client left: stop the upstream sessions kept for it alone."""
+        self.clients.discard(client)
+        for service in self.services.values():
+            held = service.client_sessions.pop(client, None)
+            if held is not None:
+                held[1].cancel()
+
+    async def _run_service(
+        self,
+        namespace: str,
+        spec: ServiceSpec,
+        ready: Callable[[UpstreamSession], Awaitable[None]],
+        task_status: anyio.abc.TaskStatus[UpstreamSession],
+    ) -> None:
+        """Run one session to a service over its transport until it ends or is cancelled."""
+        limit = self.config.max_message_bytes
+        if spec.url is not None:
+            await run_http_service(
+                namespace, spec, self, ready, max_message_bytes=limit, task_status=task_status
+            )
+        else:
+            await run_stdio_service(
+                namespace,
+                spec,
+                self.base_dir,
+                self,
+                ready,
+                max_message_bytes=limit,
+                task_status=task_status,
+            )
+
     def session_of(self, namespace: str) -> tuple[Service, UpstreamSession]:
         """The service and its live session.
 
@@ -316,20 +384,58 @@ class Mesh:
                 "service %s cancelled its request %r", session.namespace, params.get("requestId")
             )
 
-    async def on_request(self, session: UpstreamSession, message: Message) -> None:
-        """Answer a service's request: `ping` here; others cannot reach a client yet."""
+    async def on_request(
+        self, session: UpstreamSession, message: Message, related: RequestId | None
+    ) -> None:
+        """Answer `ping` here; relay anything else to the client whose call caused it."""
         if message["method"] == "ping":
             await session.respond(message["id"], {"result": {}})
+        elif self._tg is not None:
+            # Waiting for the client here would block the reader that must deliver its answer.
+            self._tg.start_soon(self._ask_client, session, message, related)
+
+    async def _ask_client(
+        self, session: UpstreamSession, message: Message, related: RequestId | None
+    ) -> None:
+        method: str = message["method"]
+        call = self._call_behind(session.namespace, related)
+        client = call.client if call is not None else self._sole_client()
+        refusal = _cannot_ask(client, method)
+        if refusal is not None or client is None:
+            error = {"code": codes.METHOD_NOT_FOUND, "message": refusal or "no client to ask"}
+            await session.respond(message["id"], {"error": error})
             return
-        await session.respond(
-            message["id"],
-            {
-                "error": {
-                    "code": codes.METHOD_NOT_FOUND,
-                    "message": f"the gateway does not relay {message['method']!r} to clients",
-                }
-            },
-        )
+        timeout = self.services[session.namespace].spec.timeout
+        try:
+            with anyio.fail_after(timeout):
+                reply = await client.request(
+                    next_id(), method, message.get("params"), call.request_id if call else None
+                )
+        except TimeoutError:
+            error = {
+                "code": codes.UPSTREAM_TIMEOUT,
+                "message": f"the client did not answer {method}",
+            }
+            await session.respond(message["id"], {"error": error})
+            return
+        except (OSError, anyio.BrokenResourceError, anyio.ClosedResourceError):
+            error = {"code": codes.UPSTREAM_UNAVAILABLE, "message": "the client is gone"}
+            await session.respond(message["id"], {"error": error})
+            return
+        answer = {"error": reply["error"]} if "error" in reply else {"result": reply.get("result")}
+        await session.respond(message["id"], answer)
+
+    def _call_behind(self, namespace: str, related: RequestId | None) -> CallContext | None:
+        """The call a service's request belongs to: the one named, else the only client's last."""
+        if related is not None:
+            return self.calls.get((namespace, related))
+        calls = [call for (ns, _), call in self.calls.items() if ns == namespace]
+        if calls and all(call.client is calls[0].client for call in calls):
+            return calls[-1]
+        return None
+
+    def _sole_client(self) -> ClientSession | None:
+        return next(iter(self.clients)) if len(self.clients) == 1 else None
 
     async def _forward_log(self, service: Service, params: dict[str, Any]) -> None:
         forwarded = dict(params)
@@ -374,6 +480,31 @@ class Mesh:
                     update[versions.META] = {SUBSCRIPTION_ID_KEY: listen_id}
                 updated = jsonrpc.notification("notifications/resources/updated", update)
                 await _send_quietly(client, updated, listen_id)
+
+
+_CLIENT_CAPABILITY: Final = {
+    "sampling/createMessage": "sampling",
+    "elicitation/create": "elicitation",
+    "roots/list": "roots",
+}
+"""The capability a client declares to take each request a service may send it."""
+
+
+def _cannot_ask(client: ClientSession | None, method: str) -> str | None:
+    """Why `method` cannot be relayed to `client`, or None when it can."""
+    if client is None:
+        return f"no single client to relay {method} to"
+    if client.era is Era.MODERN:
+        return (
+            f"the client speaks 2026-07-28, where a server cannot send it {method}; "
+            "the service must return an input_required result instead"
+        )
+    capability = _CLIENT_CAPABILITY.get(method)
+    if capability is None:
+        return f"the gateway does not relay {method!r} to clients"
+    if capability not in client.capabilities:
+        return f"the client did not declare the {capability!r} capability"
+    return None
 
 
 def _leaf(group: BaseExceptionGroup[Any]) -> BaseException:

@@ -25,7 +25,7 @@ async def forward(mesh: Mesh, ex: Exchange, route: Route, key: str, value: Any) 
         McpError: the service is unavailable, timed out, or answered with an error.
     """
     client, params, request_id = ex.client, ex.params, ex.correlation
-    service, session = mesh.session_of(route.namespace)
+    service, session = await mesh.session_for(route.namespace, client)
     outbound = dict(params)
     outbound[key] = value
     client_meta = jsonrpc.as_object(params.get(versions.META))

@@ -60,7 +60,7 @@ async def serve_client(
                     scope.cancel()
             tg.cancel_scope.deadline = anyio.current_time() + DRAIN_TIMEOUT
     finally:
-        mesh.clients.discard(client)
+        mesh.release(client)
 
 
 async def _take(
@@ -92,7 +92,8 @@ async def _take(
         tg.start_soon(dispatcher.handle_request, client, message)
     elif jsonrpc.is_notification(message):
         await dispatcher.handle_notification(client, message)
-    # A response: the gateway sends clients no requests yet, so there is nothing to match.
+    elif not client.resolve(message):
+        logger.debug("client answered unknown request %r", message.get("id"))
 
 
 async def _reply_error(client: ClientSession, request_id: object, exc: McpError) -> None:

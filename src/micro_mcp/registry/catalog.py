@@ -74,6 +74,7 @@ class Catalog:
         self.unprefixed = next((ns for ns, n in namers.items() if not n.prefixed), None)
         self._views: dict[str, _View] = {kind: _View() for kind in KINDS}
         self._tools: dict[str, Route] = {}
+        self._tool_items: dict[str, dict[str, Any]] = {}
         self._prompts: dict[str, Route] = {}
         self._filtered: dict[tuple[str, Policy], list[dict[str, Any]]] = {}
 
@@ -113,6 +114,8 @@ class Catalog:
                     index[exposed] = Route(namer.namespace, original, subject)
                 renamed = dict(item)
                 renamed[key] = exposed
+                if kind == "tools":
+                    self._tool_items[exposed] = renamed
                 view.items.append(renamed)
                 view.subjects.append(subject)
 
@@ -135,6 +138,10 @@ class Catalog:
     def tool(self, exposed: str) -> Route | None:
         """The route of an exposed tool name."""
         return self._tools.get(exposed)
+
+    def tool_item(self, exposed: str) -> dict[str, Any] | None:
+        """The tool as listed (exposed name), for its input schema."""
+        return self._tool_items.get(exposed)
 
     def prompt(self, exposed: str) -> Route | None:
         """The route of an exposed prompt name."""

@@ -164,7 +164,7 @@ class HttpChannel:
                 self.session_id = response.headers.get("mcp-session-id")
             kind = response.headers.get("content-type", "")
             if kind.startswith(sse.CONTENT_TYPE):
-                await self._read_events(response)
+                await self._read_events(response, message["id"])
             elif kind.startswith("application/json"):
                 await self._read_json(response, message["id"])
             elif response.status_code != 202:
@@ -188,15 +188,23 @@ class HttpChannel:
                 return
         await self._deliver(bytes(data), request_id, response.status_code)
 
-    async def _read_events(self, response: httpx2.Response) -> str | None:
+    async def _read_events(
+        self, response: httpx2.Response, request_id: RequestId | None = None
+    ) -> str | None:
         parser = sse.EventParser(self.limit)
         async for line in response.aiter_lines():
             data = parser.feed(line.rstrip("\r\n"))
             if data:  # an event without data primes resumption (2025-11-25); nothing to read
-                await self._deliver(data.encode(), None, response.status_code)
+                await self._deliver(data.encode(), None, response.status_code, request_id)
         return parser.last_id
 
-    async def _deliver(self, data: bytes, request_id: RequestId | None, status: int) -> None:
+    async def _deliver(
+        self,
+        data: bytes,
+        request_id: RequestId | None,
+        status: int,
+        stream_of: RequestId | None = None,
+    ) -> None:
         session = self.session
         assert session is not None
         try:
@@ -206,7 +214,7 @@ class HttpChannel:
             if request_id is not None:
                 session.fail(request_id, _unavailable(f"HTTP {status} with an unreadable body"))
             return
-        await session.receive(message)
+        await session.receive(message, stream_of)
 
     async def follow_standalone(self) -> None:
         """Read the session's GET stream, where a handshake-era service sends on its own."""

@@ -25,6 +25,13 @@ logger = logging.getLogger(__name__)
 
 GATEWAY_INFO: Final = {"name": "micro-mcp", "version": "0.1.0"}
 """How the gateway introduces itself, to services and to clients."""
+RELAYED_CAPABILITIES: Final[dict[str, Any]] = {
+    "sampling": {},
+    "elicitation": {"form": {}, "url": {}},
+    "roots": {},
+}
+"""What the gateway offers a handshake-era service: it relays these requests to the client
+whose call caused them, and answers with a clear error when that client cannot take them."""
 PROBE_TIMEOUT: Final = 5.0
 """Seconds to wait for a `server/discover` answer before trying `initialize`: a handshake-era
 server may ignore an unknown request sent before its handshake instead of answering it."""
@@ -46,8 +53,15 @@ class SessionHandler(Protocol):
         """A notification from the service; must not wait on a reply from the same service."""
         ...
 
-    async def on_request(self, session: UpstreamSession, message: Message) -> None:
-        """A request from the service; it must be answered with `session.respond`."""
+    async def on_request(
+        self, session: UpstreamSession, message: Message, related: RequestId | None
+    ) -> None:
+        """A request from the service; it must be answered with `session.respond`.
+
+        `related` is the gateway's request the service sent it under, when the channel tells
+        (an HTTP response stream does; a stdio pipe does not). It must not wait for the answer
+        in the caller's task: the reader that called it is what delivers the answer.
+        """
         ...
 
 
@@ -149,11 +163,11 @@ class UpstreamSession:
         if self._closed is None:
             await self._send(message)
 
-    async def receive(self, message: Message) -> None:
-        """Take one message read from the service."""
+    async def receive(self, message: Message, related: RequestId | None = None) -> None:
+        """Take one message read from the service (on the stream of request `related`)."""
         if "method" in message:
             if "id" in message:
-                await self._handler.on_request(self, message)
+                await self._handler.on_request(self, message, related)
             else:
                 await self._handler.on_notification(self, message)
             return
@@ -230,7 +244,7 @@ class UpstreamSession:
             "initialize",
             {
                 "protocolVersion": versions.LATEST_HANDSHAKE,
-                "capabilities": {},
+                "capabilities": RELAYED_CAPABILITIES,
                 "clientInfo": dict(GATEWAY_INFO),
             },
             timeout=timeout,
