@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -13,6 +14,8 @@ from micro_mcp.policy.model import Principal
 from micro_mcp.protocol import jsonrpc
 from micro_mcp.protocol.jsonrpc import Message, RequestId
 from micro_mcp.protocol.versions import Era
+
+logger = logging.getLogger(__name__)
 
 LOG_LEVELS = ("debug", "info", "notice", "warning", "error", "critical", "alert", "emergency")
 """MCP's log levels (RFC 5424), least severe first."""
@@ -89,6 +92,13 @@ class ClientSession:
     async def send(self, message: Message, related: RequestId | None = None) -> None:
         """Deliver one message to the client, as part of request `related` if given."""
         await self.outbox(message, related)
+
+    async def send_quietly(self, message: Message, related: RequestId | None = None) -> None:
+        """Send a notification to a client that may have gone; then it is dropped."""
+        try:
+            await self.outbox(message, related)
+        except (OSError, anyio.BrokenResourceError, anyio.ClosedResourceError):
+            logger.debug("client %s is gone; dropped %s", self.id, message.get("method"))
 
     async def request(
         self, request_id: RequestId, method: str, params: Any, related: RequestId | None

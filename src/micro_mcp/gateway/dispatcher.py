@@ -23,7 +23,7 @@ from micro_mcp.errors import McpError, PolicyDenied, Unauthenticated, UnknownNam
 from micro_mcp.gateway import relay
 from micro_mcp.gateway.client import LOG_LEVELS, ClientSession, Listen
 from micro_mcp.gateway.exchange import Exchange
-from micro_mcp.gateway.mesh import SUBSCRIPTION_ID_KEY, Mesh
+from micro_mcp.gateway.mesh import Mesh
 from micro_mcp.policy import engine
 from micro_mcp.protocol import jsonrpc, versions
 from micro_mcp.protocol.jsonrpc import Message
@@ -389,7 +389,7 @@ class Dispatcher:
                 await self.mesh.subscribe(self.mesh.services[route.namespace], route.name, True)
                 subscribed.append(route)
             ex.client.listens[ex.request_id] = listen
-            meta = {versions.META: {SUBSCRIPTION_ID_KEY: ex.request_id}}
+            meta = {versions.META: {versions.SUBSCRIPTION_ID_KEY: ex.request_id}}
             acknowledged = "notifications/subscriptions/acknowledged"
             ack_message = jsonrpc.notification(acknowledged, {**meta, "notifications": ack})
             await ex.client.send(ack_message, ex.request_id)

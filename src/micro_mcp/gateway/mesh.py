@@ -17,18 +17,18 @@ from typing import Any, Final, cast
 import anyio
 from anyio.abc import TaskGroup
 
-from micro_mcp import codes
 from micro_mcp.config.model import GatewayConfig, Manifest, ServiceSpec
 from micro_mcp.errors import McpError, UpstreamUnavailable
-from micro_mcp.gateway.client import ClientSession, log_rank
+from micro_mcp.gateway.client import ClientSession
+from micro_mcp.gateway.inbound import ServiceMessages
 from micro_mcp.protocol import jsonrpc, versions
-from micro_mcp.protocol.jsonrpc import Message, RequestId
+from micro_mcp.protocol.jsonrpc import RequestId
 from micro_mcp.protocol.names import Namer
 from micro_mcp.protocol.versions import Era
 from micro_mcp.registry.catalog import Catalog, ServiceCatalog
 from micro_mcp.registry.loader import load_service_catalog
 from micro_mcp.upstream.http import run_http_service
-from micro_mcp.upstream.session import UpstreamSession, next_id
+from micro_mcp.upstream.session import UpstreamSession
 from micro_mcp.upstream.stdio import run_stdio_service
 
 logger = logging.getLogger(__name__)
@@ -36,12 +36,6 @@ logger = logging.getLogger(__name__)
 SNAPSHOTS_KEPT: Final = 8
 """Catalog snapshots kept for cursors cut from an older one: a client paging through a list
 while the catalog changes still gets consistent pages."""
-_LIST_CHANGED: Final = {
-    "notifications/tools/list_changed": "tools",
-    "notifications/prompts/list_changed": "prompts",
-    "notifications/resources/list_changed": "resources",
-}
-SUBSCRIPTION_ID_KEY: Final = "io.modelcontextprotocol/subscriptionId"
 
 
 @dataclass(eq=False, slots=True)
@@ -99,7 +93,9 @@ class Mesh:
         self.clients: set[ClientSession] = set()
         self.calls: dict[tuple[str, Any], CallContext] = {}
         """(namespace, gateway progress token or request id) -> the call it belongs to."""
-        self._tg: TaskGroup | None = None
+        self.inbound = ServiceMessages(self)
+        self.tasks: TaskGroup | None = None
+        """Where the mesh runs what outlives one request; set while `run` runs."""
 
     # --- lifetime ---------------------------------------------------------------------------
 
@@ -108,7 +104,7 @@ class Mesh:
     ) -> None:
         """Start every enabled service in parallel; serve until cancelled, then stop them all."""
         async with anyio.create_task_group() as tg:
-            self._tg = tg
+            self.tasks = tg
             task_status.started()
             async with anyio.create_task_group() as starting:
                 for service in self.services.values():
@@ -177,7 +173,7 @@ class Mesh:
         """A recent catalog snapshot by generation, for cursors."""
         return self._snapshots.get(generation)
 
-    async def _refresh(self, service: Service, kind: str) -> None:
+    async def refresh(self, service: Service, kind: str) -> None:
         session = service.session
         if session is None:
             return
@@ -198,21 +194,21 @@ class Mesh:
         self._notify_list_changed((kind,))
 
     def _notify_list_changed(self, kinds: tuple[str, ...]) -> None:
-        if self._tg is None:
+        if self.tasks is None:
             return
         for client in list(self.clients):
             for kind in kinds:
-                self._tg.start_soon(self._send_list_changed, client, kind)
+                self.tasks.start_soon(self._send_list_changed, client, kind)
 
     async def _send_list_changed(self, client: ClientSession, kind: str) -> None:
         method = f"notifications/{kind}/list_changed"
         if client.era is Era.HANDSHAKE:
-            await _send_quietly(client, jsonrpc.notification(method))
+            await client.send_quietly(jsonrpc.notification(method))
             return
         for listen_id, listen in list(client.listens.items()):
             if getattr(listen, kind):
-                params = {versions.META: {SUBSCRIPTION_ID_KEY: listen_id}}
-                await _send_quietly(client, jsonrpc.notification(method, params), listen_id)
+                params = {versions.META: {versions.SUBSCRIPTION_ID_KEY: listen_id}}
+                await client.send_quietly(jsonrpc.notification(method, params), listen_id)
 
     # --- subscriptions ----------------------------------------------------------------------
 
@@ -277,9 +273,9 @@ class Mesh:
             return service, shared
         async with service.client_lock:
             own = service.client_sessions.get(client)
-            if own is None and self._tg is not None:
+            if own is None and self.tasks is not None:
                 try:
-                    await self._tg.start(self._serve_client_session, service, client)
+                    await self.tasks.start(self._serve_client_session, service, client)
                 except* (McpError, OSError) as group:
                     exc = _leaf(group)
                     raise UpstreamUnavailable(
@@ -331,14 +327,19 @@ class Mesh:
         limit = self.config.max_message_bytes
         if spec.url is not None:
             await run_http_service(
-                namespace, spec, self, ready, max_message_bytes=limit, task_status=task_status
+                namespace,
+                spec,
+                self.inbound,
+                ready,
+                max_message_bytes=limit,
+                task_status=task_status,
             )
         else:
             await run_stdio_service(
                 namespace,
                 spec,
                 self.base_dir,
-                self,
+                self.inbound,
                 ready,
                 max_message_bytes=limit,
                 task_status=task_status,
@@ -353,159 +354,6 @@ class Mesh:
         service = self.services[namespace]
         return service, self._session(service)
 
-    # --- messages from services (SessionHandler) --------------------------------------------
-
-    async def on_notification(self, session: UpstreamSession, message: Message) -> None:
-        """Route a service's notification to the clients it concerns."""
-        method = message["method"]
-        params: dict[str, Any] = message.get("params") or {}  # decode() allows only an object
-        service = self.services[session.namespace]
-        if method == "notifications/progress":
-            token = params.get("progressToken")
-            # The relay sent a request id as the token. Anything else matches no call, and an
-            # unhashable one (a list) would raise here and take the gateway down with it.
-            call = (
-                self.calls.get((session.namespace, token)) if jsonrpc.is_request_id(token) else None
-            )
-            if call is not None and call.progress_token is not None:
-                forwarded = dict(params)
-                forwarded["progressToken"] = call.progress_token
-                progress = jsonrpc.notification(method, forwarded)
-                await _send_quietly(call.client, progress, call.request_id)
-        elif method == "notifications/message":
-            await self._forward_log(service, params)
-        elif method in _LIST_CHANGED:
-            if self._tg is not None:
-                self._tg.start_soon(self._refresh, service, _LIST_CHANGED[method])
-        elif method == "notifications/resources/updated":
-            await self._forward_update(service, params)
-        elif method == "notifications/cancelled":
-            logger.debug(
-                "service %s cancelled its request %r", session.namespace, params.get("requestId")
-            )
-
-    async def on_request(
-        self, session: UpstreamSession, message: Message, related: RequestId | None
-    ) -> None:
-        """Answer `ping` here; relay anything else to the client whose call caused it."""
-        if message["method"] == "ping":
-            await session.respond(message["id"], {"result": {}})
-        elif self._tg is not None:
-            # Waiting for the client here would block the reader that must deliver its answer.
-            self._tg.start_soon(self._ask_client, session, message, related)
-
-    async def _ask_client(
-        self, session: UpstreamSession, message: Message, related: RequestId | None
-    ) -> None:
-        method: str = message["method"]
-        call = self._call_behind(session.namespace, related)
-        client = call.client if call is not None else self._sole_client()
-        refusal = _cannot_ask(client, method)
-        if refusal is not None or client is None:
-            error = {"code": codes.METHOD_NOT_FOUND, "message": refusal or "no client to ask"}
-            await session.respond(message["id"], {"error": error})
-            return
-        timeout = self.services[session.namespace].spec.timeout
-        try:
-            with anyio.fail_after(timeout):
-                reply = await client.request(
-                    next_id(), method, message.get("params"), call.request_id if call else None
-                )
-        except TimeoutError:
-            error = {
-                "code": codes.UPSTREAM_TIMEOUT,
-                "message": f"the client did not answer {method}",
-            }
-            await session.respond(message["id"], {"error": error})
-            return
-        except (OSError, anyio.BrokenResourceError, anyio.ClosedResourceError):
-            error = {"code": codes.UPSTREAM_UNAVAILABLE, "message": "the client is gone"}
-            await session.respond(message["id"], {"error": error})
-            return
-        answer = {"error": reply["error"]} if "error" in reply else {"result": reply.get("result")}
-        await session.respond(message["id"], answer)
-
-    def _call_behind(self, namespace: str, related: RequestId | None) -> CallContext | None:
-        """The call a service's request belongs to: the one named, else the only client's last."""
-        if related is not None:
-            return self.calls.get((namespace, related))
-        calls = [call for (ns, _), call in self.calls.items() if ns == namespace]
-        if calls and all(call.client is calls[0].client for call in calls):
-            return calls[-1]
-        return None
-
-    def _sole_client(self) -> ClientSession | None:
-        return next(iter(self.clients)) if len(self.clients) == 1 else None
-
-    async def _forward_log(self, service: Service, params: dict[str, Any]) -> None:
-        forwarded = dict(params)
-        logger_name = params.get("logger")
-        forwarded["logger"] = (
-            f"{service.namespace}.{logger_name}"
-            if isinstance(logger_name, str)
-            else service.namespace
-        )
-        rank = log_rank(params.get("level"))
-        message = jsonrpc.notification("notifications/message", forwarded)
-        targets: dict[ClientSession, RequestId | None] = {}
-        session = service.session
-        if session is not None and session.era is Era.HANDSHAKE:
-            # A handshake-era service logs for its whole session, not for one request: every
-            # handshake-era client whose level admits the line gets it.
-            targets.update(
-                (client, None)
-                for client in self.clients
-                if client.era is Era.HANDSHAKE and rank >= log_rank(client.log_level)
-            )
-        for (namespace, _), call in list(self.calls.items()):
-            # 2026-07-28: log lines belong to the requests that asked for them.
-            if (
-                namespace == service.namespace
-                and call.log_level is not None
-                and rank >= log_rank(call.log_level)
-            ):
-                targets[call.client] = call.request_id
-        for client, related in targets.items():
-            await _send_quietly(client, message, related)
-
-    async def _forward_update(self, service: Service, params: dict[str, Any]) -> None:
-        uri = params.get("uri")
-        if not isinstance(uri, str):
-            return
-        exposed = service.namer.uri(uri)
-        for client in list(self.clients):
-            for listen_id in client.wants_resource(exposed):
-                update: dict[str, Any] = {"uri": exposed}
-                if listen_id is not None:
-                    update[versions.META] = {SUBSCRIPTION_ID_KEY: listen_id}
-                updated = jsonrpc.notification("notifications/resources/updated", update)
-                await _send_quietly(client, updated, listen_id)
-
-
-_CLIENT_CAPABILITY: Final = {
-    "sampling/createMessage": "sampling",
-    "elicitation/create": "elicitation",
-    "roots/list": "roots",
-}
-"""The capability a client declares to take each request a service may send it."""
-
-
-def _cannot_ask(client: ClientSession | None, method: str) -> str | None:
-    """Why `method` cannot be relayed to `client`, or None when it can."""
-    if client is None:
-        return f"no single client to relay {method} to"
-    if client.era is Era.MODERN:
-        return (
-            f"the client speaks 2026-07-28, where a server cannot send it {method}; "
-            "the service must return an input_required result instead"
-        )
-    capability = _CLIENT_CAPABILITY.get(method)
-    if capability is None:
-        return f"the gateway does not relay {method!r} to clients"
-    if capability not in client.capabilities:
-        return f"the client did not declare the {capability!r} capability"
-    return None
-
 
 def _leaf(group: BaseExceptionGroup[Any]) -> BaseException:
     """The first exception in a (nested) group: task groups wrap even a single failure."""
@@ -514,13 +362,3 @@ def _leaf(group: BaseExceptionGroup[Any]) -> BaseException:
         # isinstance() cannot recover the member type; every group member is a BaseException.
         exc = cast("BaseExceptionGroup[BaseException]", exc).exceptions[0]
     return exc
-
-
-async def _send_quietly(
-    client: ClientSession, message: Message, related: RequestId | None = None
-) -> None:
-    """Send to a client that may have gone; a notification to a closed client is dropped."""
-    try:
-        await client.send(message, related)
-    except (OSError, anyio.BrokenResourceError, anyio.ClosedResourceError):
-        logger.debug("client %s is gone; dropped %s", client.id, message.get("method"))

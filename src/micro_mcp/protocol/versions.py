@@ -21,6 +21,8 @@ CLIENT_INFO_KEY: Final = "io.modelcontextprotocol/clientInfo"
 CLIENT_CAPABILITIES_KEY: Final = "io.modelcontextprotocol/clientCapabilities"
 LOG_LEVEL_KEY: Final = "io.modelcontextprotocol/logLevel"
 SERVER_INFO_KEY: Final = "io.modelcontextprotocol/serverInfo"
+SUBSCRIPTION_ID_KEY: Final = "io.modelcontextprotocol/subscriptionId"
+"""On notifications of a `subscriptions/listen` stream: the id of the listen request."""
 RESERVED_PREFIX: Final = "io.modelcontextprotocol/"
 """Keys under this prefix belong to one hop; a relay sets its own instead of forwarding them."""
 
