@@ -22,6 +22,7 @@ from micro_mcp.audit.sinks import AuditSink
 from micro_mcp.errors import McpError, PolicyDenied, Unauthenticated, UnknownName
 from micro_mcp.gateway import relay
 from micro_mcp.gateway.client import LOG_LEVELS, ClientSession, Listen
+from micro_mcp.gateway.eras import dress_result, settle_era
 from micro_mcp.gateway.exchange import Exchange
 from micro_mcp.gateway.mesh import Mesh
 from micro_mcp.policy import engine
@@ -42,9 +43,6 @@ CAPABILITIES: Final = {
     "logging": {},
 }
 """What the gateway offers every client, whatever its services offer: it routes them all."""
-CACHEABLE: Final = frozenset({*LIST_METHODS, "resources/read", "server/discover"})
-"""Results that 2026-07-28 requires to carry `ttlMs` and `cacheScope`."""
-_MODERN_ONLY_FIELDS: Final = ("resultType", "ttlMs", "cacheScope")
 
 
 class Dispatcher:
@@ -98,7 +96,7 @@ class Dispatcher:
                 await self._listen(ex)
                 return None
             result = await self._dispatch(ex)
-            response = jsonrpc.result(ex.request_id, self._adapt(ex, result))
+            response = jsonrpc.result(ex.request_id, dress_result(ex.client.era, ex.method, result))
             self._audit_reply(ex, "tool_error" if result.get("isError") is True else "ok", None)
         except McpError as exc:
             response = jsonrpc.error(ex.request_id, exc.to_error())
@@ -115,7 +113,7 @@ class Dispatcher:
         return response
 
     async def _dispatch(self, ex: Exchange) -> dict[str, Any]:
-        self._check_era(ex)
+        settle_era(ex.client, ex.method, ex.params)
         if ex.client.principal is None:
             self._audit_call(ex, "deny")
             raise Unauthenticated(
@@ -128,94 +126,6 @@ class Dispatcher:
         if ex.method not in _ROUTED:
             self._audit_call(ex, "allow")
         return await handler(ex)
-
-    def _check_era(self, ex: Exchange) -> None:
-        """Settle, or hold the client to, the protocol era of its connection.
-
-        As the official SDK does, the first request decides: `initialize` means the handshake
-        era; a request carrying the 2026-07-28 `_meta` envelope means 2026-07-28.
-        """
-        client, method, params = ex.client, ex.method, ex.params
-        declared = versions.request_version(params)
-        if method == "initialize":
-            if client.era is Era.MODERN:
-                raise McpError(
-                    "this connection serves 2026-07-28; the initialize handshake is not accepted",
-                    code=codes.UNSUPPORTED_PROTOCOL_VERSION,
-                    data={
-                        "supported": list(versions.MODERN_VERSIONS),
-                        "requested": params.get("protocolVersion"),
-                    },
-                )
-            return
-        if declared is not None or method == "server/discover":
-            if client.era is Era.HANDSHAKE:
-                raise McpError(
-                    "this connection negotiated its version with initialize; requests carrying "
-                    "the 2026-07-28 envelope are not accepted on it",
-                    code=codes.INVALID_REQUEST,
-                )
-            meta = jsonrpc.as_object(params.get(versions.META))
-            capabilities = jsonrpc.as_object(
-                meta.get(versions.CLIENT_CAPABILITIES_KEY) if meta is not None else None
-            )
-            if declared is None or capabilities is None:
-                raise McpError(
-                    "params._meta must carry 'io.modelcontextprotocol/protocolVersion' and "
-                    "'io.modelcontextprotocol/clientCapabilities'",
-                    code=codes.INVALID_PARAMS,
-                )
-            if declared not in versions.MODERN_VERSIONS:
-                raise McpError(
-                    "Unsupported protocol version",
-                    code=codes.UNSUPPORTED_PROTOCOL_VERSION,
-                    data={"supported": list(versions.MODERN_VERSIONS), "requested": declared},
-                )
-            client.era, client.version, client.capabilities = Era.MODERN, declared, capabilities
-            info = jsonrpc.as_object(
-                meta.get(versions.CLIENT_INFO_KEY) if meta is not None else None
-            )
-            if info is not None:
-                client.client_info = info
-            return
-        if client.era is None and method != "ping":
-            raise McpError(
-                f"{method} before initialize: send initialize (or use the 2026-07-28 envelope)",
-                code=codes.INVALID_REQUEST,
-            )
-        if client.era is Era.MODERN:
-            raise McpError(
-                "params._meta must carry 'io.modelcontextprotocol/protocolVersion' and "
-                "'io.modelcontextprotocol/clientCapabilities'",
-                code=codes.INVALID_PARAMS,
-            )
-
-    def _adapt(self, ex: Exchange, result: dict[str, Any]) -> dict[str, Any]:
-        """Dress a result for the client's era: 2026-07-28 fields on, or off."""
-        meta = result.get(versions.META)
-        if isinstance(meta, dict) and versions.SERVER_INFO_KEY in meta:
-            del meta[versions.SERVER_INFO_KEY]  # the service's identity stays behind the gateway
-            if not meta:
-                del result[versions.META]
-        if ex.client.era is Era.MODERN:
-            result.setdefault("resultType", "complete")
-            if ex.method in CACHEABLE and result["resultType"] == "complete":
-                result.setdefault("ttlMs", 0)
-                result.setdefault("cacheScope", "private")
-            meta = result.get(versions.META)
-            if not isinstance(meta, dict):
-                meta = result[versions.META] = {}
-            meta[versions.SERVER_INFO_KEY] = GATEWAY_INFO
-            return result
-        if result.get("resultType", "complete") != "complete":
-            raise McpError(
-                f"the service answered {ex.method} with a {result['resultType']!r} result, which "
-                "only 2026-07-28 clients can take; connect with protocol 2026-07-28",
-                code=codes.MISSING_REQUIRED_CLIENT_CAPABILITY,
-            )
-        for name in _MODERN_ONLY_FIELDS:
-            result.pop(name, None)
-        return result
 
     # --- lifecycle --------------------------------------------------------------------------
 
@@ -360,7 +270,7 @@ class Dispatcher:
 
     async def _listen(self, ex: Exchange) -> None:
         """Hold a 2026-07-28 `subscriptions/listen` open until the client cancels it."""
-        self._check_era(ex)
+        settle_era(ex.client, ex.method, ex.params)
         if ex.client.principal is None:
             raise Unauthenticated("Unauthenticated: the gateway requires a token")
         wanted = jsonrpc.as_object(ex.params.get("notifications"))
