@@ -1,0 +1,67 @@
+"""Replayable SSE streams and the SSE parser."""
+
+from __future__ import annotations
+
+import anyio
+import anyio.lowlevel
+import pytest
+
+from micro_mcp.gateway.streams import EventStream
+from micro_mcp.transport import sse
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+def _note(n: int) -> dict[str, object]:
+    return {"jsonrpc": "2.0", "method": "notifications/progress", "params": {"progress": n}}
+
+
+async def test_a_follower_gets_kept_events_then_live_ones_and_stops_after_the_last() -> None:
+    stream = EventStream("r1")
+    stream.push(_note(1))
+    seen: list[int] = []
+
+    async def follow() -> None:
+        async for seq, _data in stream.follow():
+            seen.append(seq)
+
+    with anyio.fail_after(5):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(follow)
+            await anyio.lowlevel.checkpoint()
+            stream.push(_note(2))
+            stream.push({"jsonrpc": "2.0", "id": 1, "result": {}}, last=True)
+    assert seen == [1, 2, 3]
+    assert stream.finished
+
+
+async def test_resuming_after_an_event_replays_only_what_came_later() -> None:
+    stream = EventStream("s", keep=2)
+    for n in range(1, 5):
+        stream.push(_note(n))
+    stream.close()
+    replayed = [seq async for seq, _ in stream.follow(after=3)]
+    everything_kept = [seq async for seq, _ in stream.follow()]
+    assert replayed == [4]
+    assert everything_kept == [3, 4]  # the oldest fell off: memory stays bounded
+
+
+def test_event_ids_round_trip_through_the_sse_helpers() -> None:
+    stream = EventStream("r12")
+    assert sse.split_event_id(stream.event_id(7)) == ("r12", 7)
+    assert sse.split_event_id("garbage") is None
+    assert sse.event("r1-1", b"{}") == b"id: r1-1\nevent: message\ndata: {}\n\n"
+
+
+def test_the_parser_joins_data_lines_skips_comments_and_drops_oversized_events() -> None:
+    parser = sse.EventParser(max_bytes=10)
+    lines = [": ping", "id: a-1", 'data: {"x"', "data: :1}", "", "data: " + "y" * 20, ""]
+    events = [data for line in lines if (data := parser.feed(line)) is not None]
+    assert events == ['{"x"\n:1}']
+    assert parser.last_id == "a-1"
+    assert parser.dropped == 1
