@@ -12,6 +12,7 @@ import anyio
 import httpx2
 import pytest
 from mcp import Client
+from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
 
 from micro_mcp import codes
@@ -415,3 +416,55 @@ async def test_services_reached_by_url_serve_beside_stdio_ones(tmp_path: Path, m
     assert "remote" in getattr(echoed.content[0], "text", "")
     assert not long.is_error and progress == [1, 2]
     assert local.structured_content == {"result": "local"}
+
+
+async def test_the_2024_11_05_sse_transport_serves_older_clients(tmp_path: Path) -> None:
+    async with http_gateway(tmp_path, {"one": demo()}, CONFIG) as url:
+        sse_url = url.replace("/mcp", "/sse")
+        transport = sse_client(sse_url, headers=AUTH)
+        async with Client(transport, mode="legacy") as client:
+            tools = {tool.name for tool in (await client.list_tools()).tools}
+            echoed = await client.call_tool("one.echo", {"text": "old school"})
+        async with httpx2.AsyncClient() as http:
+            refused = await http.get(sse_url, headers={"Accept": "text/event-stream"})
+            stranger = await http.post(
+                url.replace("/mcp", "/messages?session_id=nope"), content="{}", headers=AUTH
+            )
+    assert "one.echo" in tools
+    assert echoed.structured_content == {"result": "old school"}
+    assert refused.status_code == 401
+    assert stranger.status_code == 404
+
+
+async def _wait_listening(port: int) -> None:
+    with anyio.fail_after(20):
+        while True:  # a separate process: poll until it listens
+            try:
+                await (await anyio.connect_tcp("127.0.0.1", port)).aclose()
+                return
+            except OSError:
+                await anyio.sleep(0.1)
+
+
+async def test_a_service_on_the_2024_11_05_sse_transport_is_reached_declared_or_by_fallback(
+    tmp_path: Path,
+) -> None:
+    from tests.e2e.test_examples import _everything
+
+    port = _free_port()
+    env = {"PORT": str(port), "PATH": "/usr/bin:/bin"}
+    argv = [str(_everything()), "sse"]
+    async with await anyio.open_process(
+        argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env
+    ) as server:
+        try:
+            await _wait_listening(port)
+            url = f"http://127.0.0.1:{port}/sse"
+            services = {"declared": {"type": "sse", "url": url}, "guessed": {"url": url}}
+            async with Client(gateway_params(tmp_path, services), mode="auto") as client:
+                declared = await client.call_tool("declared.echo", {"message": "sse"})
+                guessed = await client.call_tool("guessed.get-sum", {"a": 1, "b": 2})
+        finally:
+            server.terminate()
+    assert "sse" in getattr(declared.content[0], "text", "")
+    assert "3" in getattr(guessed.content[0], "text", "")

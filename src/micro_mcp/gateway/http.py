@@ -19,7 +19,6 @@ the response cancels the request.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any, Final
 
 import anyio
@@ -37,6 +36,18 @@ from starlette.datastructures import Headers
 from micro_mcp import codes
 from micro_mcp.config.model import HttpSpec
 from micro_mcp.errors import McpError
+from micro_mcp.gateway import legacy_sse
+from micro_mcp.gateway.asgi import (
+    JSON_HEADERS,
+    SSE_HEADERS,
+    Receive,
+    Scope,
+    Send,
+    cancel_on_disconnect,
+    fail,
+    read_body,
+    reply,
+)
 from micro_mcp.gateway.client import ClientSession
 from micro_mcp.gateway.dispatcher import Dispatcher
 from micro_mcp.gateway.http_sessions import HttpSession, SessionTable
@@ -49,10 +60,6 @@ from micro_mcp.transport import sse
 
 logger = logging.getLogger(__name__)
 
-Scope = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
-Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
-
 ENDPOINT: Final = "/mcp"
 LOOPBACK_HOSTS: Final = frozenset({"127.0.0.1", "localhost", "[::1]", "::1"})
 SWEEP_INTERVAL: Final = 60.0
@@ -61,8 +68,6 @@ REMOVED_METHODS: Final = frozenset(
     {"initialize", "ping", "logging/setLevel", "resources/subscribe", "resources/unsubscribe"}
 )
 """Handshake-era methods that 2026-07-28 removed: 404 with METHOD_NOT_FOUND on that path."""
-_JSON: Final = [(b"content-type", b"application/json")]
-_SSE: Final = [(b"content-type", sse.CONTENT_TYPE.encode()), (b"cache-control", b"no-cache")]
 
 
 class HttpFront:
@@ -82,7 +87,7 @@ class HttpFront:
         self.authenticator = authenticator
         self.spec = spec
         self.sessions = SessionTable(spec.max_sessions, spec.session_idle_seconds)
-        self._tg = tg
+        self.tasks = tg
         names = {*LOOPBACK_HOSTS, host}
         self._hosts: frozenset[str] | None = frozenset(
             {*names, *(f"{name}:{port}" for name in names), *spec.allowed_hosts}
@@ -107,30 +112,32 @@ class HttpFront:
             return
         path = scope["path"].rstrip("/") or "/"
         if path == "/healthz":
-            await _reply(send, 200, orjson.dumps({"status": "ok"}), _JSON)
+            await reply(send, 200, orjson.dumps({"status": "ok"}), JSON_HEADERS)
             return
         if path == "/readyz":
             await self._readyz(send)
             return
-        if path != ENDPOINT:
-            await _reply(send, 404, b"not found", [(b"content-type", b"text/plain")])
+        if path not in (ENDPOINT, legacy_sse.STREAM_PATH, legacy_sse.MESSAGES_PATH):
+            await reply(send, 404, b"not found", [(b"content-type", b"text/plain")])
             return
         headers = Headers(scope=scope)
         if self._hosts is not None and headers.get("host") not in self._hosts:
-            await _error(send, 421, codes.INVALID_REQUEST, "Misdirected request: Host not allowed")
+            await fail(send, 421, codes.INVALID_REQUEST, "Misdirected request: Host not allowed")
             return
         origin = headers.get("origin")
         if origin is not None and not self._origin_allowed(origin):
-            await _error(send, 403, codes.INVALID_REQUEST, "Forbidden: Origin not allowed")
+            await fail(send, 403, codes.INVALID_REQUEST, "Forbidden: Origin not allowed")
             return
         principal = self._authenticate(headers.get("authorization"))
         if principal is None:
             challenge = [(b"www-authenticate", b'Bearer realm="micro-mcp"')]
             message = "Unauthorized: a valid bearer token is required"
-            await _error(send, 401, codes.UNAUTHENTICATED, message, challenge)
+            await fail(send, 401, codes.UNAUTHENTICATED, message, challenge)
             return
         method = scope["method"]
-        if method == "POST":
+        if path != ENDPOINT:
+            await legacy_sse.serve(self, scope, receive, send, headers, principal)
+        elif method == "POST":
             await self._post(scope, receive, send, headers, principal)
         elif method == "GET":
             await self._get(receive, send, headers, principal)
@@ -138,7 +145,7 @@ class HttpFront:
             await self._delete(send, headers, principal)
         else:
             allow = [(b"allow", b"GET, POST, DELETE")]
-            await _error(send, 405, codes.INVALID_REQUEST, "Method not allowed", allow)
+            await fail(send, 405, codes.INVALID_REQUEST, "Method not allowed", allow)
 
     def _origin_allowed(self, origin: str) -> bool:
         if origin in self._origins:
@@ -161,29 +168,34 @@ class HttpFront:
             state in ("ready", "disabled") for state in states.values()
         )
         body = orjson.dumps({"ready": ready, "services": states})
-        await _reply(send, 200 if ready else 503, body, _JSON)
+        await reply(send, 200 if ready else 503, body, JSON_HEADERS)
 
     # --- POST -------------------------------------------------------------------------------
 
     async def _post(
-        self, scope: Scope, receive: Receive, send: Send, headers: Headers, principal: Principal
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        headers: Headers,
+        principal: Principal,
     ) -> None:
         if not headers.get("content-type", "").lower().startswith("application/json"):
-            await _error(send, 415, codes.INVALID_REQUEST, "Content-Type must be application/json")
+            await fail(send, 415, codes.INVALID_REQUEST, "Content-Type must be application/json")
             return
         accept = headers.get("accept", "*/*")
         if not any(kind in accept for kind in ("application/json", "text/event-stream", "*/*")):
-            await _error(send, 406, codes.INVALID_REQUEST, "Accept application/json or SSE")
+            await fail(send, 406, codes.INVALID_REQUEST, "Accept application/json or SSE")
             return
-        body = await _read_body(scope, receive, self.spec.max_body_bytes)
+        body = await read_body(scope, receive, self.spec.max_body_bytes)
         if body is None:
             size = self.spec.max_body_bytes
-            await _error(send, 413, codes.MESSAGE_TOO_LARGE, f"Body over {size} bytes")
+            await fail(send, 413, codes.MESSAGE_TOO_LARGE, f"Body over {size} bytes")
             return
         try:
             message = jsonrpc.decode(body)
         except McpError as exc:
-            await _error(send, 400, exc.code, exc.message)
+            await fail(send, 400, exc.code, exc.message)
             return
         params = jsonrpc.as_object(message.get("params"))
         # 2026-07-28 requests carry their version in `_meta` and in a header, and no session.
@@ -198,7 +210,7 @@ class HttpFront:
         if message.get("method") == "initialize" and session_id is None:
             session = self.sessions.create(principal)
             if session is None:
-                await _error(send, 503, codes.INTERNAL_ERROR, "Too many sessions; try later")
+                await fail(send, 503, codes.INTERNAL_ERROR, "Too many sessions; try later")
                 return
             self.mesh.clients.add(session.client)
         else:
@@ -213,7 +225,7 @@ class HttpFront:
             await self.dispatcher.handle_notification(session.client, message)
         else:
             session.client.resolve(message)  # an answer to a request relayed from a service
-        await _reply(send, 202, b"", [])
+        await reply(send, 202, b"", [])
 
     async def _session(
         self, send: Send, headers: Headers, principal: Principal
@@ -221,15 +233,15 @@ class HttpFront:
         """The request's session, or None after answering with the right error."""
         session_id = headers.get("mcp-session-id")
         if session_id is None:
-            await _error(send, 400, codes.INVALID_REQUEST, "Bad request: Mcp-Session-Id missing")
+            await fail(send, 400, codes.INVALID_REQUEST, "Bad request: Mcp-Session-Id missing")
             return None
         version = headers.get("mcp-protocol-version")
         if version is not None and version not in versions.HANDSHAKE_VERSIONS:
-            await _error(send, 400, codes.INVALID_REQUEST, f"Unsupported protocol {version!r}")
+            await fail(send, 400, codes.INVALID_REQUEST, f"Unsupported protocol {version!r}")
             return None
         session = self.sessions.get(session_id, principal)
         if session is None:
-            await _error(send, 404, codes.INVALID_REQUEST, "Session not found")
+            await fail(send, 404, codes.INVALID_REQUEST, "Session not found")
             return None
         return session
 
@@ -240,12 +252,17 @@ class HttpFront:
         # handshake era a dropped connection is not a cancellation, and the reply waits in
         # the stream for the client to resume it.
         stream = session.open_response(message["id"])
-        self._tg.start_soon(self.dispatcher.handle_request, session.client, message)
+        self.tasks.start_soon(self.dispatcher.handle_request, session.client, message)
         extra = [(b"mcp-session-id", session.id.encode())]
         await _stream_out(receive, send, stream, extra, modern=False)
 
     async def _post_modern(
-        self, receive: Receive, send: Send, headers: Headers, principal: Principal, message: Message
+        self,
+        receive: Receive,
+        send: Send,
+        headers: Headers,
+        principal: Principal,
+        message: Message,
     ) -> None:
         rejection = self._modern_rejection(headers, message)
         if rejection is not None:
@@ -253,10 +270,10 @@ class HttpFront:
             if rejection.data is not None:
                 error["data"] = rejection.data
             body = jsonrpc.encode(jsonrpc.error(message.get("id"), error))
-            await _reply(send, ERROR_CODE_HTTP_STATUS.get(rejection.code, 400), body, _JSON)
+            await reply(send, ERROR_CODE_HTTP_STATUS.get(rejection.code, 400), body, JSON_HEADERS)
             return
         if not jsonrpc.is_request(message):
-            await _reply(send, 202, b"", [])  # 2026-07-28 defines no notification to act on
+            await reply(send, 202, b"", [])  # 2026-07-28 defines no notification to act on
             return
         stream = EventStream("m")
         request_id = message["id"]
@@ -303,10 +320,10 @@ class HttpFront:
         self, receive: Receive, send: Send, headers: Headers, principal: Principal
     ) -> None:
         if sse.CONTENT_TYPE not in headers.get("accept", ""):
-            await _error(send, 406, codes.INVALID_REQUEST, "GET needs Accept: text/event-stream")
+            await fail(send, 406, codes.INVALID_REQUEST, "GET needs Accept: text/event-stream")
             return
         if "mcp-session-id" not in headers:
-            await _error(send, 405, codes.INVALID_REQUEST, "No session: nothing to stream")
+            await fail(send, 405, codes.INVALID_REQUEST, "No session: nothing to stream")
             return
         session = await self._session(send, headers, principal)
         if session is None:
@@ -318,7 +335,7 @@ class HttpFront:
             stream, after = named, split[1]
         if stream is session.standalone:
             if session.listening:
-                await _error(send, 409, codes.INVALID_REQUEST, "This session's stream is open")
+                await fail(send, 409, codes.INVALID_REQUEST, "This session's stream is open")
                 return
             session.listening = True
         try:
@@ -336,7 +353,7 @@ class HttpFront:
             return
         self.sessions.remove(session.id)
         self.mesh.release(session.client)
-        await _reply(send, 200, b"", [])
+        await reply(send, 200, b"", [])
 
 
 async def _stream_out(
@@ -354,30 +371,24 @@ async def _stream_out(
     Returns early, without error, if the client disconnects.
     """
     async with anyio.create_task_group() as tg:
-        tg.start_soon(_cancel_on_disconnect, receive, tg.cancel_scope)
+        tg.start_soon(cancel_on_disconnect, receive, tg.cancel_scope)
         started = False
         async for seq, data in stream.follow(after):
             if not started and not sse_only and stream.finished and seq == stream.seq:
-                await _reply(send, _status(data) if modern else 200, data, [*_JSON, *extra])
+                await reply(send, _status(data) if modern else 200, data, [*JSON_HEADERS, *extra])
                 break
             if not started:
-                headers = [*_SSE, *extra]
+                headers = [*SSE_HEADERS, *extra]
                 await send({"type": "http.response.start", "status": 200, "headers": headers})
                 started = True
             event = sse.event(stream.event_id(seq), data)
             await send({"type": "http.response.body", "body": event, "more_body": True})
         else:
             if not started:  # the stream ended with nothing in it (its session was closed)
-                await _reply(send, 200, b"", [*_SSE, *extra])
+                await reply(send, 200, b"", [*SSE_HEADERS, *extra])
             else:
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
         tg.cancel_scope.cancel()
-
-
-async def _cancel_on_disconnect(receive: Receive, scope: anyio.CancelScope) -> None:
-    while (await receive())["type"] != "http.disconnect":
-        pass
-    scope.cancel()
 
 
 def _status(data: bytes) -> int:
@@ -388,39 +399,3 @@ def _status(data: bytes) -> int:
     error = jsonrpc.as_object(reply.get("error"))
     code = error.get("code") if error is not None else None
     return ERROR_CODE_HTTP_STATUS.get(code, 200) if isinstance(code, int) else 200
-
-
-async def _read_body(scope: Scope, receive: Receive, limit: int) -> bytes | None:
-    """The whole request body, or None if it is over `limit` (then not read further)."""
-    declared = Headers(scope=scope).get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        return None
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        event = await receive()
-        if event["type"] == "http.disconnect":
-            return b""
-        chunk: bytes = event.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-        if not event.get("more_body", False):
-            return b"".join(chunks)
-
-
-async def _reply(send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]]) -> None:
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
-
-
-async def _error(
-    send: Send,
-    status: int,
-    code: int,
-    message: str,
-    extra: list[tuple[bytes, bytes]] | None = None,
-) -> None:
-    body = jsonrpc.encode(jsonrpc.error(None, {"code": code, "message": message}))
-    await _reply(send, status, body, [*_JSON, *(extra or [])])

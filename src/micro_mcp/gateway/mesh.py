@@ -28,6 +28,7 @@ from micro_mcp.protocol.versions import Era
 from micro_mcp.registry.catalog import Catalog, ServiceCatalog
 from micro_mcp.registry.loader import load_service_catalog
 from micro_mcp.upstream.http import run_http_service
+from micro_mcp.upstream.legacy_sse import run_sse_service
 from micro_mcp.upstream.session import UpstreamSession
 from micro_mcp.upstream.stdio import run_stdio_service
 
@@ -325,7 +326,28 @@ class Mesh:
     ) -> None:
         """Run one session to a service over its transport until it ends or is cancelled."""
         limit = self.config.max_message_bytes
-        if spec.url is not None:
+        if spec.url is None:
+            await run_stdio_service(
+                namespace,
+                spec,
+                self.base_dir,
+                self.inbound,
+                ready,
+                max_message_bytes=limit,
+                task_status=task_status,
+            )
+            return
+        if spec.type == "sse":
+            await run_sse_service(
+                namespace,
+                spec,
+                self.inbound,
+                ready,
+                max_message_bytes=limit,
+                task_status=task_status,
+            )
+            return
+        try:
             await run_http_service(
                 namespace,
                 spec,
@@ -334,11 +356,14 @@ class Mesh:
                 max_message_bytes=limit,
                 task_status=task_status,
             )
-        else:
-            await run_stdio_service(
+        except* McpError as group:
+            if spec.type is not None:
+                raise
+            # No Streamable HTTP at this URL: try the 2024-11-05 HTTP+SSE transport once.
+            logger.info("service %s: %s; trying HTTP+SSE", namespace, _leaf(group))
+            await run_sse_service(
                 namespace,
                 spec,
-                self.base_dir,
                 self.inbound,
                 ready,
                 max_message_bytes=limit,

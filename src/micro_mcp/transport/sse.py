@@ -39,6 +39,9 @@ class EventParser:
         self.last_id: str | None = None
         """The id of the last complete event, for `Last-Event-ID` on reconnect."""
         self._id: str | None = None
+        self._type = "message"
+        self.event_type = "message"
+        """The `event` field of the event `feed` returned last (`message` when it had none)."""
         self.dropped = 0
 
     def feed(self, line: str) -> str | None:
@@ -47,7 +50,8 @@ class EventParser:
             data = "\n".join(self._data) if self._data else None
             if self._id is not None:
                 self.last_id = self._id
-            self._data, self._size, self._id = [], 0, None
+            self.event_type = self._type
+            self._data, self._size, self._id, self._type = [], 0, None, "message"
             return data
         field, _, value = line.partition(":")
         value = value.removeprefix(" ")
@@ -60,4 +64,6 @@ class EventParser:
             self._data.append(value)
         elif field == "id":
             self._id = value
+        elif field == "event":
+            self._type = value
         return None

@@ -1,0 +1,111 @@
+"""A service on the HTTP+SSE transport of MCP 2024-11-05 (manifest `"type": "sse"`, or the
+fallback when a URL does not speak Streamable HTTP).
+
+A GET opens the event stream; its first event, `endpoint`, names where to POST messages. Every
+reply and notification comes back on that one stream. The transport only carries the
+handshake era.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Final
+from urllib.parse import urljoin, urlsplit
+
+import anyio
+import httpx2
+from anyio.abc import TaskStatus
+
+from micro_mcp import codes
+from micro_mcp.config.model import ServiceSpec
+from micro_mcp.errors import McpError
+from micro_mcp.protocol import jsonrpc
+from micro_mcp.protocol.jsonrpc import Message
+from micro_mcp.transport import sse
+from micro_mcp.upstream.session import SessionHandler, UpstreamSession
+
+logger = logging.getLogger(__name__)
+
+CONNECT_TIMEOUT: Final = 10.0
+"""Seconds to open a connection to a service."""
+
+
+async def run_sse_service(
+    namespace: str,
+    spec: ServiceSpec,
+    handler: SessionHandler,
+    on_session: Any,
+    *,
+    max_message_bytes: int,
+    task_status: TaskStatus[UpstreamSession] = anyio.TASK_STATUS_IGNORED,
+) -> None:
+    """Connect to the service's event stream, hand its session to `on_session`, serve.
+
+    Raises:
+        McpError: the stream could not be opened, named no endpoint, or the handshake failed.
+    """
+    assert spec.url is not None, "SSE services have a url"  # checked by ServiceSpec
+    url = spec.url
+    timeout = httpx2.Timeout(spec.timeout, connect=CONNECT_TIMEOUT, read=None)
+    endpoint: list[str] = []
+    found = anyio.Event()
+
+    async def send(message: Message) -> None:
+        try:
+            response = await http.post(
+                endpoint[0],
+                content=jsonrpc.encode(message),
+                headers={"content-type": "application/json"},
+            )
+        except httpx2.HTTPError as exc:
+            raise McpError(f"service {namespace!r} is unreachable: {exc}") from exc
+        if response.status_code >= 400 and jsonrpc.is_request(message):
+            error = {"code": codes.UPSTREAM_UNAVAILABLE, "message": f"HTTP {response.status_code}"}
+            session.fail(message["id"], error)
+
+    async def read_stream() -> None:
+        headers = {"accept": sse.CONTENT_TYPE}
+        try:
+            async with http.stream("GET", url, headers=headers) as response:
+                if response.status_code != 200:
+                    raise McpError(
+                        f"service {namespace!r}: GET {url} answered {response.status_code}"
+                    )
+                parser = sse.EventParser(max_message_bytes)
+                async for line in response.aiter_lines():
+                    data = parser.feed(line.rstrip("\r\n"))
+                    if data is None:
+                        continue
+                    if parser.event_type == "endpoint":
+                        target = urljoin(url, data.strip())
+                        if urlsplit(target).netloc != urlsplit(url).netloc:
+                            raise McpError(
+                                f"service {namespace!r} named a foreign endpoint {target!r}"
+                            )
+                        endpoint.append(target)
+                        found.set()
+                    elif data:
+                        try:
+                            await session.receive(jsonrpc.decode(data))
+                        except McpError as exc:
+                            logger.warning("service %s sent a bad message (%s)", namespace, exc)
+        except httpx2.HTTPError as exc:
+            raise McpError(f"service {namespace!r} is unreachable: {exc}") from exc
+        finally:
+            session.close("its event stream ended")
+
+    async with (
+        httpx2.AsyncClient(headers=spec.headers, timeout=timeout, follow_redirects=False) as http,
+        anyio.create_task_group() as tg,
+    ):
+        session = UpstreamSession(namespace, send, handler)
+        tg.start_soon(read_stream)
+        try:
+            with anyio.fail_after(spec.startup_timeout):
+                await found.wait()
+                await session.handshake("handshake", spec.startup_timeout)
+                await on_session(session)
+        except TimeoutError:
+            raise McpError(f"service {namespace!r} did not finish starting in time") from None
+        task_status.started(session)
+        await anyio.sleep_forever()
