@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -89,7 +90,8 @@ def _failing(binary: Path, args: list[str], url: str, out: Path) -> dict[str, li
     assert "Total:" in done.stdout, done.stdout + done.stderr
     failing: dict[str, list[str]] = {}
     for checks in out.rglob("checks.json"):
-        scenario = checks.parent.name.removeprefix("server-").rsplit("-20", 1)[0]
+        # Result folders are named `server-<scenario>-<ISO timestamp>`.
+        scenario = re.sub(r"-\d{4}-\d{2}-\d{2}T.*$", "", checks.parent.name.removeprefix("server-"))
         bad = [
             c for c in json.loads(checks.read_text()) if c.get("status") in ("FAILURE", "WARNING")
         ]
