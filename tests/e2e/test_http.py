@@ -16,7 +16,7 @@ from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
 
 from micro_mcp import codes
-from tests.e2e.conftest import demo, gateway_argv, gateway_params, http_gateway
+from tests.e2e.conftest import DEMO, demo, gateway_argv, gateway_params, http_gateway
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
 
@@ -468,3 +468,31 @@ async def test_a_service_on_the_2024_11_05_sse_transport_is_reached_declared_or_
             server.terminate()
     assert "sse" in getattr(declared.content[0], "text", "")
     assert "3" in getattr(guessed.content[0], "text", "")
+
+
+async def test_the_clients_token_stays_at_the_gateway_and_a_service_gets_its_own(
+    tmp_path: Path,
+) -> None:
+    port = _free_port()
+    argv = [sys.executable, DEMO, "--http", str(port)]
+    async with await anyio.open_process(
+        argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    ) as service:
+        try:
+            await _wait_listening(port)
+            services = {
+                "remote": {
+                    "url": f"http://127.0.0.1:{port}/mcp",
+                    "headers": {"X-Service-Key": "svc-secret"},
+                }
+            }
+            async with http_gateway(tmp_path, services, CONFIG) as url:
+                http = httpx2.AsyncClient(headers=AUTH)
+                async with (
+                    http,
+                    Client(streamable_http_client(url, http_client=http), mode="legacy") as client,
+                ):
+                    seen = await client.call_tool("remote.headers", {})
+        finally:
+            service.terminate()
+    assert seen.structured_content == {"x-service-key": "svc-secret"}
