@@ -130,10 +130,18 @@ def _listen(host: str, port: int) -> socket.socket:
         ConfigError: the address cannot be bound.
     """
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    # IPPROTO_TCP, not 0: asyncio switches Nagle off only on sockets that say they are TCP, and
+    # with Nagle on, a reply written in two pieces waits for the client's delayed ACK (~40 ms).
+    listener = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:
-        return socket.create_server((host, port), family=family)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        listener.bind((host, port))
+        listener.listen(1024)
     except OSError as exc:
+        listener.close()
         raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+    return listener
 
 
 async def _stop_on_signal(scope: anyio.CancelScope) -> None:
