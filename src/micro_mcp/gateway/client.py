@@ -44,13 +44,11 @@ on HTTP it picks the response stream, on stdio it does not matter."""
 
 
 def line_outbox(write: Callable[[bytes], Awaitable[None]]) -> Outbox:
-    """An outbox that writes each message as one line, whole messages never interleaving."""
-    lock = anyio.Lock()
+    """An outbox that writes each message as one line; `write` must keep each call's bytes
+    whole and in order (as `FdStream.send` does), so no lock is taken on the hot path."""
 
     async def deliver(message: Message, related: RequestId | None) -> None:
-        data = jsonrpc.encode(message)
-        async with lock:
-            await write(data)
+        await write(jsonrpc.encode(message))
 
     return deliver
 

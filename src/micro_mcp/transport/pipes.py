@@ -26,6 +26,8 @@ class FdStream:
         self._read_fd = read_fd
         self._write_fd = write_fd
         self._saved: dict[int, bool] = {}
+        self._backlog = bytearray()
+        self._flushing = anyio.Lock()
 
     def __enter__(self) -> Self:
         for fd in {self._read_fd, self._write_fd}:
@@ -49,16 +51,29 @@ class FdStream:
                 await anyio.wait_readable(self._read_fd)
 
     async def send(self, data: bytes) -> None:
-        """Write all of `data`.
+        """Write all of `data`, after everything sent before it and never interleaved with it.
+
+        When the pipe has room, as it almost always has, the write completes here without
+        yielding to the event loop; only a full pipe makes the writer wait (in order, behind a
+        lock).
 
         Raises:
             BrokenPipeError: the reader went away.
         """
-        view = memoryview(data)
-        while view:
+        if not self._backlog:
             try:
-                written = os.write(self._write_fd, view)
+                written = os.write(self._write_fd, data)
             except BlockingIOError:
-                await anyio.wait_writable(self._write_fd)
-                continue
-            view = view[written:]
+                written = 0
+            if written == len(data):
+                return
+            data = data[written:]
+        self._backlog += data
+        async with self._flushing:
+            while self._backlog:
+                try:
+                    written = os.write(self._write_fd, self._backlog)
+                except BlockingIOError:
+                    await anyio.wait_writable(self._write_fd)
+                    continue
+                del self._backlog[:written]

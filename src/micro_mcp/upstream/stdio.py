@@ -63,16 +63,15 @@ async def run_stdio_service(
         raise McpError(f"cannot start {argv[0]!r}: {exc.strerror or exc}") from exc
     assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
     stdin = proc.stdin
-    write_lock = anyio.Lock()
 
     async def send(message: Message) -> None:
-        data = jsonrpc.encode(message)
-        async with write_lock:
-            try:
-                await stdin.send(data)
-            except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError) as exc:
-                session.close("its stdin is closed")
-                raise McpError(f"service {namespace!r} is unavailable: stdin closed") from exc
+        # No lock: the pipe transport takes each write whole and in order, so concurrent
+        # requests never interleave; a lock would only add an event-loop turn per message.
+        try:
+            await stdin.send(jsonrpc.encode(message))
+        except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError) as exc:
+            session.close("its stdin is closed")
+            raise McpError(f"service {namespace!r} is unavailable: stdin closed") from exc
 
     session = UpstreamSession(namespace, send, handler)
     try:
