@@ -125,6 +125,10 @@ class Dispatcher:
             raise McpError(f"Method not found: {ex.method}", code=codes.METHOD_NOT_FOUND)
         if ex.method not in _ROUTED:
             self._audit_call(ex, "allow")
+        if not self.mesh.started.is_set() and ex.method != "ping":
+            # Answers wait for the catalog while services start; once started (the hot path)
+            # there is nothing to wait for, and an awaited set Event would still cost a turn.
+            await self.mesh.started.wait()
         return await handler(ex)
 
     # --- lifecycle --------------------------------------------------------------------------
@@ -142,14 +146,12 @@ class Dispatcher:
             "capabilities": CAPABILITIES,
             "serverInfo": GATEWAY_INFO,
         }
-        await self.mesh.started.wait()
         instructions = self._instructions()
         if instructions:
             result["instructions"] = instructions
         return result
 
     async def _discover(self, ex: Exchange) -> dict[str, Any]:
-        await self.mesh.started.wait()
         result: dict[str, Any] = {
             "supportedVersions": list(versions.MODERN_VERSIONS),
             "capabilities": CAPABILITIES,
@@ -182,7 +184,6 @@ class Dispatcher:
 
     async def _list(self, ex: Exchange) -> dict[str, Any]:
         kind = LIST_METHODS[ex.method]
-        await self.mesh.started.wait()
         cursor = ex.params.get("cursor")
         catalog: Catalog | None = self.mesh.catalog
         offset = 0
@@ -209,7 +210,6 @@ class Dispatcher:
 
     async def _call_tool(self, ex: Exchange) -> dict[str, Any]:
         name = _string(ex.params, "name")
-        await self.mesh.started.wait()
         route = self._authorize(ex, self.mesh.catalog.tool(name), f"Unknown tool: {name}")
         result = await relay.forward(self.mesh, ex, route, "name", route.name)
         self._namer(route).rewrite_content(result.get("content"))
@@ -217,7 +217,6 @@ class Dispatcher:
 
     async def _get_prompt(self, ex: Exchange) -> dict[str, Any]:
         name = _string(ex.params, "name")
-        await self.mesh.started.wait()
         route = self._authorize(ex, self.mesh.catalog.prompt(name), f"Unknown prompt: {name}")
         result = await relay.forward(self.mesh, ex, route, "name", route.name)
         messages = jsonrpc.as_array(result.get("messages"))
@@ -228,7 +227,6 @@ class Dispatcher:
 
     async def _read_resource(self, ex: Exchange) -> dict[str, Any]:
         uri = _string(ex.params, "uri")
-        await self.mesh.started.wait()
         route = self._authorize(ex, self.mesh.catalog.resource(uri), f"Unknown resource: {uri}")
         result = await relay.forward(self.mesh, ex, route, "uri", route.name)
         contents = jsonrpc.as_array(result.get("contents"))
@@ -241,7 +239,6 @@ class Dispatcher:
 
     async def _complete(self, ex: Exchange) -> dict[str, Any]:
         ref = ex.params.get("ref")
-        await self.mesh.started.wait()
         catalog = self.mesh.catalog
         match ref:
             case {"type": "ref/prompt", "name": str() as name}:
@@ -259,7 +256,6 @@ class Dispatcher:
 
     async def _subscribe(self, ex: Exchange) -> dict[str, Any]:
         uri = _string(ex.params, "uri")
-        await self.mesh.started.wait()
         route = self._authorize(ex, self.mesh.catalog.resource(uri), f"Unknown resource: {uri}")
         add = ex.method == "resources/subscribe"
         subscriptions = ex.client.subscriptions

@@ -110,6 +110,7 @@ async def _serve_http(
     server = uvicorn.Server(
         uvicorn.Config(
             front,
+            http="httptools",  # uvicorn's C parser; its pure-Python h11 costs ~0.2 ms a call more
             lifespan="off",
             log_level="warning",
             access_log=False,
