@@ -65,3 +65,19 @@ def test_the_parser_joins_data_lines_skips_comments_and_drops_oversized_events()
     assert events == ['{"x"\n:1}']
     assert parser.last_id == "a-1"
     assert parser.dropped == 1
+
+
+async def test_a_session_forgets_only_finished_response_streams() -> None:
+    from micro_mcp.gateway.http_sessions import HttpSession
+    from micro_mcp.policy.model import Policy, Principal
+
+    session = HttpSession(Principal("p", Policy()))
+    answered = session.open_response(1)
+    running = session.open_response(2)
+    await session.deliver({"jsonrpc": "2.0", "id": 1, "result": {}}, 1)
+    await session.deliver({"jsonrpc": "2.0", "method": "notifications/progress"}, 2)
+    session.forget(1)
+    session.forget(2)
+    assert session.stream_named(answered.name) is None
+    assert session.stream_named(running.name) is running
+    assert running.seq == 1 and not running.finished

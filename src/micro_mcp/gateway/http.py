@@ -254,7 +254,10 @@ class HttpFront:
         stream = session.open_response(message["id"])
         self.tasks.start_soon(self.dispatcher.handle_request, session.client, message)
         extra = [(b"mcp-session-id", session.id.encode())]
-        await _stream_out(receive, send, stream, extra, modern=False)
+        if await _stream_out(receive, send, stream, extra, modern=False) == "json":
+            # A plain JSON reply has no event id to resume from: keeping it would only hold
+            # memory (a large result, times the streams a session keeps).
+            session.forget(message["id"])
 
     async def _post_modern(
         self,
@@ -365,10 +368,11 @@ async def _stream_out(
     modern: bool,
     after: int = 0,
     sse_only: bool = False,
-) -> None:
+) -> str:
     """Answer from `stream`: plain JSON if the reply comes first, else SSE until the reply.
 
-    Returns early, without error, if the client disconnects.
+    Returns how it answered (`json` or `sse`); returns early, without error, if the client
+    disconnects.
     """
     async with anyio.create_task_group() as tg:
         tg.start_soon(cancel_on_disconnect, receive, tg.cancel_scope)
@@ -376,7 +380,8 @@ async def _stream_out(
         async for seq, data in stream.follow(after):
             if not started and not sse_only and stream.finished and seq == stream.seq:
                 await reply(send, _status(data) if modern else 200, data, [*JSON_HEADERS, *extra])
-                break
+                tg.cancel_scope.cancel()
+                return "json"
             if not started:
                 headers = [*SSE_HEADERS, *extra]
                 await send({"type": "http.response.start", "status": 200, "headers": headers})
@@ -389,6 +394,7 @@ async def _stream_out(
             else:
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
         tg.cancel_scope.cancel()
+    return "sse"
 
 
 def _status(data: bytes) -> int:

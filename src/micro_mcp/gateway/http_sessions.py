@@ -61,6 +61,12 @@ class HttpSession:
             del self._streams[oldest]
         return stream
 
+    def forget(self, request_id: RequestId) -> None:
+        """Drop a finished response stream nobody can resume."""
+        stream = self._streams.get(request_id)
+        if stream is not None and stream.finished:
+            del self._streams[request_id]
+
     def stream_named(self, name: str) -> EventStream | None:
         """A stream of this session by its event-id name, for `Last-Event-ID`."""
         if name == STANDALONE:
