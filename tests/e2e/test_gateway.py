@@ -116,18 +116,28 @@ async def test_a_service_that_fails_to_start_is_reported_and_the_rest_serve(tmp_
     assert result.structured_content == {"result": "up"}
 
 
-async def test_a_service_that_dies_mid_call_fails_that_call_and_not_the_others(
+async def test_a_service_that_dies_mid_call_fails_that_call_and_is_restarted(
     tmp_path: Path,
 ) -> None:
-    async with Client(gateway_params(tmp_path, {"one": demo(), "two": demo()})) as client:
+    services = {"one": demo(restartDelay=1.0), "two": demo()}
+    async with Client(gateway_params(tmp_path, services)) as client:
         with pytest.raises(MCPError) as error:
             await client.call_tool("one.crash", {})
-        with pytest.raises(MCPError) as after:
-            await client.call_tool("one.echo", {"text": "x"})
-        result = await client.call_tool("two.echo", {"text": "fine"})
+        with pytest.raises(MCPError) as meanwhile:
+            await client.call_tool("one.echo", {"text": "x"})  # inside the restart delay
+        other = await client.call_tool("two.echo", {"text": "fine"})
+        with anyio.fail_after(20):
+            while True:  # the restart happens in another process: poll until it answers
+                try:
+                    back = await client.call_tool("one.echo", {"text": "back"})
+                    break
+                except MCPError as exc:
+                    assert exc.error.code == codes.UPSTREAM_UNAVAILABLE
+                    await anyio.sleep(0.2)
     assert error.value.error.code == codes.UPSTREAM_UNAVAILABLE
-    assert after.value.error.code == codes.UPSTREAM_UNAVAILABLE
-    assert result.structured_content == {"result": "fine"}
+    assert meanwhile.value.error.code == codes.UPSTREAM_UNAVAILABLE
+    assert other.structured_content == {"result": "fine"}
+    assert back.structured_content == {"result": "back"}
 
 
 @pytest.mark.parametrize("mode", MODES)

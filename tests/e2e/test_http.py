@@ -496,3 +496,25 @@ async def test_the_clients_token_stays_at_the_gateway_and_a_service_gets_its_own
         finally:
             service.terminate()
     assert seen.structured_content == {"x-service-key": "svc-secret"}
+
+
+async def test_a_crash_looping_service_is_given_up_and_shown_failed(tmp_path: Path) -> None:
+    dies = {
+        "command": "python",
+        "args": ["-c", "raise SystemExit(1)"],
+        "restartDelay": 0.05,
+        "maxRestarts": 2,
+    }
+    async with (
+        http_gateway(tmp_path, {"one": demo(), "dies": dies}, CONFIG) as url,
+        httpx2.AsyncClient() as http,
+    ):
+        states: dict[str, str] = {}
+        with anyio.fail_after(30):
+            # Restarts run inside the gateway: poll its state until both services settle.
+            while states != {"one": "ready", "dies": "failed"}:
+                ready = await http.get(url.replace("/mcp", "/readyz"))
+                states = ready.json()["services"]
+                await anyio.sleep(0.1)
+    assert ready.status_code == 503
+    assert states == {"one": "ready", "dies": "failed"}

@@ -40,6 +40,10 @@ class ServiceSpec(_Frozen):
     """Seconds the service may take to start and list its catalog."""
     protocol: Literal["auto", "handshake", "modern"] = "auto"
     """Which MCP era to speak to the service: probe (`auto`), or pin one."""
+    max_restarts: int = Field(default=5, ge=0, alias="maxRestarts")
+    """Restarts in a row (runs shorter than a minute) before the service is left failed."""
+    restart_delay: float = Field(default=0.5, gt=0, alias="restartDelay")
+    """Seconds before the first restart; each further one in a row waits twice as long (to 30 s)."""
     sessions: Literal["shared", "per-client"] = "shared"
     """`shared`: one upstream session serves every client. `per-client`: each handshake-era
     client gets a session of its own (for a stdio service, a process of its own), so the

@@ -34,6 +34,10 @@ from micro_mcp.upstream.stdio import run_stdio_service
 
 logger = logging.getLogger(__name__)
 
+STABLE_RUN: Final = 60.0
+"""Seconds a service must run for its restart count and back-off to start over."""
+MAX_RESTART_DELAY: Final = 30.0
+"""The longest wait between restarts."""
 SNAPSHOTS_KEPT: Final = 8
 """Catalog snapshots kept for cursors cut from an older one: a client paging through a list
 while the catalog changes still gets consistent pages."""
@@ -47,7 +51,9 @@ class Service:
     spec: ServiceSpec
     namer: Namer
     state: str = "starting"
-    """`starting`, `ready`, `failed`, `stopped` or `disabled`."""
+    """`starting`, `ready`, `restarting`, `failed` (given up) or `disabled`."""
+    restarts: int = 0
+    """Times the gateway restarted the service since it began."""
     error: str | None = None
     session: UpstreamSession | None = None
     catalog: ServiceCatalog = field(default_factory=ServiceCatalog)
@@ -127,38 +133,78 @@ class Mesh:
             )
 
     async def _start(self, service: Service, tg: TaskGroup) -> None:
-        try:
-            await tg.start(self._serve_service, service)
-        except* (McpError, OSError) as group:
-            exc = _leaf(group)
-            service.state = "failed"
-            service.error = exc.message if isinstance(exc, McpError) else str(exc)
-            logger.error("service %s failed to start: %s", service.namespace, service.error)
+        # Returns once the first attempt is up or has failed; restarts go on in the background.
+        await tg.start(self._supervise, service)
+
+    async def _supervise(
+        self, service: Service, *, task_status: anyio.abc.TaskStatus[None]
+    ) -> None:
+        """Run the service, and run it again when it stops: backing off, up to a limit."""
+        spec, reported, in_a_row = service.spec, False, 0
+        while True:
+            began = anyio.current_time()
+            try:
+                async with anyio.create_task_group() as run:
+                    await run.start(self._serve_service, service)
+                    if not reported:
+                        reported = True
+                        task_status.started()
+            except* (McpError, OSError) as group:
+                exc = _leaf(group)
+                service.error = exc.message if isinstance(exc, McpError) else str(exc)
+                logger.error("service %s failed: %s", service.namespace, service.error)
+            if not reported:  # the first start failed: the gateway goes on without it for now
+                reported = True
+                task_status.started()
+            in_a_row = 1 if anyio.current_time() - began >= STABLE_RUN else in_a_row + 1
+            if in_a_row > spec.max_restarts:
+                service.state = "failed"
+                logger.error(
+                    "service %s: %d failures in a row; not restarted again",
+                    service.namespace,
+                    in_a_row,
+                )
+                return
+            delay = min(spec.restart_delay * 2 ** (in_a_row - 1), MAX_RESTART_DELAY)
+            service.state = "restarting"
+            logger.warning(
+                "service %s: restarting in %.1f s (%d of %d)",
+                service.namespace,
+                delay,
+                in_a_row,
+                spec.max_restarts,
+            )
+            await anyio.sleep(delay)
+            service.restarts += 1
 
     async def _serve_service(
         self, service: Service, *, task_status: anyio.abc.TaskStatus[UpstreamSession]
     ) -> None:
         async def ready(session: UpstreamSession) -> None:
+            before = service.catalog
             service.session = session
+            service.listen_id = None  # any listen belonged to the previous process
             service.catalog = await load_service_catalog(session, service.spec.startup_timeout)
             if session.era is Era.MODERN:
                 await self._relisten(service)
-            service.state = "ready"
-            if self.started.is_set():  # a late starter: everyone else already sees the catalog
-                self._rebuild()
+            else:
+                for uri in service.subscribed:  # a restarted service forgot its subscribers
+                    await session.request(
+                        "resources/subscribe", {"uri": uri}, timeout=service.spec.timeout
+                    )
+            service.state, service.error = "ready", None
+            if self.started.is_set() and service.catalog != before:
+                self._rebuild()  # a late or restarted service: clients see what changed
                 self._notify_list_changed(("tools", "prompts", "resources"))
 
         try:
             await self._run_service(service.namespace, service.spec, ready, task_status)
-        except* (McpError, OSError) as group:
-            if service.state != "ready":
-                raise  # start-up failed: tg.start() reports it
-            service.error = str(_leaf(group))
-        if service.state == "ready":
-            service.state = "stopped"
-            logger.warning(
-                "service %s is down; its calls now fail as unavailable", service.namespace
-            )
+        finally:
+            if service.state == "ready":
+                logger.warning(
+                    "service %s stopped; its calls fail as unavailable", service.namespace
+                )
+                service.state = "restarting"
 
     # --- catalog ----------------------------------------------------------------------------
 
