@@ -37,3 +37,5 @@ UPSTREAM_TIMEOUT: Final = -32013
 """micro-mcp: the owning service did not answer in time."""
 MESSAGE_TOO_LARGE: Final = -32014
 """micro-mcp: a message exceeded the configured size limit and was dropped."""
+OVERLOADED: Final = -32015
+"""micro-mcp: the service has as many calls running and queued as it is allowed; try later."""

@@ -8,6 +8,7 @@
        ├─ UnknownName
        ├─ UpstreamUnavailable
        ├─ UpstreamTimeout
+       ├─ Overloaded
        └─ UpstreamError         the upstream answered with an error; its payload passes through
 
 Everything raised inside the gateway for a client request ends as one of the `McpError`s at the
@@ -77,6 +78,12 @@ class UpstreamTimeout(McpError):
     """The owning service did not answer within its timeout."""
 
     code = codes.UPSTREAM_TIMEOUT
+
+
+class Overloaded(McpError):
+    """The service's call limit and queue are full: a fast refusal instead of unbounded waiting."""
+
+    code = codes.OVERLOADED
 
 
 class UpstreamError(McpError):

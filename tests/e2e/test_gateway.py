@@ -450,3 +450,62 @@ async def test_a_service_request_to_a_2026_client_gets_a_clear_error_not_a_hang(
     # The service passes the gateway's refusal on as its answer; the text names what is missing.
     assert refused.value.error.code == codes.METHOD_NOT_FOUND
     assert "2026-07-28" in refused.value.error.message
+
+
+async def test_a_full_service_refuses_more_calls_at_once_instead_of_queueing_without_end(
+    tmp_path: Path,
+) -> None:
+    marker = tmp_path / "cancelled"
+    running = anyio.Event()
+
+    async def on_progress(value: float, total: float | None, message: str | None) -> None:
+        running.set()
+
+    services = {"one": demo(maxConcurrent=1, maxQueued=0), "two": demo()}
+    async with Client(gateway_params(tmp_path, services)) as client:
+        async with anyio.create_task_group() as tg:
+
+            async def hold_the_slot() -> None:
+                arguments = {"steps": 1, "marker": str(marker)}
+                await client.call_tool("one.slow", arguments, progress_callback=on_progress)
+
+            tg.start_soon(hold_the_slot)
+            with anyio.fail_after(10):
+                await running.wait()
+            with pytest.raises(MCPError) as refused:
+                await client.call_tool("one.echo", {"text": "no room"})
+            elsewhere = await client.call_tool("two.echo", {"text": "room here"})
+            tg.cancel_scope.cancel()
+        after = await client.call_tool("one.echo", {"text": "room again"})
+    assert refused.value.error.code == codes.OVERLOADED
+    assert elsewhere.structured_content == {"result": "room here"}
+    assert after.structured_content == {"result": "room again"}
+
+
+async def test_a_per_tool_timeout_answers_the_caller_and_cancels_the_service(
+    tmp_path: Path,
+) -> None:
+    marker = tmp_path / "cancelled"
+    services = {"one": demo(toolTimeouts={"slow": 0.5})}
+    async with Client(gateway_params(tmp_path, services)) as client:
+        with anyio.fail_after(10), pytest.raises(MCPError) as timed_out:
+            await client.call_tool("one.slow", {"steps": 1, "marker": str(marker)})
+        with anyio.fail_after(10):
+            # The service is another process: the file it writes when cancelled is the signal.
+            while not marker.exists():  # noqa: ASYNC110
+                await anyio.sleep(0.05)
+        quick = await client.call_tool("one.echo", {"text": "not timed out"})
+    assert timed_out.value.error.code == codes.UPSTREAM_TIMEOUT
+    assert quick.structured_content == {"result": "not timed out"}
+
+
+async def test_a_reply_over_the_size_limit_is_refused_at_once_and_smaller_ones_pass(
+    tmp_path: Path,
+) -> None:
+    params = gateway_params(tmp_path, {"one": demo()}, {"maxMessageBytes": 64 * 1024})
+    async with Client(params, mode="legacy") as client:
+        with anyio.fail_after(10), pytest.raises(MCPError) as too_big:
+            await client.call_tool("one.big", {"size": 200_000})
+        fits = await client.call_tool("one.big", {"size": 20_000})
+    assert too_big.value.error.code == codes.MESSAGE_TOO_LARGE
+    assert fits.structured_content == {"result": "x" * 20_000}

@@ -110,3 +110,15 @@ def test_any_chunking_of_short_lines_yields_exactly_those_lines(lines, cuts):
     framer = LineFramer(max_bytes=40)
     assert feed_all(framer, chunks) == lines
     assert framer.pending() == 0
+
+
+def test_an_oversized_line_keeps_its_head_so_the_reply_id_can_be_found() -> None:
+    framer = LineFramer(max_bytes=64)
+    line = b'{"jsonrpc":"2.0","id":"call-7","result":{"text":"' + b"x" * 200 + b'"}}\n'
+    events = feed_all(framer, [line[:30], line[30:100], line[100:]])
+    assert len(events) == 1 and isinstance(events[0], Oversized)
+    assert events[0].request_id() == "call-7"
+    whole = feed_all(
+        LineFramer(max_bytes=64), [b'{"jsonrpc":"2.0","id":12,"result":"' + b"y" * 100 + b'"}\n']
+    )
+    assert isinstance(whole[0], Oversized) and whole[0].request_id() == 12

@@ -36,6 +36,12 @@ class ServiceSpec(_Frozen):
     """False exposes the service's names and URIs unchanged (for a gateway fronting one service)."""
     timeout: float = Field(default=60.0, gt=0)
     """Seconds a call may take before the gateway cancels it upstream and answers with an error."""
+    tool_timeouts: dict[str, float] = Field(default_factory=dict, alias="toolTimeouts")
+    """Per-tool call timeouts in seconds, by the service's own tool name; others use `timeout`."""
+    max_concurrent: int = Field(default=64, ge=1, alias="maxConcurrent")
+    """Calls the gateway runs on the service at once; more wait in a queue."""
+    max_queued: int = Field(default=256, ge=0, alias="maxQueued")
+    """Calls that may wait for a slot; past that the gateway answers `-32015` at once."""
     startup_timeout: float = Field(default=30.0, gt=0, alias="startupTimeout")
     """Seconds the service may take to start and list its catalog."""
     protocol: Literal["auto", "handshake", "modern"] = "auto"

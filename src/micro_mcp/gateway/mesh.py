@@ -54,6 +54,14 @@ class Service:
     """`starting`, `ready`, `restarting`, `failed` (given up) or `disabled`."""
     restarts: int = 0
     """Times the gateway restarted the service since it began."""
+    slots: anyio.CapacityLimiter = field(init=False)
+    """The bulkhead: at most `maxConcurrent` calls on the service at once."""
+    queued: int = 0
+    """Calls waiting for a slot."""
+
+    def __post_init__(self) -> None:
+        self.slots = anyio.CapacityLimiter(self.spec.max_concurrent)
+
     error: str | None = None
     session: UpstreamSession | None = None
     catalog: ServiceCatalog = field(default_factory=ServiceCatalog)

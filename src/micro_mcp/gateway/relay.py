@@ -7,10 +7,13 @@ form. Nothing else in the payload is touched.
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator
+from contextlib import asynccontextmanager
 from typing import Any
 
+from micro_mcp.errors import Overloaded
 from micro_mcp.gateway.exchange import Exchange
-from micro_mcp.gateway.mesh import CallContext, Mesh
+from micro_mcp.gateway.mesh import CallContext, Mesh, Service
 from micro_mcp.protocol import jsonrpc, versions
 from micro_mcp.protocol.versions import Era
 from micro_mcp.registry.catalog import Route
@@ -45,15 +48,45 @@ async def forward(mesh: Mesh, ex: Exchange, route: Route, key: str, value: Any) 
         outbound[versions.META] = meta
     # A 2026-07-28 client's capabilities travel on, so a service may ask it for input.
     capabilities = client.capabilities if client.era is Era.MODERN else None
+    spec = service.spec
+    timeout = (
+        spec.tool_timeouts.get(route.name, spec.timeout)
+        if ex.method == "tools/call"
+        else spec.timeout
+    )
     context_key = (route.namespace, request_id)
-    mesh.calls[context_key] = CallContext(client, ex.request_id, progress_token, log_level)
+    async with _slot(service):
+        mesh.calls[context_key] = CallContext(client, ex.request_id, progress_token, log_level)
+        try:
+            return await session.request(
+                ex.method,
+                outbound,
+                timeout=timeout,
+                request_id=request_id,
+                client_capabilities=capabilities,
+            )
+        finally:
+            del mesh.calls[context_key]
+
+
+@asynccontextmanager
+async def _slot(service: Service) -> AsyncGenerator[None]:
+    """Hold one of the service's call slots; refuse at once when they and the queue are full."""
+    slots = service.slots
+    if slots.available_tokens == 0:
+        if service.queued >= service.spec.max_queued:
+            raise Overloaded(
+                f"service {service.namespace!r} is overloaded: {slots.total_tokens:g} calls "
+                f"running and {service.queued} queued; try again later"
+            )
+        service.queued += 1
+        try:
+            await slots.acquire()
+        finally:
+            service.queued -= 1
+    else:
+        slots.acquire_nowait()  # the common case: no wait, no event-loop turn
     try:
-        return await session.request(
-            ex.method,
-            outbound,
-            timeout=service.spec.timeout,
-            request_id=request_id,
-            client_capabilities=capabilities,
-        )
+        yield
     finally:
-        del mesh.calls[context_key]
+        slots.release()

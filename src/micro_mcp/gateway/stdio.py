@@ -76,7 +76,7 @@ async def _take(
         )
         await _reply_error(
             client,
-            None,
+            line.request_id(),
             McpError(
                 f"message of {line.size} bytes exceeds the gateway's limit of {limit}",
                 code=codes.MESSAGE_TOO_LARGE,

@@ -11,6 +11,7 @@ from pathlib import Path
 import anyio
 from anyio.abc import ByteReceiveStream, Process, TaskStatus
 
+from micro_mcp import codes
 from micro_mcp.config.model import ServiceSpec
 from micro_mcp.errors import McpError
 from micro_mcp.protocol import jsonrpc
@@ -123,6 +124,10 @@ async def _read_messages(
                     line.size,
                     limit,
                 )
+                request_id = line.request_id()
+                if request_id is not None:  # the caller hears now, not at its timeout
+                    message = f"the reply was {line.size} bytes, over the {limit}-byte limit"
+                    session.fail(request_id, {"code": codes.MESSAGE_TOO_LARGE, "message": message})
                 continue
             try:
                 message = jsonrpc.decode(line)
