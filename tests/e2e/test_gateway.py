@@ -509,3 +509,28 @@ async def test_a_reply_over_the_size_limit_is_refused_at_once_and_smaller_ones_p
         fits = await client.call_tool("one.big", {"size": 20_000})
     assert too_big.value.error.code == codes.MESSAGE_TOO_LARGE
     assert fits.structured_content == {"result": "x" * 20_000}
+
+
+async def test_a_failing_service_trips_its_breaker_and_a_probe_closes_it(tmp_path: Path) -> None:
+    marker = tmp_path / "cancelled"
+    services = {"one": demo(toolTimeouts={"slow": 0.3}, breakerFailures=2, breakerCooldown=1.0)}
+    async with Client(gateway_params(tmp_path, services)) as client:
+        codes_seen = []
+        for _ in range(2):
+            with pytest.raises(MCPError) as failed:
+                await client.call_tool("one.slow", {"steps": 1, "marker": str(marker)})
+            codes_seen.append(failed.value.error.code)
+        with pytest.raises(MCPError) as fast:
+            await client.call_tool("one.echo", {"text": "would work"})  # refused unasked
+        with anyio.fail_after(10):
+            while True:  # the cooldown runs on the gateway's clock: poll until the probe passes
+                try:
+                    back = await client.call_tool("one.echo", {"text": "probe"})
+                    break
+                except MCPError as exc:
+                    assert exc.error.code == codes.UPSTREAM_UNAVAILABLE
+                    await anyio.sleep(0.2)
+    assert codes_seen == [codes.UPSTREAM_TIMEOUT, codes.UPSTREAM_TIMEOUT]
+    assert fast.value.error.code == codes.UPSTREAM_UNAVAILABLE
+    assert "circuit open" in fast.value.error.message
+    assert back.structured_content == {"result": "probe"}

@@ -46,6 +46,10 @@ class ServiceSpec(_Frozen):
     """Seconds the service may take to start and list its catalog."""
     protocol: Literal["auto", "handshake", "modern"] = "auto"
     """Which MCP era to speak to the service: probe (`auto`), or pin one."""
+    breaker_failures: int = Field(default=5, ge=0, alias="breakerFailures")
+    """Timeouts or connection failures in a row that open the circuit (0: never)."""
+    breaker_cooldown: float = Field(default=10.0, gt=0, alias="breakerCooldown")
+    """Seconds an open circuit fails calls fast before one probe call is let through."""
     max_restarts: int = Field(default=5, ge=0, alias="maxRestarts")
     """Restarts in a row (runs shorter than a minute) before the service is left failed."""
     restart_delay: float = Field(default=0.5, gt=0, alias="restartDelay")

@@ -19,6 +19,7 @@ from anyio.abc import TaskGroup
 
 from micro_mcp.config.model import GatewayConfig, Manifest, ServiceSpec
 from micro_mcp.errors import McpError, UpstreamUnavailable
+from micro_mcp.gateway.breaker import Breaker
 from micro_mcp.gateway.client import ClientSession
 from micro_mcp.gateway.inbound import ServiceMessages
 from micro_mcp.protocol import jsonrpc, versions
@@ -54,6 +55,8 @@ class Service:
     """`starting`, `ready`, `restarting`, `failed` (given up) or `disabled`."""
     restarts: int = 0
     """Times the gateway restarted the service since it began."""
+    breaker: Breaker = field(init=False)
+    """Fails calls fast while the service keeps timing out or dropping its connection."""
     slots: anyio.CapacityLimiter = field(init=False)
     """The bulkhead: at most `maxConcurrent` calls on the service at once."""
     queued: int = 0
@@ -61,6 +64,9 @@ class Service:
 
     def __post_init__(self) -> None:
         self.slots = anyio.CapacityLimiter(self.spec.max_concurrent)
+        self.breaker = Breaker(
+            self.namespace, self.spec.breaker_failures, self.spec.breaker_cooldown
+        )
 
     error: str | None = None
     session: UpstreamSession | None = None

@@ -11,7 +11,7 @@ from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from micro_mcp.errors import Overloaded
+from micro_mcp.errors import Overloaded, UpstreamError, UpstreamTimeout, UpstreamUnavailable
 from micro_mcp.gateway.exchange import Exchange
 from micro_mcp.gateway.mesh import CallContext, Mesh, Service
 from micro_mcp.protocol import jsonrpc, versions
@@ -56,17 +56,28 @@ async def forward(mesh: Mesh, ex: Exchange, route: Route, key: str, value: Any) 
     )
     context_key = (route.namespace, request_id)
     async with _slot(service):
+        service.breaker.admit()  # inside the slot: a probe is never stranded by an overload
         mesh.calls[context_key] = CallContext(client, ex.request_id, progress_token, log_level)
+        outcome: bool | None = None  # None: the client cancelled, which says nothing
         try:
-            return await session.request(
+            result = await session.request(
                 ex.method,
                 outbound,
                 timeout=timeout,
                 request_id=request_id,
                 client_capabilities=capabilities,
             )
+            outcome = True
+            return result
+        except UpstreamError:
+            outcome = True  # an error the service sent is still an answer
+            raise
+        except (UpstreamTimeout, UpstreamUnavailable):
+            outcome = False
+            raise
         finally:
             del mesh.calls[context_key]
+            service.breaker.record(outcome)
 
 
 @asynccontextmanager
