@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -534,3 +535,18 @@ async def test_a_failing_service_trips_its_breaker_and_a_probe_closes_it(tmp_pat
     assert fast.value.error.code == codes.UPSTREAM_UNAVAILABLE
     assert "circuit open" in fast.value.error.message
     assert back.structured_content == {"result": "probe"}
+
+
+async def test_sigterm_lets_calls_in_flight_finish_then_stops(tmp_path: Path) -> None:
+    argv = gateway_argv(tmp_path, {"one": demo()})
+    async with wire(argv, tmp_path / "stderr.txt") as gateway:
+        await gateway.initialize()
+        nap = {"name": "one.nap", "arguments": {"seconds": 1.0}}
+        await gateway.send({"jsonrpc": "2.0", "id": 5, "method": "tools/call", "params": nap})
+        await gateway.request(6, "ping")  # the call is in flight before the signal
+        gateway.process.send_signal(signal.SIGTERM)
+        finished = await gateway.receive()
+        with anyio.fail_after(15):
+            code = await gateway.process.wait()
+    assert finished["id"] == 5 and finished["result"]["structuredContent"] == {"result": "rested"}
+    assert code == 0

@@ -87,11 +87,12 @@ async def serve(
             if listener is not None:
                 await _serve_http(dispatcher, authenticator, config, listener, tg)
             else:
-                tg.start_soon(_stop_on_signal, tg.cancel_scope)
+                stop = anyio.Event()
+                tg.start_soon(_stop_on_signal, stop, tg.cancel_scope)
                 principal = authenticator.authenticate(environ.get(TOKEN_ENV))
                 if principal is None:
                     logger.error("%s is missing or wrong: every request will be refused", TOKEN_ENV)
-                await serve_stdio(dispatcher, principal, config.max_message_bytes)
+                await serve_stdio(dispatcher, principal, config.max_message_bytes, stop)
             tg.cancel_scope.cancel()
     finally:
         sink.close()
@@ -145,9 +146,17 @@ def _listen(host: str, port: int) -> socket.socket:
     return listener
 
 
-async def _stop_on_signal(scope: anyio.CancelScope) -> None:
+async def _stop_on_signal(stop: anyio.Event, scope: anyio.CancelScope) -> None:
+    """The first SIGTERM or SIGINT stops taking requests and lets those in flight finish; a
+    second one stops at once."""
     with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
         async for signum in signals:
-            logger.info("received %s; stopping the services", signal.Signals(signum).name)
-            scope.cancel()
-            return
+            if stop.is_set():
+                logger.warning("received %s again; stopping now", signal.Signals(signum).name)
+                scope.cancel()
+                return
+            logger.info(
+                "received %s; finishing the calls in flight, then stopping the services",
+                signal.Signals(signum).name,
+            )
+            stop.set()

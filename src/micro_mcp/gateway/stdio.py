@@ -29,13 +29,14 @@ async def serve_stdio(
     dispatcher: Dispatcher,
     principal: Principal | None,
     max_message_bytes: int,
+    stop: anyio.Event | None = None,
     read_fd: int = 0,
     write_fd: int = 1,
 ) -> None:
-    """Serve one client on the given descriptors until its input ends."""
+    """Serve one client on the given descriptors until its input ends or `stop` is set."""
     with FdStream(read_fd, write_fd) as stream:
         client = ClientSession(line_outbox(stream.send), principal)
-        await serve_client(dispatcher, client, stream.receive, max_message_bytes)
+        await serve_client(dispatcher, client, stream.receive, max_message_bytes, stop)
 
 
 async def serve_client(
@@ -43,17 +44,22 @@ async def serve_client(
     client: ClientSession,
     receive: Callable[[], Awaitable[bytes]],
     max_message_bytes: int,
+    stop: anyio.Event | None = None,
 ) -> None:
-    """Read newline-delimited messages with `receive()` and answer them until input ends."""
+    """Read newline-delimited messages with `receive()` and answer them until input ends or
+    `stop` is set; then let the requests already taken finish, for up to `DRAIN_TIMEOUT`."""
     mesh = dispatcher.mesh
     mesh.clients.add(client)
     framer = LineFramer(max_message_bytes)
     try:
         async with anyio.create_task_group() as tg:
-            while chunk := await receive():
-                for line in framer.feed(chunk):
-                    await _take(dispatcher, client, line, tg, max_message_bytes)
-            # Input ended. Open listens would never end on their own; the rest may finish.
+            with anyio.CancelScope() as reading:
+                if stop is not None:
+                    tg.start_soon(_cancel_when, stop, reading)
+                while chunk := await receive():
+                    for line in framer.feed(chunk):
+                        await _take(dispatcher, client, line, tg, max_message_bytes)
+            # No more input. Open listens would never end on their own; the rest may finish.
             for listen_id in list(client.listens):
                 scope = client.in_flight.get(listen_id)
                 if scope is not None:
@@ -61,6 +67,11 @@ async def serve_client(
             tg.cancel_scope.deadline = anyio.current_time() + DRAIN_TIMEOUT
     finally:
         mesh.release(client)
+
+
+async def _cancel_when(event: anyio.Event, scope: anyio.CancelScope) -> None:
+    await event.wait()
+    scope.cancel()
 
 
 async def _take(
