@@ -550,3 +550,14 @@ async def test_sigterm_lets_calls_in_flight_finish_then_stops(tmp_path: Path) ->
             code = await gateway.process.wait()
     assert finished["id"] == 5 and finished["result"]["structuredContent"] == {"result": "rested"}
     assert code == 0
+
+
+async def test_closing_stdin_ends_the_gateway_and_its_services(tmp_path: Path) -> None:
+    argv = gateway_argv(tmp_path, {"one": demo()})
+    async with wire(argv, tmp_path / "stderr.txt") as gateway:
+        await gateway.initialize()
+        assert gateway.process.stdin is not None
+        await gateway.process.stdin.aclose()
+        with anyio.fail_after(10):
+            code = await gateway.process.wait()
+    assert code == 0

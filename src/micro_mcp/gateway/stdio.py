@@ -53,12 +53,13 @@ async def serve_client(
     framer = LineFramer(max_message_bytes)
     try:
         async with anyio.create_task_group() as tg:
-            with anyio.CancelScope() as reading:
+            async with anyio.create_task_group() as reading:
                 if stop is not None:
-                    tg.start_soon(_cancel_when, stop, reading)
+                    reading.start_soon(_cancel_when, stop, reading.cancel_scope)
                 while chunk := await receive():
                     for line in framer.feed(chunk):
                         await _take(dispatcher, client, line, tg, max_message_bytes)
+                reading.cancel_scope.cancel()  # input ended: the stop watcher has nothing to do
             # No more input. Open listens would never end on their own; the rest may finish.
             for listen_id in list(client.listens):
                 scope = client.in_flight.get(listen_id)
