@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.e2e.conftest import gateway_argv
+from tests.e2e.conftest import free_port, gateway_argv
 
 pytestmark = [pytest.mark.conformance, pytest.mark.e2e]
 
@@ -104,7 +104,7 @@ def _failing(binary: Path, args: list[str], url: str, out: Path) -> dict[str, li
 def test_gateway_scores_what_the_fixture_scores_alone(tmp_path: Path, run: str) -> None:
     package, args = RUNS[run]
     binary = _suite(package)
-    port = _free_port()
+    port = free_port()
     direct_argv = [sys.executable, str(FIXTURE), "--http", "--port", str(port)]
     with _serving(direct_argv, tmp_path / "direct.log", port) as url:
         direct = _failing(binary, args, url, tmp_path / "direct")
@@ -119,9 +119,3 @@ def test_gateway_scores_what_the_fixture_scores_alone(tmp_path: Path, run: str) 
     assert not unlisted, f"fixture failures missing from the baseline: {unlisted}"
     worse = {name: errors for name, errors in through.items() if name not in direct}
     assert not worse, f"the gateway fails what the fixture passes: {worse}"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]

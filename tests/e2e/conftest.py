@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -53,6 +54,24 @@ def gateway_params(
     """SDK stdio parameters that start a gateway over `services`."""
     command, *args = gateway_argv(tmp_path, services, config)
     return StdioServerParameters(command=command, args=args, env=env)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+async def wait_listening(port: int) -> None:
+    """Wait until a server in another process accepts connections on `port`."""
+    with anyio.fail_after(30):
+        while True:  # another process: connecting is the only signal it gives
+            try:
+                await (await anyio.connect_tcp("127.0.0.1", port)).aclose()
+                return
+            except OSError:
+                await anyio.sleep(0.1)
 
 
 def leaves(group: BaseExceptionGroup[Any]) -> list[BaseException]:

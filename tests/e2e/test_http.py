@@ -16,7 +16,15 @@ from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
 
 from micro_mcp import codes
-from tests.e2e.conftest import DEMO, demo, gateway_argv, gateway_params, http_gateway
+from tests.e2e.conftest import (
+    DEMO,
+    demo,
+    free_port,
+    gateway_argv,
+    gateway_params,
+    http_gateway,
+    wait_listening,
+)
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
 
@@ -344,19 +352,11 @@ def test_a_public_address_without_a_token_refuses_to_start(tmp_path: Path) -> No
     assert "without authentication" in done.stderr
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.mark.parametrize("mode", ["auto", "legacy"])
 async def test_services_reached_by_url_serve_beside_stdio_ones(tmp_path: Path, mode: str) -> None:
     from tests.e2e.test_examples import _everything
 
-    vector_port, everything_port = _free_port(), _free_port()
+    vector_port, everything_port = free_port(), free_port()
     vector = [
         sys.executable,
         "-m",
@@ -377,13 +377,7 @@ async def test_services_reached_by_url_serve_beside_stdio_ones(tmp_path: Path, m
     ):
         try:
             for port in (vector_port, everything_port):
-                with anyio.fail_after(20):
-                    while True:  # the services are separate processes: poll until they listen
-                        try:
-                            await (await anyio.connect_tcp("127.0.0.1", port)).aclose()
-                            break
-                        except OSError:
-                            await anyio.sleep(0.1)
+                await wait_listening(port)
             services = {
                 "vec": {"url": f"http://127.0.0.1:{vector_port}/mcp"},
                 "ev": {"url": f"http://127.0.0.1:{everything_port}/mcp"},
@@ -436,29 +430,19 @@ async def test_the_2024_11_05_sse_transport_serves_older_clients(tmp_path: Path)
     assert stranger.status_code == 404
 
 
-async def _wait_listening(port: int) -> None:
-    with anyio.fail_after(20):
-        while True:  # a separate process: poll until it listens
-            try:
-                await (await anyio.connect_tcp("127.0.0.1", port)).aclose()
-                return
-            except OSError:
-                await anyio.sleep(0.1)
-
-
 async def test_a_service_on_the_2024_11_05_sse_transport_is_reached_declared_or_by_fallback(
     tmp_path: Path,
 ) -> None:
     from tests.e2e.test_examples import _everything
 
-    port = _free_port()
+    port = free_port()
     env = {"PORT": str(port), "PATH": "/usr/bin:/bin"}
     argv = [str(_everything()), "sse"]
     async with await anyio.open_process(
         argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env
     ) as server:
         try:
-            await _wait_listening(port)
+            await wait_listening(port)
             url = f"http://127.0.0.1:{port}/sse"
             services = {"declared": {"type": "sse", "url": url}, "guessed": {"url": url}}
             async with Client(gateway_params(tmp_path, services), mode="auto") as client:
@@ -473,13 +457,13 @@ async def test_a_service_on_the_2024_11_05_sse_transport_is_reached_declared_or_
 async def test_the_clients_token_stays_at_the_gateway_and_a_service_gets_its_own(
     tmp_path: Path,
 ) -> None:
-    port = _free_port()
+    port = free_port()
     argv = [sys.executable, DEMO, "--http", str(port)]
     async with await anyio.open_process(
         argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     ) as service:
         try:
-            await _wait_listening(port)
+            await wait_listening(port)
             services = {
                 "remote": {
                     "url": f"http://127.0.0.1:{port}/mcp",

@@ -9,7 +9,7 @@ handshake era.
 from __future__ import annotations
 
 import logging
-from typing import Any, Final
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import anyio
@@ -22,12 +22,10 @@ from micro_mcp.errors import McpError
 from micro_mcp.protocol import jsonrpc
 from micro_mcp.protocol.jsonrpc import Message
 from micro_mcp.transport import sse
+from micro_mcp.upstream.http import CONNECT_TIMEOUT
 from micro_mcp.upstream.session import SessionHandler, UpstreamSession
 
 logger = logging.getLogger(__name__)
-
-CONNECT_TIMEOUT: Final = 10.0
-"""Seconds to open a connection to a service."""
 
 
 async def run_sse_service(
