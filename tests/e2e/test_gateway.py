@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 from pathlib import Path
 from typing import Any
@@ -561,3 +562,24 @@ async def test_closing_stdin_ends_the_gateway_and_its_services(tmp_path: Path) -
         with anyio.fail_after(10):
             code = await gateway.process.wait()
     assert code == 0
+
+
+async def test_resource_limits_apply_to_a_service(tmp_path: Path) -> None:
+    limits = {"openFiles": 100, "memoryMB": 4096}
+    async with Client(gateway_params(tmp_path, {"one": demo(limits=limits)})) as client:
+        seen = await client.call_tool("one.rlimits", {})
+    assert seen.structured_content == {"open_files": 100, "address_space": 4096 * 1024 * 1024}
+
+
+async def test_stopping_the_gateway_stops_what_its_services_spawned(tmp_path: Path) -> None:
+    async with Client(gateway_params(tmp_path, {"one": demo()})) as client:
+        spawned = await client.call_tool("one.spawn", {})
+    assert spawned.structured_content is not None
+    child = spawned.structured_content["result"]
+    with anyio.fail_after(15):
+        while True:  # another process: whether the pid still exists is the only signal
+            try:
+                os.kill(child, 0)
+            except ProcessLookupError:
+                break
+            await anyio.sleep(0.1)

@@ -19,6 +19,17 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
 
+class LimitsSpec(_Frozen):
+    """Resource limits for a stdio service's process (applied with util-linux `prlimit`)."""
+
+    memory_mb: int | None = Field(default=None, ge=16, alias="memoryMB")
+    """Address space in MiB (RLIMIT_AS): an allocation past it fails inside the service."""
+    cpu_seconds: int | None = Field(default=None, ge=1, alias="cpuSeconds")
+    """CPU time in seconds (RLIMIT_CPU): past it the service is killed, and restarted."""
+    open_files: int | None = Field(default=None, ge=16, alias="openFiles")
+    """Open file descriptors (RLIMIT_NOFILE)."""
+
+
 class ServiceSpec(_Frozen):
     """One MCP server the gateway fronts; its manifest key is its namespace."""
 
@@ -30,6 +41,8 @@ class ServiceSpec(_Frozen):
     cwd: str | None = None
     url: str | None = None
     headers: dict[str, str] = Field(default_factory=dict)
+    limits: LimitsSpec | None = None
+    """Resource limits for a stdio service; none unless given."""
     disabled: bool = False
     """Cursor's switch: the entry stays in the file but the service is not started."""
     prefix: bool = True

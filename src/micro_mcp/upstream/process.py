@@ -50,11 +50,31 @@ def service_argv(spec: ServiceSpec, env: Mapping[str, str]) -> list[str]:
     command = spec.command
     assert command is not None, "stdio services have a command"  # checked by ServiceSpec
     if command in PYTHON_ALIASES:
-        return [sys.executable, *spec.args]
-    resolved = shutil.which(command, path=env.get("PATH"))
+        resolved: str | None = sys.executable
+    else:
+        resolved = shutil.which(command, path=env.get("PATH"))
     if resolved is None:
         raise UpstreamUnavailable(f"command not found or not executable: {command!r}")
-    return [resolved, *spec.args]
+    return [*_limits_prefix(spec), resolved, *spec.args]
+
+
+def _limits_prefix(spec: ServiceSpec) -> list[str]:
+    """`prlimit --as=... --` before the command: it sets the limits and execs the service, so
+    the service keeps its pid and the gateway its handle on it."""
+    limits = spec.limits
+    if limits is None:
+        return []
+    prlimit = shutil.which("prlimit")
+    if prlimit is None:
+        raise UpstreamUnavailable("resource limits need `prlimit` (util-linux), not found")
+    prefix = [prlimit]
+    if limits.memory_mb is not None:
+        prefix.append(f"--as={limits.memory_mb * 1024 * 1024}")
+    if limits.cpu_seconds is not None:
+        prefix.append(f"--cpu={limits.cpu_seconds}")
+    if limits.open_files is not None:
+        prefix.append(f"--nofile={limits.open_files}")
+    return [*prefix, "--"]
 
 
 def service_cwd(spec: ServiceSpec, base_dir: Path) -> Path | None:

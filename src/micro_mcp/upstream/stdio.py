@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
+import signal
 import subprocess
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -148,18 +150,24 @@ async def _pump_stderr(namespace: str, stream: ByteReceiveStream) -> None:
 
 
 async def _stop(proc: Process) -> None:
-    """Stop a service politely, then firmly: close stdin, SIGTERM, SIGKILL."""
+    """Stop a service politely, then firmly: close stdin, SIGTERM, SIGKILL.
+
+    The signals go to the service's whole process group (it was started in a session of its
+    own), so whatever it spawned stops with it instead of living on as an orphan.
+    """
     if proc.returncode is None and proc.stdin is not None:
         with contextlib.suppress(OSError, anyio.BrokenResourceError):  # closed from the other side
             await proc.stdin.aclose()
-    for signal_it in (None, proc.terminate, proc.kill):
-        if signal_it is not None and proc.returncode is None:
+    for signum in (None, signal.SIGTERM, signal.SIGKILL):
+        if signum is not None and proc.returncode is None:
             try:
-                signal_it()
+                os.killpg(proc.pid, signum)
             except ProcessLookupError:
                 break
         with anyio.move_on_after(STOP_GRACE):
             await proc.wait()
         if proc.returncode is not None:
             break
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)  # children the service left behind when it exited
     await proc.aclose()
