@@ -257,7 +257,7 @@ async def test_wrong_or_missing_token_is_refused_and_the_right_one_admitted(tmp_
 async def test_malformed_input_gets_json_rpc_errors_and_the_gateway_serves_on(
     tmp_path: Path,
 ) -> None:
-    argv = gateway_argv(tmp_path, {"one": demo()}, {"maxMessageBytes": 4096})
+    argv = gateway_argv(tmp_path, {"one": demo()}, {"maxMessageBytes": 32 * 1024})
     async with wire(argv, tmp_path / "stderr.txt") as gateway:
         await gateway.send_raw(b"this is not json\n")
         not_json = await gateway.receive()
@@ -267,7 +267,7 @@ async def test_malformed_input_gets_json_rpc_errors_and_the_gateway_serves_on(
         bad_method = await gateway.receive()
         await gateway.send_raw(
             b'{"jsonrpc":"2.0","id":8,"method":"tools/call","params":{"name":"'
-            + b"x" * 10_000
+            + b"x" * 40_000
             + b'"}}\n'
         )
         oversized = await gateway.receive()
