@@ -52,7 +52,8 @@ class Service:
     spec: ServiceSpec
     namer: Namer
     state: str = "starting"
-    """`starting`, `ready`, `restarting`, `failed` (given up) or `disabled`."""
+    """`starting`, `ready`, `restarting`, `failed` (given up), `stopped` (by the gateway), or
+    `disabled`."""
     restarts: int = 0
     """Times the gateway restarted the service since it began."""
     breaker: Breaker = field(init=False)
@@ -213,12 +214,12 @@ class Mesh:
 
         try:
             await self._run_service(service.namespace, service.spec, ready, task_status)
-        finally:
-            if service.state == "ready":
-                logger.warning(
-                    "service %s stopped; its calls fail as unavailable", service.namespace
-                )
-                service.state = "restarting"
+        except anyio.get_cancelled_exc_class():
+            service.state = "stopped"  # the gateway is stopping it: nothing to warn about
+            raise
+        if service.state == "ready":
+            logger.warning("service %s stopped; its calls fail as unavailable", service.namespace)
+            service.state = "restarting"
 
     # --- catalog ----------------------------------------------------------------------------
 
