@@ -28,6 +28,7 @@ from micro_mcp.gateway.mesh import Mesh
 from micro_mcp.policy import engine
 from micro_mcp.protocol import jsonrpc, versions
 from micro_mcp.protocol.jsonrpc import Message
+from micro_mcp.protocol.names import Namer
 from micro_mcp.protocol.versions import Era
 from micro_mcp.registry.catalog import LIST_METHODS, Catalog, Route
 from micro_mcp.registry.paging import decode_cursor, encode_cursor
@@ -327,7 +328,7 @@ class Dispatcher:
             raise PolicyDenied(f"Denied: {route.subject} is not allowed ({decision.reason})")
         return route
 
-    def _namer(self, route: Route) -> Any:
+    def _namer(self, route: Route) -> Namer:
         return self.mesh.services[route.namespace].namer
 
     def _audit_call(self, ex: Exchange, decision: str | None) -> None:
@@ -338,37 +339,34 @@ class Dispatcher:
         size = digest = None
         if arguments is not None and not self._include_arguments:
             size, digest = fingerprint(arguments)
-        self.audit.emit(
-            AuditEvent(
-                event="call",
-                time=time.time(),
-                correlation_id=str(ex.correlation),
-                principal=_principal(ex.client),
-                method=ex.method,
-                name=ex.route.subject if ex.route else None,
-                service=ex.route.namespace if ex.route else None,
-                decision=decision,
-                arguments=arguments if self._include_arguments else None,
-                arguments_size=size,
-                arguments_sha256=digest,
-            )
+        self._audit(
+            ex,
+            "call",
+            decision=decision,
+            arguments=arguments if self._include_arguments else None,
+            arguments_size=size,
+            arguments_sha256=digest,
         )
 
     def _audit_reply(self, ex: Exchange, outcome: str, code: int | None) -> None:
         if not ex.audited:
             self._audit_call(ex, None)
+        duration_ms = round((time.perf_counter() - ex.started) * 1000, 3)
+        self._audit(ex, "reply", outcome=outcome, error_code=code, duration_ms=duration_ms)
+
+    def _audit(self, ex: Exchange, event: str, **fields: Any) -> None:
+        """Emit one audit record with the fields every record of an exchange carries."""
+        route = ex.route
         self.audit.emit(
             AuditEvent(
-                event="reply",
+                event=event,
                 time=time.time(),
                 correlation_id=str(ex.correlation),
                 principal=_principal(ex.client),
                 method=ex.method,
-                name=ex.route.subject if ex.route else None,
-                service=ex.route.namespace if ex.route else None,
-                outcome=outcome,
-                error_code=code,
-                duration_ms=round((time.perf_counter() - ex.started) * 1000, 3),
+                name=route.subject if route else None,
+                service=route.namespace if route else None,
+                **fields,
             )
         )
 

@@ -51,7 +51,7 @@ from micro_mcp.gateway.asgi import (
 from micro_mcp.gateway.client import ClientSession
 from micro_mcp.gateway.dispatcher import Dispatcher
 from micro_mcp.gateway.http_sessions import HttpSession, SessionTable
-from micro_mcp.gateway.streams import EventStream
+from micro_mcp.gateway.streams import EventStream, is_reply_to
 from micro_mcp.policy.engine import Authenticator
 from micro_mcp.policy.model import Principal
 from micro_mcp.protocol import jsonrpc, versions
@@ -282,8 +282,7 @@ class HttpFront:
         request_id = message["id"]
 
         async def deliver(outgoing: Message, related: object) -> None:
-            is_reply = "method" not in outgoing and outgoing.get("id") == request_id
-            stream.push(outgoing, last=is_reply)
+            stream.push(outgoing, last=is_reply_to(outgoing, request_id))
 
         client = ClientSession(deliver, principal)
         self.mesh.clients.add(client)

@@ -14,7 +14,7 @@ from collections import OrderedDict
 from typing import Final
 
 from micro_mcp.gateway.client import ClientSession
-from micro_mcp.gateway.streams import EventStream
+from micro_mcp.gateway.streams import EventStream, is_reply_to
 from micro_mcp.policy.model import Principal
 from micro_mcp.protocol.jsonrpc import Message, RequestId
 
@@ -79,8 +79,7 @@ class HttpSession:
         if stream is None or stream.finished:
             self.standalone.push(message)
             return
-        is_reply = "method" not in message and message.get("id") == related
-        stream.push(message, last=is_reply)
+        stream.push(message, last=is_reply_to(message, related))
 
     def close(self) -> None:
         """End every stream and cancel every request in flight."""
@@ -98,9 +97,6 @@ class SessionTable:
         self._sessions: dict[str, HttpSession] = {}
         self.max_sessions = max_sessions
         self.idle_seconds = idle_seconds
-
-    def __len__(self) -> int:
-        return len(self._sessions)
 
     def create(self, principal: Principal) -> HttpSession | None:
         """A new session, or None when the table is full."""

@@ -7,6 +7,7 @@ client they belong to.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
@@ -398,38 +399,21 @@ class Mesh:
                 task_status=task_status,
             )
             return
+        common = (namespace, spec, self.inbound, ready)
+        over_sse = functools.partial(
+            run_sse_service, *common, max_message_bytes=limit, task_status=task_status
+        )
         if spec.type == "sse":
-            await run_sse_service(
-                namespace,
-                spec,
-                self.inbound,
-                ready,
-                max_message_bytes=limit,
-                task_status=task_status,
-            )
+            await over_sse()
             return
         try:
-            await run_http_service(
-                namespace,
-                spec,
-                self.inbound,
-                ready,
-                max_message_bytes=limit,
-                task_status=task_status,
-            )
+            await run_http_service(*common, max_message_bytes=limit, task_status=task_status)
         except* McpError as group:
             if spec.type is not None:
                 raise
             # No Streamable HTTP at this URL: try the 2024-11-05 HTTP+SSE transport once.
             logger.info("service %s: %s; trying HTTP+SSE", namespace, _leaf(group))
-            await run_sse_service(
-                namespace,
-                spec,
-                self.inbound,
-                ready,
-                max_message_bytes=limit,
-                task_status=task_status,
-            )
+            await over_sse()
 
     def session_of(self, namespace: str) -> tuple[Service, UpstreamSession]:
         """The service and its live session.

@@ -21,6 +21,11 @@ EVENTS_KEPT: Final = 128
 """Events a stream keeps for resumption."""
 
 
+def is_reply_to(message: Message, request_id: object) -> bool:
+    """True for the response to `request_id`: the last message of that request's stream."""
+    return "method" not in message and message.get("id") == request_id
+
+
 class EventStream:
     """An ordered, bounded log of encoded messages with live followers."""
 

@@ -13,7 +13,6 @@ MODERN_VERSIONS: Final = ("2026-07-28",)
 """Stateless versions: every request carries its version in `_meta`."""
 LATEST_HANDSHAKE: Final = HANDSHAKE_VERSIONS[-1]
 LATEST_MODERN: Final = MODERN_VERSIONS[-1]
-ALL_VERSIONS: Final = HANDSHAKE_VERSIONS + MODERN_VERSIONS
 
 META: Final = "_meta"
 PROTOCOL_VERSION_KEY: Final = "io.modelcontextprotocol/protocolVersion"

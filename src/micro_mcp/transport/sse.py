@@ -12,11 +12,6 @@ def event(event_id: str, data: bytes) -> bytes:
     return b"id: " + event_id.encode() + b"\nevent: message\ndata: " + data + b"\n\n"
 
 
-def comment(text: str) -> bytes:
-    """A comment line: keeps a quiet stream open through proxies, and is ignored by clients."""
-    return b": " + text.encode() + b"\n\n"
-
-
 def split_event_id(event_id: str) -> tuple[str, int] | None:
     """The stream name and sequence number of an id made by `EventStream`, or None."""
     stream, sep, seq = event_id.rpartition("-")

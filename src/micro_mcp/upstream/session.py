@@ -15,7 +15,7 @@ from typing import Any, Final, Protocol
 
 import anyio
 
-from micro_mcp import codes
+from micro_mcp import __version__, codes
 from micro_mcp.errors import McpError, UpstreamError, UpstreamTimeout, UpstreamUnavailable
 from micro_mcp.protocol import jsonrpc, versions
 from micro_mcp.protocol.jsonrpc import Message, RequestId
@@ -23,7 +23,7 @@ from micro_mcp.protocol.versions import Era
 
 logger = logging.getLogger(__name__)
 
-GATEWAY_INFO: Final = {"name": "micro-mcp", "version": "0.1.0"}
+GATEWAY_INFO: Final = {"name": "micro-mcp", "version": __version__}
 """How the gateway introduces itself, to services and to clients."""
 RELAYED_CAPABILITIES: Final[dict[str, Any]] = {
     "sampling": {},
