@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from pathlib import Path
 
 import anyio
 
@@ -51,7 +52,13 @@ def main(argv: list[str] | None = None) -> int:
         config = load_config(args.config)
         anyio.run(
             lambda: serve(
-                manifest, base_dir, config, transport=args.transport, host=args.host, port=args.port
+                manifest,
+                base_dir,
+                config,
+                transport=args.transport,
+                host=args.host,
+                port=args.port,
+                manifest_path=Path(args.discovery) if args.discovery else None,
             )
         )
     except ConfigError as exc:

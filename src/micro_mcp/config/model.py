@@ -163,6 +163,8 @@ class GatewayConfig(_Frozen):
     max_message_bytes: int = Field(default=8 * 1024 * 1024, ge=1024, alias="maxMessageBytes")
     """Largest message accepted on a stdio pipe, from the client or a service."""
     http: HttpSpec = HttpSpec()
+    reload_interval: float = Field(default=1.0, ge=0, alias="reloadInterval")
+    """Seconds between checks of the manifest file for edits; 0 reloads only on SIGHUP."""
 
     @field_validator("separator")
     @classmethod

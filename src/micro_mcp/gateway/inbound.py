@@ -37,7 +37,9 @@ class ServiceMessages:
         """Route a service's notification to the clients it concerns."""
         method = message["method"]
         params: dict[str, Any] = message.get("params") or {}  # decode() allows only an object
-        service = self.mesh.services[session.namespace]
+        service = self.mesh.services.get(session.namespace)
+        if service is None:  # a reload removed it while it was still talking
+            return
         if method == "notifications/progress":
             token = params.get("progressToken")
             # The relay sent a request id as the token. Anything else matches no call, and an
@@ -85,7 +87,12 @@ class ServiceMessages:
             error = {"code": codes.METHOD_NOT_FOUND, "message": refusal or "no client to ask"}
             await session.respond(message["id"], {"error": error})
             return
-        timeout = self.mesh.services[session.namespace].spec.timeout
+        service = self.mesh.services.get(session.namespace)
+        if service is None:  # a reload removed it; its process is on its way out
+            error = {"code": codes.INTERNAL_ERROR, "message": "the service is being removed"}
+            await session.respond(message["id"], {"error": error})
+            return
+        timeout = service.spec.timeout
         try:
             with anyio.fail_after(timeout):
                 reply = await client.request(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, cast
@@ -82,6 +82,10 @@ class Service:
     )
     """With `sessions: per-client`, the session of each handshake-era client, and what stops it."""
     client_lock: anyio.Lock = field(default_factory=anyio.Lock)
+    scope: anyio.CancelScope | None = None
+    """Stops the service's supervisor (and so its process); set while the supervisor runs."""
+    done: anyio.Event = field(default_factory=anyio.Event)
+    """Set when the supervisor has returned and the process is gone."""
 
 
 @dataclass(eq=False, slots=True)
@@ -101,13 +105,7 @@ class Mesh:
     def __init__(self, manifest: Manifest, config: GatewayConfig, base_dir: Path) -> None:
         self.config = config
         self.base_dir = base_dir
-        self.services: dict[str, Service] = {}
-        for namespace, spec in manifest.mcp_servers.items():
-            namer = Namer(namespace, config.separator, spec.prefix)
-            service = Service(namespace, spec, namer)
-            if spec.disabled:
-                service.state = "disabled"
-            self.services[namespace] = service
+        self.services = {ns: self._service(ns, spec) for ns, spec in manifest.mcp_servers.items()}
         self._namers = {ns: s.namer for ns, s in self.services.items()}
         self._generation = 0
         self.catalog = Catalog.build(0, self._namers, {})
@@ -119,6 +117,13 @@ class Mesh:
         self.inbound = ServiceMessages(self)
         self.tasks: TaskGroup | None = None
         """Where the mesh runs what outlives one request; set while `run` runs."""
+        self._reloading = anyio.Lock()
+
+    def _service(self, namespace: str, spec: ServiceSpec) -> Service:
+        service = Service(namespace, spec, Namer(namespace, self.config.separator, spec.prefix))
+        if spec.disabled:
+            service.state = "disabled"
+        return service
 
     # --- lifetime ---------------------------------------------------------------------------
 
@@ -129,12 +134,10 @@ class Mesh:
         async with anyio.create_task_group() as tg:
             self.tasks = tg
             task_status.started()
-            async with anyio.create_task_group() as starting:
-                for service in self.services.values():
-                    if service.state != "disabled":
-                        starting.start_soon(self._start, service, tg)
-            self._rebuild()
-            self.started.set()
+            async with self._reloading:  # a reload waits until the first start is over
+                await self._start_all(self.services.values())
+                self._rebuild()
+                self.started.set()
             up = [s.namespace for s in self.services.values() if s.state == "ready"]
             logger.info(
                 "gateway ready: %d of %d services up (%s); %d tools, %d prompts, %d resources, "
@@ -148,14 +151,73 @@ class Mesh:
                 self.catalog.count("resourceTemplates"),
             )
 
-    async def _start(self, service: Service, tg: TaskGroup) -> None:
-        # Returns once the first attempt is up or has failed; restarts go on in the background.
-        await tg.start(self._supervise, service)
+    async def _start_all(self, services: Iterable[Service]) -> None:
+        """Start services in parallel; returns once each first attempt is up or has failed, while
+        restarts go on in the background."""
+        assert self.tasks is not None
+        async with anyio.create_task_group() as starting:
+            for service in services:
+                if service.state != "disabled":
+                    starting.start_soon(self.tasks.start, self._supervise, service)
+
+    async def reload(self, manifest: Manifest) -> dict[str, list[str]]:
+        """Make the running services match `manifest`: stop the removed ones, start the added
+        ones, restart those whose entry changed, and leave the rest (and their clients' calls)
+        alone. Clients get `list_changed` for what changed.
+
+        Returns the namespaces `added`, `removed` and `restarted`.
+        """
+        async with self._reloading:
+            wanted = manifest.mcp_servers
+            old = self.services
+            added = [ns for ns in wanted if ns not in old]
+            removed = [ns for ns in old if ns not in wanted]
+            restarted = [ns for ns in wanted if ns in old and old[ns].spec != wanted[ns]]
+            if not (added or removed or restarted):
+                return {"added": [], "removed": [], "restarted": []}
+            async with anyio.create_task_group() as stopping:
+                for ns in removed + restarted:
+                    stopping.start_soon(self._stop, old[ns])
+            fresh = {ns: self._service(ns, wanted[ns]) for ns in added + restarted}
+            self.services = {ns: fresh.get(ns) or old[ns] for ns in wanted}
+            self._namers = {ns: s.namer for ns, s in self.services.items()}
+            self._rebuild()  # what went away is gone from the lists before anything new starts
+            await self._start_all(fresh.values())
+            self._rebuild()
+            self._notify_list_changed(("tools", "prompts", "resources"))
+            logger.info(
+                "manifest reloaded: added %s; removed %s; restarted %s",
+                ", ".join(added) or "none",
+                ", ".join(removed) or "none",
+                ", ".join(restarted) or "none",
+            )
+            return {"added": added, "removed": removed, "restarted": restarted}
+
+    async def _stop(self, service: Service) -> None:
+        """Stop a service and every session kept for its clients; returns once its process is
+        gone. Its calls in flight fail as unavailable."""
+        for _session, scope in list(service.client_sessions.values()):
+            scope.cancel()
+        if service.scope is None:  # never started (disabled)
+            return
+        service.scope.cancel()
+        await service.done.wait()
 
     async def _supervise(
         self, service: Service, *, task_status: anyio.abc.TaskStatus[None]
     ) -> None:
         """Run the service, and run it again when it stops: backing off, up to a limit."""
+        try:
+            with anyio.CancelScope() as service.scope:
+                await self._keep_running(service, task_status)
+            if service.scope.cancel_called:
+                service.state = "stopped"  # also when it was waiting to restart
+        finally:
+            service.done.set()
+
+    async def _keep_running(
+        self, service: Service, task_status: anyio.abc.TaskStatus[None]
+    ) -> None:
         spec, reported, in_a_row = service.spec, False, 0
         while True:
             began = anyio.current_time()
@@ -421,8 +483,18 @@ class Mesh:
         Raises:
             UpstreamUnavailable: the service is not running.
         """
-        service = self.services[namespace]
-        return service, self._session(service)
+        return (service := self.service(namespace)), self._session(service)
+
+    def service(self, namespace: str) -> Service:
+        """The service of a namespace.
+
+        Raises:
+            UpstreamUnavailable: no such service (any more: a reload removed it).
+        """
+        service = self.services.get(namespace)
+        if service is None:
+            raise UpstreamUnavailable(f"service {namespace!r} is no longer configured")
+        return service
 
 
 def _leaf(group: BaseExceptionGroup[Any]) -> BaseException:

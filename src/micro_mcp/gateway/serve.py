@@ -19,6 +19,7 @@ from micro_mcp.errors import ConfigError
 from micro_mcp.gateway.dispatcher import Dispatcher
 from micro_mcp.gateway.http import LOOPBACK_HOSTS, HttpFront
 from micro_mcp.gateway.mesh import Mesh
+from micro_mcp.gateway.reloader import watch_manifest
 from micro_mcp.gateway.stdio import serve_stdio
 from micro_mcp.policy.engine import ANONYMOUS, Authenticator
 from micro_mcp.policy.model import Policy, Principal
@@ -54,8 +55,10 @@ async def serve(
     port: int = 8765,
     environ: Mapping[str, str] = os.environ,
     audit: AuditSink | None = None,
+    manifest_path: Path | None = None,
 ) -> None:
-    """Start the services and serve clients until input ends or a signal arrives.
+    """Start the services and serve clients until input ends or a signal arrives. With
+    `manifest_path`, edits of that file (and SIGHUP) reload the services.
 
     Raises:
         ConfigError: the transport is unknown, or HTTP on a non-loopback address without tokens.
@@ -84,6 +87,8 @@ async def serve(
     try:
         async with anyio.create_task_group() as tg:
             await tg.start(mesh.run)
+            if manifest_path is not None:
+                tg.start_soon(watch_manifest, mesh, manifest_path, config.reload_interval)
             if listener is not None:
                 await _serve_http(dispatcher, authenticator, config, listener, tg)
             else:
