@@ -28,6 +28,9 @@ STOP_GRACE = 2.0
 """Seconds a service gets to exit after its stdin closes, and again after SIGTERM."""
 STDERR_LINE_LIMIT = 64 * 1024
 """Longest stderr line kept for the log; the rest of such a line is dropped."""
+BAD_LINE_REPORT_INTERVAL = 10.0
+"""Seconds between warnings about lines on a service's stdout that are not JSON-RPC: a service
+printing debug output there must not flood the gateway's log with a warning a line."""
 
 
 async def run_stdio_service(
@@ -117,6 +120,7 @@ async def _read_messages(
     session: UpstreamSession, stream: ByteReceiveStream, framer: LineFramer
 ) -> None:
     limit = framer.max_bytes
+    ignored, reported_at = 0, -BAD_LINE_REPORT_INTERVAL
     async for chunk in stream:
         for line in framer.feed(chunk):
             if isinstance(line, Oversized):
@@ -134,7 +138,17 @@ async def _read_messages(
             try:
                 message = jsonrpc.decode(line)
             except McpError as exc:
-                logger.warning("service %s wrote a bad line (%s); ignored", session.namespace, exc)
+                ignored += 1
+                now = anyio.current_time()
+                if now - reported_at >= BAD_LINE_REPORT_INTERVAL:
+                    logger.warning(
+                        "service %s wrote %d line(s) on stdout that are not JSON-RPC, ignored "
+                        "(the last: %s); a service logs to stderr",
+                        session.namespace,
+                        ignored,
+                        exc,
+                    )
+                    ignored, reported_at = 0, now
                 continue
             await session.receive(message)
 

@@ -1,0 +1,181 @@
+"""Tests that break things: a flooding, oversized, crashing or stopped service stays contained.
+
+Each drives a real gateway process line by line (so the test knows its pid) over real demo
+services, and ends by checking that the other service still answers and nothing leaked.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+
+from micro_mcp import codes
+from tests.e2e.conftest import Wire, demo, gateway_argv, wire
+
+pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
+
+MIB = 1024 * 1024
+
+
+def peak_rss(pid: int) -> int:
+    """The most memory the process has held (VmHWM), in bytes."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError("no VmHWM")
+
+
+def open_fds(pid: int) -> int:
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def children(pid: int) -> dict[int, str]:
+    """The child processes of `pid`, with their state letter (Z for a zombie)."""
+    found: dict[int, str] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue  # gone while we looked
+        state, ppid = stat.rsplit(")", 1)[1].split()[:2]
+        if int(ppid) == pid:
+            found[int(entry)] = state
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+async def call(gateway: Wire, request_id: int, name: str, **arguments: Any) -> dict[str, Any]:
+    params = {"name": name, "arguments": arguments}
+    return await gateway.request(request_id, "tools/call", params)
+
+
+def result_of(reply: dict[str, Any]) -> Any:
+    assert "result" in reply, reply
+    return reply["result"]["structuredContent"]["result"]
+
+
+async def test_a_service_flooding_its_stdout_leaves_the_others_answering(tmp_path: Path) -> None:
+    log = tmp_path / "stderr.txt"
+    argv = gateway_argv(tmp_path, {"loud": demo(), "calm": demo()})
+    async with wire(argv, log) as gateway:
+        await gateway.initialize()
+        lines = 300_000  # about 30 MB of junk
+        await gateway.send(
+            {
+                "jsonrpc": "2.0",
+                "id": 1,
+                "method": "tools/call",
+                "params": {"name": "loud.flood", "arguments": {"lines": lines}},
+            }
+        )
+        calm = [result_of(await call(gateway, 10 + n, "calm.echo", text=str(n))) for n in range(20)]
+        with anyio.fail_after(60):
+            flooded = await gateway.receive()
+        loud_after = result_of(await call(gateway, 2, "loud.echo", text="still me"))
+    assert calm == [str(n) for n in range(20)]
+    assert flooded["id"] == 1 and flooded["result"]["structuredContent"] == {"result": lines}
+    assert loud_after == "still me"
+    warnings = [line for line in log.read_text().splitlines() if "not JSON-RPC" in line]
+    assert 1 <= len(warnings) <= 10, "the junk is reported, not logged a line at a time"
+
+
+async def test_a_50_mb_line_is_refused_without_the_gateway_holding_it(tmp_path: Path) -> None:
+    argv = gateway_argv(tmp_path, {"huge": demo(), "calm": demo()})
+    async with wire(argv, tmp_path / "stderr.txt") as gateway:
+        await gateway.initialize()
+        assert result_of(await call(gateway, 1, "calm.echo", text="warm")) == "warm"
+        before = peak_rss(gateway.process.pid)
+        with anyio.fail_after(60):
+            refused = await call(gateway, 2, "huge.big", size=50 * MIB)
+        after = peak_rss(gateway.process.pid)
+        calm = result_of(await call(gateway, 3, "calm.echo", text="fine"))
+        small = result_of(await call(gateway, 4, "huge.big", size=1000))
+    assert refused["error"]["code"] == codes.MESSAGE_TOO_LARGE
+    # The default limit is 8 MiB: the gateway holds at most about that, never the 50 MB line.
+    assert after - before < 24 * MIB, f"peak memory grew by {(after - before) / MIB:.1f} MiB"
+    assert (calm, small) == ("fine", "x" * 1000)
+
+
+async def test_a_line_with_no_end_is_bounded_and_times_out(tmp_path: Path) -> None:
+    services = {"stuck": demo(toolTimeouts={"endless": 3}), "calm": demo()}
+    argv = gateway_argv(tmp_path, services, {"maxMessageBytes": 4 * MIB})
+    async with wire(argv, tmp_path / "stderr.txt") as gateway:
+        await gateway.initialize()
+        assert result_of(await call(gateway, 1, "calm.echo", text="warm")) == "warm"
+        before = peak_rss(gateway.process.pid)
+        with anyio.fail_after(30):
+            stuck = await call(gateway, 2, "stuck.endless", size=40 * MIB, seconds=30)
+        after = peak_rss(gateway.process.pid)
+        calm = result_of(await call(gateway, 3, "calm.echo", text="fine"))
+    assert stuck["error"]["code"] == codes.UPSTREAM_TIMEOUT
+    assert after - before < 16 * MIB, f"peak memory grew by {(after - before) / MIB:.1f} MiB"
+    assert calm == "fine"
+
+
+async def test_sigterm_under_load_finishes_every_call_then_stops_every_service(
+    tmp_path: Path,
+) -> None:
+    argv = gateway_argv(tmp_path, {"one": demo(), "two": demo()})
+    async with wire(argv, tmp_path / "stderr.txt") as gateway:
+        await gateway.initialize()
+        pids = [
+            result_of(await call(gateway, n, f"{ns}.pid")) for n, ns in enumerate(("one", "two"))
+        ]
+        for n in range(20):
+            params = {"name": f"{('one', 'two')[n % 2]}.nap", "arguments": {"seconds": 1.5}}
+            await gateway.send(
+                {"jsonrpc": "2.0", "id": 100 + n, "method": "tools/call", "params": params}
+            )
+        await gateway.request(99, "ping")  # every call is in before the signal
+        gateway.process.send_signal(signal.SIGTERM)
+        with anyio.fail_after(20):
+            replies = [await gateway.receive() for _ in range(20)]
+            code = await gateway.process.wait()
+    assert sorted(r["id"] for r in replies) == list(range(100, 120))
+    assert all(r["result"]["structuredContent"] == {"result": "rested"} for r in replies)
+    assert code == 0
+    assert not any(alive(pid) for pid in pids), "no service outlives the gateway"
+
+
+async def test_crashes_and_restarts_leak_no_descriptors_and_leave_no_zombies(
+    tmp_path: Path,
+) -> None:
+    services = {"fragile": demo(restartDelay=0.1, maxRestarts=20), "calm": demo()}
+    argv = gateway_argv(tmp_path, services)
+    async with wire(argv, tmp_path / "stderr.txt") as gateway:
+        await gateway.initialize()
+        pid = gateway.process.pid
+        assert result_of(await call(gateway, 1, "fragile.echo", text="up")) == "up"
+        fds_before = open_fds(pid)
+        request_id = 10
+        for _ in range(5):
+            request_id += 1
+            crashed = await call(gateway, request_id, "fragile.crash")
+            assert crashed["error"]["code"] == codes.UPSTREAM_UNAVAILABLE
+            with anyio.fail_after(20):
+                while True:  # back once the restart has run
+                    request_id += 1
+                    reply = await call(gateway, request_id, "fragile.echo", text="again")
+                    if "result" in reply:
+                        break
+                    await anyio.sleep(0.1)
+        fds_after = open_fds(pid)
+        kids = children(pid)
+        calm = result_of(await call(gateway, 2, "calm.echo", text="fine"))
+    assert fds_after <= fds_before, f"descriptors went from {fds_before} to {fds_after}"
+    assert len(kids) == 2 and "Z" not in kids.values(), kids
+    assert calm == "fine"
