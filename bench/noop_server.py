@@ -2,7 +2,8 @@
 
 It exists so that a benchmark through the gateway measures the gateway, not the service. It
 speaks both eras just enough for the harness: `initialize`, `server/discover`, `tools/list`,
-`tools/call` (`echo`, and `blob` returning `--blob-bytes` of text), `ping`.
+`tools/call` (`echo`, `blob` returning `--blob-bytes` of text, and `hang`, never answered),
+`ping`.
 
     python bench/noop_server.py [--tools N] [--blob-bytes N]
 """
@@ -25,6 +26,7 @@ def main() -> None:
     tools = [
         {"name": "echo", "description": "Return the text.", "inputSchema": schema},
         {"name": "blob", "description": "Return a large text.", "inputSchema": {"type": "object"}},
+        {"name": "hang", "description": "Never answer.", "inputSchema": {"type": "object"}},
     ]
     tools += [
         {"name": f"tool{n}", "description": f"No-op {n}.", "inputSchema": schema}
@@ -41,6 +43,8 @@ def main() -> None:
         params = message.get("params") or {}
         modern = "io.modelcontextprotocol/protocolVersion" in (params.get("_meta") or {})
         result: dict[str, object] | None
+        if method == "tools/call" and params.get("name") == "hang":
+            continue  # a stuck service: the call is never answered
         if method == "tools/call":
             arguments = params.get("arguments") or {}
             result = (

@@ -279,7 +279,7 @@ async def http_throughput(work: Workdir, quick: bool) -> dict[str, Any]:
 
 async def big_catalog(work: Workdir, quick: bool) -> dict[str, Any]:
     services = 20 if quick else 100
-    noop = {"command": NOOP[0], "args": [*NOOP[1:], "--tools", "98"]}  # + echo and blob = 100
+    noop = {"command": NOOP[0], "args": [*NOOP[1:], "--tools", "97"]}  # + echo, blob, hang
     gateway = work.gateway({f"s{n}": noop for n in range(services)})
     start = time.perf_counter()
     async with stdio(gateway, "handshake") as client:  # initialize waits for every service
@@ -329,6 +329,75 @@ async def idle_sessions(work: Workdir, quick: bool) -> dict[str, Any]:
     }
 
 
+FLOODS = (
+    ("busy 500/s", "busy.echo", 500),
+    ("stuck 500/s", "stuck.hang", 500),
+    ("busy max", "busy.echo", 0),
+    ("stuck max", "stuck.hang", 0),
+)
+
+
+async def flood_isolation(work: Workdir, quick: bool) -> dict[str, Any]:
+    """One service flooded from another process; the latency of a second service, called alone.
+
+    Two flooded services, `busy` and `stuck`, beside `calm`, whose latency is measured. The
+    flood comes from another process over 32 connections, at 500 calls/s or as fast as the
+    connections go (`max`). `busy`: a fast tool, so the gateway relays every call it can.
+    `stuck`: a tool that never answers; the bulkhead (8 running, 8 queued) turns the rest away
+    at once, and the breaker opens after the timeouts. "Refused" counts both.
+    """
+    port = _free_port()
+    noop = {"command": NOOP[0], "args": NOOP[1:]}
+    flooded = {**noop, "maxConcurrent": 8, "maxQueued": 8, "timeout": 1.0}
+    gateway = work.gateway(
+        {"calm": noop, "busy": flooded, "stuck": flooded},
+        {"token": TOKEN, "audit": {"path": os.devnull}},
+    )
+    gateway += ["--transport", "http", "--port", str(port)]
+    url = f"http://127.0.0.1:{port}/mcp"
+    per_batch = 300 if quick else 1000
+    probe_call = {**ECHO, "name": "calm.echo"}
+    out: dict[str, Any] = {}
+    async with listening(gateway, port):
+        probe = await HttpClient.connect(url, "handshake", TOKEN)
+
+        async def measure() -> dict[str, float]:
+            await _batch(lambda: probe.call("tools/call", probe_call), per_batch // 5)
+            samples = await _batch(lambda: probe.call("tools/call", probe_call), per_batch)
+            return {
+                "p50_ms": statistics.median(samples) * 1000,
+                "p99_ms": _percentile(samples, 0.99) * 1000,
+            }
+
+        out["unloaded"] = await measure()
+        for name, tool, rate in FLOODS:
+            argv = [PY, str(HERE / "flood.py"), url, TOKEN, tool, "32", str(rate)]
+            flood = await anyio.open_process(argv, stderr=subprocess.PIPE)
+            assert flood.stderr is not None and flood.stdout is not None
+            await flood.stderr.receive()  # "flooding": every connection is up
+            started = time.perf_counter()
+            await anyio.sleep(1.0)
+            measured = await measure()
+            flood.terminate()
+            seconds = time.perf_counter() - started
+            printed = b""
+            async for chunk in flood.stdout:
+                printed += chunk
+            counts = json.loads(printed)
+            await flood.wait()
+            await flood.aclose()
+            out[name] = {
+                **measured,
+                "ratio_p50": measured["p50_ms"] / out["unloaded"]["p50_ms"],
+                "ratio_p99": measured["p99_ms"] / out["unloaded"]["p99_ms"],
+                "flood_rate": rate or "max",
+                "flood_answered_per_s": counts["answered"] / seconds,
+                "flood_refused_per_s": (counts["overloaded"] + counts["other_errors"]) / seconds,
+            }
+        await probe.close()
+    return out
+
+
 SCENARIOS: dict[str, Callable[[Workdir, bool], Awaitable[dict[str, Any]]]] = {
     "stdio-noop-handshake": lambda w, q: stdio_latency(w, NOOP, "handshake", q),
     "stdio-noop-2026": lambda w, q: stdio_latency(w, NOOP, "modern", q),
@@ -351,6 +420,7 @@ SCENARIOS: dict[str, Callable[[Workdir, bool], Awaitable[dict[str, Any]]]] = {
     "http-throughput": http_throughput,
     "catalog-10k-tools": big_catalog,
     "idle-sessions": idle_sessions,
+    "flood-isolation": flood_isolation,
 }
 
 
@@ -389,6 +459,23 @@ def _table(results: dict[str, Any]) -> str:
             f"idle HTTP sessions: {r['sessions']}: {r['per_session_kib']:.1f} KiB each "
             f"(RSS {r['rss_before_kib']} -> {r['rss_after_kib']} KiB)"
         )
+    if "flood-isolation" in results:
+        r = results["flood-isolation"]
+        rows += [
+            "",
+            "| flood-isolation: the other service's latency | p50 | p99 | ratio p50 | ratio p99 "
+            "| flood answered/s | flood refused/s |",
+            "|---|---|---|---|---|---|---|",
+            f"| unloaded | {r['unloaded']['p50_ms']:.3f} ms | {r['unloaded']['p99_ms']:.3f} ms "
+            "| 1.00x | 1.00x | - | - |",
+        ]
+        for name, _tool, _rate in FLOODS:
+            f = r[name]
+            rows.append(
+                f"| {name} | {f['p50_ms']:.3f} ms | "
+                f"{f['p99_ms']:.3f} ms | {f['ratio_p50']:.2f}x | {f['ratio_p99']:.2f}x | "
+                f"{f['flood_answered_per_s']:,.0f} | {f['flood_refused_per_s']:,.0f} |"
+            )
     return "\n".join(rows)
 
 
