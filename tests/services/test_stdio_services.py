@@ -70,7 +70,7 @@ async def test_fs_service_over_stdio(tmp_path: Path) -> None:
         tools = await client.list_tools()
         result = await client.call_tool("readFileText", {"path": "note.txt"})
 
-    assert {tool.name for tool in tools.tools} == {"listDir", "readFileText"}
+    assert {tool.name for tool in tools.tools} == {"listDir", "readFileText", "stat", "glob"}
     assert text_of(result) == "over stdio\n"
 
 

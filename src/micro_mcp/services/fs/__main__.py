@@ -1,4 +1,4 @@
-"""Run the fs server: `python -m micro_mcp.services.fs [--root DIR] [--http ...]`."""
+"""Run the fs server: `python -m micro_mcp.services.fs [--root [NAME=]DIR]... [--writable]`."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import os
 import sys
 
 from micro_mcp.services.fs.config import parse_config
-from micro_mcp.services.fs.sandbox import FsError
+from micro_mcp.services.fs.errors import FsError
 from micro_mcp.services.fs.server import build_server
 
 
@@ -14,7 +14,9 @@ def main() -> None:
     """Serve over stdio, or Streamable HTTP with `--http`."""
     config = parse_config(sys.argv[1:], os.environ)
     try:
-        server = build_server(config.root, max_read_bytes=config.max_read_bytes)
+        server = build_server(
+            config.roots, max_read_bytes=config.max_read_bytes, writable=config.writable
+        )
     except FsError as exc:
         sys.exit(f"fs: {exc}")
     if config.http:

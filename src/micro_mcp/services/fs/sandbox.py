@@ -1,44 +1,40 @@
-"""Confinement of file access to one root directory.
+"""The file operations of the fs service, each confined to one root by `walk.Root`.
 
-A requested path is always relative to the root; absolute paths are refused rather than
-re-rooted, so a caller never has to guess which of two meanings applied. A path is admitted
-only if its fully resolved form (every symlink followed) lies inside the resolved root,
-compared by path components, so root `/data` never admits `/data-evil`.
-
-Resolving and then opening by name would leave a window in which a directory on the way is
-swapped for a symlink. So after the check, files are opened by walking the resolved relative
-path one component at a time from a descriptor of the root, with `O_NOFOLLOW` at every step:
-a component that became a symlink since the check fails to open instead of being followed.
-This relies on `dir_fd` support, so the module is POSIX-only.
-
-Error messages only ever repeat what the caller sent; they never name a path outside the root.
+Every operation first walks the requested path (see `walk` for how the walk stays beneath
+the root and closes the check-then-open race), then acts on the entry the walk found, opened
+relative to the directory the walk holds, with `O_NOFOLLOW` and an identity check.
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 import stat
-from collections.abc import Generator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Literal
+
+from micro_mcp.services.fs.errors import FsError, PathRefused
+from micro_mcp.services.fs.paths import RequestedPath
+from micro_mcp.services.fs.walk import Location, Root, is_dir, reason, reopened, show
 
 EntryType = Literal["file", "dir", "symlink", "other"]
 """What a directory entry is, judged without following symlinks."""
 
+_LIST_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+"""A directory opened to read its entries."""
 
-class FsError(Exception):
-    """A refused or failed file access; the message is safe to show to the client."""
+_NEW_FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+"""A file that must not exist yet, and is never reached through a symlink."""
 
-
-class PathNotFound(FsError):
-    """The requested path does not exist inside the root."""
+_READ_CHUNK = 64 * 1024
+"""Bytes per read() call; reads stop one byte past the limit, whatever the file claims."""
 
 
 @dataclass(frozen=True, slots=True)
 class Entry:
-    """One directory entry; `size` is set for regular files only."""
+    """One directory entry; `size` is set for regular files with a single link only."""
 
     name: str
     type: EntryType
@@ -47,151 +43,205 @@ class Entry:
 
 @dataclass(frozen=True, slots=True)
 class Listing:
-    """A directory's entries, sorted by name; `path` is relative to the root."""
+    """A directory's entries sorted by name (at most the limit); `path` relative to the root."""
 
     path: str
     entries: list[Entry]
+    truncated: bool
 
 
 @dataclass(frozen=True, slots=True)
-class TextFile:
-    """A file read as text; `path` is relative to the root, symlinks resolved."""
+class Found:
+    """An entry met by `Sandbox.find`; `parts` are its path below the searched directory."""
 
-    path: str
-    text: str
-    size: int
-
-
-_READ_CHUNK = 64 * 1024
-"""Bytes per read() call; reads stop one byte past the limit, whatever the file claims."""
+    parts: tuple[str, ...]
+    type: EntryType
+    size: int | None
 
 
 class Sandbox:
-    """Read-only access to the files under one root directory."""
+    """Access to the files under one root directory and nowhere else."""
 
     def __init__(self, root: Path | str) -> None:
-        """Resolve and remember the root.
+        """Resolve the root and remember which directory it is.
 
         Raises:
             FsError: The root does not exist or is not a directory.
         """
-        try:
-            resolved = Path(root).resolve(strict=True)
-        except (OSError, RuntimeError) as exc:
-            raise FsError(f"root directory {str(root)!r} is not accessible") from exc
-        if not resolved.is_dir():
-            raise FsError(f"root {str(root)!r} is not a directory")
-        self.root = resolved
+        self._root = Root(root)
+        self.root = self._root.path
 
-    def locate(self, requested: str) -> PurePosixPath:
-        """Return `requested` resolved and made relative to the root (`.` for the root itself).
+    def list_dir(self, path: RequestedPath, limit: int) -> Listing:
+        """List the directory at `path`: at most `limit` entries, the first by name.
 
         Raises:
-            PathNotFound: The path does not exist (and would lie inside the root).
-            FsError: The path is absolute, contains a NUL byte, or resolves outside the root.
+            FsError: As for `Root.locate`, or the path is not a directory.
         """
-        if "\0" in requested:
-            raise FsError("path contains a NUL byte")
-        relative = Path(requested or ".")
-        if relative.is_absolute():
-            raise FsError(
-                f"absolute path {requested!r} refused: give a path relative to the root, "
-                "e.g. 'docs/readme.md'"
-            )
-        candidate = self.root / relative
-        try:
-            resolved = candidate.resolve(strict=True)
-        except (FileNotFoundError, NotADirectoryError):
-            # Decide "outside" before "missing", so a probe cannot learn which paths exist
-            # outside the root from the kind of error it gets.
-            self._require_inside(self._resolve_loosely(candidate, requested), requested)
-            raise PathNotFound(f"no such file or directory: {requested!r}") from None
-        except (OSError, RuntimeError) as exc:
-            # Symlink loops, or permission denied on the way.
-            raise FsError(f"cannot resolve {requested!r}") from exc
-        self._require_inside(resolved, requested)
-        return PurePosixPath(resolved.relative_to(self.root).as_posix())
+        with self._root.locate(path) as location:
+            _require_dir(location, path)
+            with reopened(location, _LIST_FLAGS) as fd, os.scandir(fd) as items:
+                found = sorted((_entry(item) for item in items), key=lambda e: e.name)
+        return Listing(path=location.path, entries=found[:limit], truncated=len(found) > limit)
 
-    def list_dir(self, requested: str) -> Listing:
-        """List the directory at `requested`.
+    def read_bytes(self, path: RequestedPath, limit: int) -> tuple[str, bytes]:
+        """Read the regular file at `path`, of at most `limit` bytes; return its path and data.
 
         Raises:
-            FsError: As for `locate`, or the path is not a directory.
+            FsError: As for `Root.locate`, or the file is not a regular file, has more than
+                one hard link, or is larger than `limit` bytes.
         """
-        relative = self.locate(requested)
-        with self._open(relative, requested, directory=True) as fd, os.scandir(fd) as entries:
-            found = [_entry(item) for item in entries]
-        return Listing(path=relative.as_posix(), entries=sorted(found, key=lambda e: e.name))
-
-    def read_text(self, requested: str, limit: int) -> TextFile:
-        """Read the regular file at `requested` as UTF-8 text of at most `limit` bytes.
-
-        Raises:
-            FsError: As for `locate`, or the file is not a regular file, is larger than
-                `limit` bytes, or is not UTF-8 text.
-        """
-        relative = self.locate(requested)
-        with self._open(relative, requested, directory=False) as fd:
-            info = os.fstat(fd)
-            if stat.S_ISDIR(info.st_mode):
-                raise FsError(f"{requested!r} is a directory; use listDir")
-            if not stat.S_ISREG(info.st_mode):
-                raise FsError(f"{requested!r} is not a regular file")
-            if info.st_size > limit:
-                raise _too_large(requested, info.st_size, limit)
-            data = _read_at_most(fd, limit + 1)
+        with self._root.locate(path) as location:
+            _require_single_file(location, path)
+            # O_NONBLOCK: should a FIFO be swapped in after the check, open() must not hang.
+            with reopened(location, os.O_RDONLY | os.O_NONBLOCK) as fd:
+                size = os.fstat(fd).st_size
+                if size > limit:
+                    raise _too_large(path, size, limit)
+                data = _read_at_most(fd, limit + 1)
         if len(data) > limit:
-            raise _too_large(requested, len(data), limit)
-        # UTF-8 allows NUL, but no text file contains one: it marks binary content.
-        if b"\0" in data:
-            raise _not_text(requested)
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError:
-            raise _not_text(requested) from None
-        return TextFile(path=relative.as_posix(), text=text, size=len(data))
+            raise _too_large(path, len(data), limit)
+        return location.path, data
 
-    def _require_inside(self, resolved: Path, requested: str) -> None:
-        if not resolved.is_relative_to(self.root):
-            raise FsError(f"{requested!r} is outside the allowed root")
+    def status(self, path: RequestedPath) -> tuple[str, os.stat_result]:
+        """The path (symlinks resolved) and status of what `path` names.
 
-    def _resolve_loosely(self, candidate: Path, requested: str) -> Path:
-        try:
-            return candidate.resolve(strict=False)
-        except (OSError, RuntimeError) as exc:
-            raise FsError(f"cannot resolve {requested!r}") from exc
+        Raises:
+            FsError: As for `Root.locate`, or it is a regular file with more than one hard link.
+        """
+        with self._root.locate(path) as location:
+            assert location.status is not None  # may_be_missing is off
+            if stat.S_ISREG(location.status.st_mode):
+                _require_single_file(location, path)
+            return location.path, location.status
 
-    @contextmanager
-    def _open(
-        self, relative: PurePosixPath, requested: str, *, directory: bool
-    ) -> Generator[int, None, None]:
-        """Open `relative` under the root without following any symlink; yield the descriptor."""
-        parts = [part for part in relative.parts if part != "."]
-        fd = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-        try:
-            for index, part in enumerate(parts):
-                last = index == len(parts) - 1
-                flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC
-                if directory or not last:
-                    flags |= os.O_DIRECTORY
-                else:
-                    # A FIFO would block open() forever; O_NONBLOCK lets fstat() reject it.
-                    flags |= os.O_NONBLOCK
-                try:
-                    child = os.open(part, flags, dir_fd=fd)
-                except NotADirectoryError:
-                    if last:
-                        raise FsError(f"{requested!r} is not a directory") from None
-                    # locate() saw a directory here, so it was swapped since: refuse the race.
-                    raise FsError(f"cannot open {requested!r}: it changed while opening") from None
-                except OSError as exc:
-                    # ELOOP means the last component became a symlink after locate() checked it.
-                    raise FsError(f"cannot open {requested!r}") from exc
-                os.close(fd)
-                fd = child
-            yield fd
-        finally:
-            os.close(fd)
+    def find(
+        self,
+        path: RequestedPath,
+        wanted: Callable[[tuple[str, ...]], bool],
+        *,
+        max_depth: int | None,
+        max_results: int,
+        max_visited: int,
+    ) -> tuple[str, list[Found], bool]:
+        """Walk the tree under directory `path` (never into symlinks) and keep what `wanted` says.
+
+        Returns the directory's path, the entries kept (depth first, names sorted, at most
+        `max_results`) and whether a limit (`max_results`, `max_visited`) cut the walk short.
+
+        Raises:
+            FsError: As for `Root.locate`, or the path is not a directory.
+        """
+        with self._root.locate(path) as location:
+            _require_dir(location, path)
+            walk = _TreeWalk(wanted, max_depth, max_results, max_visited)
+            with reopened(location, _LIST_FLAGS) as fd:
+                complete = walk.visit(fd, ())
+        return location.path, walk.found[:max_results], not complete
+
+    def write_bytes(self, path: RequestedPath, data: bytes, *, overwrite: bool) -> tuple[str, bool]:
+        """Write `data` to the file at `path`; return its path and whether it was created.
+
+        An existing file is replaced whole (a new file renamed over it), so a reader never
+        sees half of it and a hard link elsewhere keeps the old content. The directory must
+        exist already.
+
+        Raises:
+            FsError: As for `Root.locate`, or the path names a directory or special file, or
+                the file exists and `overwrite` is false.
+        """
+        with self._root.locate(path, may_be_missing=True) as location:
+            existing = location.status
+            if location.name == "." or is_dir(existing):
+                raise FsError(f"{show(path)!r} is a directory")
+            if existing is not None and not stat.S_ISREG(existing.st_mode):
+                raise FsError(f"{show(path)!r} is not a regular file")
+            if existing is None or not overwrite:
+                _create(location, path, data)
+            else:
+                _replace(location, data, stat.S_IMODE(existing.st_mode))
+        return location.path, existing is None
+
+
+class _TreeWalk:
+    """A depth-first walk over directory descriptors that never enters a symlink."""
+
+    def __init__(
+        self,
+        wanted: Callable[[tuple[str, ...]], bool],
+        max_depth: int | None,
+        max_results: int,
+        max_visited: int,
+    ) -> None:
+        self.wanted = wanted
+        self.max_depth = max_depth
+        self.max_results = max_results
+        self.budget = max_visited
+        self.found: list[Found] = []
+
+    def visit(self, fd: int, below: tuple[str, ...]) -> bool:
+        """Visit the directory `fd` and what is under it; False once a limit stopped the walk."""
+        with os.scandir(fd) as items:
+            entries = sorted(items, key=lambda item: item.name)
+        for item in entries:
+            self.budget -= 1
+            if self.budget < 0:
+                return False
+            parts = (*below, item.name)
+            entry = _entry(item)
+            if self.wanted(parts):
+                self.found.append(Found(parts=parts, type=entry.type, size=entry.size))
+                if len(self.found) > self.max_results:
+                    return False
+            if entry.type != "dir" or (self.max_depth is not None and len(parts) >= self.max_depth):
+                continue
+            try:
+                child = os.open(item.name, _LIST_FLAGS, dir_fd=fd)
+            except OSError:
+                continue  # gone, unreadable, or swapped for a symlink since the scan: skip it
+            try:
+                if not self.visit(child, parts):
+                    return False
+            finally:
+                os.close(child)
+        return True
+
+
+def _create(location: Location, path: RequestedPath, data: bytes) -> None:
+    try:
+        fd = os.open(location.name, _NEW_FILE_FLAGS, 0o666, dir_fd=location.dir_fd)
+    except FileExistsError:
+        raise FsError(f"{show(path)!r} exists; pass overwrite=true to replace it") from None
+    except OSError as exc:
+        raise FsError(f"cannot create {location.path!r}: {reason(exc)}") from None
+    _fill(fd, location, location.name, data)
+
+
+def _replace(location: Location, data: bytes, mode: int) -> None:
+    temporary = f".{location.name}.{secrets.token_hex(8)}.tmp"
+    try:
+        fd = os.open(temporary, _NEW_FILE_FLAGS, 0o600, dir_fd=location.dir_fd)
+    except OSError as exc:
+        raise FsError(f"cannot write beside {location.path!r}: {reason(exc)}") from None
+    os.fchmod(fd, mode)
+    _fill(fd, location, temporary, data)
+    try:
+        # rename() replaces the name itself: a symlink swapped in meanwhile is not followed.
+        os.replace(temporary, location.name, src_dir_fd=location.dir_fd, dst_dir_fd=location.dir_fd)
+    except OSError as exc:
+        os.unlink(temporary, dir_fd=location.dir_fd)
+        raise FsError(f"cannot replace {location.path!r}: {reason(exc)}") from None
+
+
+def _fill(fd: int, location: Location, name: str, data: bytes) -> None:
+    """Write all of `data` to the new file `name` and close it; remove the file if that fails."""
+    try:
+        with os.fdopen(fd, "wb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+    except OSError as exc:
+        os.unlink(name, dir_fd=location.dir_fd)
+        raise FsError(f"cannot write {location.path!r}: {reason(exc)}") from None
 
 
 def _entry(item: os.DirEntry[str]) -> Entry:
@@ -200,8 +250,28 @@ def _entry(item: os.DirEntry[str]) -> Entry:
     if item.is_dir(follow_symlinks=False):
         return Entry(name=item.name, type="dir", size=None)
     if item.is_file(follow_symlinks=False):
-        return Entry(name=item.name, type="file", size=item.stat(follow_symlinks=False).st_size)
+        info = item.stat(follow_symlinks=False)
+        return Entry(name=item.name, type="file", size=info.st_size if info.st_nlink == 1 else None)
     return Entry(name=item.name, type="other", size=None)
+
+
+def _require_dir(location: Location, path: RequestedPath) -> None:
+    if not is_dir(location.status):
+        raise FsError(f"{show(path)!r} is not a directory")
+
+
+def _require_single_file(location: Location, path: RequestedPath) -> None:
+    status = location.status
+    assert status is not None
+    if stat.S_ISDIR(status.st_mode):
+        raise FsError(f"{show(path)!r} is a directory; use listDir")
+    if not stat.S_ISREG(status.st_mode):
+        raise FsError(f"{show(path)!r} is not a regular file")
+    if status.st_nlink > 1:
+        raise PathRefused(
+            f"{show(path)!r} has {status.st_nlink} hard links; files with more than one are "
+            "refused, since another link may lie outside the root"
+        )
 
 
 def _read_at_most(fd: int, count: int) -> bytes:
@@ -216,9 +286,5 @@ def _read_at_most(fd: int, count: int) -> bytes:
     return b"".join(chunks)
 
 
-def _too_large(requested: str, size: int, limit: int) -> FsError:
-    return FsError(f"{requested!r} is {size} bytes, over the read limit of {limit} bytes")
-
-
-def _not_text(requested: str) -> FsError:
-    return FsError(f"{requested!r} is not UTF-8 text (binary content); only text files can be read")
+def _too_large(path: RequestedPath, size: int, limit: int) -> FsError:
+    return FsError(f"{show(path)!r} is {size} bytes, over the read limit of {limit} bytes")
