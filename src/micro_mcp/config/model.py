@@ -12,6 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from micro_mcp.config.telemetry import TelemetrySpec
 from micro_mcp.protocol import names
 
 
@@ -30,6 +31,23 @@ class LimitsSpec(_Frozen):
     """Open file descriptors (RLIMIT_NOFILE)."""
 
 
+class SandboxSpec(_Frozen):
+    """Confinement of a stdio service with bubblewrap (`bwrap`), opt-in.
+
+    The service sees the system's programs and libraries read-only, the interpreter when its
+    command is `python`, its `cwd`, a private /tmp, and no network; anything else it needs is
+    named here. Paths are relative to the manifest's folder.
+    """
+
+    read_only: tuple[str, ...] = Field(default=(), alias="readOnly")
+    """Paths the service may read."""
+    read_write: tuple[str, ...] = Field(default=(), alias="readWrite")
+    """Paths the service may read and write."""
+    network: bool = False
+    """Whether the service may use the network; it is all or nothing (bubblewrap shares the
+    host's network or none)."""
+
+
 class ServiceSpec(_Frozen):
     """One MCP server the gateway fronts; its manifest key is its namespace."""
 
@@ -43,6 +61,8 @@ class ServiceSpec(_Frozen):
     headers: dict[str, str] = Field(default_factory=dict)
     limits: LimitsSpec | None = None
     """Resource limits for a stdio service; none unless given."""
+    sandbox: SandboxSpec | None = None
+    """Run the stdio service in a bubblewrap sandbox; none unless given."""
     disabled: bool = False
     """Cursor's switch: the entry stays in the file but the service is not started."""
     prefix: bool = True
@@ -81,6 +101,8 @@ class ServiceSpec(_Frozen):
             raise ValueError(f"type {self.type!r} needs a 'url', not a 'command'")
         if self.url is not None and self.type == "stdio":
             raise ValueError("type 'stdio' needs a 'command', not a 'url'")
+        if self.url is not None and (self.sandbox is not None or self.limits is not None):
+            raise ValueError("'sandbox' and 'limits' apply to stdio services, not to a 'url'")
         return self
 
 
@@ -163,6 +185,7 @@ class GatewayConfig(_Frozen):
     max_message_bytes: int = Field(default=8 * 1024 * 1024, ge=1024, alias="maxMessageBytes")
     """Largest message accepted on a stdio pipe, from the client or a service."""
     http: HttpSpec = HttpSpec()
+    telemetry: TelemetrySpec = TelemetrySpec()
     reload_interval: float = Field(default=1.0, ge=0, alias="reloadInterval")
     """Seconds between checks of the manifest file for edits; 0 reloads only on SIGHUP."""
 

@@ -11,6 +11,7 @@ from typing import Final
 
 from micro_mcp.config.model import ServiceSpec
 from micro_mcp.errors import UpstreamUnavailable
+from micro_mcp.upstream.sandbox import sandbox_prefix
 
 INHERITED_ENV: Final = (
     "PATH",
@@ -41,11 +42,15 @@ def service_env(spec: ServiceSpec, environ: Mapping[str, str] = os.environ) -> d
     return env
 
 
-def service_argv(spec: ServiceSpec, env: Mapping[str, str]) -> list[str]:
-    """The exact argv to execute, with the command resolved on the service's PATH.
+def service_argv(
+    spec: ServiceSpec, env: Mapping[str, str], cwd: Path | None, base_dir: Path
+) -> list[str]:
+    """The exact argv to execute, with the command resolved on the service's PATH, behind the
+    resource limits and the sandbox when the entry asks for them.
 
     Raises:
-        UpstreamUnavailable: the command cannot be found or is not executable.
+        UpstreamUnavailable: the command cannot be found or is not executable, or a tool the
+            limits or the sandbox need is missing.
     """
     command = spec.command
     assert command is not None, "stdio services have a command"  # checked by ServiceSpec
@@ -55,7 +60,13 @@ def service_argv(spec: ServiceSpec, env: Mapping[str, str]) -> list[str]:
         resolved = shutil.which(command, path=env.get("PATH"))
     if resolved is None:
         raise UpstreamUnavailable(f"command not found or not executable: {command!r}")
-    return [*_limits_prefix(spec), resolved, *spec.args]
+    confined = (
+        []
+        if spec.sandbox is None
+        else sandbox_prefix(spec.sandbox, resolved, cwd, base_dir, python=command in PYTHON_ALIASES)
+    )
+    # prlimit outside bwrap: the limits hold for the sandbox and all it starts.
+    return [*_limits_prefix(spec), *confined, resolved, *spec.args]
 
 
 def _limits_prefix(spec: ServiceSpec) -> list[str]:

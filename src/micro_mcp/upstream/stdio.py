@@ -53,8 +53,8 @@ async def run_stdio_service(
         McpError: the service could not be started or failed its handshake.
     """
     env = process.service_env(spec)
-    argv = process.service_argv(spec, env)
     cwd = process.service_cwd(spec, base_dir)
+    argv = process.service_argv(spec, env, cwd, base_dir)
     try:
         proc = await anyio.open_process(
             argv,
@@ -156,11 +156,12 @@ async def _read_messages(
 async def _pump_stderr(namespace: str, stream: ByteReceiveStream) -> None:
     # A service whose stderr nobody reads blocks once the pipe fills: always drain it.
     service_log = logging.getLogger(f"micro_mcp.service.{namespace}")
+    tagged = {"service": namespace}  # a JSON log line carries it as a field of its own
     framer = LineFramer(STDERR_LINE_LIMIT)
     async for chunk in stream:
         for line in framer.feed(chunk):
             if isinstance(line, bytes):
-                service_log.info("%s", line.decode("utf-8", "replace").rstrip())
+                service_log.info("%s", line.decode("utf-8", "replace").rstrip(), extra=tagged)
 
 
 async def _stop(proc: Process) -> None:
