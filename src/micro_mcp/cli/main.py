@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from pathlib import Path
 
 import anyio
 
+from micro_mcp.cli import status
 from micro_mcp.config.load import load_config, load_manifest
 from micro_mcp.errors import ConfigError
 from micro_mcp.gateway.serve import serve
+from micro_mcp.telemetry import logs
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -34,22 +35,25 @@ def _parser() -> argparse.ArgumentParser:
     gateway.add_argument(
         "--log-level", default="info", choices=["debug", "info", "warning", "error"]
     )
+    gateway.add_argument("--log-format", choices=["text", "json"], help="default: the config's")
+    gateway.add_argument(
+        "--metrics-port", type=int, help="with stdio: serve /metrics and /admin on 127.0.0.1"
+    )
+    status.add_parser(commands)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the process exit code."""
     args = _parser().parse_args(argv)
-    logging.basicConfig(
-        level=args.log_level.upper(),
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-    )
-    # One line per upstream HTTP request is noise at info level; failures still show.
-    logging.getLogger("httpx2").setLevel(max(logging.WARNING, logging.getLogger().level))
+    if args.command == "status":
+        return status.run(args)
+    logs.configure(args.log_level, args.log_format or "text")
     try:
         manifest, base_dir = load_manifest(args.discovery)
         config = load_config(args.config)
+        if args.log_format is None and config.telemetry.log_format != "text":
+            logs.configure(args.log_level, config.telemetry.log_format)
         anyio.run(
             lambda: serve(
                 manifest,
@@ -59,6 +63,7 @@ def main(argv: list[str] | None = None) -> int:
                 host=args.host,
                 port=args.port,
                 manifest_path=Path(args.discovery) if args.discovery else None,
+                metrics_port=args.metrics_port,
             )
         )
     except ConfigError as exc:

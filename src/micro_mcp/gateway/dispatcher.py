@@ -32,6 +32,7 @@ from micro_mcp.protocol.names import Namer
 from micro_mcp.protocol.versions import Era
 from micro_mcp.registry.catalog import LIST_METHODS, Catalog, Route
 from micro_mcp.registry.paging import decode_cursor, encode_cursor
+from micro_mcp.telemetry.recorder import Recorder
 from micro_mcp.upstream.session import GATEWAY_INFO, next_id
 
 logger = logging.getLogger(__name__)
@@ -49,9 +50,10 @@ CAPABILITIES: Final = {
 class Dispatcher:
     """Answers client messages on behalf of the mesh."""
 
-    def __init__(self, mesh: Mesh, audit: AuditSink) -> None:
+    def __init__(self, mesh: Mesh, audit: AuditSink, telemetry: Recorder | None = None) -> None:
         self.mesh = mesh
         self.audit = audit
+        self.telemetry = telemetry if telemetry is not None else Recorder()
         self._include_arguments = mesh.config.audit.include_arguments
         self._handlers: dict[str, Callable[[Exchange], Awaitable[dict[str, Any]]]] = {
             "initialize": self._initialize,
@@ -333,6 +335,7 @@ class Dispatcher:
 
     def _audit_call(self, ex: Exchange, decision: str | None) -> None:
         ex.audited = True
+        self.telemetry.on_call(ex, decision, _principal(ex.client))
         arguments = (
             ex.params.get("arguments") if ex.method in ("tools/call", "prompts/get") else None
         )
@@ -351,7 +354,9 @@ class Dispatcher:
     def _audit_reply(self, ex: Exchange, outcome: str, code: int | None) -> None:
         if not ex.audited:
             self._audit_call(ex, None)
-        duration_ms = round((time.perf_counter() - ex.started) * 1000, 3)
+        seconds = time.perf_counter() - ex.started
+        self.telemetry.on_reply(ex, outcome, code, seconds)
+        duration_ms = round(seconds * 1000, 3)
         self._audit(ex, "reply", outcome=outcome, error_code=code, duration_ms=duration_ms)
 
     def _audit(self, ex: Exchange, event: str, **fields: Any) -> None:

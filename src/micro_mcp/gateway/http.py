@@ -36,7 +36,8 @@ from starlette.datastructures import Headers
 from micro_mcp import codes
 from micro_mcp.config.model import HttpSpec
 from micro_mcp.errors import McpError
-from micro_mcp.gateway import legacy_sse
+from micro_mcp.gateway import admin, legacy_sse
+from micro_mcp.gateway.admin import Admin
 from micro_mcp.gateway.asgi import (
     JSON_HEADERS,
     SSE_HEADERS,
@@ -56,6 +57,7 @@ from micro_mcp.policy.engine import Authenticator
 from micro_mcp.policy.model import Principal
 from micro_mcp.protocol import jsonrpc, versions
 from micro_mcp.protocol.jsonrpc import Message
+from micro_mcp.telemetry import tracing
 from micro_mcp.transport import sse
 
 logger = logging.getLogger(__name__)
@@ -97,6 +99,15 @@ class HttpFront:
             # the operator names the hosts, or every Host is accepted.
             self._hosts = None
         self._origins = frozenset(spec.allowed_origins)
+        token = dispatcher.mesh.config.telemetry.operator_token
+        loopback = host in LOOPBACK_HOSTS
+        self.admin = Admin(
+            self.mesh,
+            dispatcher.telemetry,
+            transport="http",
+            operator_token=token,
+            loopback=loopback,
+        )
 
     async def sweep_idle(self) -> None:
         """Close idle sessions now and then, for as long as the gateway runs."""
@@ -117,7 +128,7 @@ class HttpFront:
         if path == "/readyz":
             await self._readyz(send)
             return
-        if path not in (ENDPOINT, legacy_sse.STREAM_PATH, legacy_sse.MESSAGES_PATH):
+        if path not in (ENDPOINT, legacy_sse.STREAM_PATH, legacy_sse.MESSAGES_PATH, *admin.PATHS):
             await reply(send, 404, b"not found", [(b"content-type", b"text/plain")])
             return
         headers = Headers(scope=scope)
@@ -127,6 +138,11 @@ class HttpFront:
         origin = headers.get("origin")
         if origin is not None and not self._origin_allowed(origin):
             await fail(send, 403, codes.INVALID_REQUEST, "Forbidden: Origin not allowed")
+            return
+        if path in admin.PATHS:  # the operator's view has a token of its own
+            auth, accept = headers.get("authorization"), headers.get("accept")
+            answer = self.admin.answer(scope["method"], path, auth, accept)
+            await reply(send, answer.status, answer.body, answer.headers)
             return
         principal = self._authenticate(headers.get("authorization"))
         if principal is None:
@@ -197,6 +213,7 @@ class HttpFront:
         except McpError as exc:
             await fail(send, 400, exc.code, exc.message)
             return
+        tracing.adopt_header(message, headers.get("traceparent"), headers.get("tracestate"))
         params = jsonrpc.as_object(message.get("params"))
         # 2026-07-28 requests carry their version in `_meta` and in a header, and no session.
         modern = (

@@ -17,6 +17,7 @@ from micro_mcp.gateway.mesh import CallContext, Mesh, Service
 from micro_mcp.protocol import jsonrpc, versions
 from micro_mcp.protocol.versions import Era
 from micro_mcp.registry.catalog import Route
+from micro_mcp.telemetry import tracing
 
 
 async def forward(mesh: Mesh, ex: Exchange, route: Route, key: str, value: Any) -> dict[str, Any]:
@@ -60,13 +61,14 @@ async def forward(mesh: Mesh, ex: Exchange, route: Route, key: str, value: Any) 
         mesh.calls[context_key] = CallContext(client, ex.request_id, progress_token, log_level)
         outcome: bool | None = None  # None: the client cancelled, which says nothing
         try:
-            result = await session.request(
-                ex.method,
-                outbound,
-                timeout=timeout,
-                request_id=request_id,
-                client_capabilities=capabilities,
-            )
+            with tracing.upstream(ex.method, route.namespace, route.name, outbound):
+                result = await session.request(
+                    ex.method,
+                    outbound,
+                    timeout=timeout,
+                    request_id=request_id,
+                    client_capabilities=capabilities,
+                )
             outcome = True
             return result
         except UpstreamError:

@@ -16,6 +16,7 @@ from anyio.abc import TaskGroup
 from micro_mcp.audit.sinks import AuditSink, JsonlSink
 from micro_mcp.config.model import GatewayConfig, Manifest, PolicySpec
 from micro_mcp.errors import ConfigError
+from micro_mcp.gateway import admin
 from micro_mcp.gateway.dispatcher import Dispatcher
 from micro_mcp.gateway.http import LOOPBACK_HOSTS, HttpFront
 from micro_mcp.gateway.mesh import Mesh
@@ -23,6 +24,7 @@ from micro_mcp.gateway.reloader import watch_manifest
 from micro_mcp.gateway.stdio import serve_stdio
 from micro_mcp.policy.engine import ANONYMOUS, Authenticator
 from micro_mcp.policy.model import Policy, Principal
+from micro_mcp.telemetry.recorder import Recorder
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +58,8 @@ async def serve(
     environ: Mapping[str, str] = os.environ,
     audit: AuditSink | None = None,
     manifest_path: Path | None = None,
+    metrics_port: int | None = None,
+    telemetry: Recorder | None = None,
 ) -> None:
     """Start the services and serve clients until input ends or a signal arrives. With
     `manifest_path`, edits of that file (and SIGHUP) reload the services.
@@ -81,12 +85,16 @@ async def serve(
             ANONYMOUS,
         )
     listener = _listen(host, port) if transport == "http" else None
+    recorder = telemetry if telemetry is not None else Recorder.from_spec(config.telemetry)
     sink = audit if audit is not None else JsonlSink(config.audit.path)
     mesh = Mesh(manifest, config, base_dir)
-    dispatcher = Dispatcher(mesh, sink)
+    dispatcher = Dispatcher(mesh, sink, recorder)
     try:
         async with anyio.create_task_group() as tg:
             await tg.start(mesh.run)
+            scrape = metrics_port if metrics_port is not None else config.telemetry.metrics_port
+            stdio_scrape = scrape if listener is None else None  # HTTP serves /metrics itself
+            await tg.start(admin.observe, mesh, recorder, transport, stdio_scrape)
             if manifest_path is not None:
                 tg.start_soon(watch_manifest, mesh, manifest_path, config.reload_interval)
             if listener is not None:
@@ -101,6 +109,7 @@ async def serve(
             tg.cancel_scope.cancel()
     finally:
         sink.close()
+        recorder.close()
 
 
 async def _serve_http(

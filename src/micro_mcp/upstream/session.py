@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Final, Protocol
 
@@ -90,6 +91,8 @@ class UpstreamSession:
         self.capabilities: dict[str, Any] = {}
         self.server_info: dict[str, Any] = {}
         self.instructions: str | None = None
+        self.opened_at = time.monotonic()
+        """When the session was opened (`time.monotonic`): a service's uptime, for operators."""
 
     @property
     def in_flight(self) -> int:

@@ -1,0 +1,286 @@
+"""Prometheus metrics of one gateway, in a registry of its own (never the process-global one).
+
+Two kinds. Request metrics are counted as requests end (`Metrics.request`), with labels from
+fixed or catalog-bounded sets only: a method outside MCP's is `(other)`, a tool name that
+resolves to nothing is `(unknown)`, resource URIs and arguments are never labels, so a client
+cannot grow the series. State metrics (services, circuits, queues, catalog) are read from a
+`GatewayStatus` snapshot when Prometheus scrapes, so they cost the hot path nothing.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from typing import Final
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.exposition import choose_encoder
+from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.process_collector import ProcessCollector
+
+from micro_mcp.telemetry.status import CIRCUITS, KINDS, STATES, GatewayStatus
+
+REQUESTS: Final = "micro_mcp_requests"
+"""Counter `micro_mcp_requests_total{service,tool,method,outcome}`: client requests answered."""
+REQUEST_ERRORS: Final = "micro_mcp_request_errors"
+"""Counter `micro_mcp_request_errors_total{service,method,code}`: JSON-RPC errors by code."""
+REQUEST_DURATION: Final = "micro_mcp_request_duration_seconds"
+"""Histogram `{service,tool,method}`: from a request's arrival to its answer."""
+POLICY_DENIALS: Final = "micro_mcp_policy_denials"
+"""Counter `micro_mcp_policy_denials_total{principal,service,tool}`: refused by policy or
+for want of a token (principal `anonymous?`)."""
+SERVICE_STATE: Final = "micro_mcp_service_state"
+"""Gauge `{service,state}`: 1 for the state the service is in, 0 for the others."""
+SERVICE_RESTARTS: Final = "micro_mcp_service_restarts"
+"""Counter `micro_mcp_service_restarts_total{service}`."""
+SERVICE_UPTIME: Final = "micro_mcp_service_uptime_seconds"
+"""Gauge `{service}`: seconds since the service's current session opened (0 unless ready)."""
+IN_FLIGHT: Final = "micro_mcp_upstream_in_flight"
+"""Gauge `{service}`: calls holding one of the service's slots."""
+QUEUED: Final = "micro_mcp_upstream_queued"
+"""Gauge `{service}`: calls waiting for a slot (the bulkhead's queue)."""
+SLOTS: Final = "micro_mcp_upstream_slots"
+"""Gauge `{service}`: `maxConcurrent`, so saturation is in-flight over slots."""
+CIRCUIT_STATE: Final = "micro_mcp_circuit_state"
+"""Gauge `{service,state}`: 1 for the breaker's state (`closed`, `half-open`, `open`)."""
+CATALOG_ITEMS: Final = "micro_mcp_catalog_items"
+"""Gauge `{service,kind}`: what each service lists."""
+CLIENTS: Final = "micro_mcp_client_sessions"
+"""Gauge: clients connected now (stdio, HTTP sessions, 2026-07-28 requests in flight)."""
+START_TIME: Final = "micro_mcp_start_time_seconds"
+"""Gauge: Unix time the gateway started."""
+
+SERVICE: Final = "service"
+TOOL: Final = "tool"
+METHOD: Final = "method"
+OUTCOME: Final = "outcome"
+CODE: Final = "code"
+PRINCIPAL: Final = "principal"
+
+NO_SERVICE: Final = ""
+"""The `service` label of requests no service answers (lists, `initialize`)."""
+UNKNOWN_NAME: Final = "(unknown)"
+"""The `tool` label of a call to a name the catalog does not hold: never the name itself."""
+OTHER: Final = "(other)"
+"""The `method` label of a method MCP does not define, and the `code` of an unusual code."""
+OUTCOMES: Final = ("ok", "tool_error", "error", "denied", "cancelled")
+"""How a request ended (as in the audit trail)."""
+FAILED_OUTCOMES: Final = frozenset({"error", "tool_error"})
+"""Outcomes that count toward a service's error rate; denials and cancellations do not."""
+
+METHODS: Final = frozenset(
+    {
+        "initialize",
+        "ping",
+        "server/discover",
+        "logging/setLevel",
+        "tools/list",
+        "tools/call",
+        "prompts/list",
+        "prompts/get",
+        "resources/list",
+        "resources/templates/list",
+        "resources/read",
+        "resources/subscribe",
+        "resources/unsubscribe",
+        "completion/complete",
+        "subscriptions/listen",
+    }
+)
+"""Methods that get their own `method` label."""
+NAMED_METHODS: Final = frozenset({"tools/call", "prompts/get"})
+"""Methods whose target name (a tool or prompt in the catalog) is the `tool` label."""
+LATENCY_BUCKETS: Final = (
+    0.0005,
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+    30.0,
+    60.0,
+)
+"""Seconds: from a no-op call through the gateway (~0.2 ms) to a default timeout (60 s)."""
+RATE_WINDOW: Final = 60.0
+"""Seconds of history behind the call and error rates in `/admin/status`."""
+SAMPLE_EVERY: Final = 5.0
+"""Seconds between the samples those rates are computed from."""
+
+
+def method_label(method: str) -> str:
+    """The `method` label for a method name a client sent."""
+    return method if method in METHODS else OTHER
+
+
+def code_label(code: int) -> str:
+    """The `code` label: JSON-RPC's reserved range is bounded; anything else is `(other)`."""
+    return str(code) if -32768 <= code <= -32000 else OTHER
+
+
+class Metrics:
+    """The gateway's metrics, its own registry, and per-service call tallies for rates."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.registry = CollectorRegistry()
+        self._requests = Counter(
+            REQUESTS,
+            "Client requests answered.",
+            (SERVICE, TOOL, METHOD, OUTCOME),
+            registry=self.registry,
+        )
+        self._errors = Counter(
+            REQUEST_ERRORS,
+            "Requests answered with a JSON-RPC error, by code.",
+            (SERVICE, METHOD, CODE),
+            registry=self.registry,
+        )
+        self._duration = Histogram(
+            REQUEST_DURATION,
+            "Seconds from a request's arrival to its answer.",
+            (SERVICE, TOOL, METHOD),
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self._denials = Counter(
+            POLICY_DENIALS,
+            "Requests refused by policy or for want of a valid token.",
+            (PRINCIPAL, SERVICE, TOOL),
+            registry=self.registry,
+        )
+        ProcessCollector(registry=self.registry)
+        self._status: Callable[[], GatewayStatus] | None = None
+        self.registry.register(_StatusCollector(self))
+        # Label children by key: `labels()` validates and locks on every call, a dict does not.
+        self._request_children: dict[tuple[str, str, str, str], Counter] = {}
+        self._duration_children: dict[tuple[str, str, str], Histogram] = {}
+        self._clock = clock
+        self.tallies: dict[str, list[int]] = {}
+        """Service -> [calls, errors] since start."""
+        self._samples: deque[tuple[float, dict[str, tuple[int, int]]]] = deque(
+            [(clock(), {})], maxlen=int(RATE_WINDOW / SAMPLE_EVERY) + 1
+        )
+
+    def watch(self, status: Callable[[], GatewayStatus]) -> None:
+        """Read the gateway's state from `status()` at every scrape."""
+        self._status = status
+
+    # --- the hot path -----------------------------------------------------------------------
+
+    def request(
+        self,
+        service: str,
+        tool: str,
+        method: str,
+        outcome: str,
+        code: int | None,
+        seconds: float,
+        exemplar: dict[str, str] | None = None,
+    ) -> None:
+        """Count one answered request; labels must already be bounded (see `method_label`)."""
+        key = (service, tool, method, outcome)
+        counter = self._request_children.get(key)
+        if counter is None:
+            counter = self._request_children[key] = self._requests.labels(*key)
+        counter.inc()
+        timing = self._duration_children.get(key[:3])
+        if timing is None:
+            timing = self._duration_children[key[:3]] = self._duration.labels(*key[:3])
+        timing.observe(seconds, exemplar)
+        if code is not None:
+            self._errors.labels(service, method, code_label(code)).inc()
+        if service:
+            tally = self.tallies.get(service)
+            if tally is None:
+                tally = self.tallies[service] = [0, 0]
+            tally[0] += 1
+            if outcome in FAILED_OUTCOMES:
+                tally[1] += 1
+
+    def denial(self, principal: str, service: str, tool: str) -> None:
+        """Count one request refused by policy or authentication."""
+        self._denials.labels(principal, service, tool).inc()
+
+    # --- rates ------------------------------------------------------------------------------
+
+    def sample(self) -> None:
+        """Remember the tallies now; rates span the samples of the last `RATE_WINDOW`."""
+        counts = {name: (calls, errors) for name, (calls, errors) in self.tallies.items()}
+        self._samples.append((self._clock(), counts))
+
+    def rates(self, service: str) -> tuple[float, float]:
+        """Calls and errors per second of `service` over the rate window."""
+        then, counts = self._samples[0]
+        elapsed = self._clock() - then
+        if elapsed <= 0:
+            return 0.0, 0.0
+        calls, errors = self.tallies.get(service, (0, 0))
+        past_calls, past_errors = counts.get(service, (0, 0))
+        return (calls - past_calls) / elapsed, (errors - past_errors) / elapsed
+
+    # --- exposition -------------------------------------------------------------------------
+
+    def render(self, accept: str | None) -> tuple[bytes, str]:
+        """The exposition the scraper asked for (text, or OpenMetrics with exemplars)."""
+        encode, content_type = choose_encoder(accept or "")
+        return encode(self.registry), content_type
+
+    def state_metrics(self) -> Iterator[Metric]:
+        """The metrics read from the gateway's state at scrape time."""
+        if self._status is None:
+            return
+        status = self._status()
+        state = GaugeMetricFamily(
+            SERVICE_STATE, "1 for the state a service is in.", labels=(SERVICE, "state")
+        )
+        restarts = CounterMetricFamily(
+            SERVICE_RESTARTS, "Restarts by the supervisor.", labels=(SERVICE,)
+        )
+        uptime = GaugeMetricFamily(
+            SERVICE_UPTIME, "Seconds since the current session opened.", labels=(SERVICE,)
+        )
+        in_flight = GaugeMetricFamily(IN_FLIGHT, "Calls holding a slot.", labels=(SERVICE,))
+        queued = GaugeMetricFamily(QUEUED, "Calls waiting for a slot.", labels=(SERVICE,))
+        slots = GaugeMetricFamily(
+            SLOTS, "Calls allowed at once (maxConcurrent).", labels=(SERVICE,)
+        )
+        circuit = GaugeMetricFamily(
+            CIRCUIT_STATE, "1 for the breaker's state.", labels=(SERVICE, "state")
+        )
+        items = GaugeMetricFamily(CATALOG_ITEMS, "Catalog items by kind.", labels=(SERVICE, "kind"))
+        for service in status.services:
+            name = service.namespace
+            for each in STATES:
+                state.add_metric((name, each), 1.0 if service.state == each else 0.0)
+            restarts.add_metric((name,), service.restarts)
+            uptime.add_metric((name,), service.uptime_seconds or 0.0)
+            in_flight.add_metric((name,), service.in_flight)
+            queued.add_metric((name,), service.queued)
+            slots.add_metric((name,), service.max_concurrent)
+            for each in CIRCUITS:
+                circuit.add_metric((name, each), 1.0 if service.circuit == each else 0.0)
+            for kind in KINDS:
+                items.add_metric((name, kind), service.catalog.get(kind, 0))
+        yield from (state, restarts, uptime, in_flight, queued, slots, circuit, items)
+        yield GaugeMetricFamily(CLIENTS, "Clients connected now.", value=status.clients)
+        yield GaugeMetricFamily(
+            START_TIME, "Unix time the gateway started.", value=status.started_at
+        )
+
+
+class _StatusCollector:
+    """Hands the registry the state metrics at each scrape."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self._metrics = metrics
+
+    def collect(self) -> Iterator[Metric]:
+        return self._metrics.state_metrics()
