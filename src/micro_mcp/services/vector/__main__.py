@@ -1,21 +1,37 @@
-"""Run the vector server: `python -m micro_mcp.services.vector [--http ...]`."""
+"""Run the vector server: `python -m micro_mcp.services.vector [--db FILE] [--http ...]`."""
 
 from __future__ import annotations
 
+import logging
+import os
 import sys
 
 from micro_mcp.services.vector.config import parse_config
-from micro_mcp.services.vector.server import build_server
+from micro_mcp.services.vector.encoder import Encoder, default_model_dir
+from micro_mcp.services.vector.errors import VectorError
+from micro_mcp.services.vector.server import build_server, open_store
 
 
 def main() -> None:
     """Serve over stdio, or Streamable HTTP with `--http`."""
-    config = parse_config(sys.argv[1:])
-    server = build_server(max_documents=config.max_documents)
-    if config.http:
-        server.run("streamable-http", host=config.host, port=config.port)
-    else:
-        server.run()
+    config = parse_config(sys.argv[1:], os.environ)
+    # stderr only: on stdio, stdout carries the protocol.
+    logging.basicConfig(level=logging.WARNING, format="vector: %(message)s", stream=sys.stderr)
+    try:
+        encoder = None
+        if config.embeddings:
+            encoder = Encoder(config.model or default_model_dir())
+        store = open_store(config.database, max_documents=config.max_documents, encoder=encoder)
+    except VectorError as exc:
+        sys.exit(f"vector: {exc}")
+    try:
+        server = build_server(store, encoder=encoder)
+        if config.http:
+            server.run("streamable-http", host=config.host, port=config.port)
+        else:
+            server.run()
+    finally:
+        store.close()
 
 
 if __name__ == "__main__":
