@@ -1,91 +1,45 @@
-"""Contract tests of the http service, in memory through the SDK client.
+"""Contract tests of the http service, in memory through a real SDK client.
 
-Fetches go to a stdlib HTTP server on 127.0.0.1 started per test; nothing leaves the machine.
+Fetches go to a stdlib HTTP server on 127.0.0.2 (see `http_sites`), reached by the name
+`site.test` through a static resolver and an explicitly allowed network; nothing leaves the
+machine and no outside DNS is asked.
 """
 
 from __future__ import annotations
 
-import socket
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from ipaddress import ip_address
 from typing import Any
 
-import httpx2
 import pytest
 from mcp import Client
 from mcp.types import CallToolResult, TextContent
 
+from micro_mcp.services.http.addresses import parse_network
 from micro_mcp.services.http.allowlist import Allowlist
-from micro_mcp.services.http.config import parse_config
-from micro_mcp.services.http.html_text import html_to_text
+from micro_mcp.services.http.fetcher import DEFAULT_MAX_BYTES, FetchSettings
+from micro_mcp.services.http.resolver import StaticResolver
 from micro_mcp.services.http.server import build_server
+from tests.services.http_sites import BOMB_SIZE, SITE_HOST, site
 
 pytestmark = pytest.mark.anyio
-
-PAGE = """<!doctype html><html><head><title>Test page</title>
-<style>body { color: red }</style><script>document.write("<p>hidden</p>")</script></head>
-<body><h1>Welcome</h1><p>First &amp; <b>only</b>
-paragraph.</p><ul><li>one</li><li>two</li></ul></body></html>"""
-
-# path -> (status, headers, body)
-ROUTES: dict[str, tuple[int, dict[str, str], bytes]] = {
-    "/plain": (200, {"Content-Type": "text/plain; charset=utf-8"}, "héllo plain\n".encode()),
-    "/latin1": (200, {"Content-Type": "text/plain; charset=iso-8859-1"}, "café".encode("latin-1")),
-    "/page.html": (200, {"Content-Type": "text/html; charset=utf-8"}, PAGE.encode()),
-    "/data.json": (200, {"Content-Type": "application/json"}, b'{"ok": true}'),
-    "/image.png": (200, {"Content-Type": "image/png"}, b"\x89PNG\r\n\x1a\n"),
-    "/untyped": (200, {}, b"no content type"),
-    "/big": (200, {"Content-Type": "text/plain"}, b"x" * 5000),
-    "/missing": (404, {"Content-Type": "text/plain"}, b"not here"),
-    "/to-plain": (302, {"Location": "/plain"}, b""),
-    "/to-to-plain": (301, {"Location": "/to-plain"}, b""),
-    "/to-evil": (302, {"Location": "http://evil.example/steal"}, b""),
-    "/to-localhost": (307, {"Location": "/plain"}, b""),  # Location rewritten per server below
-    "/to-ftp": (302, {"Location": "ftp://127.0.0.1/file"}, b""),
-    "/loop": (302, {"Location": "/loop"}, b""),
-}
-
-
-RELEASE_HANGING = threading.Event()
-"""Set at server shutdown to release handlers of `/hang`, which never answer before it."""
-
-
-class _Handler(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        if self.path == "/hang":
-            RELEASE_HANGING.wait()
-            return
-        status, headers, body = ROUTES.get(self.path, (404, {}, b""))
-        if self.path == "/to-localhost":
-            port = self.headers["Host"].rsplit(":", 1)[1]
-            headers = {"Location": f"http://localhost:{port}/plain"}
-        self.send_response(status)
-        for name, value in headers.items():
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Keep test output quiet."""
 
 
 @pytest.fixture
 def base_url() -> Iterator[str]:
-    """URL of a local HTTP server serving ROUTES, shut down after the test."""
-    RELEASE_HANGING.clear()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    # A short poll interval only makes shutdown() return sooner; nothing waits on it.
-    thread = threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        RELEASE_HANGING.set()
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    """Base URL of the test site, by name."""
+    with site() as server:
+        yield f"http://site.test:{server.server_address[1]}"
+
+
+def settings(allow: list[str] | None = None, **limits: Any) -> FetchSettings:
+    """Admit site.test (pinned to 127.0.0.2, whose /32 is explicitly allowed)."""
+    return FetchSettings(
+        allowlist=Allowlist.parse(["site.test"] if allow is None else allow),
+        networks=(parse_network(f"{SITE_HOST}/32"),),
+        resolver=StaticResolver({"site.test": (ip_address(SITE_HOST),)}, fallback=None),
+        **limits,
+    )
 
 
 def text_of(result: CallToolResult) -> str:
@@ -93,100 +47,177 @@ def text_of(result: CallToolResult) -> str:
     return "".join(block.text for block in result.content if isinstance(block, TextContent))
 
 
-async def fetch(
-    url: str, allow: list[str] | None = None, config: dict[str, Any] | None = None, **args: Any
-) -> CallToolResult:
-    """Call fetchText once on a fresh server admitting `allow` (default: 127.0.0.1)."""
-    server = build_server(["127.0.0.1"] if allow is None else allow, **(config or {}))
-    async with Client(server) as client:
+async def fetch(url: str, config: FetchSettings | None = None, **args: Any) -> CallToolResult:
+    """Call fetchText once on a fresh server."""
+    async with Client(build_server(config or settings())) as client:
         return await client.call_tool("fetchText", {"url": url, **args})
 
 
-async def test_list_tools_declares_fetch_text_and_its_schemas() -> None:
-    async with Client(build_server()) as client:
+async def test_list_tools_declares_fetch_text_with_exact_schemas() -> None:
+    async with Client(build_server(settings(max_bytes=4096))) as client:
         [tool] = (await client.list_tools()).tools
 
     assert tool.name == "fetchText"
-    assert set(tool.input_schema["properties"]) == {"url", "maxBytes"}
-    assert tool.input_schema["required"] == ["url"]
+    assert tool.annotations is not None and tool.annotations.read_only_hint is True
+    schema = tool.input_schema
+    assert schema["required"] == ["url"]
+    assert schema["properties"]["url"]["type"] == "string"
+    assert schema["properties"]["maxBytes"]["anyOf"][0] == {
+        "type": "integer",
+        "minimum": 1,
+        "maximum": 4096,
+    }
     assert tool.output_schema is not None
-    assert set(tool.output_schema["properties"]) == {
-        "url", "status", "contentType", "text", "truncated"
-    }  # fmt: skip
+    assert tool.output_schema["additionalProperties"] is False
+    assert tool.output_schema["required"] == [
+        "url", "status", "contentType", "title", "text", "truncated"
+    ]  # fmt: skip
+    types = {name: prop.get("type") for name, prop in tool.output_schema["properties"].items()}
+    assert types == {
+        "url": "string",
+        "status": "integer",
+        "contentType": "string",
+        "title": None,  # anyOf string | null
+        "text": "string",
+        "truncated": "boolean",
+    }
 
 
-async def test_fetches_plain_text(base_url: str) -> None:
+async def test_fetches_plain_text_with_structured_content(base_url: str) -> None:
     result = await fetch(f"{base_url}/plain")
 
-    assert not result.is_error
+    assert not result.is_error, text_of(result)
     assert text_of(result) == "héllo plain\n"
     assert result.structured_content == {
         "url": f"{base_url}/plain",
         "status": 200,
         "contentType": "text/plain",
+        "title": None,
         "text": "héllo plain\n",
         "truncated": False,
     }
 
 
-async def test_html_is_converted_to_readable_text(base_url: str) -> None:
+async def test_html_becomes_markdown_with_absolute_links_and_a_title(base_url: str) -> None:
     result = await fetch(f"{base_url}/page.html")
 
-    assert not result.is_error
-    assert text_of(result) == "Test page\n\n# Welcome\n\nFirst & only paragraph.\n\n- one\n- two"
+    assert not result.is_error, text_of(result)
+    assert text_of(result) == (
+        "# Welcome\n\n"
+        f"First & **only** paragraph, with\n[a link]({base_url}/plain) and a script link.\n\n"
+        "- one\n- two\n\n```\n  keep\n   this\n```"
+    )
+    assert result.structured_content is not None
+    assert result.structured_content["title"] == "Test page"
 
 
-async def test_declared_charset_is_used_and_json_counts_as_text(base_url: str) -> None:
-    latin = await fetch(f"{base_url}/latin1")
-    data = await fetch(f"{base_url}/data.json")
+@pytest.mark.parametrize(
+    ("path", "text"),
+    [
+        ("/latin1", "café"),  # charset from the header
+        ("/meta-charset.html", "naïve"),  # charset from <meta>, cp1252 bytes
+        ("/bogus-charset", "ok ✓"),  # "hex" is not a text encoding: UTF-8 is used
+        ("/data.json", '{"ok": true}'),
+        ("/feed.xml", "<feed>hi</feed>"),  # +xml types are text
+        ("/gzip.txt", "compressed text"),
+    ],
+)
+async def test_text_is_decoded_by_its_declared_charset_and_encoding(
+    base_url: str, path: str, text: str
+) -> None:
+    result = await fetch(f"{base_url}{path}")
 
-    assert text_of(latin) == "café"
-    assert text_of(data) == '{"ok": true}'
+    assert not result.is_error, text_of(result)
+    assert text_of(result) == text
 
 
 async def test_body_is_cut_at_max_bytes(base_url: str) -> None:
     result = await fetch(f"{base_url}/big", maxBytes=100)
 
-    assert not result.is_error
     assert text_of(result) == "x" * 100
     assert result.structured_content is not None
     assert result.structured_content["truncated"] is True
 
 
+async def test_a_character_cut_in_half_is_dropped_not_garbled(base_url: str) -> None:
+    result = await fetch(f"{base_url}/utf8-cut", maxBytes=2)  # "a" and half of "é"
+
+    assert text_of(result) == "a"
+
+
+async def test_a_gzip_bomb_is_decompressed_only_up_to_the_limit(base_url: str) -> None:
+    result = await fetch(f"{base_url}/bomb.txt", settings(max_bytes=1000))
+
+    assert not result.is_error, text_of(result)
+    assert text_of(result) == "\0" * 1000
+    assert result.structured_content is not None
+    assert result.structured_content["truncated"] is True
+    assert BOMB_SIZE > 1000
+
+
+async def test_requests_name_the_host_and_only_decodable_encodings(base_url: str) -> None:
+    result = await fetch(f"{base_url}/echo-host")
+
+    assert text_of(result) == f"{base_url.removeprefix('http://')} gzip, deflate"
+
+
 async def test_allowlisted_redirects_are_followed_hop_by_hop(base_url: str) -> None:
     result = await fetch(f"{base_url}/to-to-plain")
 
-    assert not result.is_error
+    assert not result.is_error, text_of(result)
     assert result.structured_content is not None
     assert result.structured_content["url"] == f"{base_url}/plain"
 
 
+async def test_an_ip_literal_on_the_allowlist_is_fetched_without_a_network_rule() -> None:
+    with site() as server:
+        url = f"http://{SITE_HOST}:{server.server_address[1]}/plain"
+        literal_only = FetchSettings(allowlist=Allowlist.parse([SITE_HOST]))
+
+        result = await fetch(url, literal_only)
+
+    assert not result.is_error, text_of(result)
+    assert text_of(result) == "héllo plain\n"
+
+
 @pytest.mark.parametrize(
-    ("path", "message"),
+    ("path", "config", "message"),
     [
-        ("/to-evil", "redirect target host 'evil.example' is not on the allowlist"),
-        ("/to-localhost", "redirect target host 'localhost' is not on the allowlist"),
-        ("/to-ftp", "redirect target scheme 'ftp' refused"),
-        ("/loop", "too many redirects (more than 5)"),
+        ("/redirect?to=http://evil.example/", {}, "redirect target host 'evil.example' is not"),
+        ("/redirect?to=ftp://site.test/", {}, "redirect target scheme 'ftp' refused"),
+        ("/loop", {}, "too many redirects (more than 5)"),
+        ("/to-plain", {"max_redirects": 0}, "too many redirects (more than 0)"),
+        ("/to-nowhere", {}, "invalid redirect target"),
+        ("/missing", {}, "HTTP 404 Not Found"),
+        ("/image.png", {}, "content type 'image/png'"),
+        ("/untyped", {}, "content type 'none given'"),
+        ("/brotli.txt", {}, "content encoding 'br' is not supported"),
+        ("/corrupt.gz", {}, "not valid gzip data"),
+        ("/hang", {"timeout": 0.2}, "timed out after 0.2 s"),
     ],
 )
-async def test_refused_redirects_are_errors(base_url: str, path: str, message: str) -> None:
-    result = await fetch(f"{base_url}{path}")
+async def test_failed_fetches_are_tool_errors_that_say_why(
+    base_url: str, path: str, config: dict[str, Any], message: str
+) -> None:
+    result = await fetch(f"{base_url}{path}", settings(**config))
 
     assert result.is_error
+    assert result.structured_content is None
     assert message in text_of(result)
 
 
 @pytest.mark.parametrize(
     ("url", "message"),
     [
-        ("http://example.com/", "host 'example.com' is not on the allowlist"),
-        ("http://127.0.0.2/", "host '127.0.0.2' is not on the allowlist"),
+        ("http://example.com/", "URL host 'example.com' is not on the allowlist"),
+        ("https://sub.site.test/", "URL host 'sub.site.test' is not on the allowlist"),
         ("file:///etc/passwd", "scheme 'file' refused: only http and https"),
-        ("ftp://127.0.0.1/x", "scheme 'ftp' refused"),
-        ("gopher://127.0.0.1/", "scheme 'gopher' refused"),
         ("not a url", "scheme '(none)' refused"),
         ("http:///nohost", "has no host"),
+        ("http://user@site.test/", "carries credentials"),
+        ("http://site.test:99999/", "port 99999 is out of range"),
+        ("http://site..test/", "is not a valid DNS name"),
+        ("http://1.2.3.4.5/", "numeric form"),
     ],
 )
 async def test_disallowed_urls_are_refused_before_any_request(url: str, message: str) -> None:
@@ -197,84 +228,36 @@ async def test_disallowed_urls_are_refused_before_any_request(url: str, message:
 
 
 async def test_empty_allowlist_refuses_with_a_hint() -> None:
-    result = await fetch("http://127.0.0.1/", allow=[])
+    result = await fetch("http://site.test/", settings(allow=[]))
 
     assert result.is_error
     assert "allowlist is empty" in text_of(result)
 
 
-@pytest.mark.parametrize(
-    ("path", "message"),
-    [
-        ("/image.png", "content type 'image/png'"),
-        ("/untyped", "content type 'none given'"),
-        ("/missing", "HTTP 404 Not Found"),
-    ],
-)
-async def test_non_text_or_failed_responses_are_errors(
-    base_url: str, path: str, message: str
-) -> None:
-    result = await fetch(f"{base_url}{path}")
+async def test_connection_refused_is_an_error() -> None:
+    with site() as server:
+        port = server.server_address[1]
+    # The site is gone: nothing listens on its port any more.
 
-    assert result.is_error
-    assert message in text_of(result)
-
-
-async def test_connection_failure_is_an_error() -> None:
-    # A port that was just free and has no listener refuses the connection.
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-
-    result = await fetch(f"http://127.0.0.1:{port}/")
+    result = await fetch(f"http://site.test:{port}/")
 
     assert result.is_error
     assert "failed: ConnectError" in text_of(result)
 
 
-async def test_server_that_never_answers_times_out(base_url: str) -> None:
-    result = await fetch(f"{base_url}/hang", config={"timeout": 0.1})
-
-    assert result.is_error
-    assert "timed out after 0.1 s" in text_of(result)
-
-
 @pytest.mark.parametrize(
-    ("host", "allowed"),
+    "args",
     [
-        ("example.com", True),
-        ("EXAMPLE.com.", True),
-        ("www.example.com", False),
-        ("docs.python.org", True),
-        ("a.b.python.org", True),
-        ("python.org", False),
-        ("evilpython.org", False),
-        ("python.org.evil.net", False),
-        ("[::1]", True),
-        ("münchen.de", True),
+        {},
+        {"url": 5},
+        {"url": "http://site.test/", "maxBytes": 0},
+        {"url": "http://site.test/", "maxBytes": DEFAULT_MAX_BYTES + 1},
+        {"url": "http://site.test/", "maxBytes": "ten"},
     ],
 )
-def test_allowlist_matches_exact_hosts_and_subdomain_wildcards(host: str, allowed: bool) -> None:
-    allowlist = Allowlist.from_env("example.com, *.python.org,[::1],MÜNCHEN.de")
+async def test_arguments_outside_the_input_schema_are_tool_errors(args: dict[str, Any]) -> None:
+    async with Client(build_server(settings())) as client:
+        result = await client.call_tool("fetchText", args)
 
-    assert allowlist.allows(httpx2.URL(f"https://{host}:8443/path")) is allowed
-
-
-@pytest.mark.parametrize("entry", ["*", "*.", "a.*.com", "example.com/path", "user@host", "h:80"])
-def test_malformed_allowlist_entries_are_rejected(entry: str) -> None:
-    with pytest.raises(ValueError, match="allowlist entry"):
-        Allowlist.parse([entry])
-
-
-def test_allowlist_is_env_plus_flags() -> None:
-    config = parse_config(["--allow", "b.org", "--allow", "*.c.org"], {"ALLOWLIST": "a.org"})
-
-    assert config.allowlist == Allowlist(
-        exact=frozenset({"a.org", "b.org"}), suffixes=frozenset({"c.org"})
-    )
-
-
-def test_html_to_text_keeps_pre_and_drops_scripts() -> None:
-    html = "<p>a</p><script>x()</script><pre>  two\n   lines</pre><p>b<br>c</p>"
-
-    assert html_to_text(html) == "a\n\n  two\n   lines\n\nb\nc"
+    assert result.is_error
+    assert "validation error" in text_of(result)

@@ -1,9 +1,11 @@
 """The http service: an MCP server fetching text from an allowlist of http(s) hosts.
 
-See `server` for the tool, `allowlist` for host matching and `fetcher` for the hop-by-hop
-redirect, size and content-type rules.
+See `server` for the tool, `allowlist` for host matching, `fetcher` for the hop-by-hop
+redirect, size and content-type rules, and `connector` with `addresses` for the SSRF guard:
+every connection goes to an address that was resolved once and checked.
 """
 
+from micro_mcp.services.http.fetcher import FetchSettings
 from micro_mcp.services.http.server import build_server
 
-__all__ = ["build_server"]
+__all__ = ["FetchSettings", "build_server"]

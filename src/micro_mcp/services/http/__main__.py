@@ -12,14 +12,9 @@ from micro_mcp.services.http.server import build_server
 def main() -> None:
     """Serve over stdio, or Streamable HTTP with `--http`."""
     config = parse_config(sys.argv[1:], os.environ)
-    if not config.allowlist:
+    if not config.settings.allowlist:
         print("http: the allowlist is empty; every fetch will be refused", file=sys.stderr)
-    server = build_server(
-        config.allowlist,
-        max_bytes=config.max_bytes,
-        timeout=config.timeout,
-        max_redirects=config.max_redirects,
-    )
+    server = build_server(config.settings)
     if config.http:
         server.run("streamable-http", host=config.host, port=config.port)
     else:

@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import ssl
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from ipaddress import ip_address
 
+from micro_mcp.services.http.addresses import IPNetwork, parse_network
 from micro_mcp.services.http.allowlist import Allowlist
-from micro_mcp.services.http.server import (
+from micro_mcp.services.http.fetcher import (
     DEFAULT_MAX_BYTES,
     DEFAULT_MAX_REDIRECTS,
     DEFAULT_TIMEOUT,
+    FetchSettings,
 )
+from micro_mcp.services.http.host import IPAddress
+from micro_mcp.services.http.resolver import Resolver, StaticResolver, SystemResolver
 
 DEFAULT_PORT = 8002
 """Port for `--http` when `--port` is not given."""
@@ -21,10 +27,7 @@ DEFAULT_PORT = 8002
 class HttpConfig:
     """How to run the http server."""
 
-    allowlist: Allowlist
-    max_bytes: int
-    timeout: float
-    max_redirects: int
+    settings: FetchSettings
     http: bool
     host: str
     port: int
@@ -42,6 +45,29 @@ def parse_config(argv: Sequence[str], environ: Mapping[str, str]) -> HttpConfig:
         default=[],
         metavar="HOST",
         help="allow HOST (exact) or *.DOMAIN (subdomains only); repeatable; adds to $ALLOWLIST",
+    )
+    parser.add_argument(
+        "--allow-net",
+        action="append",
+        default=[],
+        type=_network,
+        metavar="CIDR",
+        help="connect to this internal network too (e.g. 10.1.2.0/24); by default loopback, "
+        "private, link-local, CGNAT, multicast and reserved addresses are refused; repeatable",
+    )
+    parser.add_argument(
+        "--resolve",
+        action="append",
+        default=[],
+        type=_pin,
+        metavar="HOST=ADDRESS",
+        help="resolve HOST to ADDRESS instead of asking DNS (the address is still checked); "
+        "repeatable, also to give one host several addresses",
+    )
+    parser.add_argument(
+        "--ca-file",
+        metavar="PEM",
+        help="trust these CA certificates for https instead of the system's",
     )
     parser.add_argument(
         "--max-bytes",
@@ -71,15 +97,52 @@ def parse_config(argv: Sequence[str], environ: Mapping[str, str]) -> HttpConfig:
         allowlist = Allowlist.from_env(environ.get("ALLOWLIST")) | Allowlist.parse(args.allow)
     except ValueError as exc:
         parser.error(str(exc))
-    return HttpConfig(
+    ssl_context = None
+    if args.ca_file is not None:
+        try:
+            ssl_context = ssl.create_default_context(cafile=args.ca_file)
+        except (OSError, ssl.SSLError) as exc:
+            parser.error(f"--ca-file {args.ca_file}: {exc}")
+    networks: list[IPNetwork] = args.allow_net
+    pins: list[tuple[str, IPAddress]] = args.resolve
+    settings = FetchSettings(
         allowlist=allowlist,
+        networks=tuple(networks),
+        resolver=_resolver(pins),
         max_bytes=args.max_bytes,
         timeout=args.timeout,
         max_redirects=args.max_redirects,
-        http=args.http,
-        host=args.host,
-        port=args.port,
+        ssl_context=ssl_context,
     )
+    return HttpConfig(settings=settings, http=args.http, host=args.host, port=args.port)
+
+
+def _resolver(pins: Sequence[tuple[str, IPAddress]]) -> Resolver:
+    if not pins:
+        return SystemResolver()
+    table: dict[str, list[IPAddress]] = {}
+    for host, address in pins:
+        table.setdefault(host, []).append(address)
+    return StaticResolver({host: tuple(addresses) for host, addresses in table.items()})
+
+
+def _network(text: str) -> IPNetwork:
+    try:
+        return parse_network(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
+def _pin(text: str) -> tuple[str, IPAddress]:
+    host, sep, address = text.partition("=")
+    try:
+        allowlisted = Allowlist.parse([host])
+        [name] = allowlisted.exact
+        if not sep:
+            raise ValueError("expected HOST=ADDRESS")
+        return name, ip_address(address.strip().strip("[]"))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r}: {exc}") from exc
 
 
 def _positive_int(text: str) -> int:
