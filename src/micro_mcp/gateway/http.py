@@ -179,11 +179,12 @@ class HttpFront:
         return self.authenticator.authenticate(token)
 
     async def _readyz(self, send: Send) -> None:
-        states = {s.namespace: s.state for s in self.mesh.services.values()}
-        ready = self.mesh.started.is_set() and all(
-            state in ("ready", "disabled") for state in states.values()
-        )
-        body = orjson.dumps({"ready": ready, "services": states})
+        # Ready once the first start is over, whatever state single services are in: taking the
+        # gateway out of rotation for one failed service would take every other one down too.
+        states = {s.namespace: s.health for s in self.mesh.services.values()}
+        ready = self.mesh.started.is_set()
+        degraded = any(state not in ("ready", "disabled") for state in states.values())
+        body = orjson.dumps({"ready": ready, "degraded": degraded, "services": states})
         await reply(send, 200 if ready else 503, body, JSON_HEADERS)
 
     # --- POST -------------------------------------------------------------------------------

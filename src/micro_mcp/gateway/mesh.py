@@ -64,6 +64,13 @@ class Service:
     queued: int = 0
     """Calls waiting for a slot."""
 
+    @property
+    def health(self) -> str:
+        """`state` for operators, with `degraded` for a running service whose circuit is open."""
+        if self.state == "ready" and self.breaker.state != "closed":
+            return "degraded"
+        return self.state
+
     def __post_init__(self) -> None:
         self.slots = anyio.CapacityLimiter(self.spec.max_concurrent)
         self.breaker = Breaker(
