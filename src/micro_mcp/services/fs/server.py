@@ -15,9 +15,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Literal
 
+from mcp import MCPError
 from mcp.server import MCPServer
-from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError, ToolError
-from mcp.types import CallToolResult, TextContent, ToolAnnotations
+from mcp.server.mcpserver.exceptions import ResourceNotFoundError, ToolError
+from mcp.types import INVALID_PARAMS, CallToolResult, TextContent, ToolAnnotations
 from pydantic import Field
 
 from micro_mcp.services.fs.errors import FsError, PathNotFound
@@ -181,7 +182,8 @@ def build_server(
         except PathNotFound as exc:
             raise ResourceNotFoundError(str(exc)) from exc
         except FsError as exc:
-            raise ResourceError(str(exc)) from exc
+            # The caller's request is at fault, not the server: -32602, like a missing file.
+            raise MCPError(INVALID_PARAMS, str(exc)) from exc
 
     return mcp
 
