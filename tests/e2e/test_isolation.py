@@ -12,10 +12,14 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import httpx2
 import pytest
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared.exceptions import MCPError
 
 from micro_mcp import codes
-from tests.e2e.conftest import Wire, demo, gateway_argv, wire
+from tests.e2e.conftest import Wire, demo, gateway_argv, http_gateway, wire
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
 
@@ -179,3 +183,20 @@ async def test_crashes_and_restarts_leak_no_descriptors_and_leave_no_zombies(
     assert fds_after <= fds_before, f"descriptors went from {fds_before} to {fds_after}"
     assert len(kids) == 2 and "Z" not in kids.values(), kids
     assert calm == "fine"
+
+
+@pytest.mark.parametrize("mode", ["auto", "legacy"])
+async def test_results_up_to_the_limit_pass_intact_over_http_and_larger_ones_are_refused(
+    tmp_path: Path, mode: str
+) -> None:
+    size = 3 * MIB  # twice on the wire (text and structured content): 6 MiB, under the 8 MiB limit
+    async with http_gateway(tmp_path, {"one": demo()}) as url:
+        http = httpx2.AsyncClient(timeout=60)
+        async with http, Client(streamable_http_client(url, http_client=http), mode=mode) as client:
+            fits = await client.call_tool("one.big", {"size": size})
+            with pytest.raises(MCPError) as too_big:
+                await client.call_tool("one.big", {"size": 20 * MIB})
+            after = await client.call_tool("one.echo", {"text": "fine"})
+    assert fits.structured_content == {"result": "x" * size}
+    assert too_big.value.error.code == codes.MESSAGE_TOO_LARGE
+    assert after.structured_content == {"result": "fine"}
