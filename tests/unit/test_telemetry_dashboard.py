@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from micro_mcp.telemetry.metrics import Metrics
 from micro_mcp.telemetry.status import GatewayStatus, ServiceStatus
@@ -46,12 +46,19 @@ def _exported() -> set[str]:
 
 
 def _expressions(node: Any) -> list[str]:
+    """Every `expr` string anywhere in parsed JSON."""
+    found: list[str] = []
     if isinstance(node, dict):
-        found = [node["expr"]] if isinstance(node.get("expr"), str) else []
-        return found + [e for value in node.values() for e in _expressions(value)]
-    if isinstance(node, list):
-        return [e for value in node for e in _expressions(value)]
-    return []
+        mapping = cast("dict[str, Any]", node)
+        expr = mapping.get("expr")
+        if isinstance(expr, str):
+            found.append(expr)
+        for value in mapping.values():
+            found += _expressions(value)
+    elif isinstance(node, list):
+        for value in cast("list[Any]", node):
+            found += _expressions(value)
+    return found
 
 
 def test_every_dashboard_query_names_an_exported_series() -> None:
