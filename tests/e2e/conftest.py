@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import subprocess
@@ -158,7 +159,8 @@ async def http_gateway(
                 await anyio.sleep(0.05)
         yield url
     finally:
-        process.terminate()
+        with contextlib.suppress(ProcessLookupError):  # a test may have stopped it already
+            process.terminate()
         with anyio.move_on_after(10):
             await process.wait()
         if process.returncode is None:

@@ -200,3 +200,30 @@ async def test_results_up_to_the_limit_pass_intact_over_http_and_larger_ones_are
     assert fits.structured_content == {"result": "x" * size}
     assert too_big.value.error.code == codes.MESSAGE_TOO_LARGE
     assert after.structured_content == {"result": "fine"}
+
+
+async def test_sigterm_over_http_lets_the_call_in_flight_finish(tmp_path: Path) -> None:
+    async with http_gateway(tmp_path, {"one": demo()}) as url:
+        http = httpx2.AsyncClient(timeout=30)
+        async with http, Client(streamable_http_client(url, http_client=http)) as client:
+            service = await client.call_tool("one.pid", {})
+            assert service.structured_content is not None
+            gateway = parent_of(service.structured_content["result"])
+            finished: list[Any] = []
+
+            async def nap() -> None:
+                result = await client.call_tool("one.nap", {"seconds": 1.5})
+                finished.append(result.structured_content)
+
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(nap)
+                await anyio.sleep(0.5)  # the call is in flight
+                os.kill(gateway, signal.SIGTERM)
+        with anyio.fail_after(15):
+            while alive(gateway):  # noqa: ASYNC110 - another process: polling is all there is
+                await anyio.sleep(0.1)
+    assert finished == [{"result": "rested"}]
+
+
+def parent_of(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
