@@ -101,7 +101,9 @@ class Root:
         try:
             fd = os.open(self.path, _DIR_FLAGS)
         except OSError as exc:
-            raise FsError("the root directory is no longer accessible") from exc
+            if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+                raise FsError("the root directory was replaced since the server started") from None
+            raise FsError("the root directory is no longer accessible") from None
         held.callback(os.close, fd)
         status = os.fstat(fd)
         if (status.st_dev, status.st_ino) != self._identity:
@@ -206,7 +208,7 @@ def reopened(location: Location, flags: int) -> Generator[int, None, None]:
     try:
         fd = os.open(location.name, flags | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=location.dir_fd)
     except OSError as exc:
-        raise FsError(f"cannot open {location.path!r}: {reason(exc)}") from None
+        raise failed(location.path, exc) from None
     try:
         if location.status is not None:
             _require_same(fd, location.status, location.path)
@@ -232,8 +234,8 @@ def show(path: RequestedPath | str) -> str:
     return text or "."
 
 
-def failed(path: RequestedPath, exc: OSError) -> FsError:
-    """The error for a walk step that failed with `exc`."""
+def failed(path: RequestedPath | str, exc: OSError) -> FsError:
+    """The error for opening a step of `path` that failed with `exc`."""
     if exc.errno in (errno.ELOOP, errno.EINVAL, errno.ENOTDIR, errno.ENOENT):
         return FsError(f"{show(path)!r} changed while it was being opened; try again")
     return FsError(f"cannot open {show(path)!r}: {reason(exc)}")
