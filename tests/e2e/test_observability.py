@@ -5,15 +5,18 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import threading
 from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import anyio
 import httpx2
 import orjson
 import pytest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
 
@@ -292,3 +295,72 @@ async def test_stdio_gateway_serves_metrics_on_loopback_and_logs_service_stderr_
             "service": "demo",
         }
     ]
+
+
+class _Collector(BaseHTTPRequestHandler):
+    """An OTLP/HTTP traces receiver: keeps every span it is sent."""
+
+    spans: ClassVar[list[Any]] = []
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        request = ExportTraceServiceRequest.FromString(body)
+        for resource in request.resource_spans:
+            for scope in resource.scope_spans:
+                self.spans.extend(scope.spans)
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-protobuf")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Keep test output quiet."""
+
+
+async def test_spans_are_exported_over_otlp_with_the_clients_trace_id(tmp_path: Path) -> None:
+    _Collector.spans = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Collector)
+    thread = threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True)
+    thread.start()
+    endpoint = f"http://127.0.0.1:{server.server_port}/v1/traces"
+    config = {"telemetry": {"otlpEndpoint": endpoint, "serviceName": "gw-under-test"}}
+    argv = gateway_argv(tmp_path, {"demo": demo()}, config)
+    try:
+        log = tmp_path / "gateway.log"
+        with log.open("wb") as errors:
+            process = await anyio.open_process(
+                argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors
+            )
+        assert process.stdin is not None and process.stdout is not None
+        call: dict[str, Any] = {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "tools/call",
+            "params": {
+                "_meta": {
+                    "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                    "io.modelcontextprotocol/clientCapabilities": {},
+                    "traceparent": TRACEPARENT,
+                },
+                "name": "demo.meta",
+                "arguments": {},
+            },
+        }
+        await process.stdin.send(orjson.dumps(call) + b"\n")
+        with anyio.fail_after(20):
+            reply = orjson.loads(await process.stdout.receive())
+        await process.stdin.aclose()  # the gateway stops, and flushes its spans on the way out
+        with anyio.fail_after(30):
+            await process.wait()
+        await process.aclose()
+    finally:
+        server.shutdown()
+        server.server_close()
+    names = {span.name: span for span in _Collector.spans}
+    assert set(names) == {"tools/call demo.meta", "tools/call meta"}, log.read_text()
+    request, upstream = names["tools/call demo.meta"], names["tools/call meta"]
+    assert request.trace_id.hex() == upstream.trace_id.hex() == TRACE_ID
+    assert request.parent_span_id.hex() == CLIENT_SPAN
+    assert upstream.parent_span_id == request.span_id
+    seen = received_meta(reply)["traceparent"]
+    assert seen == f"00-{TRACE_ID}-{upstream.span_id.hex()}-01"  # the service joins the trace

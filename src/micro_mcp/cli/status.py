@@ -110,7 +110,9 @@ def render(status: dict[str, Any]) -> Table:
     table = Table(title=caption, title_justify="left")
     for header in ("service", "state", "uptime", "restarts", "circuit", "in flight", "queued"):
         table.add_column(
-            header, justify="left" if header in ("service", "state") else "right", no_wrap=True
+            header,
+            justify="left" if header in ("service", "state", "circuit") else "right",
+            no_wrap=True,
         )
     for header in ("tools", "prompts", "resources", "calls", "calls/s", "errors/s", "error %"):
         table.add_column(header, justify="right", no_wrap=True)
