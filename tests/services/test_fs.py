@@ -12,7 +12,7 @@ from typing import Any, cast
 import pytest
 from inline_snapshot import snapshot
 from mcp import Client, MCPError
-from mcp.types import CallToolResult, TextContent, TextResourceContents
+from mcp.types import INVALID_PARAMS, CallToolResult, TextContent, TextResourceContents
 
 from micro_mcp.services.fs.config import parse_config
 from micro_mcp.services.fs.errors import FsError
@@ -596,6 +596,7 @@ async def test_resource_errors_say_what_is_wrong(root: Path, uri: str, message: 
         with pytest.raises(MCPError) as caught:
             await client.read_resource(uri)
 
+    assert caught.value.error.code == INVALID_PARAMS
     assert message in caught.value.error.message
 
 
