@@ -12,6 +12,7 @@ new connection, so it passes through here again; no connection can skip the chec
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import cache
 from ssl import SSLContext
 from typing import TypeAlias
 
@@ -110,11 +111,14 @@ class GuardedBackend(httpcore2.AsyncNetworkBackend):
 class GuardedTransport(httpx2.AsyncHTTPTransport):
     """httpx2's HTTP/1.1 transport with its connections opened by a `GuardedBackend`."""
 
-    def __init__(self, backend: GuardedBackend, ssl_context: SSLContext | None = None) -> None:
-        super().__init__(trust_env=False)
+    def __init__(self, backend: GuardedBackend, ssl_context: SSLContext) -> None:
+        super().__init__(verify=ssl_context, trust_env=False)
         # httpx2 takes no network backend, so the pool it built is replaced by one that takes
         # ours; everything else (request mapping, error mapping, streaming) is httpx2's own.
-        self._pool = httpcore2.AsyncConnectionPool(
-            ssl_context=ssl_context or httpx2.create_ssl_context(trust_env=False),
-            network_backend=backend,
-        )
+        self._pool = httpcore2.AsyncConnectionPool(ssl_context=ssl_context, network_backend=backend)
+
+
+@cache
+def default_ssl_context() -> SSLContext:
+    """The system's trust store, loaded once: loading it takes tens of milliseconds."""
+    return httpx2.create_ssl_context(trust_env=False)

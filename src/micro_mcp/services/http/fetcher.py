@@ -23,7 +23,11 @@ import httpx2
 from micro_mcp.services.http.addresses import AddressPolicy, IPNetwork
 from micro_mcp.services.http.allowlist import Allowlist
 from micro_mcp.services.http.body import ACCEPT_ENCODING, charset_of, decode, read_body
-from micro_mcp.services.http.connector import GuardedBackend, GuardedTransport
+from micro_mcp.services.http.connector import (
+    GuardedBackend,
+    GuardedTransport,
+    default_ssl_context,
+)
 from micro_mcp.services.http.errors import FetchError
 from micro_mcp.services.http.host import literal_address, normalize_host
 from micro_mcp.services.http.html_markdown import html_to_markdown
@@ -132,7 +136,7 @@ async def fetch_text(url: str, settings: FetchSettings, *, max_bytes: int | None
     limit = settings.max_bytes if max_bytes is None else min(max_bytes, settings.max_bytes)
     target = checked_url(url, settings.allowlist)
     backend = GuardedBackend(settings.address_policy(), settings.resolver)
-    transport = GuardedTransport(backend, settings.ssl_context)
+    transport = GuardedTransport(backend, settings.ssl_context or default_ssl_context())
     with _translated_errors(url, settings.timeout), anyio.fail_after(settings.timeout):
         async with httpx2.AsyncClient(
             transport=transport, headers=_HEADERS, timeout=settings.timeout, trust_env=False
