@@ -6,14 +6,14 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any, Final
 
-import anyio
-
 from micro_mcp import codes
+from micro_mcp.errors import McpError
 from micro_mcp.gateway.client import ClientSession, log_rank
+from micro_mcp.gateway.input_requests import ask, cannot_ask
 from micro_mcp.protocol import jsonrpc, versions
 from micro_mcp.protocol.jsonrpc import Message, RequestId
 from micro_mcp.protocol.versions import Era
-from micro_mcp.upstream.session import UpstreamSession, next_id
+from micro_mcp.upstream.session import UpstreamSession
 
 if TYPE_CHECKING:
     from micro_mcp.gateway.mesh import CallContext, Mesh, Service
@@ -82,7 +82,7 @@ class ServiceMessages:
         method: str = message["method"]
         call = self._call_behind(session.namespace, related)
         client = call.client if call is not None else self._sole_client()
-        refusal = _cannot_ask(client, method)
+        refusal = cannot_ask(client, method)
         if refusal is not None or client is None:
             error = {"code": codes.METHOD_NOT_FOUND, "message": refusal or "no client to ask"}
             await session.respond(message["id"], {"error": error})
@@ -92,25 +92,14 @@ class ServiceMessages:
             error = {"code": codes.INTERNAL_ERROR, "message": "the service is being removed"}
             await session.respond(message["id"], {"error": error})
             return
-        timeout = service.spec.timeout
+        related_id = call.request_id if call is not None else None
+        params = message.get("params")
         try:
-            with anyio.fail_after(timeout):
-                reply = await client.request(
-                    next_id(), method, message.get("params"), call.request_id if call else None
-                )
-        except TimeoutError:
-            error = {
-                "code": codes.UPSTREAM_TIMEOUT,
-                "message": f"the client did not answer {method}",
-            }
-            await session.respond(message["id"], {"error": error})
+            result = await ask(client, method, params, related_id, service.spec.timeout)
+        except McpError as exc:
+            await session.respond(message["id"], {"error": exc.to_error()})
             return
-        except (OSError, anyio.BrokenResourceError, anyio.ClosedResourceError):
-            error = {"code": codes.UPSTREAM_UNAVAILABLE, "message": "the client is gone"}
-            await session.respond(message["id"], {"error": error})
-            return
-        answer = {"error": reply["error"]} if "error" in reply else {"result": reply.get("result")}
-        await session.respond(message["id"], answer)
+        await session.respond(message["id"], {"result": result})
 
     def _call_behind(self, namespace: str, related: RequestId | None) -> CallContext | None:
         """The call a service's request belongs to: the one named, else the only client's last."""
@@ -167,28 +156,3 @@ class ServiceMessages:
                     update[versions.META] = {versions.SUBSCRIPTION_ID_KEY: listen_id}
                 updated = jsonrpc.notification("notifications/resources/updated", update)
                 await client.send_quietly(updated, listen_id)
-
-
-_CLIENT_CAPABILITY: Final = {
-    "sampling/createMessage": "sampling",
-    "elicitation/create": "elicitation",
-    "roots/list": "roots",
-}
-"""The capability a client declares to take each request a service may send it."""
-
-
-def _cannot_ask(client: ClientSession | None, method: str) -> str | None:
-    """Why `method` cannot be relayed to `client`, or None when it can."""
-    if client is None:
-        return f"no single client to relay {method} to"
-    if client.era is Era.MODERN:
-        return (
-            f"the client speaks 2026-07-28, where a server cannot send it {method}; "
-            "the service must return an input_required result instead"
-        )
-    capability = _CLIENT_CAPABILITY.get(method)
-    if capability is None:
-        return f"the gateway does not relay {method!r} to clients"
-    if capability not in client.capabilities:
-        return f"the client did not declare the {capability!r} capability"
-    return None

@@ -11,7 +11,9 @@ from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
 from typing import Any
 
+from micro_mcp import codes
 from micro_mcp.errors import Overloaded, UpstreamError, UpstreamTimeout, UpstreamUnavailable
+from micro_mcp.gateway import input_requests
 from micro_mcp.gateway.exchange import Exchange
 from micro_mcp.gateway.mesh import CallContext, Mesh, Service
 from micro_mcp.protocol import jsonrpc, versions
@@ -47,8 +49,13 @@ async def forward(mesh: Mesh, ex: Exchange, route: Route, key: str, value: Any) 
         meta[versions.LOG_LEVEL_KEY] = log_level
     if meta:
         outbound[versions.META] = meta
-    # A 2026-07-28 client's capabilities travel on, so a service may ask it for input.
-    capabilities = client.capabilities if client.era is Era.MODERN else None
+    # A 2026-07-28 client's capabilities travel on, so a service may ask it for input; so do
+    # a handshake-era client's, since the gateway answers input_required results by asking it.
+    capabilities = (
+        client.capabilities
+        if client.era is Era.MODERN
+        else input_requests.answerable_capabilities(client)
+    )
     spec = service.spec
     timeout = (
         spec.tool_timeouts.get(route.name, spec.timeout)
@@ -61,13 +68,29 @@ async def forward(mesh: Mesh, ex: Exchange, route: Route, key: str, value: Any) 
         mesh.calls[context_key] = CallContext(client, ex.request_id, progress_token, log_level)
         outcome: bool | None = None  # None: the client cancelled, which says nothing
         try:
-            with tracing.upstream(ex.method, route.namespace, route.name, outbound):
-                result = await session.request(
-                    ex.method,
-                    outbound,
-                    timeout=timeout,
-                    request_id=request_id,
-                    client_capabilities=capabilities,
+            rounds = 0
+            while True:
+                with tracing.upstream(ex.method, route.namespace, route.name, outbound):
+                    result = await session.request(
+                        ex.method,
+                        outbound,
+                        timeout=timeout,
+                        request_id=request_id,
+                        client_capabilities=capabilities,
+                    )
+                if not input_requests.needs_input(client, result):
+                    break
+                rounds += 1
+                if rounds > input_requests.MAX_ROUNDS:
+                    raise UpstreamError(
+                        {
+                            "code": codes.INTERNAL_ERROR,
+                            "message": f"the service asked for input {rounds - 1} times "
+                            "without finishing; the gateway stopped it",
+                        }
+                    )
+                outbound = await input_requests.answer_round(
+                    client, ex.request_id, outbound, result, timeout
                 )
             outcome = True
             return result
