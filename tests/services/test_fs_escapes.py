@@ -17,6 +17,7 @@ corpus through the gateway.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import uuid
@@ -399,3 +400,15 @@ def test_no_path_built_from_the_traps_reads_a_sentinel(
             outcome = str(exc)
         assert SENTINEL not in outcome
         assert UNLISTED not in outcome
+
+
+def test_no_attempt_leaves_a_descriptor_open(world: World) -> None:
+    roots = Roots([("root", world.root)])
+    attempts = [a for a in CORPUS if a.tool != U and a.tool != W]
+    open_before = len(os.listdir("/proc/self/fd"))
+
+    for attempt in attempts * 3:
+        with contextlib.suppress(FsError):
+            direct(roots, attempt.tool, attempt.bind(world))
+
+    assert len(os.listdir("/proc/self/fd")) == open_before

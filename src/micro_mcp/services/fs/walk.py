@@ -28,7 +28,7 @@ import errno
 import os
 import stat
 from collections.abc import Generator
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -90,13 +90,16 @@ class Root:
             FsError: A component is not a directory, changed during the walk, or cannot be
                 read.
         """
-        with ExitStack() as held:
-            location = _Walk(self, path, held).run(may_be_missing=may_be_missing)
+        walk = _Walk(self, path)
+        try:
+            location = walk.run(may_be_missing=may_be_missing)
             if path.trailing_slash and not is_dir(location.status):
                 raise FsError(f"{show(path)!r} is not a directory")
             yield location
+        finally:
+            walk.close()
 
-    def open(self, held: ExitStack) -> int:
+    def open(self) -> int:
         """Open the root directory and check it is still the one this was made for."""
         try:
             fd = os.open(self.path, _DIR_FLAGS)
@@ -104,9 +107,9 @@ class Root:
             if exc.errno in (errno.ELOOP, errno.ENOTDIR):
                 raise FsError("the root directory was replaced since the server started") from None
             raise FsError("the root directory is no longer accessible") from None
-        held.callback(os.close, fd)
         status = os.fstat(fd)
         if (status.st_dev, status.st_ino) != self._identity:
+            os.close(fd)
             raise FsError("the root directory was replaced since the server started")
         return fd
 
@@ -120,15 +123,20 @@ class Root:
 
 
 class _Walk:
-    """One walk of a requested path; the directories it holds are closed by `held`."""
+    """One walk of a requested path, holding open the directories it is in until `close`."""
 
-    def __init__(self, root: Root, path: RequestedPath, held: ExitStack) -> None:
+    def __init__(self, root: Root, path: RequestedPath) -> None:
         self.root = root
         self.path = path
-        self.held = held
-        self.root_fd = root.open(held)
+        self.root_fd = root.open()
         self.stack: list[tuple[str, int]] = []
         """The (name, descriptor) of each directory below the root that the walk is in."""
+
+    def close(self) -> None:
+        """Close every descriptor the walk still holds."""
+        while self.stack:
+            os.close(self.stack.pop()[1])
+        os.close(self.root_fd)
 
     def run(self, *, may_be_missing: bool) -> Location:
         pending = list(reversed(self.path.parts))
@@ -163,8 +171,7 @@ class _Walk:
     def _leave(self) -> None:
         if not self.stack:
             raise PathRefused(f"{show(self.path)!r} leads outside the root")
-        # Only the stack changes; the descriptor is closed with the others by `held`.
-        self.stack.pop()
+        os.close(self.stack.pop()[1])
 
     def _lstat(self, part: str, *, missing_ok: bool) -> os.stat_result | None:
         try:
@@ -186,7 +193,8 @@ class _Walk:
             below = self.root.below(target)
             if below is None:
                 raise PathRefused(f"{show(self.path)!r} leads outside the root through a symlink")
-            self.stack.clear()
+            while self.stack:
+                os.close(self.stack.pop()[1])
             return [p for p in below if p not in ("", ".")]
         return [p for p in target.split("/") if p not in ("", ".")]
 
@@ -197,9 +205,9 @@ class _Walk:
             fd = os.open(part, _DIR_FLAGS, dir_fd=self._top())
         except OSError as exc:
             raise failed(self.path, exc) from None
-        self.held.callback(os.close, fd)
-        _require_same(fd, status, self.path)
+        # On the stack before the check, so that `close` closes it whatever happens.
         self.stack.append((part, fd))
+        _require_same(fd, status, self.path)
 
 
 @contextmanager
