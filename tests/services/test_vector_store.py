@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from micro_mcp.services.vector.database import SCHEMA_VERSION, Database
 from micro_mcp.services.vector.errors import StoreError
 from micro_mcp.services.vector.filters import Scalar
-from micro_mcp.services.vector.sparse import tokenize
+from micro_mcp.services.vector.sparse import SparseIndex, tokenize, word_counts
 from micro_mcp.services.vector.store import (
     SNIPPET_CHARS,
     EmbeddingSpace,
@@ -78,6 +78,57 @@ def test_ranking_matches_a_brute_force_scan(
     expected = sorted((e for e in expected if e[1] > 0), key=lambda e: -round(e[1], 6))[:k]
     assert [h.id for h in hits] == [doc_id for doc_id, _ in expected]
     assert [h.score for h in hits] == pytest.approx([score for _, score in expected], abs=1e-6)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    texts=st.lists(
+        st.lists(st.sampled_from([*WORDS, "zeta", "eta", "theta"]), min_size=1, max_size=12).map(
+            " ".join
+        ),
+        min_size=1,
+        max_size=30,
+    ),
+    split=st.integers(0, 30),
+    query=st.lists(st.sampled_from(WORDS), min_size=1, max_size=4).map(" ".join),
+)
+def test_bulk_loading_scores_like_adding_one_by_one(
+    texts: list[str], split: int, query: str
+) -> None:
+    counts = [word_counts(text) for text in texts]
+    one_by_one, bulk = SparseIndex(), SparseIndex()
+    for row, document in enumerate(counts):
+        one_by_one.add(row, document)
+    bulk.add_many(counts[:split])
+    bulk.add_many(counts[split:])
+
+    np.testing.assert_allclose(
+        bulk.scores(word_counts(query)), one_by_one.scores(word_counts(query))
+    )
+    assert len(bulk) == len(one_by_one)
+
+
+def test_a_reopened_store_answers_like_the_live_one(tmp_path: Path) -> None:
+    rng = np.random.default_rng(7)
+    vocabulary = [f"w{i}" for i in range(300)]
+    path = tmp_path / "v.db"
+    live = VectorStore(Database(path))
+    for index in range(12_000):  # enough to load in several batches, with churn to compact
+        words = rng.choice(vocabulary, size=int(rng.integers(1, 30)))
+        collection = "odd" if index % 2 else "default"
+        live.add(" ".join(words), id=f"d{index % 5000}", collection=collection)
+    queries = [" ".join(rng.choice(vocabulary, size=3)) for _ in range(20)]
+    expected = {
+        (q, c): live.search(q, 10, collection=c) for q in queries for c in ("default", "odd")
+    }
+    live.close()
+
+    reopened = VectorStore(Database(path))
+
+    assert reopened.collections() == {"default": 2500, "odd": 2500}
+    for (query, collection), hits in expected.items():
+        assert reopened.search(query, 10, collection=collection) == hits
+    reopened.close()
 
 
 def test_ties_keep_insertion_order_also_when_k_cuts_through_them() -> None:

@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
-import logging
 import os
+
+# One BLAS thread unless told otherwise, set before numpy loads (OpenBLAS reads it once): the
+# encoder's matrices are small, and on a machine shared with the gateway and other services,
+# OpenBLAS threads that spin for a busy core made embedding 5x slower, not faster. Concurrent
+# calls still use several cores, since each embedding runs on its own worker thread.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import logging
 import sys
 
 from micro_mcp.services.vector.config import parse_config

@@ -39,6 +39,10 @@ SNIPPET_CHARS = 200
 _MIN_DEAD_ROWS = 1024
 """Dead rows tolerated before compaction is considered at all, so small stores never churn."""
 
+_LOAD_BATCH = 8192
+"""Stored documents indexed at once when the store opens: large enough to amortize numpy's
+per-call cost, small enough that the batch's word counts stay a few MB."""
+
 _COLLECTION_NAME = re.compile(COLLECTION_PATTERN)
 
 _Vector = NDArray[np.float32]
@@ -97,6 +101,20 @@ class _Collection:
         self.metadata.add(row, metadata)
         if self.dense is not None:
             self.dense.add(row, vector)
+
+    def load(
+        self, documents: list[tuple[str, Counter[str], Mapping[str, Scalar], _Vector]]
+    ) -> None:
+        """Append stored documents, whose ids are new to the collection, in bulk."""
+        for doc_id, _, metadata, vector in documents:
+            row = len(self.ids)
+            self.ids.append(doc_id)
+            self.rows[doc_id] = row
+            self.metadata.add(row, metadata)
+            if self.dense is not None:
+                self.dense.add(row, vector)
+        self.alive.frombytes(bytes([1]) * len(documents))
+        self.sparse.add_many([counts for _, counts, _, _ in documents])
 
     def remove(self, doc_id: str) -> None:
         row = self.rows.pop(doc_id, None)
@@ -177,6 +195,7 @@ class VectorStore:
         self._collections = {name: self._new_collection() for name in self._db.collections()}
         self.pending: list[PendingEmbedding] = []
         self._count = 0
+        batches: dict[str, list[tuple[str, Counter[str], Mapping[str, Scalar], _Vector]]] = {}
         for doc in self._db.documents():
             vector = self._zero_vector()
             if embeddings is not None:
@@ -184,9 +203,14 @@ class VectorStore:
                     self.pending.append(PendingEmbedding(doc.collection, doc.id, doc.text))
                 else:
                     vector = np.frombuffer(doc.embedding, dtype=np.float32)
-            target = self._collections[doc.collection]
-            target.put(doc.id, word_counts(doc.text), doc.metadata, vector)
+            batch = batches.setdefault(doc.collection, [])
+            batch.append((doc.id, word_counts(doc.text), doc.metadata, vector))
+            if len(batch) == _LOAD_BATCH:
+                self._collections[doc.collection].load(batch)
+                batches[doc.collection] = []
             self._count += 1
+        for name, batch in batches.items():
+            self._collections[name].load(batch)
 
     def __len__(self) -> int:
         """The number of documents in all collections."""
