@@ -8,7 +8,7 @@ from pathlib import Path
 
 import anyio
 
-from micro_mcp.cli import status
+from micro_mcp.cli import check, scaffold, status
 from micro_mcp.config.load import load_config, load_manifest
 from micro_mcp.errors import ConfigError
 from micro_mcp.gateway.serve import serve
@@ -40,6 +40,12 @@ def _parser() -> argparse.ArgumentParser:
         "--metrics-port", type=int, help="with stdio: serve /metrics and /admin on 127.0.0.1"
     )
     status.add_parser(commands)
+    scaffold.configure(commands.add_parser("new", help="create a service project from a template"))
+    check.configure(
+        commands.add_parser(
+            "check", help="start a manifest's services once; show what the gateway would expose"
+        )
+    )
     return parser
 
 
@@ -48,6 +54,10 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "status":
         return status.run(args)
+    if args.command == "new":
+        return scaffold.run(args)
+    if args.command == "check":
+        return check.run(args)
     logs.configure(args.log_level, args.log_format or "text")
     try:
         manifest, base_dir = load_manifest(args.discovery)

@@ -1,0 +1,1 @@
+"""tpl-service: an MCP micro-service."""
