@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -73,6 +74,20 @@ async def wait_listening(port: int) -> None:
                 return
             except OSError:
                 await anyio.sleep(0.1)
+
+
+def alive(pid: int) -> bool:
+    """Whether a process (ours or not) still exists."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def parent_of(pid: int) -> int:
+    """A process's parent: the gateway is the parent of the stdio services it spawned."""
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
 
 
 def leaves(group: BaseExceptionGroup[Any]) -> list[BaseException]:

@@ -19,7 +19,7 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 
 from micro_mcp import codes
-from tests.e2e.conftest import Wire, demo, gateway_argv, http_gateway, wire
+from tests.e2e.conftest import Wire, alive, demo, gateway_argv, http_gateway, parent_of, wire
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
 
@@ -52,14 +52,6 @@ def children(pid: int) -> dict[int, str]:
         if int(ppid) == pid:
             found[int(entry)] = state
     return found
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 async def call(gateway: Wire, request_id: int, name: str, **arguments: Any) -> dict[str, Any]:
@@ -223,7 +215,3 @@ async def test_sigterm_over_http_lets_the_call_in_flight_finish(tmp_path: Path) 
             while alive(gateway):  # noqa: ASYNC110 - another process: polling is all there is
                 await anyio.sleep(0.1)
     assert finished == [{"result": "rested"}]
-
-
-def parent_of(pid: int) -> int:
-    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])

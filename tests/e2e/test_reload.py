@@ -14,7 +14,7 @@ from mcp import Client
 from mcp.shared.exceptions import MCPError
 
 from micro_mcp import codes
-from tests.e2e.conftest import demo, gateway_params
+from tests.e2e.conftest import alive, demo, gateway_params, parent_of
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
 
@@ -44,14 +44,6 @@ async def pid_of(client: Client, namespace: str) -> int:
     result = await client.call_tool(f"{namespace}.pid", {})
     assert result.structured_content is not None
     return result.structured_content["result"]
-
-
-def gone(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    return False
 
 
 async def test_an_edit_starts_stops_and_restarts_only_the_services_that_changed(
@@ -94,7 +86,7 @@ async def test_an_edit_starts_stops_and_restarts_only_the_services_that_changed(
     assert keep_pid == pids["keep"], "an unchanged service was not restarted"
     assert change_pid != pids["change"], "a changed entry restarted its service"
     assert dropped.value.error.code == codes.INVALID_PARAMS
-    assert gone(pids["drop"]) and gone(pids["change"]), "removed processes were reaped"
+    assert not alive(pids["drop"]) and not alive(pids["change"]), "removed processes were reaped"
 
 
 async def test_a_call_in_flight_on_a_removed_service_fails_at_once(tmp_path: Path) -> None:
@@ -151,13 +143,7 @@ async def test_sighup_reloads_when_polling_is_off(tmp_path: Path) -> None:
         rewrite(tmp_path, {"one": demo(), "two": demo()})
         await anyio.sleep(1.5)
         assert "two.echo" not in await tool_names(client), "no polling: nothing changes yet"
-        gateway_pid = _gateway_pid(await pid_of(client, "one"))
+        gateway_pid = parent_of(await pid_of(client, "one"))
         os.kill(gateway_pid, signal.SIGHUP)
         names = await wait_for_tools(client, "two.echo")
     assert "one.echo" in names
-
-
-def _gateway_pid(service_pid: int) -> int:
-    """The gateway is the parent of the services it spawned."""
-    stat = Path(f"/proc/{service_pid}/stat").read_text()
-    return int(stat.rsplit(")", 1)[1].split()[1])
