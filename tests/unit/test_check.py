@@ -130,3 +130,14 @@ def test_report_notes_an_open_gateway_and_shows_warnings() -> None:
 
     assert f"warning: {warning}" in text
     assert "every client is 'anonymous'" in text
+
+
+def test_text_from_services_prints_as_written_not_as_markup() -> None:
+    service = ServiceReport("odd", "serve --tag [/] [bold]x", "ready", server="[link=http://x]s[/]")
+    items = (Item("tools", "odd.t", "odd", "odd.t", "Closes [/] and opens [red]"),)
+
+    text = report_text(MeshReport((service,), items, (), 0.1), [Principal("p", Policy())])
+
+    assert "serve --tag [/] [bold]x" in text
+    assert "[link=http://x]s[/]" in text
+    assert "Closes [/] and opens [red]" in text

@@ -74,7 +74,7 @@ def run(args: argparse.Namespace, console: Console | None = None) -> int:
         config = load_config(args.config)
     except ConfigError as exc:
         console.print("[bold red]invalid configuration[/]")
-        console.print(str(exc), markup=False, highlight=False)
+        console.print(str(exc), markup=False, highlight=False, soft_wrap=True)
         return 2
     token: str | None = args.token
     if token == "-":

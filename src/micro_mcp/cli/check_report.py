@@ -84,7 +84,7 @@ def render(
     `principals` None means a token was given that matches no principal; `open_gateway` that
     the config sets no token, so every client is `anonymous`.
     """
-    console.rule(f"micro-mcp check: {title}")
+    console.rule(Text(f"micro-mcp check: {title}"))
     console.print(_services(report.services))
     for service in report.failed:
         console.print(_failure(service))
@@ -113,6 +113,10 @@ def render(
     console.print(_summary(report, problems))
 
 
+# Every cell is a Text, never a markup string: names, descriptions and command lines come from
+# services and files, and "[...]" in them must print as written, not style the terminal.
+
+
 def _services(services: tuple[ServiceReport, ...]) -> Table:
     table = Table(title="Services", title_justify="left")
     for column in ("service", "launch", "state", "protocol", "server"):
@@ -122,11 +126,11 @@ def _services(services: tuple[ServiceReport, ...]) -> Table:
     for s in services:
         counts = [str(s.counts[kind]) if s.counts else "-" for kind in KINDS]
         table.add_row(
-            s.namespace,
-            s.target,
+            Text(s.namespace),
+            Text(s.target),
             Text(s.state, style=STATE_STYLES.get(s.state, "")),
-            s.protocol or "-",
-            s.server or "-",
+            Text(s.protocol or "-"),
+            Text(s.server or "-"),
             *counts,
         )
     return table
@@ -155,7 +159,7 @@ def _catalog(title: str, items: list[Item], principals: list[Principal]) -> Tabl
     for item in items:
         decisions = [_decision(principal, item) for principal in principals]
         description = item.description.strip().split("\n", 1)[0]
-        table.add_row(item.exposed, item.namespace, description, *decisions)
+        table.add_row(Text(item.exposed), Text(item.namespace), Text(description), *decisions)
     return table
 
 
@@ -172,7 +176,8 @@ def _principals(principals: list[Principal]) -> Table:
     table.add_column("deny", overflow="fold")
     for principal in principals:
         policy = principal.policy
-        table.add_row(principal.name, ", ".join(policy.allow) or "-", ", ".join(policy.deny) or "-")
+        allow, deny = ", ".join(policy.allow) or "-", ", ".join(policy.deny) or "-"
+        table.add_row(Text(principal.name), Text(allow), Text(deny))
     return table
 
 

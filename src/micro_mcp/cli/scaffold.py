@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from rich.console import Console
+from rich.text import Text
 
 from micro_mcp.errors import ConfigError
 from micro_mcp.protocol import names
@@ -75,15 +76,18 @@ def run(args: argparse.Namespace, console: Console | None = None) -> int:
     try:
         project = render(args.name, args.lang, target)
     except ConfigError as exc:
-        console.print(f"[red]micro-mcp new:[/] {exc}", highlight=False)
+        console.print(Text.assemble(("micro-mcp new: ", "red"), str(exc)), soft_wrap=True)
         return 2
-    console.print(
-        f"Created the {project.language} service [bold]{project.name}[/] in {project.path}",
-        highlight=False,
+    # Text, not markup: paths and names are printed exactly, brackets included.
+    lines = (
+        Text.assemble(f"Created the {project.language} service ", (project.name, "bold"), " in ")
+        + Text(str(project.path)),
+        Text(f"Test it:  cd {target} && {NEXT_STEPS[project.language]}"),
+        Text(f"Check it: micro-mcp check --discovery {target / 'manifest.json'}"),
+        Text('Add this entry under "mcpServers" in your manifest:'),
     )
-    console.print(f"Test it:  cd {target} && {NEXT_STEPS[project.language]}", highlight=False)
-    console.print(f"Check it: micro-mcp check --discovery {target / 'manifest.json'}")
-    console.print('Add this entry under "mcpServers" in your manifest:', highlight=False)
+    for line in lines:
+        console.print(line, soft_wrap=True)
     console.print_json(data=project.manifest_entry())
     return 0
 
