@@ -12,8 +12,9 @@ one `source`, about 5% of the documents).
 
 For each size it measures, in this process: adding every document (memory, then a SQLite
 file), reopening the file (the index is rebuilt from it), and search latency per query kind.
-Then it starts `python -m micro_mcp.services.vector --db FILE` and times `search` calls over
-stdio with the lean client of `bench/clients.py`, so the figure includes MCP and JSON. With
+Then it starts `python -m micro_mcp.services.vector --db FILE` and times its start, its memory
+(RSS) and `search` calls over stdio with the lean client of `bench/clients.py`, so the figure
+includes MCP and JSON. With
 `--dense`, it also times the MiniLM encoder and `semanticSearch` over as many vectors.
 
 Writes `bench/results/vector-latest.json` (and a timestamped copy). Run it by hand on an
@@ -56,6 +57,13 @@ QUERIES = 300
 def _percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+def _rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise AssertionError("no VmRSS")
 
 
 # --- corpus ---------------------------------------------------------------------------------
@@ -174,6 +182,7 @@ async def over_stdio(db: Path, qs: list[tuple[str, dict[str, Any] | None]]) -> d
         started = time.perf_counter()
         client = await StdioClient.start(argv, "handshake", tg)
         ready = time.perf_counter() - started
+        rss_mib = _rss_kib(client.process.pid) / 1024
         try:
 
             async def call(query: str, where: dict[str, Any] | None) -> None:
@@ -195,6 +204,7 @@ async def over_stdio(db: Path, qs: list[tuple[str, dict[str, Any] | None]]) -> d
             tg.cancel_scope.cancel()
     return {
         "start_s": ready,
+        "server_rss_mib": rss_mib,
         "p50_ms": statistics.median(samples) * 1000,
         "p99_ms": _percentile(samples, 0.99) * 1000,
     }
@@ -272,7 +282,8 @@ async def measure(size: int, work: Path, with_dense: bool) -> dict[str, Any]:
         result["stdio"][kind] = figures = await over_stdio(db, qs[kind])
         print(
             f"  stdio search {kind:<10} p50 {figures['p50_ms']:.2f} ms"
-            f"  p99 {figures['p99_ms']:.2f} ms  (server ready in {figures['start_s']:.1f} s)",
+            f"  p99 {figures['p99_ms']:.2f} ms  (server ready in {figures['start_s']:.1f} s,"
+            f" {figures['server_rss_mib']:.0f} MiB)",
             flush=True,
         )
     if with_dense:

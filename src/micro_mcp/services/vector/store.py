@@ -39,9 +39,10 @@ SNIPPET_CHARS = 200
 _MIN_DEAD_ROWS = 1024
 """Dead rows tolerated before compaction is considered at all, so small stores never churn."""
 
-_LOAD_BATCH = 8192
-"""Stored documents indexed at once when the store opens: large enough to amortize numpy's
-per-call cost, small enough that the batch's word counts stay a few MB."""
+_LOAD_BATCH = 2048
+"""Stored documents indexed at once when the store opens. Measured at 100k documents: 8192
+loads ~20% faster but leaves the process ~60 MiB larger (the batch's word counts, freed but
+kept by the allocator); 512 saves little more memory and loads slower."""
 
 _COLLECTION_NAME = re.compile(COLLECTION_PATTERN)
 
