@@ -176,12 +176,7 @@ async def http_gateway(
     finally:
         with contextlib.suppress(ProcessLookupError):  # a test may have stopped it already
             process.terminate()
-        with anyio.move_on_after(10):
-            await process.wait()
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
-        await process.aclose()
+        await reap(process)
 
 
 @asynccontextmanager
@@ -199,9 +194,14 @@ async def wire(
     finally:
         assert process.stdin is not None
         await process.stdin.aclose()
-        with anyio.move_on_after(10):
-            await process.wait()
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
-        await process.aclose()
+        await reap(process)
+
+
+async def reap(process: Process) -> None:
+    """Wait up to 10 s for a process asked to stop, kill it if it has not, and release it."""
+    with anyio.move_on_after(10):
+        await process.wait()
+    if process.returncode is None:
+        process.kill()
+        await process.wait()
+    await process.aclose()

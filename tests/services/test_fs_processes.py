@@ -17,7 +17,7 @@ import pytest
 from mcp import Client, MCPError, StdioServerParameters
 from mcp.types import CallToolResult, TextContent, TextResourceContents
 
-from tests.e2e.conftest import free_port, gateway_params, wait_listening
+from tests.e2e.conftest import free_port, gateway_params, reap, wait_listening
 from tests.services.test_fs_escapes import CORPUS, attempt_on, build_world, check_reply
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
@@ -188,12 +188,7 @@ async def test_http_mode_serves_the_same_tools(root: Path, tmp_path: Path) -> No
             refused = await client.call_tool("readFileText", {"path": "../secret.txt"})
     finally:
         process.terminate()
-        with anyio.move_on_after(10):
-            await process.wait()
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
-        await process.aclose()
+        await reap(process)
 
     assert tools == READ_TOOLS
     assert text_of(read) == "# Guide\n"

@@ -20,7 +20,7 @@ import pytest
 from mcp import Client, StdioServerParameters
 from mcp.types import CallToolResult, TextContent, Tool
 
-from tests.e2e.conftest import free_port, gateway_params, wait_listening
+from tests.e2e.conftest import free_port, gateway_params, reap, wait_listening
 from tests.services.http_sites import SITE_HOST, Sentinel, site
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
@@ -126,12 +126,7 @@ async def test_service_alone_over_streamable_http(site_url: str, sentinel: Senti
             seen = await exercise(client, "fetchText", site_url, sentinel)
     finally:
         process.terminate()
-        with anyio.move_on_after(10):
-            await process.wait()
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
-        await process.aclose()
+        await reap(process)
 
     assert_contract(seen, "fetchText")
 

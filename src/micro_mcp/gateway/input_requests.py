@@ -65,15 +65,12 @@ def needs_input(client: ClientSession, result: dict[str, Any]) -> bool:
 async def ask(
     client: ClientSession, method: str, params: Any, related: RequestId | None, timeout: float
 ) -> dict[str, Any]:
-    """Send `client` one request and return its result.
+    """Send `client` one request (one `cannot_ask` admits) and return its result.
 
     Raises:
-        McpError: the client cannot take it (-32021), refused it (its own error), did not answer
-            in `timeout` seconds, or is gone.
+        McpError: the client refused it (its own error), did not answer in `timeout` seconds,
+            or is gone.
     """
-    refusal = cannot_ask(client, method)
-    if refusal is not None:
-        raise McpError(refusal, code=codes.MISSING_REQUIRED_CLIENT_CAPABILITY)
     try:
         with anyio.fail_after(timeout):
             reply = await client.request(next_id(), method, params, related)
@@ -101,7 +98,8 @@ async def answer_round(
     requests in the input_required `result`, and the service's `requestState` echoed.
 
     Raises:
-        McpError: a request is malformed, or the client cannot or did not answer it.
+        McpError: a request is malformed (-32603), the client cannot take it (-32021), or it
+            did not answer it.
     """
     requests = jsonrpc.as_object(result.get("inputRequests")) or {}
     responses: dict[str, Any] = {}
@@ -112,6 +110,9 @@ async def answer_round(
             raise McpError(
                 f"the service asked for input {key!r} without a method", code=codes.INTERNAL_ERROR
             )
+        refusal = cannot_ask(client, method)
+        if refusal is not None:
+            raise McpError(refusal, code=codes.MISSING_REQUIRED_CLIENT_CAPABILITY)
         responses[key] = await ask(client, method, body.get("params"), related, timeout)
     again = dict(params)
     again["inputResponses"] = responses

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Generator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from ssl import SSLContext
 
 import anyio
@@ -157,14 +157,7 @@ async def fetch_text(url: str, settings: FetchSettings, *, max_bytes: int | None
     if page.content_type in _HTML_TYPES:
         # Parsing a large page takes a while; a worker thread keeps other calls moving.
         document = await anyio.to_thread.run_sync(html_to_markdown, page.text, page.url)
-        return Page(
-            url=page.url,
-            status=page.status,
-            content_type=page.content_type,
-            title=document.title,
-            text=document.markdown,
-            truncated=page.truncated,
-        )
+        return replace(page, title=document.title, text=document.markdown)
     return page
 
 

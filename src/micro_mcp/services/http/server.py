@@ -60,14 +60,7 @@ def build_server(settings: FetchSettings) -> MCPServer:
             page = await fetch_text(url, settings, max_bytes=maxBytes)
         except FetchError as exc:
             raise ToolError(str(exc)) from exc
-        result = FetchResult(
-            url=page.url,
-            status=page.status,
-            content_type=page.content_type,
-            title=page.title,
-            text=page.text,
-            truncated=page.truncated,
-        )
+        result = FetchResult.model_validate(page, from_attributes=True)
         # The text goes out as plain content too, so a model reads it without JSON escaping.
         return CallToolResult(
             content=[TextContent(type="text", text=page.text)],
