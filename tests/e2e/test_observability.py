@@ -23,11 +23,11 @@ from opentelemetry.trace import SpanKind, StatusCode
 from micro_mcp import codes
 from micro_mcp.audit.sinks import MemoryAuditSink
 from micro_mcp.config.model import GatewayConfig, Manifest
-from micro_mcp.gateway.admin import Admin
-from micro_mcp.gateway.client import ClientSession
-from micro_mcp.gateway.dispatcher import Dispatcher
-from micro_mcp.gateway.mesh import Mesh
+from micro_mcp.gateway.clients.client import ClientSession
+from micro_mcp.gateway.core.dispatcher import Dispatcher
+from micro_mcp.gateway.operator.admin import Admin
 from micro_mcp.gateway.serve import build_authenticator
+from micro_mcp.gateway.services.mesh import Mesh
 from micro_mcp.protocol.jsonrpc import Message, RequestId
 from micro_mcp.telemetry.metrics import Metrics
 from micro_mcp.telemetry.recorder import Recorder

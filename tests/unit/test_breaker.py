@@ -6,7 +6,7 @@ import pytest
 
 from micro_mcp import codes
 from micro_mcp.errors import UpstreamUnavailable
-from micro_mcp.gateway.breaker import Breaker
+from micro_mcp.gateway.services.breaker import Breaker
 
 
 class Clock:

@@ -8,8 +8,8 @@ import pytest
 
 from micro_mcp import codes
 from micro_mcp.errors import McpError
-from micro_mcp.gateway.client import ClientSession
-from micro_mcp.gateway.eras import dress_result, settle_era
+from micro_mcp.gateway.clients.client import ClientSession
+from micro_mcp.gateway.core.eras import dress_result, settle_era
 from micro_mcp.protocol.versions import Era
 
 ENVELOPE = {

@@ -6,7 +6,7 @@ import anyio
 import anyio.lowlevel
 import pytest
 
-from micro_mcp.gateway.streams import EventStream
+from micro_mcp.gateway.fronts.streams import EventStream
 from micro_mcp.transport import sse
 
 pytestmark = pytest.mark.anyio
@@ -68,7 +68,7 @@ def test_the_parser_joins_data_lines_skips_comments_and_drops_oversized_events()
 
 
 async def test_a_session_forgets_only_finished_response_streams() -> None:
-    from micro_mcp.gateway.http_sessions import HttpSession
+    from micro_mcp.gateway.fronts.http_sessions import HttpSession
     from micro_mcp.policy.model import Policy, Principal
 
     session = HttpSession(Principal("p", Policy()))

@@ -16,8 +16,8 @@ from micro_mcp.cli import status as status_cli
 from micro_mcp.config.model import GatewayConfig, Manifest
 from micro_mcp.config.telemetry import TelemetrySpec
 from micro_mcp.errors import UpstreamTimeout
-from micro_mcp.gateway.admin import Admin
-from micro_mcp.gateway.mesh import Mesh
+from micro_mcp.gateway.operator.admin import Admin
+from micro_mcp.gateway.services.mesh import Mesh
 from micro_mcp.telemetry import logs, tracing
 from micro_mcp.telemetry.metrics import OTHER, Metrics, code_label, method_label
 from micro_mcp.telemetry.recorder import Recorder

@@ -27,8 +27,8 @@ from micro_mcp.cli.check_report import Item, MeshReport, ServiceReport, render
 from micro_mcp.config.load import load_config, load_manifest
 from micro_mcp.config.model import GatewayConfig, Manifest, ServiceSpec
 from micro_mcp.errors import ConfigError
-from micro_mcp.gateway.mesh import Mesh, Service
 from micro_mcp.gateway.serve import build_authenticator
+from micro_mcp.gateway.services.mesh import Mesh, Service
 from micro_mcp.policy.engine import Authenticator
 from micro_mcp.policy.model import Policy, Principal
 from micro_mcp.registry.catalog import KINDS, Catalog, Route
@@ -37,7 +37,7 @@ STDERR_LINES: Final = 20
 """The last lines of a service's stderr kept to explain why it did not start."""
 SERVICE_LOGGER: Final = "micro_mcp.service."
 """Where the gateway logs each service's stderr, one logger per namespace."""
-SHOWN_ELSEWHERE: Final = frozenset({"micro_mcp.gateway.mesh"})
+SHOWN_ELSEWHERE: Final = frozenset({"micro_mcp.gateway.services.mesh"})
 """Loggers whose warnings the report already shows as service states."""
 ITEM_KEYS: Final = {
     "tools": "name",

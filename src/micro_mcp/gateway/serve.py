@@ -16,12 +16,12 @@ from anyio.abc import TaskGroup
 from micro_mcp.audit.sinks import AuditSink, JsonlSink
 from micro_mcp.config.model import GatewayConfig, Manifest, PolicySpec
 from micro_mcp.errors import ConfigError
-from micro_mcp.gateway import admin
-from micro_mcp.gateway.dispatcher import Dispatcher
-from micro_mcp.gateway.http import LOOPBACK_HOSTS, HttpFront
-from micro_mcp.gateway.mesh import Mesh
-from micro_mcp.gateway.reloader import watch_manifest
-from micro_mcp.gateway.stdio import serve_stdio
+from micro_mcp.gateway.core.dispatcher import Dispatcher
+from micro_mcp.gateway.fronts.http import LOOPBACK_HOSTS, HttpFront
+from micro_mcp.gateway.fronts.stdio import serve_stdio
+from micro_mcp.gateway.operator import admin
+from micro_mcp.gateway.services.mesh import Mesh
+from micro_mcp.gateway.services.reloader import watch_manifest
 from micro_mcp.policy.engine import ANONYMOUS, Authenticator
 from micro_mcp.policy.model import Policy, Principal
 from micro_mcp.telemetry.recorder import Recorder

@@ -20,11 +20,11 @@ from micro_mcp import codes
 from micro_mcp.audit.events import AuditEvent, fingerprint
 from micro_mcp.audit.sinks import AuditSink
 from micro_mcp.errors import McpError, PolicyDenied, Unauthenticated, UnknownName
-from micro_mcp.gateway import relay
-from micro_mcp.gateway.client import LOG_LEVELS, ClientSession, Listen
-from micro_mcp.gateway.eras import dress_result, settle_era
-from micro_mcp.gateway.exchange import Exchange
-from micro_mcp.gateway.mesh import Mesh
+from micro_mcp.gateway.clients.client import LOG_LEVELS, ClientSession, Listen
+from micro_mcp.gateway.core import relay
+from micro_mcp.gateway.core.eras import dress_result, settle_era
+from micro_mcp.gateway.core.exchange import Exchange
+from micro_mcp.gateway.services.mesh import Mesh
 from micro_mcp.policy import engine
 from micro_mcp.protocol import jsonrpc, versions
 from micro_mcp.protocol.jsonrpc import Message

@@ -8,15 +8,15 @@ from typing import TYPE_CHECKING, Any, Final
 
 from micro_mcp import codes
 from micro_mcp.errors import McpError
-from micro_mcp.gateway.client import ClientSession, log_rank
-from micro_mcp.gateway.input_requests import ask, cannot_ask
+from micro_mcp.gateway.clients.client import ClientSession, log_rank
+from micro_mcp.gateway.clients.outbound import ask, cannot_ask
 from micro_mcp.protocol import jsonrpc, versions
 from micro_mcp.protocol.jsonrpc import Message, RequestId
 from micro_mcp.protocol.versions import Era
 from micro_mcp.upstream.session import UpstreamSession
 
 if TYPE_CHECKING:
-    from micro_mcp.gateway.mesh import CallContext, Mesh, Service
+    from micro_mcp.gateway.services.mesh import CallContext, Mesh, Service
 
 logger = logging.getLogger(__name__)
 

@@ -11,8 +11,8 @@ import orjson
 
 from micro_mcp import codes
 from micro_mcp.errors import McpError
-from micro_mcp.gateway.client import ClientSession, line_outbox
-from micro_mcp.gateway.dispatcher import Dispatcher
+from micro_mcp.gateway.clients.client import ClientSession, line_outbox
+from micro_mcp.gateway.core.dispatcher import Dispatcher
 from micro_mcp.policy.model import Principal
 from micro_mcp.protocol import jsonrpc
 from micro_mcp.transport.framing import LineFramer, Oversized

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from micro_mcp.gateway.client import ClientSession
+from micro_mcp.gateway.clients.client import ClientSession
 from micro_mcp.protocol.jsonrpc import RequestId
 from micro_mcp.registry.catalog import Route
 

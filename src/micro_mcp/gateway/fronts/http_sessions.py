@@ -13,8 +13,8 @@ import time
 from collections import OrderedDict
 from typing import Final
 
-from micro_mcp.gateway.client import ClientSession
-from micro_mcp.gateway.streams import EventStream, is_reply_to
+from micro_mcp.gateway.clients.client import ClientSession
+from micro_mcp.gateway.fronts.streams import EventStream, is_reply_to
 from micro_mcp.policy.model import Principal
 from micro_mcp.protocol.jsonrpc import Message, RequestId
 

@@ -7,7 +7,7 @@ from typing import Any, Final
 
 from micro_mcp import codes
 from micro_mcp.errors import McpError
-from micro_mcp.gateway.client import ClientSession
+from micro_mcp.gateway.clients.client import ClientSession
 from micro_mcp.protocol import jsonrpc, versions
 from micro_mcp.protocol.versions import Era
 from micro_mcp.registry.catalog import LIST_METHODS

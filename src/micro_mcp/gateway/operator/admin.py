@@ -25,7 +25,7 @@ import orjson
 from anyio.abc import SocketStream, TaskStatus
 
 from micro_mcp import __version__
-from micro_mcp.gateway.mesh import Mesh, Service
+from micro_mcp.gateway.services.mesh import Mesh, Service
 from micro_mcp.telemetry.metrics import SAMPLE_EVERY, Metrics
 from micro_mcp.telemetry.recorder import Recorder
 from micro_mcp.telemetry.status import KINDS, GatewayStatus, ServiceStatus
@@ -36,7 +36,7 @@ METRICS_PATH: Final = "/metrics"
 STATUS_PATH: Final = "/admin/status"
 PAGE_PATH: Final = "/admin"
 PATHS: Final = frozenset({METRICS_PATH, STATUS_PATH, PAGE_PATH})
-PAGE: Final = resources.files("micro_mcp.gateway").joinpath("admin.html").read_bytes()
+PAGE: Final = resources.files("micro_mcp.gateway.operator").joinpath("admin.html").read_bytes()
 """The page, with its script and style inline: it loads nothing from anywhere else."""
 PAGE_HEADERS: Final = [
     (b"content-type", b"text/html; charset=utf-8"),

@@ -36,9 +36,10 @@ from starlette.datastructures import Headers
 from micro_mcp import codes
 from micro_mcp.config.model import HttpSpec
 from micro_mcp.errors import McpError
-from micro_mcp.gateway import admin, legacy_sse
-from micro_mcp.gateway.admin import Admin
-from micro_mcp.gateway.asgi import (
+from micro_mcp.gateway.clients.client import ClientSession
+from micro_mcp.gateway.core.dispatcher import Dispatcher
+from micro_mcp.gateway.fronts import legacy_sse
+from micro_mcp.gateway.fronts.asgi import (
     JSON_HEADERS,
     SSE_HEADERS,
     Receive,
@@ -49,10 +50,11 @@ from micro_mcp.gateway.asgi import (
     read_body,
     reply,
 )
-from micro_mcp.gateway.client import ClientSession
-from micro_mcp.gateway.dispatcher import Dispatcher
-from micro_mcp.gateway.http_sessions import HttpSession, SessionTable
-from micro_mcp.gateway.streams import EventStream, is_reply_to
+from micro_mcp.gateway.fronts.http_sessions import HttpSession, SessionTable
+from micro_mcp.gateway.fronts.legacy_sse import LegacySse
+from micro_mcp.gateway.fronts.streams import EventStream, is_reply_to
+from micro_mcp.gateway.operator import admin
+from micro_mcp.gateway.operator.admin import Admin
 from micro_mcp.policy.engine import Authenticator
 from micro_mcp.policy.model import Principal
 from micro_mcp.protocol import jsonrpc, versions
@@ -90,6 +92,7 @@ class HttpFront:
         self.spec = spec
         self.sessions = SessionTable(spec.max_sessions, spec.session_idle_seconds)
         self.tasks = tg
+        self.legacy = LegacySse(dispatcher, self.sessions, tg, spec.max_body_bytes)
         names = {*LOOPBACK_HOSTS, host}
         self._hosts: frozenset[str] | None = frozenset(
             {*names, *(f"{name}:{port}" for name in names), *spec.allowed_hosts}
@@ -152,7 +155,7 @@ class HttpFront:
             return
         method = scope["method"]
         if path != ENDPOINT:
-            await legacy_sse.serve(self, scope, receive, send, headers, principal)
+            await self.legacy.serve(scope, receive, send, principal)
         elif method == "POST":
             await self._post(scope, receive, send, headers, principal)
         elif method == "GET":

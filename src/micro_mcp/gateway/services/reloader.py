@@ -16,7 +16,7 @@ import anyio
 
 from micro_mcp.config.load import load_manifest
 from micro_mcp.errors import ConfigError
-from micro_mcp.gateway.mesh import Mesh
+from micro_mcp.gateway.services.mesh import Mesh
 
 logger = logging.getLogger(__name__)
 

@@ -13,9 +13,9 @@ from typing import Any
 
 from micro_mcp import codes
 from micro_mcp.errors import Overloaded, UpstreamError, UpstreamTimeout, UpstreamUnavailable
-from micro_mcp.gateway import input_requests
-from micro_mcp.gateway.exchange import Exchange
-from micro_mcp.gateway.mesh import CallContext, Mesh, Service
+from micro_mcp.gateway.core import input_requests
+from micro_mcp.gateway.core.exchange import Exchange
+from micro_mcp.gateway.services.mesh import CallContext, Mesh, Service
 from micro_mcp.protocol import jsonrpc, versions
 from micro_mcp.protocol.versions import Era
 from micro_mcp.registry.catalog import Route

@@ -20,9 +20,9 @@ from anyio.abc import TaskGroup
 
 from micro_mcp.config.model import GatewayConfig, Manifest, ServiceSpec
 from micro_mcp.errors import McpError, UpstreamUnavailable
-from micro_mcp.gateway.breaker import Breaker
-from micro_mcp.gateway.client import ClientSession
-from micro_mcp.gateway.inbound import ServiceMessages
+from micro_mcp.gateway.clients.client import ClientSession
+from micro_mcp.gateway.services.breaker import Breaker
+from micro_mcp.gateway.services.inbound import ServiceMessages
 from micro_mcp.protocol import jsonrpc, versions
 from micro_mcp.protocol.jsonrpc import RequestId
 from micro_mcp.protocol.names import Namer

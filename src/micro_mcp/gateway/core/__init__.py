@@ -1,0 +1,1 @@
+"""The path of a request: dispatch, era rules, routing and forwarding to a service."""

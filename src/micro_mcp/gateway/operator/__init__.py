@@ -1,0 +1,1 @@
+"""The operator's view: metrics, status, and the admin page."""

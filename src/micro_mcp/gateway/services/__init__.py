@@ -1,0 +1,1 @@
+"""The services behind the gateway: supervision, their catalog, and what they send."""
