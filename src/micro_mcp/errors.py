@@ -17,7 +17,7 @@ dispatcher's single error boundary.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from micro_mcp import codes
 
@@ -101,3 +101,12 @@ class UpstreamError(McpError):
     def to_error(self) -> dict[str, Any]:
         """The upstream's own error object."""
         return self.error
+
+
+def leaf(group: BaseExceptionGroup[Any]) -> BaseException:
+    """The first exception in a (nested) group: task groups wrap even a single failure."""
+    exc: BaseException = group
+    while isinstance(exc, BaseExceptionGroup):
+        # isinstance() cannot recover the member type; every group member is a BaseException.
+        exc = cast("BaseExceptionGroup[BaseException]", exc).exceptions[0]
+    return exc

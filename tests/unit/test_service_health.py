@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from micro_mcp.config.model import ServiceSpec
-from micro_mcp.gateway.services.mesh import Service
+from micro_mcp.gateway.services.service import Service
 from micro_mcp.protocol.names import Namer
 
 pytestmark = pytest.mark.anyio

@@ -28,7 +28,8 @@ from micro_mcp.config.load import load_config, load_manifest
 from micro_mcp.config.model import GatewayConfig, Manifest, ServiceSpec
 from micro_mcp.errors import ConfigError
 from micro_mcp.gateway.serve import build_authenticator
-from micro_mcp.gateway.services.mesh import Mesh, Service
+from micro_mcp.gateway.services.mesh import Mesh
+from micro_mcp.gateway.services.service import Service
 from micro_mcp.policy.engine import Authenticator
 from micro_mcp.policy.model import Policy, Principal
 from micro_mcp.registry.catalog import KINDS, Catalog, Route

@@ -264,7 +264,7 @@ class Dispatcher:
         subscriptions = ex.client.subscriptions
         if add != (uri in subscriptions):
             subscriptions.add(uri) if add else subscriptions.discard(uri)
-            await self.mesh.subscribe(self.mesh.service(route.namespace), route.name, add)
+            await self.mesh.subscribe(route.namespace, route.name, add)
         return {}
 
     async def _listen(self, ex: Exchange) -> None:
@@ -295,7 +295,7 @@ class Dispatcher:
         subscribed: list[Route] = []
         try:
             for route in routes.values():
-                await self.mesh.subscribe(self.mesh.service(route.namespace), route.name, True)
+                await self.mesh.subscribe(route.namespace, route.name, True)
                 subscribed.append(route)
             ex.client.listens[ex.request_id] = listen
             meta = {versions.META: {versions.SUBSCRIPTION_ID_KEY: ex.request_id}}
@@ -308,8 +308,7 @@ class Dispatcher:
             with anyio.CancelScope(shield=True):
                 for route in subscribed:
                     with contextlib.suppress(McpError):  # a service that is gone forgot it anyway
-                        service = self.mesh.service(route.namespace)
-                        await self.mesh.subscribe(service, route.name, False)
+                        await self.mesh.subscribe(route.namespace, route.name, False)
 
     # --- policy and audit -------------------------------------------------------------------
 

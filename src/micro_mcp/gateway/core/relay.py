@@ -13,13 +13,16 @@ from typing import Any
 
 from micro_mcp import codes
 from micro_mcp.errors import Overloaded, UpstreamError, UpstreamTimeout, UpstreamUnavailable
+from micro_mcp.gateway.clients.calls import CallContext
 from micro_mcp.gateway.core import input_requests
 from micro_mcp.gateway.core.exchange import Exchange
-from micro_mcp.gateway.services.mesh import CallContext, Mesh, Service
+from micro_mcp.gateway.services.mesh import Mesh
+from micro_mcp.gateway.services.service import Service
 from micro_mcp.protocol import jsonrpc, versions
 from micro_mcp.protocol.versions import Era
 from micro_mcp.registry.catalog import Route
 from micro_mcp.telemetry import tracing
+from micro_mcp.upstream.session import UpstreamSession
 
 
 async def forward(mesh: Mesh, ex: Exchange, route: Route, key: str, value: Any) -> dict[str, Any]:
@@ -62,36 +65,13 @@ async def forward(mesh: Mesh, ex: Exchange, route: Route, key: str, value: Any) 
         if ex.method == "tools/call"
         else spec.timeout
     )
-    context_key = (route.namespace, request_id)
+    call = CallContext(client, ex.request_id, progress_token, log_level)
     async with _slot(service):
         service.breaker.admit()  # inside the slot: a probe is never stranded by an overload
-        mesh.calls[context_key] = CallContext(client, ex.request_id, progress_token, log_level)
         outcome: bool | None = None  # None: the client cancelled, which says nothing
         try:
-            rounds = 0
-            while True:
-                with tracing.upstream(ex.method, route.namespace, route.name, outbound):
-                    result = await session.request(
-                        ex.method,
-                        outbound,
-                        timeout=timeout,
-                        request_id=request_id,
-                        client_capabilities=capabilities,
-                    )
-                if not input_requests.needs_input(client, result):
-                    break
-                rounds += 1
-                if rounds > input_requests.MAX_ROUNDS:
-                    raise UpstreamError(
-                        {
-                            "code": codes.INTERNAL_ERROR,
-                            "message": f"the service asked for input {rounds - 1} times "
-                            "without finishing; the gateway stopped it",
-                        }
-                    )
-                outbound = await input_requests.answer_round(
-                    client, ex.request_id, outbound, result, timeout
-                )
+            with mesh.calls.open(route.namespace, request_id, call):
+                result = await _until_complete(ex, route, session, outbound, timeout, capabilities)
             outcome = True
             return result
         except UpstreamError:
@@ -101,8 +81,47 @@ async def forward(mesh: Mesh, ex: Exchange, route: Route, key: str, value: Any) 
             outcome = False
             raise
         finally:
-            del mesh.calls[context_key]
             service.breaker.record(outcome)
+
+
+async def _until_complete(
+    ex: Exchange,
+    route: Route,
+    session: UpstreamSession,
+    outbound: dict[str, Any],
+    timeout: float,
+    capabilities: dict[str, Any],
+) -> dict[str, Any]:
+    """Call the service, answering its input_required rounds for a handshake-era client.
+
+    Raises:
+        McpError: the service failed, or kept asking for input past `MAX_ROUNDS`.
+    """
+    client = ex.client
+    rounds = 0
+    while True:
+        with tracing.upstream(ex.method, route.namespace, route.name, outbound):
+            result = await session.request(
+                ex.method,
+                outbound,
+                timeout=timeout,
+                request_id=ex.correlation,
+                client_capabilities=capabilities,
+            )
+        if not input_requests.needs_input(client, result):
+            return result
+        rounds += 1
+        if rounds > input_requests.MAX_ROUNDS:
+            raise UpstreamError(
+                {
+                    "code": codes.INTERNAL_ERROR,
+                    "message": f"the service asked for input {rounds - 1} times "
+                    "without finishing; the gateway stopped it",
+                }
+            )
+        outbound = await input_requests.answer_round(
+            client, ex.request_id, outbound, result, timeout
+        )
 
 
 @asynccontextmanager

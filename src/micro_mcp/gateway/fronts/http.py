@@ -117,7 +117,7 @@ class HttpFront:
         while True:
             await anyio.sleep(SWEEP_INTERVAL)
             for session in self.sessions.sweep():
-                self.mesh.release(session.client)
+                self.mesh.clients.release(session.client)
 
     # --- entry and the checks every request passes ------------------------------------------
 
@@ -313,7 +313,7 @@ class HttpFront:
                 await _stream_out(receive, send, stream, [], modern=True)
                 tg.cancel_scope.cancel()  # the client hung up first: that cancels the request
         finally:
-            self.mesh.release(client)
+            self.mesh.clients.release(client)
 
     def _modern_rejection(
         self, headers: Headers, message: Message
@@ -375,7 +375,7 @@ class HttpFront:
         if session is None:
             return
         self.sessions.remove(session.id)
-        self.mesh.release(session.client)
+        self.mesh.clients.release(session.client)
         await reply(send, 200, b"", [])
 
 

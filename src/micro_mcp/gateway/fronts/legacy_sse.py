@@ -79,7 +79,7 @@ class LegacySse:
         finally:
             # The stream is the session: when it closes, the session ends.
             self.sessions.remove(session.id)
-            self.mesh.release(session.client)
+            self.mesh.clients.release(session.client)
 
     async def _message(
         self, scope: Scope, receive: Receive, send: Send, principal: Principal

@@ -67,7 +67,7 @@ async def serve_client(
                     scope.cancel()
             tg.cancel_scope.deadline = anyio.current_time() + DRAIN_TIMEOUT
     finally:
-        mesh.release(client)
+        mesh.clients.release(client)
 
 
 async def _cancel_when(event: anyio.Event, scope: anyio.CancelScope) -> None:

@@ -1,0 +1,261 @@
+"""Supervision: each service's session started, kept running, restarted and stopped.
+
+Every service runs under a supervisor task of its own: a service that stops is started again
+after an exponential back-off, until it fails `maxRestarts` times in a row. A reload stops the
+removed services, starts the added ones and restarts the changed ones, leaving the rest and
+their calls alone. With `sessions: per-client`, a handshake-era client gets a session of its own.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Final
+
+import anyio
+from anyio.abc import TaskGroup
+
+from micro_mcp.config.model import GatewayConfig, Manifest, ServiceSpec
+from micro_mcp.errors import McpError, UpstreamUnavailable, leaf
+from micro_mcp.gateway.clients.client import ClientSession
+from micro_mcp.gateway.services import subscriptions
+from micro_mcp.gateway.services.service import Service
+from micro_mcp.protocol.names import Namer
+from micro_mcp.protocol.versions import Era
+from micro_mcp.registry.loader import load_service_catalog
+from micro_mcp.upstream.connect import OnSession, connect
+from micro_mcp.upstream.session import SessionHandler, UpstreamSession
+
+logger = logging.getLogger(__name__)
+
+STABLE_RUN: Final = 60.0
+"""Seconds a service must run for its restart count and back-off to start over."""
+MAX_RESTART_DELAY: Final = 30.0
+"""The longest wait between restarts."""
+
+CatalogChanged = Callable[[Service], None]
+"""Told when a service that (re)started after the gateway's first start brought a new catalog."""
+
+
+class Supervisor:
+    """The configured services, and the tasks that keep each one's session running."""
+
+    def __init__(
+        self,
+        manifest: Manifest,
+        config: GatewayConfig,
+        base_dir: Path,
+        handler: SessionHandler,
+        catalog_changed: CatalogChanged,
+    ) -> None:
+        self.config = config
+        self.base_dir = base_dir
+        self.handler = handler
+        self.catalog_changed = catalog_changed
+        self.services = {ns: self._service(ns, spec) for ns, spec in manifest.mcp_servers.items()}
+        """Namespace -> service, in manifest order; replaced whole by a reload."""
+        self.tasks: TaskGroup | None = None
+        """Where supervisors and per-client sessions run; set by the mesh while it runs."""
+
+    def _service(self, namespace: str, spec: ServiceSpec) -> Service:
+        return Service(namespace, spec, Namer(namespace, self.config.separator, spec.prefix))
+
+    def namers(self) -> dict[str, Namer]:
+        """How each configured service's names appear, in manifest order."""
+        return {ns: s.namer for ns, s in self.services.items()}
+
+    def service(self, namespace: str) -> Service:
+        """The service of a namespace.
+
+        Raises:
+            UpstreamUnavailable: no such service (any more: a reload removed it).
+        """
+        service = self.services.get(namespace)
+        if service is None:
+            raise UpstreamUnavailable(f"service {namespace!r} is no longer configured")
+        return service
+
+    # --- start, stop, reload ----------------------------------------------------------------
+
+    async def start(self, services: Iterable[Service]) -> None:
+        """Start services in parallel; returns once each first attempt is up or has failed,
+        while restarts go on in the background."""
+        assert self.tasks is not None, "the mesh runs the supervisor"
+        async with anyio.create_task_group() as starting:
+            for service in services:
+                if service.state != "disabled":
+                    starting.start_soon(self.tasks.start, self._supervise, service)
+
+    async def stop(self, service: Service) -> None:
+        """Stop a service and every session kept for its clients; returns once its process is
+        gone. Its calls in flight fail as unavailable."""
+        for _session, scope in list(service.client_sessions.values()):
+            scope.cancel()
+        if service.scope is None:  # never started (disabled)
+            return
+        service.scope.cancel()
+        await service.done.wait()
+
+    async def reload(self, manifest: Manifest) -> tuple[list[str], list[str], list[str]]:
+        """Stop what `manifest` removed or changed and put the new set in place; returns the
+        namespaces added, removed and restarted. The caller starts `fresh` ones with `start`."""
+        wanted = manifest.mcp_servers
+        old = self.services
+        added = [ns for ns in wanted if ns not in old]
+        removed = [ns for ns in old if ns not in wanted]
+        restarted = [ns for ns in wanted if ns in old and old[ns].spec != wanted[ns]]
+        async with anyio.create_task_group() as stopping:
+            for ns in removed + restarted:
+                stopping.start_soon(self.stop, old[ns])
+        fresh = {ns: self._service(ns, wanted[ns]) for ns in added + restarted}
+        self.services = {ns: fresh.get(ns) or old[ns] for ns in wanted}
+        return added, removed, restarted
+
+    # --- one service ------------------------------------------------------------------------
+
+    async def _supervise(
+        self, service: Service, *, task_status: anyio.abc.TaskStatus[None]
+    ) -> None:
+        """Run the service, and run it again when it stops: backing off, up to a limit."""
+        try:
+            with anyio.CancelScope() as service.scope:
+                await self._keep_running(service, task_status)
+            if service.scope.cancel_called:
+                service.state = "stopped"  # also when it was waiting to restart
+        finally:
+            service.done.set()
+
+    async def _keep_running(
+        self, service: Service, task_status: anyio.abc.TaskStatus[None]
+    ) -> None:
+        spec, reported, in_a_row = service.spec, False, 0
+        while True:
+            began = anyio.current_time()
+            try:
+                async with anyio.create_task_group() as run:
+                    await run.start(self._serve, service)
+                    if not reported:
+                        reported = True
+                        task_status.started()
+            except* (McpError, OSError) as group:
+                exc = leaf(group)
+                service.error = exc.message if isinstance(exc, McpError) else str(exc)
+                logger.error("service %s failed: %s", service.namespace, service.error)
+            if not reported:  # the first start failed: the gateway goes on without it for now
+                reported = True
+                task_status.started()
+            in_a_row = 1 if anyio.current_time() - began >= STABLE_RUN else in_a_row + 1
+            if in_a_row > spec.max_restarts:
+                service.state = "failed"
+                logger.error(
+                    "service %s: %d failures in a row; not restarted again",
+                    service.namespace,
+                    in_a_row,
+                )
+                return
+            delay = min(spec.restart_delay * 2 ** (in_a_row - 1), MAX_RESTART_DELAY)
+            service.state = "restarting"
+            logger.warning(
+                "service %s: restarting in %.1f s (%d of %d)",
+                service.namespace,
+                delay,
+                in_a_row,
+                spec.max_restarts,
+            )
+            await anyio.sleep(delay)
+            service.restarts += 1
+
+    async def _serve(
+        self, service: Service, *, task_status: anyio.abc.TaskStatus[UpstreamSession]
+    ) -> None:
+        async def ready(session: UpstreamSession) -> None:
+            before = service.catalog
+            service.session = session
+            service.catalog = await load_service_catalog(session, service.spec.startup_timeout)
+            await subscriptions.restore(service, session)
+            service.state, service.error = "ready", None
+            if service.catalog != before:
+                self.catalog_changed(service)
+
+        try:
+            await self._connect(service.namespace, service.spec, ready, task_status)
+        except anyio.get_cancelled_exc_class():
+            service.state = "stopped"  # the gateway is stopping it: nothing to warn about
+            raise
+        if service.state == "ready":
+            logger.warning("service %s stopped; its calls fail as unavailable", service.namespace)
+            service.state = "restarting"
+
+    async def _connect(
+        self,
+        namespace: str,
+        spec: ServiceSpec,
+        on_session: OnSession,
+        task_status: anyio.abc.TaskStatus[UpstreamSession],
+    ) -> None:
+        await connect(
+            namespace,
+            spec,
+            self.handler,
+            on_session,
+            base_dir=self.base_dir,
+            max_message_bytes=self.config.max_message_bytes,
+            task_status=task_status,
+        )
+
+    # --- sessions per client ----------------------------------------------------------------
+
+    async def session_for(self, service: Service, client: ClientSession) -> UpstreamSession:
+        """The session `client` calls `service` on: the shared one, or, for a handshake-era
+        client of a `per-client` service, its own, started on first need.
+
+        Raises:
+            UpstreamUnavailable: the service is not running or its client session cannot start.
+        """
+        shared = service.live_session()
+        if service.spec.sessions != "per-client" or client.era is not Era.HANDSHAKE:
+            return shared
+        async with service.client_lock:
+            own = service.client_sessions.get(client)
+            if own is None and self.tasks is not None:
+                try:
+                    await self.tasks.start(self._serve_client_session, service, client)
+                except* (McpError, OSError) as group:
+                    exc = leaf(group)
+                    raise UpstreamUnavailable(
+                        f"service {service.namespace!r}: no session for this client: {exc}"
+                    ) from exc
+                own = service.client_sessions.get(client)
+        return own[0] if own is not None else shared
+
+    async def _serve_client_session(
+        self,
+        service: Service,
+        client: ClientSession,
+        *,
+        task_status: anyio.abc.TaskStatus[UpstreamSession],
+    ) -> None:
+        with anyio.CancelScope() as scope:
+
+            async def ready(session: UpstreamSession) -> None:
+                service.client_sessions[client] = (session, scope)
+
+            spec = service.spec.model_copy(update={"protocol": "handshake"})
+            try:
+                await self._connect(service.namespace, spec, ready, task_status)
+            except* (McpError, OSError) as group:
+                if client not in service.client_sessions:
+                    raise  # it never started: session_for() reports it
+                logger.warning(
+                    "service %s: a client's session ended: %s", service.namespace, leaf(group)
+                )
+            finally:
+                service.client_sessions.pop(client, None)
+
+    def release(self, client: ClientSession) -> None:
+        """A client left: stop the upstream sessions kept for it alone."""
+        for service in self.services.values():
+            held = service.client_sessions.pop(client, None)
+            if held is not None:
+                held[1].cancel()

@@ -1,0 +1,88 @@
+"""One way to reach any service: `connect(spec)` picks the transport its manifest entry names.
+
+A command means a child process over stdio; a URL means Streamable HTTP, or the 2024-11-05
+HTTP+SSE transport when the entry says `"type": "sse"` or the URL does not speak Streamable
+HTTP. Whatever the transport, the caller gets an `UpstreamSession` once it is ready.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import anyio
+from anyio.abc import TaskStatus
+
+from micro_mcp.config.model import ServiceSpec
+from micro_mcp.errors import McpError, leaf
+from micro_mcp.upstream.http import run_http_service
+from micro_mcp.upstream.legacy_sse import run_sse_service
+from micro_mcp.upstream.session import SessionHandler, UpstreamSession
+from micro_mcp.upstream.stdio import run_stdio_service
+
+logger = logging.getLogger(__name__)
+
+OnSession = Callable[[UpstreamSession], Awaitable[None]]
+"""Runs once the session is open and before the service counts as started (to load its
+catalog)."""
+
+
+async def connect(
+    namespace: str,
+    spec: ServiceSpec,
+    handler: SessionHandler,
+    on_session: OnSession,
+    *,
+    base_dir: Path,
+    max_message_bytes: int,
+    task_status: TaskStatus[UpstreamSession] = anyio.TASK_STATUS_IGNORED,
+) -> None:
+    """Run one session to a service over its transport until it ends or is cancelled.
+
+    Raises:
+        McpError: the service could not be reached or started, or failed its handshake.
+    """
+    if spec.url is None:
+        await run_stdio_service(
+            namespace,
+            spec,
+            base_dir,
+            handler,
+            on_session,
+            max_message_bytes=max_message_bytes,
+            task_status=task_status,
+        )
+        return
+    if spec.type == "sse":
+        await run_sse_service(
+            namespace,
+            spec,
+            handler,
+            on_session,
+            max_message_bytes=max_message_bytes,
+            task_status=task_status,
+        )
+        return
+    try:
+        await run_http_service(
+            namespace,
+            spec,
+            handler,
+            on_session,
+            max_message_bytes=max_message_bytes,
+            task_status=task_status,
+        )
+    except* McpError as group:
+        if spec.type is not None:
+            raise
+        # No Streamable HTTP at this URL: try the 2024-11-05 HTTP+SSE transport once.
+        logger.info("service %s: %s; trying HTTP+SSE", namespace, leaf(group))
+        await run_sse_service(
+            namespace,
+            spec,
+            handler,
+            on_session,
+            max_message_bytes=max_message_bytes,
+            task_status=task_status,
+        )
