@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Protocol
 
 import anyio
 from anyio.abc import TaskStatus
@@ -26,6 +27,24 @@ logger = logging.getLogger(__name__)
 OnSession = Callable[[UpstreamSession], Awaitable[None]]
 """Runs once the session is open and before the service counts as started (to load its
 catalog)."""
+
+
+class Connector(Protocol):
+    """How the gateway reaches a service: `connect` below, or an in-memory one for tests."""
+
+    async def __call__(
+        self,
+        namespace: str,
+        spec: ServiceSpec,
+        handler: SessionHandler,
+        on_session: OnSession,
+        *,
+        base_dir: Path,
+        max_message_bytes: int,
+        task_status: TaskStatus[UpstreamSession] = anyio.TASK_STATUS_IGNORED,
+    ) -> None:
+        """Run one session to the service until it ends or is cancelled."""
+        ...
 
 
 async def connect(

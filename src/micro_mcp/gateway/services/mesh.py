@@ -32,6 +32,7 @@ from micro_mcp.gateway.services.service_messages import ServiceMessages
 from micro_mcp.gateway.services.supervisor import Supervisor
 from micro_mcp.registry.catalog import Catalog
 from micro_mcp.registry.loader import load_service_catalog
+from micro_mcp.upstream.connect import Connector, connect
 from micro_mcp.upstream.session import UpstreamSession
 
 logger = logging.getLogger(__name__)
@@ -42,7 +43,13 @@ ALL_LISTS = ("tools", "prompts", "resources")
 class Mesh:
     """All services, their catalog, and the routing of what they send."""
 
-    def __init__(self, manifest: Manifest, config: GatewayConfig, base_dir: Path) -> None:
+    def __init__(
+        self,
+        manifest: Manifest,
+        config: GatewayConfig,
+        base_dir: Path,
+        connector: Connector = connect,
+    ) -> None:
         self.config = config
         self.clients = Clients()
         self.calls = CallTable()
@@ -55,7 +62,9 @@ class Mesh:
             self.refresh,
             self._spawn,
         )
-        self.supervisor = Supervisor(manifest, config, base_dir, messages, self._catalog_changed)
+        self.supervisor = Supervisor(
+            manifest, config, base_dir, messages, self._catalog_changed, connector
+        )
         self.store = CatalogStore(self.supervisor.namers())
         self.clients.on_release(self.supervisor.release)
         self.started = anyio.Event()

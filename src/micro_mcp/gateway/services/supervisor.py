@@ -24,7 +24,7 @@ from micro_mcp.gateway.services.service import Service
 from micro_mcp.protocol.names import Namer
 from micro_mcp.protocol.versions import Era
 from micro_mcp.registry.loader import load_service_catalog
-from micro_mcp.upstream.connect import OnSession, connect
+from micro_mcp.upstream.connect import Connector, OnSession, connect
 from micro_mcp.upstream.session import SessionHandler, UpstreamSession
 
 logger = logging.getLogger(__name__)
@@ -48,8 +48,10 @@ class Supervisor:
         base_dir: Path,
         handler: SessionHandler,
         catalog_changed: CatalogChanged,
+        connector: Connector = connect,
     ) -> None:
         self.config = config
+        self.connector = connector
         self.base_dir = base_dir
         self.handler = handler
         self.catalog_changed = catalog_changed
@@ -194,7 +196,7 @@ class Supervisor:
         on_session: OnSession,
         task_status: anyio.abc.TaskStatus[UpstreamSession],
     ) -> None:
-        await connect(
+        await self.connector(
             namespace,
             spec,
             self.handler,
