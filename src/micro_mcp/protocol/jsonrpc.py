@@ -7,6 +7,7 @@ pass; re-validating every forwarded result into pydantic models would cost more 
 
 from __future__ import annotations
 
+import itertools
 from typing import Any, Final, TypeGuard, cast
 
 import orjson
@@ -18,6 +19,13 @@ RequestId = int | str
 Message = dict[str, Any]
 
 VERSION: Final = "2.0"
+
+_ids = itertools.count(1)
+
+
+def next_id() -> int:
+    """A request id unique across every request the gateway sends, to services or clients."""
+    return next(_ids)
 
 
 def decode(raw: bytes | str) -> Message:

@@ -19,12 +19,6 @@ logger = logging.getLogger(__name__)
 
 KINDS: Final = ("tools", "prompts", "resources", "resourceTemplates")
 """The list kinds, by the key their list results carry them under."""
-LIST_METHODS: Final = {
-    "tools/list": "tools",
-    "prompts/list": "prompts",
-    "resources/list": "resources",
-    "resources/templates/list": "resourceTemplates",
-}
 _KEY: Final = {
     "tools": "name",
     "prompts": "name",

@@ -6,7 +6,8 @@ import logging
 from typing import Any, Final
 
 from micro_mcp.protocol import jsonrpc
-from micro_mcp.registry.catalog import LIST_METHODS, ServiceCatalog
+from micro_mcp.protocol.eras import LIST_METHODS
+from micro_mcp.registry.catalog import ServiceCatalog
 from micro_mcp.upstream.session import UpstreamSession
 
 logger = logging.getLogger(__name__)

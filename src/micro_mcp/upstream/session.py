@@ -8,7 +8,6 @@ are forwarded as parsed, never re-modelled; only the `_meta` keys that belong to
 from __future__ import annotations
 
 import contextlib
-import itertools
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -16,16 +15,15 @@ from typing import Any, Final, Protocol
 
 import anyio
 
-from micro_mcp import __version__, codes
+from micro_mcp import codes
 from micro_mcp.errors import McpError, UpstreamError, UpstreamTimeout, UpstreamUnavailable
 from micro_mcp.protocol import jsonrpc, versions
-from micro_mcp.protocol.jsonrpc import Message, RequestId
+from micro_mcp.protocol.eras import GATEWAY_INFO
+from micro_mcp.protocol.jsonrpc import Message, RequestId, next_id
 from micro_mcp.protocol.versions import Era
 
 logger = logging.getLogger(__name__)
 
-GATEWAY_INFO: Final = {"name": "micro-mcp", "version": __version__}
-"""How the gateway introduces itself, to services and to clients."""
 RELAYED_CAPABILITIES: Final[dict[str, Any]] = {
     "sampling": {},
     "elicitation": {"form": {}, "url": {}},
@@ -38,13 +36,6 @@ PROBE_TIMEOUT: Final = 5.0
 server may ignore an unknown request sent before its handshake instead of answering it."""
 CANCEL_SEND_TIMEOUT: Final = 1.0
 """Seconds a cancellation notice may take to write; it is best effort."""
-
-_ids = itertools.count(1)
-
-
-def next_id() -> int:
-    """A request id unique across the gateway's upstream requests."""
-    return next(_ids)
 
 
 class SessionHandler(Protocol):

@@ -14,9 +14,8 @@ from micro_mcp import codes
 from micro_mcp.errors import McpError, UpstreamError, UpstreamUnavailable
 from micro_mcp.gateway.clients.client import ClientSession
 from micro_mcp.protocol import jsonrpc
-from micro_mcp.protocol.jsonrpc import RequestId
+from micro_mcp.protocol.jsonrpc import RequestId, next_id
 from micro_mcp.protocol.versions import Era
-from micro_mcp.upstream.session import next_id
 
 CLIENT_CAPABILITY: Final = {
     "sampling/createMessage": "sampling",

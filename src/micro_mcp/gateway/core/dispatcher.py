@@ -27,13 +27,13 @@ from micro_mcp.gateway.core.exchange import Exchange
 from micro_mcp.gateway.services.mesh import Mesh
 from micro_mcp.policy import engine
 from micro_mcp.protocol import jsonrpc, versions
-from micro_mcp.protocol.jsonrpc import Message
+from micro_mcp.protocol.eras import GATEWAY_INFO, HANDSHAKE_ONLY, LIST_METHODS
+from micro_mcp.protocol.jsonrpc import Message, next_id
 from micro_mcp.protocol.names import Namer
 from micro_mcp.protocol.versions import Era
-from micro_mcp.registry.catalog import LIST_METHODS, Catalog, Route
+from micro_mcp.registry.catalog import Catalog, Route
 from micro_mcp.registry.paging import decode_cursor, encode_cursor
 from micro_mcp.telemetry.recorder import Recorder
-from micro_mcp.upstream.session import GATEWAY_INFO, next_id
 
 logger = logging.getLogger(__name__)
 
@@ -123,7 +123,7 @@ class Dispatcher:
                 "Unauthenticated: the gateway requires a token (set MICRO_MCP_TOKEN for stdio)"
             )
         handler = self._handlers.get(ex.method)
-        if handler is None or (ex.client.era is Era.MODERN and ex.method in _HANDSHAKE_ONLY):
+        if handler is None or (ex.client.era is Era.MODERN and ex.method in HANDSHAKE_ONLY):
             self._audit_call(ex, None)
             raise McpError(f"Method not found: {ex.method}", code=codes.METHOD_NOT_FOUND)
         if ex.method not in _ROUTED:
@@ -401,9 +401,6 @@ _ROUTED: Final = frozenset(
     }
 )
 _LISTEN_KINDS: Final = ("toolsListChanged", "promptsListChanged", "resourcesListChanged")
-_HANDSHAKE_ONLY: Final = frozenset(
-    {"ping", "logging/setLevel", "resources/subscribe", "resources/unsubscribe", "initialize"}
-)
 
 
 def _string(params: dict[str, Any], key: str) -> str:

@@ -1,21 +1,13 @@
-"""The two protocol eras toward a client: which one a request belongs to, and how a result
-is dressed for it."""
+"""The era rules applied to a client connection (the rules themselves: `protocol.eras`)."""
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Any
 
-from micro_mcp import codes
-from micro_mcp.errors import McpError
 from micro_mcp.gateway.clients.client import ClientSession
-from micro_mcp.protocol import jsonrpc, versions
-from micro_mcp.protocol.versions import Era
-from micro_mcp.registry.catalog import LIST_METHODS
-from micro_mcp.upstream.session import GATEWAY_INFO
+from micro_mcp.protocol.eras import dress_result, settle
 
-CACHEABLE: Final = frozenset({*LIST_METHODS, "resources/read", "server/discover"})
-"""Results that 2026-07-28 requires to carry `ttlMs` and `cacheScope`."""
-_MODERN_ONLY_FIELDS: Final = ("resultType", "ttlMs", "cacheScope")
+__all__ = ["dress_result", "settle_era"]
 
 
 def settle_era(client: ClientSession, method: str, params: dict[str, Any]) -> None:
@@ -27,86 +19,9 @@ def settle_era(client: ClientSession, method: str, params: dict[str, Any]) -> No
     Raises:
         McpError: the request does not fit the connection's era, or lacks its envelope.
     """
-    declared = versions.request_version(params)
-    if method == "initialize":
-        if client.era is Era.MODERN:
-            raise McpError(
-                "this connection serves 2026-07-28; the initialize handshake is not accepted",
-                code=codes.UNSUPPORTED_PROTOCOL_VERSION,
-                data={
-                    "supported": list(versions.MODERN_VERSIONS),
-                    "requested": params.get("protocolVersion"),
-                },
-            )
-        return
-    if declared is not None or method == "server/discover":
-        if client.era is Era.HANDSHAKE:
-            raise McpError(
-                "this connection negotiated its version with initialize; requests carrying "
-                "the 2026-07-28 envelope are not accepted on it",
-                code=codes.INVALID_REQUEST,
-            )
-        meta = jsonrpc.as_object(params.get(versions.META))
-        capabilities = jsonrpc.as_object(
-            meta.get(versions.CLIENT_CAPABILITIES_KEY) if meta is not None else None
-        )
-        if declared is None or capabilities is None:
-            raise McpError(
-                "params._meta must carry 'io.modelcontextprotocol/protocolVersion' and "
-                "'io.modelcontextprotocol/clientCapabilities'",
-                code=codes.INVALID_PARAMS,
-            )
-        if declared not in versions.MODERN_VERSIONS:
-            raise McpError(
-                "Unsupported protocol version",
-                code=codes.UNSUPPORTED_PROTOCOL_VERSION,
-                data={"supported": list(versions.MODERN_VERSIONS), "requested": declared},
-            )
-        client.era, client.version, client.capabilities = Era.MODERN, declared, capabilities
-        info = jsonrpc.as_object(meta.get(versions.CLIENT_INFO_KEY) if meta is not None else None)
-        if info is not None:
-            client.client_info = info
-        return
-    if client.era is None and method != "ping":
-        raise McpError(
-            f"{method} before initialize: send initialize (or use the 2026-07-28 envelope)",
-            code=codes.INVALID_REQUEST,
-        )
-    if client.era is Era.MODERN:
-        raise McpError(
-            "params._meta must carry 'io.modelcontextprotocol/protocolVersion' and "
-            "'io.modelcontextprotocol/clientCapabilities'",
-            code=codes.INVALID_PARAMS,
-        )
-
-
-def dress_result(era: Era | None, method: str, result: dict[str, Any]) -> dict[str, Any]:
-    """Dress a result for the client's era: 2026-07-28 fields on, or off.
-
-    Raises:
-        McpError: an `input_required` (or other non-complete) result for a handshake-era client.
-    """
-    meta = result.get(versions.META)
-    if isinstance(meta, dict) and versions.SERVER_INFO_KEY in meta:
-        del meta[versions.SERVER_INFO_KEY]  # the service's identity stays behind the gateway
-        if not meta:
-            del result[versions.META]
-    if era is Era.MODERN:
-        result.setdefault("resultType", "complete")
-        if method in CACHEABLE and result["resultType"] == "complete":
-            result.setdefault("ttlMs", 0)
-            result.setdefault("cacheScope", "private")
-        meta = result.get(versions.META)
-        if not isinstance(meta, dict):
-            meta = result[versions.META] = {}
-        meta[versions.SERVER_INFO_KEY] = GATEWAY_INFO
-        return result
-    if result.get("resultType", "complete") != "complete":
-        raise McpError(
-            f"the service answered {method} with a {result['resultType']!r} result, which "
-            "only 2026-07-28 clients can take; connect with protocol 2026-07-28",
-            code=codes.MISSING_REQUIRED_CLIENT_CAPABILITY,
-        )
-    for name in _MODERN_ONLY_FIELDS:
-        result.pop(name, None)
-    return result
+    settled = settle(client.era, method, params)
+    if settled is not None:
+        client.era, client.version = settled.era, settled.version
+        client.capabilities = settled.capabilities
+        if settled.client_info is not None:
+            client.client_info = settled.client_info

@@ -18,7 +18,6 @@ from micro_mcp.gateway.clients.client import ClientSession
 from micro_mcp.gateway.clients.outbound import CLIENT_CAPABILITY, ask, cannot_ask
 from micro_mcp.protocol import jsonrpc
 from micro_mcp.protocol.jsonrpc import RequestId
-from micro_mcp.protocol.versions import Era
 
 MAX_ROUNDS: Final = 16
 """input_required rounds answered for one call before the gateway stops a service that keeps
@@ -30,11 +29,6 @@ def answerable_capabilities(client: ClientSession) -> dict[str, Any]:
     gateway asks the client for it whenever the service returns input_required."""
     wanted = set(CLIENT_CAPABILITY.values())
     return {name: value for name, value in client.capabilities.items() if name in wanted}
-
-
-def needs_input(client: ClientSession, result: dict[str, Any]) -> bool:
-    """Whether `result` asks for input the gateway must get from a handshake-era `client`."""
-    return client.era is Era.HANDSHAKE and result.get("resultType") == "input_required"
 
 
 async def answer_round(

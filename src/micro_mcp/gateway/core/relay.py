@@ -18,7 +18,7 @@ from micro_mcp.gateway.core import input_requests
 from micro_mcp.gateway.core.exchange import Exchange
 from micro_mcp.gateway.services.mesh import Mesh
 from micro_mcp.gateway.services.service import Service
-from micro_mcp.protocol import jsonrpc, versions
+from micro_mcp.protocol import eras, jsonrpc, versions
 from micro_mcp.protocol.versions import Era
 from micro_mcp.registry.catalog import Route
 from micro_mcp.telemetry import tracing
@@ -108,7 +108,7 @@ async def _until_complete(
                 request_id=ex.correlation,
                 client_capabilities=capabilities,
             )
-        if not input_requests.needs_input(client, result):
+        if not eras.needs_input(client.era, result):
             return result
         rounds += 1
         if rounds > input_requests.MAX_ROUNDS:

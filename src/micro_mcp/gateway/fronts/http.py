@@ -58,6 +58,7 @@ from micro_mcp.gateway.operator.admin import Admin
 from micro_mcp.policy.engine import Authenticator
 from micro_mcp.policy.model import Principal
 from micro_mcp.protocol import jsonrpc, versions
+from micro_mcp.protocol.eras import HANDSHAKE_ONLY
 from micro_mcp.protocol.jsonrpc import Message
 from micro_mcp.telemetry import tracing
 from micro_mcp.transport import sse
@@ -68,10 +69,6 @@ ENDPOINT: Final = "/mcp"
 LOOPBACK_HOSTS: Final = frozenset({"127.0.0.1", "localhost", "[::1]", "::1"})
 SWEEP_INTERVAL: Final = 60.0
 """Seconds between sweeps for idle sessions."""
-REMOVED_METHODS: Final = frozenset(
-    {"initialize", "ping", "logging/setLevel", "resources/subscribe", "resources/unsubscribe"}
-)
-"""Handshake-era methods that 2026-07-28 removed: 404 with METHOD_NOT_FOUND on that path."""
 
 
 class HttpFront:
@@ -320,7 +317,7 @@ class HttpFront:
     ) -> InboundLadderRejection | None:
         """Why a 2026-07-28 request is refused before dispatch, if it is: the spec's ladder."""
         method = message.get("method")
-        if method in REMOVED_METHODS:
+        if method in HANDSHAKE_ONLY:
             return InboundLadderRejection(codes.METHOD_NOT_FOUND, f"Method not found: {method}")
         duplicated = find_duplicated_routing_header(headers.items())
         if duplicated is not None:
