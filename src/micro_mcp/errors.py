@@ -9,6 +9,7 @@
        ├─ UpstreamUnavailable
        ├─ UpstreamTimeout
        ├─ Overloaded
+       ├─ MessageTooLarge
        └─ UpstreamError         the upstream answered with an error; its payload passes through
 
 Everything raised inside the gateway for a client request ends as one of the `McpError`s at the
@@ -84,6 +85,12 @@ class Overloaded(McpError):
     """The service's call limit and queue are full: a fast refusal instead of unbounded waiting."""
 
     code = codes.OVERLOADED
+
+
+class MessageTooLarge(McpError):
+    """A message from a service grew past the size limit; it was dropped, not held."""
+
+    code = codes.MESSAGE_TOO_LARGE
 
 
 class UpstreamError(McpError):

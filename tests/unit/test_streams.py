@@ -1,4 +1,4 @@
-"""Replayable SSE streams and the SSE parser."""
+"""Replayable SSE streams and the SSE helpers."""
 
 from __future__ import annotations
 
@@ -56,15 +56,6 @@ def test_event_ids_round_trip_through_the_sse_helpers() -> None:
     assert sse.split_event_id(stream.event_id(7)) == ("r12", 7)
     assert sse.split_event_id("garbage") is None
     assert sse.event("r1-1", b"{}") == b"id: r1-1\nevent: message\ndata: {}\n\n"
-
-
-def test_the_parser_joins_data_lines_skips_comments_and_drops_oversized_events() -> None:
-    parser = sse.EventParser(max_bytes=10)
-    lines = [": ping", "id: a-1", 'data: {"x"', "data: :1}", "", "data: " + "y" * 20, ""]
-    events = [data for line in lines if (data := parser.feed(line)) is not None]
-    assert events == ['{"x"\n:1}']
-    assert parser.last_id == "a-1"
-    assert parser.dropped == 1
 
 
 async def test_a_session_forgets_only_finished_response_streams() -> None:

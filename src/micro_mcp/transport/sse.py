@@ -1,4 +1,8 @@
-"""Server-sent events: the framing Streamable HTTP uses for streamed responses. Pure."""
+"""Server-sent events: the framing Streamable HTTP uses for streamed responses. Pure.
+
+What the gateway writes to its clients. A service's streams are read by httpx2's EventSource
+(`upstream/events.py`), which splits lines only where SSE does and bounds an event's size.
+"""
 
 from __future__ import annotations
 
@@ -18,47 +22,3 @@ def split_event_id(event_id: str) -> tuple[str, int] | None:
     if not sep or not stream or not seq.isdigit():
         return None
     return stream, int(seq)
-
-
-class EventParser:
-    """Turns the lines of an SSE stream into the data of its events (sans-IO).
-
-    Only `data` matters to MCP; `id`, `event` and `retry` fields and comments are read past.
-    An event whose data grows past `max_bytes` is dropped whole rather than held.
-    """
-
-    def __init__(self, max_bytes: int) -> None:
-        self.max_bytes = max_bytes
-        self._data: list[str] = []
-        self._size = 0
-        self.last_id: str | None = None
-        """The id of the last complete event, for `Last-Event-ID` on reconnect."""
-        self._id: str | None = None
-        self._type = "message"
-        self.event_type = "message"
-        """The `event` field of the event `feed` returned last (`message` when it had none)."""
-        self.dropped = 0
-
-    def feed(self, line: str) -> str | None:
-        """Take one line (without its end); return an event's data when the line completes it."""
-        if not line:
-            data = "\n".join(self._data) if self._data else None
-            if self._id is not None:
-                self.last_id = self._id
-            self.event_type = self._type
-            self._data, self._size, self._id, self._type = [], 0, None, "message"
-            return data
-        field, _, value = line.partition(":")
-        value = value.removeprefix(" ")
-        if field == "data":
-            self._size += len(value)
-            if self._size > self.max_bytes:
-                self.dropped += 1
-                self._data = []
-                return None
-            self._data.append(value)
-        elif field == "id":
-            self._id = value
-        elif field == "event":
-            self._type = value
-        return None

@@ -14,6 +14,7 @@ travels here.
 from __future__ import annotations
 
 import logging
+from contextlib import aclosing
 from typing import Any, Final
 
 import anyio
@@ -23,11 +24,12 @@ from mcp.shared.inbound import NAME_BEARING_METHODS, encode_header_value
 
 from micro_mcp import codes
 from micro_mcp.config.model import ServiceSpec
-from micro_mcp.errors import McpError
+from micro_mcp.errors import McpError, MessageTooLarge, UpstreamUnavailable
 from micro_mcp.protocol import jsonrpc, versions
 from micro_mcp.protocol.jsonrpc import Message, RequestId
 from micro_mcp.protocol.versions import Era
 from micro_mcp.transport import sse
+from micro_mcp.upstream.events import is_event_stream, read_events
 from micro_mcp.upstream.session import SessionHandler, UpstreamSession
 
 logger = logging.getLogger(__name__)
@@ -95,6 +97,8 @@ class HttpChannel:
         self.session_id: str | None = None
         self.version: str | None = None
         """The negotiated handshake-era version, sent as `MCP-Protocol-Version` once known."""
+        self.last_event_id: str | None = None
+        """The id of the last event on the standalone stream: where reopening it resumes."""
         self._exchanges: dict[RequestId, anyio.CancelScope] = {}
 
     async def send(self, message: Message) -> None:
@@ -150,6 +154,12 @@ class HttpChannel:
                 await self._post_and_read(message, headers)
             except httpx2.HTTPError as exc:
                 session.fail(request_id, _unavailable(f"service {self.namespace!r}: {exc}"))
+            except MessageTooLarge as exc:
+                logger.error("service %s sent %s; its request failed", self.namespace, exc)
+                error = {"code": exc.code, "message": f"service {self.namespace!r} sent {exc}"}
+                session.fail(request_id, error)  # the caller hears now, not at its timeout
+            except UpstreamUnavailable as exc:
+                session.fail(request_id, _unavailable(f"service {self.namespace!r}: {exc}"))
             finally:
                 del self._exchanges[request_id]
         # A stream that ended without the reply would leave the caller waiting for its timeout.
@@ -163,7 +173,7 @@ class HttpChannel:
             if message.get("method") == "initialize":
                 self.session_id = response.headers.get("mcp-session-id")
             kind = response.headers.get("content-type", "")
-            if kind.startswith(sse.CONTENT_TYPE):
+            if is_event_stream(response):
                 await self._read_events(response, message["id"])
             elif kind.startswith("application/json"):
                 await self._read_json(response, message["id"])
@@ -190,13 +200,20 @@ class HttpChannel:
 
     async def _read_events(
         self, response: httpx2.Response, request_id: RequestId | None = None
-    ) -> str | None:
-        parser = sse.EventParser(self.limit)
-        async for line in response.aiter_lines():
-            data = parser.feed(line.rstrip("\r\n"))
-            if data:  # an event without data primes resumption (2025-11-25); nothing to read
-                await self._deliver(data.encode(), None, response.status_code, request_id)
-        return parser.last_id
+    ) -> None:
+        """Deliver the events of the stream answering `request_id` (None: the standalone one).
+
+        Raises:
+            MessageTooLarge: an event outgrew the limit; the stream was abandoned there.
+            UpstreamUnavailable: the stream broke.
+        """
+        async with aclosing(read_events(response, self.limit)) as events:
+            async for event in events:
+                if request_id is None and event.id:
+                    self.last_event_id = event.id
+                if event.data:  # one without data primes resumption (2025-11-25): nothing to read
+                    data = event.data.encode()
+                    await self._deliver(data, None, response.status_code, request_id)
 
     async def _deliver(
         self,
@@ -217,16 +234,19 @@ class HttpChannel:
         await session.receive(message, stream_of)
 
     async def follow_standalone(self) -> None:
-        """Read the session's GET stream, where a handshake-era service sends on its own."""
-        last_id: str | None = None
+        """Read the session's GET stream, where a handshake-era service sends on its own.
+
+        A stream that drops is reopened after the last event read (`Last-Event-ID`), also when
+        it carried an event over the limit: no request waits on that stream to be failed.
+        """
         while True:
             headers = {"accept": sse.CONTENT_TYPE}
             if self.session_id is not None:
                 headers["mcp-session-id"] = self.session_id
             if self.version is not None:
                 headers["mcp-protocol-version"] = self.version
-            if last_id is not None:
-                headers["last-event-id"] = last_id
+            if self.last_event_id is not None:
+                headers["last-event-id"] = self.last_event_id
             try:
                 async with self.http.stream(
                     "GET", self.url, headers=headers, timeout=None
@@ -234,8 +254,10 @@ class HttpChannel:
                     if response.status_code in (404, 405):
                         return  # no standalone stream offered, or the session is gone
                     if response.status_code == 200:
-                        last_id = await self._read_events(response) or last_id
-            except httpx2.HTTPError as exc:
+                        await self._read_events(response)
+            except MessageTooLarge as exc:
+                logger.error("service %s sent %s on its standalone stream", self.namespace, exc)
+            except (httpx2.HTTPError, UpstreamUnavailable) as exc:
                 logger.info("service %s: standalone stream dropped (%s)", self.namespace, exc)
             await anyio.sleep(RECONNECT_DELAY)
 

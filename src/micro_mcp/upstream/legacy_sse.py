@@ -9,6 +9,7 @@ handshake era.
 from __future__ import annotations
 
 import logging
+from contextlib import aclosing
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -18,10 +19,11 @@ from anyio.abc import TaskStatus
 
 from micro_mcp import codes
 from micro_mcp.config.model import ServiceSpec
-from micro_mcp.errors import McpError
+from micro_mcp.errors import McpError, MessageTooLarge
 from micro_mcp.protocol import jsonrpc
 from micro_mcp.protocol.jsonrpc import Message
 from micro_mcp.transport import sse
+from micro_mcp.upstream.events import read_events
 from micro_mcp.upstream.http import CONNECT_TIMEOUT
 from micro_mcp.upstream.session import SessionHandler, UpstreamSession
 
@@ -63,34 +65,41 @@ async def run_sse_service(
 
     async def read_stream() -> None:
         headers = {"accept": sse.CONTENT_TYPE}
+        ended = "its event stream ended"
         try:
             async with http.stream("GET", url, headers=headers) as response:
                 if response.status_code != 200:
                     raise McpError(
                         f"service {namespace!r}: GET {url} answered {response.status_code}"
                     )
-                parser = sse.EventParser(max_message_bytes)
-                async for line in response.aiter_lines():
-                    data = parser.feed(line.rstrip("\r\n"))
-                    if data is None:
-                        continue
-                    if parser.event_type == "endpoint":
-                        target = urljoin(url, data.strip())
-                        if urlsplit(target).netloc != urlsplit(url).netloc:
-                            raise McpError(
-                                f"service {namespace!r} named a foreign endpoint {target!r}"
-                            )
-                        endpoint.append(target)
-                        found.set()
-                    elif data:
-                        try:
-                            await session.receive(jsonrpc.decode(data))
-                        except McpError as exc:
-                            logger.warning("service %s sent a bad message (%s)", namespace, exc)
+                async with aclosing(read_events(response, max_message_bytes)) as events:
+                    async for event in events:
+                        await on_event(event.event, event.data)
         except httpx2.HTTPError as exc:
             raise McpError(f"service {namespace!r} is unreachable: {exc}") from exc
+        except MessageTooLarge as exc:
+            # The one stream carries every reply and cannot be read past the event, whose
+            # request id was never seen: every waiting request fails, and the session with them.
+            logger.error("service %s sent %s; its session ends", namespace, exc)
+            ended = f"it sent {exc}"
+            raise
         finally:
-            session.close("its event stream ended")
+            session.close(ended)
+
+    async def on_event(kind: str, data: str) -> None:
+        if not data:
+            return  # an event with no data (an id alone, say): nothing to read
+        if kind == "endpoint":
+            target = urljoin(url, data.strip())
+            if urlsplit(target).netloc != urlsplit(url).netloc:
+                raise McpError(f"service {namespace!r} named a foreign endpoint {target!r}")
+            endpoint.append(target)
+            found.set()
+        else:
+            try:
+                await session.receive(jsonrpc.decode(data))
+            except McpError as exc:
+                logger.warning("service %s sent a bad message (%s)", namespace, exc)
 
     async with (
         httpx2.AsyncClient(headers=spec.headers, timeout=timeout, follow_redirects=False) as http,
