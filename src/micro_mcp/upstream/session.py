@@ -7,13 +7,10 @@ are forwarded as parsed, never re-modelled; only the `_meta` keys that belong to
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Final, Protocol
-
-import anyio
 
 from micro_mcp import codes
 from micro_mcp.errors import McpError, UpstreamError, UpstreamTimeout, UpstreamUnavailable
@@ -21,6 +18,7 @@ from micro_mcp.protocol import jsonrpc, versions
 from micro_mcp.protocol.eras import GATEWAY_INFO
 from micro_mcp.protocol.jsonrpc import Message, RequestId, next_id
 from micro_mcp.protocol.versions import Era
+from micro_mcp.transport.peer import Peer
 
 logger = logging.getLogger(__name__)
 
@@ -34,8 +32,6 @@ whose call caused them, and answers with a clear error when that client cannot t
 PROBE_TIMEOUT: Final = 5.0
 """Seconds to wait for a `server/discover` answer before trying `initialize`: a handshake-era
 server may ignore an unknown request sent before its handshake instead of answering it."""
-CANCEL_SEND_TIMEOUT: Final = 1.0
-"""Seconds a cancellation notice may take to write; it is best effort."""
 
 
 class SessionHandler(Protocol):
@@ -57,14 +53,6 @@ class SessionHandler(Protocol):
         ...
 
 
-class _Pending:
-    __slots__ = ("done", "reply")
-
-    def __init__(self) -> None:
-        self.done = anyio.Event()
-        self.reply: Message | None = None
-
-
 class UpstreamSession:
     """Requests to, and messages from, one service."""
 
@@ -74,8 +62,7 @@ class UpstreamSession:
         self.namespace = namespace
         self._send = send
         self._handler = handler
-        self._pending: dict[RequestId, _Pending] = {}
-        self._closed: str | None = None
+        self._peer = Peer()
         self._listens: set[RequestId] = set()
         self.era = Era.HANDSHAKE
         self.version = versions.LATEST_HANDSHAKE
@@ -88,7 +75,7 @@ class UpstreamSession:
     @property
     def in_flight(self) -> int:
         """Requests sent and not yet answered."""
-        return len(self._pending)
+        return len(self._peer)
 
     async def request(
         self,
@@ -112,29 +99,24 @@ class UpstreamSession:
             UpstreamTimeout: no answer within `timeout` seconds.
             UpstreamUnavailable: the connection is closed or broke while waiting.
         """
-        if self._closed is not None:
-            raise UpstreamUnavailable(f"service {self.namespace!r} is unavailable: {self._closed}")
+        if self._peer.closed is not None:
+            raise UpstreamUnavailable(
+                f"service {self.namespace!r} is unavailable: {self._peer.closed}"
+            )
         rid = next_id() if request_id is None else request_id
-        pending = self._pending[rid] = _Pending()
+        stamped = self._stamp(params, client_capabilities, envelope)
         try:
-            stamped = self._stamp(params, client_capabilities, envelope)
-            await self._send(jsonrpc.request(rid, method, stamped))
-            with anyio.fail_after(timeout):
-                await pending.done.wait()
+            reply = await self._peer.call(
+                self._send, jsonrpc.request(rid, method, stamped), timeout
+            )
         except TimeoutError:
-            await self._cancel(rid, "timeout")
             raise UpstreamTimeout(
                 f"service {self.namespace!r} did not answer {method} within {timeout:g} s"
             ) from None
-        except anyio.get_cancelled_exc_class():
-            if not pending.done.is_set():
-                await self._cancel(rid, "cancelled by the client")
-            raise
-        finally:
-            self._pending.pop(rid, None)
-        reply = pending.reply
         if reply is None:
-            raise UpstreamUnavailable(f"service {self.namespace!r} is unavailable: {self._closed}")
+            raise UpstreamUnavailable(
+                f"service {self.namespace!r} is unavailable: {self._peer.closed}"
+            )
         if "error" in reply:
             error = reply["error"]
             error_object = jsonrpc.as_object(error)
@@ -147,14 +129,14 @@ class UpstreamSession:
 
     async def notify(self, method: str, params: dict[str, Any] | None = None) -> None:
         """Send a notification."""
-        if self._closed is None:
+        if self._peer.closed is None:
             await self._send(jsonrpc.notification(method, params))
 
     async def respond(self, request_id: RequestId, message: Message) -> None:
         """Answer a request the service sent; `message` holds `result` or `error`."""
         message["jsonrpc"] = jsonrpc.VERSION
         message["id"] = request_id
-        if self._closed is None:
+        if self._peer.closed is None:
             await self._send(message)
 
     async def receive(self, message: Message, related: RequestId | None = None) -> None:
@@ -172,14 +154,10 @@ class UpstreamSession:
             logger.info("service %s ended subscription %r", self.namespace, reply_id)
             return
         # decode() let through a null id only on an error about a request it could not read.
-        pending = self._pending.get(reply_id) if jsonrpc.is_request_id(reply_id) else None
-        if pending is None:
+        if not self._peer.resolve(message):
             logger.debug(
                 "service %s answered unknown request id %r", self.namespace, message.get("id")
             )
-            return
-        pending.reply = message
-        pending.done.set()
 
     async def listen(self, notifications: dict[str, Any]) -> RequestId:
         """Open a 2026-07-28 `subscriptions/listen` stream; it stays open until `unlisten`."""
@@ -196,17 +174,11 @@ class UpstreamSession:
 
     def fail(self, request_id: RequestId, error: dict[str, Any]) -> None:
         """Answer a waiting request with `error` on the service's behalf (its channel broke)."""
-        pending = self._pending.get(request_id)
-        if pending is not None and not pending.done.is_set():
-            pending.reply = {"jsonrpc": jsonrpc.VERSION, "id": request_id, "error": error}
-            pending.done.set()
+        self._peer.fail(request_id, error)
 
     def close(self, reason: str) -> None:
         """Mark the connection gone and fail every request waiting on it."""
-        if self._closed is None:
-            self._closed = reason
-        for pending in self._pending.values():
-            pending.done.set()
+        self._peer.close(reason)
 
     async def handshake(self, protocol: str, timeout: float) -> None:
         """Agree on a protocol era and version with the service.
@@ -295,12 +267,6 @@ class UpstreamSession:
         else:
             params.pop(versions.META, None)
         return params
-
-    async def _cancel(self, request_id: RequestId, reason: str) -> None:
-        notice = {"requestId": request_id, "reason": reason}
-        # Best effort: a service that is gone has nobody left to tell.
-        with anyio.move_on_after(CANCEL_SEND_TIMEOUT, shield=True), contextlib.suppress(McpError):
-            await self.notify("notifications/cancelled", notice)
 
 
 def _dict(value: object) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from micro_mcp.policy.model import Principal
 from micro_mcp.protocol import jsonrpc
 from micro_mcp.protocol.jsonrpc import Message, RequestId
 from micro_mcp.protocol.versions import Era
+from micro_mcp.transport.peer import Peer
 
 logger = logging.getLogger(__name__)
 
@@ -53,16 +54,6 @@ def line_outbox(write: Callable[[bytes], Awaitable[None]]) -> Outbox:
     return deliver
 
 
-class _Awaited:
-    """A request the gateway sent to the client, waiting for its answer."""
-
-    __slots__ = ("done", "reply")
-
-    def __init__(self) -> None:
-        self.done = anyio.Event()
-        self.reply: Message | None = None
-
-
 @dataclass(eq=False, slots=True)
 class ClientSession:
     """One client connection: its era, identity, requests in flight and subscriptions."""
@@ -84,7 +75,7 @@ class ClientSession:
     subscriptions: set[str] = field(default_factory=set[str])
     """Handshake era: exposed URIs subscribed with `resources/subscribe`."""
 
-    awaiting: dict[RequestId, _Awaited] = field(default_factory=dict[RequestId, _Awaited])
+    awaiting: Peer = field(default_factory=Peer)
     """Requests the gateway sent the client (relayed from services), by the gateway's id."""
 
     async def send(self, message: Message, related: RequestId | None = None) -> None:
@@ -99,32 +90,33 @@ class ClientSession:
             logger.debug("client %s is gone; dropped %s", self.id, message.get("method"))
 
     async def request(
-        self, request_id: RequestId, method: str, params: Any, related: RequestId | None
-    ) -> Message:
-        """Send the client a request and return its whole answer (`result` or `error`).
+        self,
+        request_id: RequestId,
+        method: str,
+        params: Any,
+        related: RequestId | None,
+        timeout: float | None = None,
+    ) -> Message | None:
+        """Send the client a request and return its whole answer (`result` or `error`), or None
+        if the client went away first.
 
         Raises:
-            TimeoutError: through the caller's deadline; the entry is removed either way.
+            TimeoutError: no answer within `timeout` seconds (the client is told it was
+                cancelled).
         """
-        waiter = self.awaiting[request_id] = _Awaited()
-        try:
-            message = jsonrpc.request(request_id, method, params)
-            await self.send(message, related)
-            await waiter.done.wait()
-        finally:
-            del self.awaiting[request_id]
-        assert waiter.reply is not None
-        return waiter.reply
+
+        async def send(message: Message) -> None:
+            await self.outbox(message, related)
+
+        return await self.awaiting.call(send, jsonrpc.request(request_id, method, params), timeout)
 
     def resolve(self, reply: Message) -> bool:
         """Hand the client's answer to the request it answers; False if none waits for it."""
-        reply_id = reply.get("id")
-        waiter = self.awaiting.get(reply_id) if jsonrpc.is_request_id(reply_id) else None
-        if waiter is None:
-            return False
-        waiter.reply = reply
-        waiter.done.set()
-        return True
+        return self.awaiting.resolve(reply)
+
+    def close(self, reason: str) -> None:
+        """The client is gone: every request waiting on it wakes without an answer."""
+        self.awaiting.close(reason)
 
     def wants_resource(self, exposed_uri: str) -> list[RequestId | None]:
         """Where an update of `exposed_uri` goes: listen ids (2026-07-28) or None (handshake)."""

@@ -52,14 +52,15 @@ async def ask(
             or is gone.
     """
     try:
-        with anyio.fail_after(timeout):
-            reply = await client.request(next_id(), method, params, related)
+        reply = await client.request(next_id(), method, params, related, timeout)
     except TimeoutError:
         raise McpError(
             f"the client did not answer {method} within {timeout:g} s", code=codes.UPSTREAM_TIMEOUT
         ) from None
     except (OSError, anyio.BrokenResourceError, anyio.ClosedResourceError):
         raise UpstreamUnavailable(f"the client went away before answering {method}") from None
+    if reply is None:
+        raise UpstreamUnavailable(f"the client went away before answering {method}")
     error = jsonrpc.as_object(reply.get("error"))
     if error is not None:
         raise UpstreamError(error)

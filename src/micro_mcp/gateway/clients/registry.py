@@ -29,6 +29,7 @@ class Clients:
     def release(self, client: ClientSession) -> None:
         """A client left: forget it, and free what was kept for it alone."""
         self._clients.discard(client)
+        client.close("the client left")
         for hook in self._on_release:
             hook(client)
 
