@@ -50,6 +50,7 @@ from micro_mcp.gateway.fronts.asgi import (
     read_body,
     reply,
 )
+from micro_mcp.gateway.fronts.front import Front
 from micro_mcp.gateway.fronts.http_sessions import HttpSession, SessionTable
 from micro_mcp.gateway.fronts.legacy_sse import LegacySse
 from micro_mcp.gateway.fronts.streams import EventStream, is_reply_to
@@ -85,6 +86,7 @@ class HttpFront:
     ) -> None:
         self.dispatcher = dispatcher
         self.mesh = dispatcher.mesh
+        self.front = Front(dispatcher)
         self.authenticator = authenticator
         self.spec = spec
         self.sessions = SessionTable(spec.max_sessions, spec.session_idle_seconds)
@@ -114,7 +116,7 @@ class HttpFront:
         while True:
             await anyio.sleep(SWEEP_INTERVAL)
             for session in self.sessions.sweep():
-                self.mesh.clients.release(session.client)
+                self.front.close(session.client)
 
     # --- entry and the checks every request passes ------------------------------------------
 
@@ -230,20 +232,22 @@ class HttpFront:
             if session is None:
                 await fail(send, 503, codes.INTERNAL_ERROR, "Too many sessions; try later")
                 return
-            self.mesh.clients.add(session.client)
+            self.front.open(session.client)
         else:
             found = await self._session(send, headers, principal)
             if found is None:
                 return
             session = found
-        if jsonrpc.is_request(message):
-            await self._post_request(receive, send, session, message)
-            return
-        if jsonrpc.is_notification(message):
-            await self.dispatcher.handle_notification(session.client, message)
-        else:
-            session.client.resolve(message)  # an answer to a request relayed from a service
-        await reply(send, 202, b"", [])
+        answered = False
+
+        async def run(request: Message) -> None:
+            nonlocal answered
+            answered = True
+            await self._post_request(receive, send, session, request)
+
+        await self.front.take(session.client, message, run)
+        if not answered:  # a notification, or an answer to a request relayed from a service
+            await reply(send, 202, b"", [])
 
     async def _session(
         self, send: Send, headers: Headers, principal: Principal
@@ -302,15 +306,11 @@ class HttpFront:
         async def deliver(outgoing: Message, related: object) -> None:
             stream.push(outgoing, last=is_reply_to(outgoing, request_id))
 
-        client = ClientSession(deliver, principal)
-        self.mesh.clients.add(client)
-        try:
+        with self.front.connected(ClientSession(deliver, principal)) as client:
             async with anyio.create_task_group() as tg:
                 tg.start_soon(self.dispatcher.handle_request, client, message)
                 await _stream_out(receive, send, stream, [], modern=True)
                 tg.cancel_scope.cancel()  # the client hung up first: that cancels the request
-        finally:
-            self.mesh.clients.release(client)
 
     def _modern_rejection(
         self, headers: Headers, message: Message
@@ -372,7 +372,7 @@ class HttpFront:
         if session is None:
             return
         self.sessions.remove(session.id)
-        self.mesh.clients.release(session.client)
+        self.front.close(session.client)
         await reply(send, 200, b"", [])
 
 

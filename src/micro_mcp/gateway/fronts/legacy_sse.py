@@ -27,9 +27,11 @@ from micro_mcp.gateway.fronts.asgi import (
     read_body,
     reply,
 )
+from micro_mcp.gateway.fronts.front import Front
 from micro_mcp.gateway.fronts.http_sessions import SessionTable
 from micro_mcp.policy.model import Principal
 from micro_mcp.protocol import jsonrpc
+from micro_mcp.protocol.jsonrpc import Message
 from micro_mcp.transport import sse
 
 STREAM_PATH: Final = "/sse"
@@ -43,7 +45,7 @@ class LegacySse:
         self, dispatcher: Dispatcher, sessions: SessionTable, tasks: TaskGroup, max_body: int
     ) -> None:
         self.dispatcher = dispatcher
-        self.mesh = dispatcher.mesh
+        self.front = Front(dispatcher)
         self.sessions = sessions
         self.tasks = tasks
         self.max_body = max_body
@@ -63,7 +65,7 @@ class LegacySse:
         if session is None:
             await fail(send, 503, codes.INTERNAL_ERROR, "Too many sessions; try later")
             return
-        self.mesh.clients.add(session.client)
+        self.front.open(session.client)
         session.listening = True
         endpoint = f"{MESSAGES_PATH}?session_id={session.id}".encode()
         await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
@@ -79,7 +81,7 @@ class LegacySse:
         finally:
             # The stream is the session: when it closes, the session ends.
             self.sessions.remove(session.id)
-            self.mesh.clients.release(session.client)
+            self.front.close(session.client)
 
     async def _message(
         self, scope: Scope, receive: Receive, send: Send, principal: Principal
@@ -98,11 +100,11 @@ class LegacySse:
         except McpError as exc:
             await fail(send, 400, exc.code, exc.message)
             return
-        if jsonrpc.is_request(message):
+        client = session.client
+
+        async def run(request: Message) -> None:
             # No response stream of its own: the reply joins the session's one stream.
-            self.tasks.start_soon(self.dispatcher.handle_request, session.client, message)
-        elif jsonrpc.is_notification(message):
-            await self.dispatcher.handle_notification(session.client, message)
-        else:
-            session.client.resolve(message)
+            self.tasks.start_soon(self.dispatcher.handle_request, client, request)
+
+        await self.front.take(client, message, run)
         await reply(send, 202, b"Accepted", [])

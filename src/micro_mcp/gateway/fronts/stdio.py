@@ -13,8 +13,10 @@ from micro_mcp import codes
 from micro_mcp.errors import McpError
 from micro_mcp.gateway.clients.client import ClientSession, line_outbox
 from micro_mcp.gateway.core.dispatcher import Dispatcher
+from micro_mcp.gateway.fronts.front import Front
 from micro_mcp.policy.model import Principal
 from micro_mcp.protocol import jsonrpc
+from micro_mcp.protocol.jsonrpc import Message
 from micro_mcp.transport.framing import LineFramer, Oversized
 from micro_mcp.transport.pipes import FdStream
 
@@ -48,17 +50,16 @@ async def serve_client(
 ) -> None:
     """Read newline-delimited messages with `receive()` and answer them until input ends or
     `stop` is set; then let the requests already taken finish, for up to `DRAIN_TIMEOUT`."""
-    mesh = dispatcher.mesh
-    mesh.clients.add(client)
+    front = Front(dispatcher)
     framer = LineFramer(max_message_bytes)
-    try:
+    with front.connected(client):
         async with anyio.create_task_group() as tg:
             async with anyio.create_task_group() as reading:
                 if stop is not None:
                     reading.start_soon(_cancel_when, stop, reading.cancel_scope)
                 while chunk := await receive():
                     for line in framer.feed(chunk):
-                        await _take(dispatcher, client, line, tg, max_message_bytes)
+                        await _take(front, client, line, tg, max_message_bytes)
                 reading.cancel_scope.cancel()  # input ended: the stop watcher has nothing to do
             # No more input. Open listens would never end on their own; the rest may finish.
             for listen_id in list(client.listens):
@@ -66,8 +67,6 @@ async def serve_client(
                 if scope is not None:
                     scope.cancel()
             tg.cancel_scope.deadline = anyio.current_time() + DRAIN_TIMEOUT
-    finally:
-        mesh.clients.release(client)
 
 
 async def _cancel_when(event: anyio.Event, scope: anyio.CancelScope) -> None:
@@ -76,7 +75,7 @@ async def _cancel_when(event: anyio.Event, scope: anyio.CancelScope) -> None:
 
 
 async def _take(
-    dispatcher: Dispatcher,
+    front: Front,
     client: ClientSession,
     line: bytes | Oversized,
     tg: anyio.abc.TaskGroup,
@@ -100,12 +99,11 @@ async def _take(
     except McpError as exc:
         await _reply_error(client, _salvage_id(line), exc)
         return
-    if jsonrpc.is_request(message):
-        tg.start_soon(dispatcher.handle_request, client, message)
-    elif jsonrpc.is_notification(message):
-        await dispatcher.handle_notification(client, message)
-    elif not client.resolve(message):
-        logger.debug("client answered unknown request %r", message.get("id"))
+
+    async def run(request: Message) -> None:
+        tg.start_soon(front.dispatcher.handle_request, client, request)
+
+    await front.take(client, message, run)
 
 
 async def _reply_error(client: ClientSession, request_id: object, exc: McpError) -> None:
