@@ -17,13 +17,13 @@ from typing import Any, Final
 import anyio
 
 from micro_mcp import codes
-from micro_mcp.audit.events import AuditEvent, fingerprint
 from micro_mcp.audit.sinks import AuditSink
 from micro_mcp.errors import McpError, PolicyDenied, Unauthenticated, UnknownName
 from micro_mcp.gateway.clients.client import LOG_LEVELS, ClientSession, Listen
 from micro_mcp.gateway.core import relay
 from micro_mcp.gateway.core.eras import dress_result, settle_era
 from micro_mcp.gateway.core.exchange import Exchange
+from micro_mcp.gateway.core.trail import Trail
 from micro_mcp.gateway.services.mesh import Mesh
 from micro_mcp.policy import engine
 from micro_mcp.protocol import jsonrpc, versions
@@ -54,7 +54,7 @@ class Dispatcher:
         self.mesh = mesh
         self.audit = audit
         self.telemetry = telemetry if telemetry is not None else Recorder()
-        self._include_arguments = mesh.config.audit.include_arguments
+        self.trail = Trail(audit, self.telemetry, mesh.config.audit.include_arguments)
         self._handlers: dict[str, Callable[[Exchange], Awaitable[dict[str, Any]]]] = {
             "initialize": self._initialize,
             "server/discover": self._discover,
@@ -88,7 +88,7 @@ class Dispatcher:
             finally:
                 client.in_flight.pop(ex.request_id, None)
         if scope.cancelled_caught:
-            self._audit_reply(ex, "cancelled", None)
+            self.trail.reply(ex, "cancelled", None)
             return  # a cancelled request gets no response (MCP cancellation)
         if response is not None:
             await client.send(response, ex.request_id)
@@ -100,10 +100,10 @@ class Dispatcher:
                 return None
             result = await self._dispatch(ex)
             response = jsonrpc.result(ex.request_id, dress_result(ex.client.era, ex.method, result))
-            self._audit_reply(ex, "tool_error" if result.get("isError") is True else "ok", None)
+            self.trail.reply(ex, "tool_error" if result.get("isError") is True else "ok", None)
         except McpError as exc:
             response = jsonrpc.error(ex.request_id, exc.to_error())
-            self._audit_reply(
+            self.trail.reply(
                 ex,
                 "denied" if isinstance(exc, PolicyDenied | Unauthenticated) else "error",
                 exc.code,
@@ -112,22 +112,22 @@ class Dispatcher:
             logger.exception("internal error handling %s", ex.method)
             error = {"code": codes.INTERNAL_ERROR, "message": "Internal error in the gateway"}
             response = jsonrpc.error(ex.request_id, error)
-            self._audit_reply(ex, "error", codes.INTERNAL_ERROR)
+            self.trail.reply(ex, "error", codes.INTERNAL_ERROR)
         return response
 
     async def _dispatch(self, ex: Exchange) -> dict[str, Any]:
         settle_era(ex.client, ex.method, ex.params)
         if ex.client.principal is None:
-            self._audit_call(ex, "deny")
+            self.trail.call(ex, "deny")
             raise Unauthenticated(
                 "Unauthenticated: the gateway requires a token (set MICRO_MCP_TOKEN for stdio)"
             )
         handler = self._handlers.get(ex.method)
         if handler is None or (ex.client.era is Era.MODERN and ex.method in HANDSHAKE_ONLY):
-            self._audit_call(ex, None)
+            self.trail.call(ex, None)
             raise McpError(f"Method not found: {ex.method}", code=codes.METHOD_NOT_FOUND)
         if ex.method not in _ROUTED:
-            self._audit_call(ex, "allow")
+            self.trail.call(ex, "allow")
         if not self.mesh.started.is_set() and ex.method != "ping":
             # Answers wait for the catalog while services start; once started (the hot path)
             # there is nothing to wait for, and an awaited set Event would still cost a turn.
@@ -275,7 +275,7 @@ class Dispatcher:
         wanted = jsonrpc.as_object(ex.params.get("notifications"))
         if wanted is None:
             raise McpError("subscriptions/listen needs 'notifications'", code=codes.INVALID_PARAMS)
-        self._audit_call(ex, "allow")
+        self.trail.call(ex, "allow")
         await self.mesh.started.wait()
         uris = wanted.get("resourceSubscriptions")
         routes = {
@@ -317,62 +317,20 @@ class Dispatcher:
     ) -> Route:
         if route is None:
             if audit:
-                self._audit_call(ex, None)
+                self.trail.call(ex, None)
             raise UnknownName(unknown)
         principal = ex.client.principal
         assert principal is not None
         decision = engine.evaluate(principal, route.subject)
         if audit:
             ex.route = route
-            self._audit_call(ex, "allow" if decision.allowed else "deny")
+            self.trail.call(ex, "allow" if decision.allowed else "deny")
         if not decision.allowed:
             raise PolicyDenied(f"Denied: {route.subject} is not allowed ({decision.reason})")
         return route
 
     def _namer(self, route: Route) -> Namer:
         return self.mesh.service(route.namespace).namer
-
-    def _audit_call(self, ex: Exchange, decision: str | None) -> None:
-        ex.audited = True
-        self.telemetry.on_call(ex, decision, _principal(ex.client))
-        arguments = (
-            ex.params.get("arguments") if ex.method in ("tools/call", "prompts/get") else None
-        )
-        size = digest = None
-        if arguments is not None and not self._include_arguments:
-            size, digest = fingerprint(arguments)
-        self._audit(
-            ex,
-            "call",
-            decision=decision,
-            arguments=arguments if self._include_arguments else None,
-            arguments_size=size,
-            arguments_sha256=digest,
-        )
-
-    def _audit_reply(self, ex: Exchange, outcome: str, code: int | None) -> None:
-        if not ex.audited:
-            self._audit_call(ex, None)
-        seconds = time.perf_counter() - ex.started
-        self.telemetry.on_reply(ex, outcome, code, seconds)
-        duration_ms = round(seconds * 1000, 3)
-        self._audit(ex, "reply", outcome=outcome, error_code=code, duration_ms=duration_ms)
-
-    def _audit(self, ex: Exchange, event: str, **fields: Any) -> None:
-        """Emit one audit record with the fields every record of an exchange carries."""
-        route = ex.route
-        self.audit.emit(
-            AuditEvent(
-                event=event,
-                time=time.time(),
-                correlation_id=str(ex.correlation),
-                principal=_principal(ex.client),
-                method=ex.method,
-                name=route.subject if route else None,
-                service=route.namespace if route else None,
-                **fields,
-            )
-        )
 
     # --- notifications ----------------------------------------------------------------------
 
@@ -408,7 +366,3 @@ def _string(params: dict[str, Any], key: str) -> str:
     if not isinstance(value, str):
         raise McpError(f"params.{key} must be a string", code=codes.INVALID_PARAMS)
     return value
-
-
-def _principal(client: ClientSession) -> str:
-    return client.principal.name if client.principal is not None else engine.ANONYMOUS + "?"

@@ -1,0 +1,76 @@
+"""The trail every request leaves: an audit record when it arrives and one when it is answered,
+and the matching metrics and span events. Arguments are written as size and SHA-256 unless the
+operator asked for them verbatim."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from micro_mcp.audit.events import AuditEvent, fingerprint
+from micro_mcp.audit.sinks import AuditSink
+from micro_mcp.gateway.clients.client import ClientSession
+from micro_mcp.gateway.core.exchange import Exchange
+from micro_mcp.policy import engine
+from micro_mcp.telemetry.recorder import Recorder
+
+ARGUMENT_METHODS = ("tools/call", "prompts/get")
+"""The methods whose `arguments` the audit records (as a fingerprint, or verbatim)."""
+
+
+class Trail:
+    """Writes each exchange's `call` and `reply` records to the audit sink and the telemetry."""
+
+    __slots__ = ("audit", "include_arguments", "telemetry")
+
+    def __init__(self, audit: AuditSink, telemetry: Recorder, include_arguments: bool) -> None:
+        self.audit = audit
+        self.telemetry = telemetry
+        self.include_arguments = include_arguments
+
+    def call(self, ex: Exchange, decision: str | None) -> None:
+        """Record a request as it arrives, with the policy decision (None: none was taken)."""
+        ex.audited = True
+        self.telemetry.on_call(ex, decision, principal_name(ex.client))
+        arguments = ex.params.get("arguments") if ex.method in ARGUMENT_METHODS else None
+        size = digest = None
+        if arguments is not None and not self.include_arguments:
+            size, digest = fingerprint(arguments)
+        self._emit(
+            ex,
+            "call",
+            decision=decision,
+            arguments=arguments if self.include_arguments else None,
+            arguments_size=size,
+            arguments_sha256=digest,
+        )
+
+    def reply(self, ex: Exchange, outcome: str, code: int | None) -> None:
+        """Record how a request ended; a request never recorded on arrival gets that first."""
+        if not ex.audited:
+            self.call(ex, None)
+        seconds = time.perf_counter() - ex.started
+        self.telemetry.on_reply(ex, outcome, code, seconds)
+        duration_ms = round(seconds * 1000, 3)
+        self._emit(ex, "reply", outcome=outcome, error_code=code, duration_ms=duration_ms)
+
+    def _emit(self, ex: Exchange, event: str, **fields: Any) -> None:
+        """Emit one audit record with the fields every record of an exchange carries."""
+        route = ex.route
+        self.audit.emit(
+            AuditEvent(
+                event=event,
+                time=time.time(),
+                correlation_id=str(ex.correlation),
+                principal=principal_name(ex.client),
+                method=ex.method,
+                name=route.subject if route else None,
+                service=route.namespace if route else None,
+                **fields,
+            )
+        )
+
+
+def principal_name(client: ClientSession) -> str:
+    """Who the client is, for the trail; an unauthenticated one is `anonymous?`."""
+    return client.principal.name if client.principal is not None else engine.ANONYMOUS + "?"
