@@ -7,7 +7,7 @@ outbox the test reads. Each test builds what it needs with `gateway(...)`.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -81,6 +81,10 @@ class Client:
     received: MemoryObjectReceiveStream[Message]
     _next: int = 0
     notifications: list[Message] = field(default_factory=list[Message])
+    """Everything the client received that was not the response it waited for."""
+    answer: Callable[[Message], dict[str, Any]] | None = None
+    """Answers requests the gateway sends the client (sampling, elicitation, roots) with a
+    result; without it they stay unanswered, in `notifications`."""
 
     async def request(self, method: str, params: dict[str, Any] | None = None) -> Message:
         """Send a request and return the response to it (result or error), keeping whatever
@@ -95,6 +99,9 @@ class Client:
                     if incoming.get("id") == request_id and "method" not in incoming:
                         return incoming
                     self.notifications.append(incoming)
+                    if self.answer is not None and jsonrpc.is_request(incoming):
+                        reply = jsonrpc.result(incoming["id"], self.answer(incoming))
+                        self.session.resolve(reply)
         raise AssertionError("the client's stream ended before the response")
 
     async def initialize(self, capabilities: dict[str, Any] | None = None) -> Message:
@@ -142,11 +149,13 @@ async def gateway(
     config: Mapping[str, Any] | None = None,
     entries: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> AsyncIterator[Gateway]:
-    """A started gateway over in-memory `services`; `entries` adds manifest keys per service."""
+    """A started gateway over in-memory `services`. `entries` gives a service's manifest entry
+    (its `command` or `url` only says which kind of service it stands for); by default
+    `{"command": "in-memory"}`."""
     manifest = Manifest.model_validate(
         {
             "mcpServers": {
-                ns: {"command": "in-memory", **(entries or {}).get(ns, {})} for ns in services
+                ns: dict((entries or {}).get(ns, {})) or {"command": "in-memory"} for ns in services
             }
         }
     )

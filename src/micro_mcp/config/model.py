@@ -87,11 +87,14 @@ class ServiceSpec(_Frozen):
     """Restarts in a row (runs shorter than a minute) before the service is left failed."""
     restart_delay: float = Field(default=0.5, gt=0, alias="restartDelay")
     """Seconds before the first restart; each further one in a row waits twice as long (to 30 s)."""
-    sessions: Literal["shared", "per-client"] = "shared"
+    sessions: Literal["auto", "shared", "per-client"] = "auto"
     """`shared`: one upstream session serves every client. `per-client`: each handshake-era
     client gets a session of its own (for a stdio service, a process of its own), so the
     service keeps per-client state and can send that client requests (sampling, elicitation,
-    roots); 2026-07-28 clients, being stateless, share the first session."""
+    roots); 2026-07-28 clients, being stateless, share the first session. `auto`: `per-client`
+    for a service reached by URL that speaks 2026-07-28 (such a service can ask a
+    handshake-era client for input only over a handshake-era session of its own, and an HTTP
+    session costs little), else `shared`."""
 
     @model_validator(mode="after")
     def _one_transport(self) -> ServiceSpec:

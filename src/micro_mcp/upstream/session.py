@@ -69,6 +69,8 @@ class UpstreamSession:
         self.capabilities: dict[str, Any] = {}
         self.server_info: dict[str, Any] = {}
         self.instructions: str | None = None
+        self.owner: object | None = None
+        """The one client this session serves, when it serves only one (`per-client`)."""
         self.opened_at = time.monotonic()
         """When the session was opened (`time.monotonic`): a service's uptime, for operators."""
 

@@ -60,12 +60,17 @@ class CallTable:
         """The calls in flight on one service, oldest first."""
         return [call for (ns, _), call in self._calls.items() if ns == namespace]
 
-    def behind(self, namespace: str, related: RequestId | None) -> CallContext | None:
+    def behind(
+        self, namespace: str, related: RequestId | None, client: ClientSession | None = None
+    ) -> CallContext | None:
         """The call a service's own request belongs to: the one its channel names, else the
-        latest on that service when all its calls come from one client (stdio tells nothing)."""
+        latest on that service when all its calls come from one client (stdio tells nothing);
+        with `client` (a session serving only it), the latest of that client's calls."""
         if related is not None:
             return self.get(namespace, related)
         calls = self.of_service(namespace)
+        if client is not None:
+            calls = [call for call in calls if call.client is client]
         if calls and all(call.client is calls[0].client for call in calls):
             return calls[-1]
         return None

@@ -10,6 +10,7 @@ from typing import Any, Final
 from micro_mcp import codes
 from micro_mcp.errors import McpError
 from micro_mcp.gateway.clients.calls import CallTable
+from micro_mcp.gateway.clients.client import ClientSession
 from micro_mcp.gateway.clients.outbound import ask, cannot_ask
 from micro_mcp.gateway.clients.registry import Clients
 from micro_mcp.gateway.services.notifications import Notifier, Spawn
@@ -89,8 +90,9 @@ class ServiceMessages:
         self, session: UpstreamSession, message: Message, related: RequestId | None
     ) -> None:
         method: str = message["method"]
-        call = self.calls.behind(session.namespace, related)
-        client = call.client if call is not None else self.clients.sole()
+        owner = session.owner if isinstance(session.owner, ClientSession) else None
+        call = self.calls.behind(session.namespace, related, owner)
+        client = owner or (call.client if call is not None else self.clients.sole())
         refusal = cannot_ask(client, method)
         if refusal is not None or client is None:
             error = {"code": codes.METHOD_NOT_FOUND, "message": refusal or "no client to ask"}

@@ -216,7 +216,7 @@ class Supervisor:
             UpstreamUnavailable: the service is not running or its client session cannot start.
         """
         shared = service.live_session()
-        if service.spec.sessions != "per-client" or client.era is not Era.HANDSHAKE:
+        if client.era is not Era.HANDSHAKE or not _own_sessions(service, shared):
             return shared
         async with service.client_lock:
             own = service.client_sessions.get(client)
@@ -241,6 +241,7 @@ class Supervisor:
         with anyio.CancelScope() as scope:
 
             async def ready(session: UpstreamSession) -> None:
+                session.owner = client
                 service.client_sessions[client] = (session, scope)
 
             spec = service.spec.model_copy(update={"protocol": "handshake"})
@@ -261,3 +262,13 @@ class Supervisor:
             held = service.client_sessions.pop(client, None)
             if held is not None:
                 held[1].cancel()
+
+
+def _own_sessions(service: Service, shared: UpstreamSession) -> bool:
+    """Whether each handshake-era client gets a session of its own on `service` (`sessions`)."""
+    mode = service.spec.sessions
+    if mode == "auto":
+        # A 2026-07-28 session cannot carry a service's requests to a handshake-era client;
+        # a session of the client's own era can, and over HTTP it is cheap to open.
+        return service.spec.url is not None and shared.era is Era.MODERN
+    return mode == "per-client"
