@@ -179,12 +179,12 @@ class AuditTrail(MemoryAuditSink):
         """The records written so far whose attributes equal `fields`."""
         return [e for e in self.events if all(getattr(e, k) == v for k, v in fields.items())]
 
-    async def wait_for(self, **fields: Any) -> AuditEvent:
-        """The first record whose attributes equal `fields`, waiting up to 5 s for it."""
+    async def wait_for(self, count: int = 1, **fields: Any) -> AuditEvent:
+        """The `count`-th record whose attributes equal `fields`, waiting up to 5 s for it."""
         with anyio.fail_after(5):
-            while not self.of(**fields):
+            while len(self.of(**fields)) < count:
                 await self._written.wait()
-        return self.of(**fields)[0]
+        return self.of(**fields)[count - 1]
 
 
 class Tap:
