@@ -45,6 +45,11 @@ def _fs(release: anyio.Event) -> Tap:
         await release.wait()
         return "late"
 
+    @server.tool()
+    async def block() -> str:
+        await release.wait()
+        return "late"
+
     @server.prompt()
     def summary(path: str, mode: str) -> str:
         return path
@@ -74,9 +79,9 @@ async def test_every_routed_request_has_one_call_and_one_reply_with_the_same_fie
         await client.request("resources/read", {"uri": "fs+file:///nowhere"})
         await client.request("tools/call", {"name": "fs.secret", "arguments": {}})
         await client.request("prompts/get", {"name": "fs.summary", "arguments": ARGUMENTS})
-        hanging = client.send("tools/call", {"name": "fs.hang", "arguments": {}})
+        blocked = client.send("tools/call", {"name": "fs.block", "arguments": {}})
         await fs.wait_for("tools/call", count=4)
-        await client.notify("notifications/cancelled", {"requestId": hanging})
+        await client.notify("notifications/cancelled", {"requestId": blocked})
         await gw.audit.wait_for(event="reply", outcome="cancelled")
 
         pairs = _pairs(gw)
@@ -105,7 +110,7 @@ async def test_every_routed_request_has_one_call_and_one_reply_with_the_same_fie
             ),
             ("alice", "tools/call", "fs.secret", "fs", "deny", "denied", codes.POLICY_DENIED),
             ("alice", "prompts/get", "fs.summary", "fs", "allow", "ok", None),
-            ("alice", "tools/call", "fs.hang", "fs", "allow", "cancelled", None),
+            ("alice", "tools/call", "fs.block", "fs", "allow", "cancelled", None),
         ]
         # The correlation id is the id the service saw, so the two logs join.
         forwarded = [m for m in fs.received if m.get("method") in ("tools/call", "resources/read")]

@@ -8,7 +8,14 @@ from typing import Any
 import pytest
 from inline_snapshot import snapshot
 from mcp.server.mcpserver import MCPServer
-from mcp_types import EmbeddedResource, ResourceLink, TextResourceContents
+from mcp.server.mcpserver.prompts.base import UserMessage
+from mcp_types import (
+    Completion,
+    CompletionArgument,
+    EmbeddedResource,
+    ResourceLink,
+    TextResourceContents,
+)
 
 from micro_mcp import codes
 from micro_mcp.gateway.services.catalog_store import SNAPSHOTS_KEPT
@@ -141,6 +148,14 @@ async def test_resource_uris_are_renamed_out_and_back_including_uris_inside_resu
             ),
         ]
 
+    @server.prompt()
+    def quote() -> list[UserMessage]:
+        return [UserMessage(ResourceLink(type="resource_link", uri="fs://pages/3", name="3"))]
+
+    @server.completion()
+    async def pages(ref: object, argument: CompletionArgument, context: object) -> Completion:
+        return Completion(values=[argument.value + "0"])
+
     fs = Tap(sdk_service(server))
     async with gateway({"fs": fs, "web": sdk_service(_service("web"))}) as gw:
         client = gw.client()
@@ -157,10 +172,24 @@ async def test_resource_uris_are_renamed_out_and_back_including_uris_inside_resu
             assert read["result"]["contents"] == [
                 {"uri": exposed, "mimeType": "text/plain", "text": text}
             ]
+        prompt = (await client.request("prompts/get", {"name": "fs.quote"}))["result"]
+        assert prompt["messages"][0]["content"]["uri"] == "fs+fs://pages/3"
+        completion = await client.request(
+            "completion/complete",
+            {
+                "ref": {"type": "ref/resource", "uri": "fs+fs://pages/{page}"},
+                "argument": {"name": "page", "value": "1"},
+            },
+        )
+        assert completion["result"]["completion"]["values"] == ["10"]
         assert [m["params"]["uri"] for m in fs.of("resources/read")] == [
             "fs://index",
             "fs://pages/2",
         ]
+        assert fs.of("completion/complete")[0]["params"]["ref"] == {
+            "type": "ref/resource",
+            "uri": "fs://pages/{page}",
+        }
 
 
 async def test_lists_are_paged_with_the_gateways_own_cursors() -> None:
