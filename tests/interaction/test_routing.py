@@ -11,11 +11,6 @@ from tests.interaction.harness import gateway, sdk_service
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 def _named(name: str) -> MCPServer:
     server = MCPServer(name)
 

@@ -21,11 +21,6 @@ pytestmark = [
 SAMPLING = {"sampling": {}}
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 def _sampler() -> MCPServer:
     server = MCPServer("llm")
 
@@ -70,7 +65,7 @@ async def test_a_stdio_service_shares_its_session_unless_told_per_client() -> No
         assert "result" not in reply or reply["result"].get("isError") is True
         assert not gw.mesh.services["llm"].client_sessions
 
-    entries = {"llm": {"command": "in-memory", "sessions": "per-client"}}
+    entries = {"llm": {"sessions": "per-client"}}
     async with gateway({"llm": sdk_service(_sampler())}, entries=entries) as gw:
         client = gw.client()
         client.answer = _model
