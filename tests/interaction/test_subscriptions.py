@@ -127,11 +127,6 @@ async def test_a_listen_for_an_unknown_resource_is_refused_without_telling_the_s
         assert fs.of("resources/subscribe") == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a subscribe the service refused still counts: the client stays marked subscribed "
-    "and service.subscribed keeps 1, so a retry answers {} without telling the service",
-)
 async def test_a_subscribe_the_service_refused_is_not_counted_and_can_be_retried() -> None:
     refused: list[dict[str, Any]] = []
 

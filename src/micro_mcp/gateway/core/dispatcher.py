@@ -262,9 +262,14 @@ class Dispatcher:
         route = self._authorize(ex, self.mesh.catalog.resource(uri), f"Unknown resource: {uri}")
         add = ex.method == "resources/subscribe"
         subscriptions = ex.client.subscriptions
-        if add != (uri in subscriptions):
-            subscriptions.add(uri) if add else subscriptions.discard(uri)
-            await self.mesh.subscribe(route.namespace, route.name, add)
+        if add == (uri in subscriptions):
+            return {}
+        if add:  # counted only once the service took it, so a refused one can be retried
+            await self.mesh.subscribe(route.namespace, route.name, True)
+            subscriptions.add(uri)
+        else:  # gone at once: updates for it stop here even if the service fails to hear
+            subscriptions.discard(uri)
+            await self.mesh.subscribe(route.namespace, route.name, False)
         return {}
 
     async def _listen(self, ex: Exchange) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
+from micro_mcp.errors import McpError
 from micro_mcp.gateway.services.service import Service
 from micro_mcp.protocol.jsonrpc import as_object
 from micro_mcp.protocol.versions import Era
@@ -27,6 +28,8 @@ LIST_CHANGED_KEYS: Final = (
 def count(subscribed: dict[str, int], uri: str, add: bool) -> bool:
     """Count one client subscribing to (or leaving) `uri`; True when the service must be told
     (the first subscriber came, or the last one left)."""
+    if not add and uri not in subscribed:
+        return False  # nobody watched it: nothing to tell
     total = subscribed.get(uri, 0) + (1 if add else -1)
     if total > 0:
         subscribed[uri] = total
@@ -57,12 +60,17 @@ async def change(service: Service, uri: str, add: bool) -> None:
     """
     if not count(service.subscribed, uri, add):
         return
-    session = service.live_session()
-    if session.era is Era.MODERN:
-        await relisten(service, session)
-    else:
-        method = "resources/subscribe" if add else "resources/unsubscribe"
-        await session.request(method, {"uri": uri}, timeout=service.spec.timeout)
+    try:
+        session = service.live_session()
+        if session.era is Era.MODERN:
+            await relisten(service, session)
+        else:
+            method = "resources/subscribe" if add else "resources/unsubscribe"
+            await session.request(method, {"uri": uri}, timeout=service.spec.timeout)
+    except McpError:
+        if add:  # the service did not take it: nobody is subscribed after all
+            count(service.subscribed, uri, False)
+        raise
 
 
 async def relisten(service: Service, session: UpstreamSession) -> None:
