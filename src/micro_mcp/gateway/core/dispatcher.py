@@ -29,7 +29,6 @@ from micro_mcp.policy import engine
 from micro_mcp.protocol import jsonrpc, versions
 from micro_mcp.protocol.eras import GATEWAY_INFO, HANDSHAKE_ONLY, LIST_METHODS
 from micro_mcp.protocol.jsonrpc import Message, next_id
-from micro_mcp.protocol.names import Namer
 from micro_mcp.protocol.versions import Era
 from micro_mcp.registry.catalog import Catalog, Route
 from micro_mcp.registry.paging import decode_cursor, encode_cursor
@@ -214,27 +213,30 @@ class Dispatcher:
     async def _call_tool(self, ex: Exchange) -> dict[str, Any]:
         name = _string(ex.params, "name")
         route = self._authorize(ex, self.mesh.catalog.tool(name), f"Unknown tool: {name}")
-        result = await relay.forward(self.mesh, ex, route, "name", route.name)
-        self._namer(route).rewrite_content(result.get("content"))
+        service = self.mesh.service(route.namespace)
+        result = await relay.forward(self.mesh, ex, route, service, "name", route.name)
+        service.namer.rewrite_content(result.get("content"))
         return result
 
     async def _get_prompt(self, ex: Exchange) -> dict[str, Any]:
         name = _string(ex.params, "name")
         route = self._authorize(ex, self.mesh.catalog.prompt(name), f"Unknown prompt: {name}")
-        result = await relay.forward(self.mesh, ex, route, "name", route.name)
+        service = self.mesh.service(route.namespace)
+        result = await relay.forward(self.mesh, ex, route, service, "name", route.name)
         messages = jsonrpc.as_array(result.get("messages"))
         if messages is not None:
-            namer = self._namer(route)
+            namer = service.namer
             namer.rewrite_content([m.get("content") for m in jsonrpc.objects_in(messages)])
         return result
 
     async def _read_resource(self, ex: Exchange) -> dict[str, Any]:
         uri = _string(ex.params, "uri")
         route = self._authorize(ex, self.mesh.catalog.resource(uri), f"Unknown resource: {uri}")
-        result = await relay.forward(self.mesh, ex, route, "uri", route.name)
+        service = self.mesh.service(route.namespace)
+        result = await relay.forward(self.mesh, ex, route, service, "uri", route.name)
         contents = jsonrpc.as_array(result.get("contents"))
         if contents is not None:
-            namer = self._namer(route)
+            namer = service.namer
             for item in jsonrpc.objects_in(contents):
                 if isinstance(item.get("uri"), str):
                     item["uri"] = namer.uri(item["uri"])
@@ -255,7 +257,8 @@ class Dispatcher:
                     "ref must be a ref/prompt with a name or a ref/resource with a uri",
                     code=codes.INVALID_PARAMS,
                 )
-        return await relay.forward(self.mesh, ex, route, "ref", upstream_ref)
+        service = self.mesh.service(route.namespace)
+        return await relay.forward(self.mesh, ex, route, service, "ref", upstream_ref)
 
     async def _subscribe(self, ex: Exchange) -> dict[str, Any]:
         uri = _string(ex.params, "uri")
@@ -333,9 +336,6 @@ class Dispatcher:
         if not decision.allowed:
             raise PolicyDenied(f"Denied: {route.subject} is not allowed ({decision.reason})")
         return route
-
-    def _namer(self, route: Route) -> Namer:
-        return self.mesh.service(route.namespace).namer
 
     # --- notifications ----------------------------------------------------------------------
 

@@ -25,8 +25,10 @@ from micro_mcp.telemetry import tracing
 from micro_mcp.upstream.session import UpstreamSession
 
 
-async def forward(mesh: Mesh, ex: Exchange, route: Route, key: str, value: Any) -> dict[str, Any]:
-    """Send the request of `ex` to the service of `route` with `params[key] = value`.
+async def forward(
+    mesh: Mesh, ex: Exchange, route: Route, service: Service, key: str, value: Any
+) -> dict[str, Any]:
+    """Send the request of `ex` to `service` (the owner of `route`) with `params[key] = value`.
 
     The client's params are not changed; the copy sent upstream is shallow.
 
@@ -34,7 +36,7 @@ async def forward(mesh: Mesh, ex: Exchange, route: Route, key: str, value: Any) 
         McpError: the service is unavailable, timed out, or answered with an error.
     """
     client, params, request_id = ex.client, ex.params, ex.correlation
-    service, session = await mesh.session_for(route.namespace, client)
+    session = await mesh.session_for(service, client)
     outbound = dict(params)
     outbound[key] = value
     client_meta = jsonrpc.as_object(params.get(versions.META))

@@ -95,17 +95,14 @@ class Mesh:
         """
         return self.supervisor.service(namespace)
 
-    async def session_for(
-        self, namespace: str, client: ClientSession
-    ) -> tuple[Service, UpstreamSession]:
-        """The service and the session `client` calls it on.
+    async def session_for(self, service: Service, client: ClientSession) -> UpstreamSession:
+        """The session `client` calls `service` on (its own, or the shared one).
 
         Raises:
-            UpstreamUnavailable: the service is not configured, not running, or cannot open
-                this client's own session.
+            UpstreamUnavailable: the service is not running, or cannot open this client's own
+                session.
         """
-        service = self.supervisor.service(namespace)
-        return service, await self.supervisor.session_for(service, client)
+        return await self.supervisor.session_for(service, client)
 
     async def subscribe(self, namespace: str, uri: str, add: bool) -> None:
         """Count a client's interest in a service URI, and tell the service when it changes.
