@@ -11,13 +11,14 @@ import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import anyio
 import orjson
 import pytest
-from anyio.abc import Process
-from mcp import StdioServerParameters
+from anyio.abc import ByteReceiveStream, Process
+from mcp import Client, StdioServerParameters
+from mcp.client.stdio import stdio_client
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 DEMO = str(FIXTURES / "demo_server.py")
@@ -85,6 +86,18 @@ def alive(pid: int) -> bool:
     return True
 
 
+async def exited(pid: int) -> None:
+    """Wait until a process (ours or not) has exited: its pidfd turns readable then."""
+    try:
+        pidfd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return  # gone already
+    try:
+        await anyio.wait_readable(pidfd)
+    finally:
+        os.close(pidfd)
+
+
 def parent_of(pid: int) -> int:
     """A process's parent: the gateway is the parent of the stdio services it spawned."""
     return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
@@ -98,11 +111,79 @@ def leaves(group: BaseExceptionGroup[Any]) -> list[BaseException]:
     return found
 
 
+class GatewayLog:
+    """The gateway's stderr, line by line as it arrives: a test waits for the line that says
+    something happened (a reload applied or refused, a service back up) instead of sleeping."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self._grew = anyio.Event()
+        self._partial = b""
+        self._taken: dict[str, int] = {}
+
+    def feed(self, data: bytes) -> None:
+        *complete, self._partial = (self._partial + data).split(b"\n")
+        if complete:
+            self.lines += [line.decode(errors="replace") for line in complete]
+            self._grew.set()
+            self._grew = anyio.Event()
+
+    async def next(self, text: str) -> str:
+        """The next line containing `text`: the first one, then the one after it, and so on."""
+        start = self._taken.get(text, 0)
+        while True:
+            for index in range(start, len(self.lines)):
+                if text in self.lines[index]:
+                    self._taken[text] = index + 1
+                    return self.lines[index]
+            start = len(self.lines)
+            await self._grew.wait()
+
+    async def record(self, stream: ByteReceiveStream, copy: BinaryIO) -> None:
+        """Read `stream` to its end, keeping the lines and writing every byte to `copy`."""
+        async for data in stream:
+            copy.write(data)
+            copy.flush()
+            self.feed(data)
+
+    async def record_fd(self, fd: int) -> None:
+        """Read the pipe `fd` to its end (then close it), keeping the lines and echoing them to
+        the test's stderr, where a failing test shows them."""
+        os.set_blocking(fd, False)
+        try:
+            while True:
+                await anyio.wait_readable(fd)
+                data = os.read(fd, 65536)
+                if not data:
+                    return
+                sys.stderr.buffer.write(data)
+                sys.stderr.flush()
+                self.feed(data)
+        finally:
+            os.close(fd)
+
+
+@asynccontextmanager
+async def logged_client(
+    params: StdioServerParameters, **options: Any
+) -> AsyncIterator[tuple[Client, GatewayLog]]:
+    """An SDK client of the gateway that `params` starts, and that gateway's stderr as it comes."""
+    log = GatewayLog()
+    read_end, write_end = os.pipe()
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(log.record_fd, read_end)
+        with os.fdopen(write_end, "w") as errlog:
+            async with Client(stdio_client(params, errlog=errlog), **options) as client:
+                errlog.close()  # the gateway has its own end: the log ends when the gateway does
+                yield client, log
+
+
 class Wire:
     """A client that writes raw lines to a gateway process and reads its replies."""
 
     def __init__(self, process: Process) -> None:
         self.process = process
+        self.log = GatewayLog()
         self._buffer = b""
 
     async def send_raw(self, data: bytes) -> None:
@@ -183,25 +264,36 @@ async def http_gateway(
 async def wire(
     argv: list[str], stderr: Path, env: dict[str, str] | None = None
 ) -> AsyncIterator[Wire]:
-    """Run a gateway and drive it line by line; its stderr goes to the file `stderr`."""
-    with stderr.open("wb") as errors:
-        process = await anyio.open_process(
-            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors, env=env
-        )
+    """Run a gateway and drive it line by line; its stderr goes to the file `stderr` and, line
+    by line, to the driver's `log`."""
+    process = await anyio.open_process(
+        argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
+    )
+    assert process.stdin is not None and process.stderr is not None
     driver = Wire(process)
     try:
-        yield driver
+        with stderr.open("wb") as errors:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(driver.log.record, process.stderr, errors)
+                try:
+                    yield driver
+                finally:
+                    await process.stdin.aclose()
+                    await stop(process)  # then the log reads to the end of its stderr
     finally:
-        assert process.stdin is not None
-        await process.stdin.aclose()
-        await reap(process)
+        await process.aclose()
 
 
-async def reap(process: Process) -> None:
-    """Wait up to 10 s for a process asked to stop, kill it if it has not, and release it."""
+async def stop(process: Process) -> None:
+    """Wait up to 10 s for a process asked to stop, and kill it if it has not."""
     with anyio.move_on_after(10):
         await process.wait()
     if process.returncode is None:
         process.kill()
         await process.wait()
+
+
+async def reap(process: Process) -> None:
+    """Stop a process asked to stop (see `stop`) and release it."""
+    await stop(process)
     await process.aclose()

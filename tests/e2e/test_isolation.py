@@ -19,7 +19,16 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 
 from micro_mcp import codes
-from tests.e2e.conftest import Wire, alive, demo, gateway_argv, http_gateway, parent_of, wire
+from tests.e2e.conftest import (
+    Wire,
+    alive,
+    demo,
+    exited,
+    gateway_argv,
+    http_gateway,
+    parent_of,
+    wire,
+)
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
 
@@ -157,18 +166,13 @@ async def test_crashes_and_restarts_leak_no_descriptors_and_leave_no_zombies(
         pid = gateway.process.pid
         assert result_of(await call(gateway, 1, "fragile.echo", text="up")) == "up"
         fds_before = open_fds(pid)
-        request_id = 10
-        for _ in range(5):
-            request_id += 1
-            crashed = await call(gateway, request_id, "fragile.crash")
+        for n in range(5):
+            crashed = await call(gateway, 10 + n, "fragile.crash")
             assert crashed["error"]["code"] == codes.UPSTREAM_UNAVAILABLE
             with anyio.fail_after(20):
-                while True:  # back once the restart has run
-                    request_id += 1
-                    reply = await call(gateway, request_id, "fragile.echo", text="again")
-                    if "result" in reply:
-                        break
-                    await anyio.sleep(0.1)
+                await gateway.log.next("service fragile: up again")
+            again = await call(gateway, 20 + n, "fragile.echo", text="again")
+            assert result_of(again) == "again"
         fds_after = open_fds(pid)
         kids = children(pid)
         calm = result_of(await call(gateway, 2, "calm.echo", text="fine"))
@@ -202,16 +206,22 @@ async def test_sigterm_over_http_lets_the_call_in_flight_finish(tmp_path: Path) 
             assert service.structured_content is not None
             gateway = parent_of(service.structured_content["result"])
             finished: list[Any] = []
+            napping = anyio.Event()
+
+            async def began(progress: float, total: float | None, message: str | None) -> None:
+                napping.set()
 
             async def nap() -> None:
-                result = await client.call_tool("one.nap", {"seconds": 1.5})
+                result = await client.call_tool(
+                    "one.nap", {"seconds": 1.5}, progress_callback=began
+                )
                 finished.append(result.structured_content)
 
             async with anyio.create_task_group() as tg:
                 tg.start_soon(nap)
-                await anyio.sleep(0.5)  # the call is in flight
+                with anyio.fail_after(10):
+                    await napping.wait()  # the call is in flight
                 os.kill(gateway, signal.SIGTERM)
         with anyio.fail_after(15):
-            while alive(gateway):  # noqa: ASYNC110 - another process: polling is all there is
-                await anyio.sleep(0.1)
+            await exited(gateway)
     assert finished == [{"result": "rested"}]

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import signal
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -14,30 +16,56 @@ from mcp import Client
 from mcp.shared.exceptions import MCPError
 
 from micro_mcp import codes
-from tests.e2e.conftest import alive, demo, gateway_params, parent_of
+from tests.e2e.conftest import GatewayLog, alive, demo, gateway_params, logged_client, parent_of
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
 
 
 def rewrite(tmp_path: Path, services: dict[str, Any]) -> None:
     """Save the manifest the way editors do: a new file renamed over the old one."""
+    save(tmp_path, json.dumps({"mcpServers": services}))
+
+
+def save(tmp_path: Path, text: str) -> None:
+    """Replace the manifest with `text` in one step, as `rewrite` does."""
     draft = tmp_path / "discovery.json.new"
-    draft.write_text(json.dumps({"mcpServers": services}))
+    draft.write_text(text)
     draft.replace(tmp_path / "discovery.json")
+
+
+@asynccontextmanager
+async def watched(
+    tmp_path: Path, services: dict[str, Any], config: dict[str, Any] | None = None, **options: Any
+) -> AsyncIterator[tuple[Client, GatewayLog]]:
+    """A client of a gateway over `services` and the gateway's log, once the gateway watches
+    its manifest: an edit made before that could go unseen."""
+    params = gateway_params(tmp_path, services, config)
+    async with logged_client(params, **options) as (client, log):
+        with anyio.fail_after(20):
+            await log.next("watching ")
+        yield client, log
 
 
 async def tool_names(client: Client) -> set[str]:
     return {tool.name for tool in (await client.list_tools()).tools}
 
 
-async def wait_for_tools(client: Client, present: str, absent: str | None = None) -> set[str]:
-    """Poll the list until the reload shows: the file is checked once a second."""
+async def reloaded(log: GatewayLog) -> None:
+    """Wait for the gateway to say it applied an edit (the file is checked once a second)."""
     with anyio.fail_after(20):
-        while True:
-            names = await tool_names(client)
-            if present in names and (absent is None or absent not in names):
-                return names
-            await anyio.sleep(0.2)
+        await log.next("manifest reloaded:")
+
+
+async def napping(client: Client, namespace: str, seconds: float, began: anyio.Event) -> str:
+    """Call `nap`, setting `began` once the service says it has started."""
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        began.set()
+
+    result = await client.call_tool(
+        f"{namespace}.nap", {"seconds": seconds}, progress_callback=on_progress
+    )
+    return result.structured_content["result"] if result.structured_content else ""
 
 
 async def pid_of(client: Client, namespace: str) -> int:
@@ -56,31 +84,35 @@ async def test_an_edit_starts_stops_and_restarts_only_the_services_that_changed(
             changed.set()
 
     before = {"keep": demo(), "change": demo(), "drop": demo()}
-    params = gateway_params(tmp_path, before)
-    async with Client(params, mode="legacy", message_handler=on_message) as client:
+    async with watched(tmp_path, before, mode="legacy", message_handler=on_message) as (
+        client,
+        log,
+    ):
         pids = {ns: await pid_of(client, ns) for ns in before}
         napped: list[str] = []
+        began = anyio.Event()
 
         async def nap_through_the_reload() -> None:
-            result = await client.call_tool("keep.nap", {"seconds": 3})
-            napped.append(result.structured_content["result"] if result.structured_content else "")
+            napped.append(await napping(client, "keep", 3, began))
 
         async with anyio.create_task_group() as tg:
             tg.start_soon(nap_through_the_reload)
-            await anyio.sleep(0.3)  # the call is on its way before the file changes
+            with anyio.fail_after(10):
+                await began.wait()  # the call is on its way before the file changes
             rewrite(
                 tmp_path,
                 {"keep": demo(), "change": demo(env={"DEMO_FLAVOUR": "new"}), "fresh": demo()},
             )
-            names = await wait_for_tools(client, "fresh.echo", absent="drop.echo")
+            await reloaded(log)
             with anyio.fail_after(10):
                 await changed.wait()
+            names = await tool_names(client)
             fresh = await client.call_tool("fresh.echo", {"text": "hi"})
             keep_pid = await pid_of(client, "keep")
             change_pid = await pid_of(client, "change")
             with pytest.raises(MCPError) as dropped:
                 await client.call_tool("drop.echo", {"text": "hi"})
-    assert {"keep.echo", "change.echo", "fresh.echo"} <= names
+    assert {"keep.echo", "change.echo", "fresh.echo"} <= names and "drop.echo" not in names
     assert fresh.structured_content == {"result": "hi"}
     assert napped == ["rested"], "a call on an untouched service finished through the reload"
     assert keep_pid == pids["keep"], "an unchanged service was not restarted"
@@ -90,20 +122,20 @@ async def test_an_edit_starts_stops_and_restarts_only_the_services_that_changed(
 
 
 async def test_a_call_in_flight_on_a_removed_service_fails_at_once(tmp_path: Path) -> None:
-    params = gateway_params(tmp_path, {"keep": demo(), "drop": demo()})
-    async with Client(params, mode="legacy") as client:
+    async with watched(tmp_path, {"keep": demo(), "drop": demo()}, mode="legacy") as (client, _):
         failure: list[MCPError] = []
+        began = anyio.Event()
 
         async def long_call() -> None:
             try:
-                await client.call_tool("drop.nap", {"seconds": 60})
+                await napping(client, "drop", 60, began)
             except MCPError as exc:
                 failure.append(exc)
 
         with anyio.fail_after(20):  # not the 60 s the call asked for
             async with anyio.create_task_group() as tg:
                 tg.start_soon(long_call)
-                await anyio.sleep(0.3)
+                await began.wait()
                 rewrite(tmp_path, {"keep": demo()})
         still = await client.call_tool("keep.echo", {"text": "here"})
     assert [exc.error.code for exc in failure] == [codes.UPSTREAM_UNAVAILABLE]
@@ -111,22 +143,22 @@ async def test_a_call_in_flight_on_a_removed_service_fails_at_once(tmp_path: Pat
 
 
 async def test_a_broken_edit_keeps_the_running_services_until_it_is_fixed(tmp_path: Path) -> None:
-    params = gateway_params(tmp_path, {"one": demo()})
-    async with Client(params, mode="auto") as client:
-        (tmp_path / "discovery.json").write_text('{"mcpServers": {"two": {"comand": "x"}}')
-        await anyio.sleep(2.5)  # two polls: time enough to have wrongly applied it
+    async with watched(tmp_path, {"one": demo()}, mode="auto") as (client, log):
+        save(tmp_path, '{"mcpServers": {"two": {"comand": "x"}}')
+        with anyio.fail_after(20):
+            await log.next("manifest not reloaded")
         assert "one.echo" in await tool_names(client)
         assert (await client.call_tool("one.echo", {"text": "ok"})).structured_content == {
             "result": "ok"
         }
         rewrite(tmp_path, {"one": demo(), "two": demo()})
-        names = await wait_for_tools(client, "two.echo")
-    assert "one.echo" in names
+        await reloaded(log)
+        names = await tool_names(client)
+    assert {"one.echo", "two.echo"} <= names
 
 
 async def test_a_2026_listener_hears_of_the_reload(tmp_path: Path) -> None:
-    params = gateway_params(tmp_path, {"one": demo()})
-    async with Client(params, mode="auto") as client:
+    async with watched(tmp_path, {"one": demo()}, mode="auto") as (client, _):
         assert client.protocol_version == "2026-07-28"
         async with client.listen(tools_list_changed=True) as subscription:
             rewrite(tmp_path, {"one": demo(), "two": demo()})
@@ -138,12 +170,16 @@ async def test_a_2026_listener_hears_of_the_reload(tmp_path: Path) -> None:
 
 
 async def test_sighup_reloads_when_polling_is_off(tmp_path: Path) -> None:
-    params = gateway_params(tmp_path, {"one": demo()}, {"reloadInterval": 0})
-    async with Client(params, mode="legacy") as client:
+    polling_off = {"reloadInterval": 0}
+    async with watched(tmp_path, {"one": demo()}, polling_off, mode="legacy") as (client, log):
         rewrite(tmp_path, {"one": demo(), "two": demo()})
-        await anyio.sleep(1.5)
+        # Nothing signals that something did not happen: give a wrong reload (a poll at the
+        # default 1 s interval) time to show, and end the wait early if it does.
+        with anyio.move_on_after(1.5):
+            await log.next("manifest reloaded:")
         assert "two.echo" not in await tool_names(client), "no polling: nothing changes yet"
         gateway_pid = parent_of(await pid_of(client, "one"))
         os.kill(gateway_pid, signal.SIGHUP)
-        names = await wait_for_tools(client, "two.echo")
-    assert "one.echo" in names
+        await reloaded(log)
+        names = await tool_names(client)
+    assert {"one.echo", "two.echo"} <= names

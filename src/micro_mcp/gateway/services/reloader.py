@@ -13,6 +13,7 @@ import signal
 from pathlib import Path
 
 import anyio
+from anyio.abc import TaskStatus
 
 from micro_mcp.config.load import load_manifest
 from micro_mcp.errors import ConfigError
@@ -29,13 +30,20 @@ async def watch_manifest(mesh: Mesh, path: Path, interval: float) -> None:
     it is 0) and on SIGHUP. Runs until cancelled."""
     await mesh.started.wait()
     async with anyio.create_task_group() as tg:
-        tg.start_soon(_on_hangup, mesh, path)
+        await tg.start(_on_hangup, mesh, path)
         if interval > 0:
-            tg.start_soon(_poll, mesh, path, interval)
+            await tg.start(_poll, mesh, path, interval)
+        # Said once both are in place: an edit saved after this line is seen.
+        logger.info(
+            "watching %s: reloaded on SIGHUP%s",
+            path,
+            f" and when it changes (checked every {interval:g} s)" if interval > 0 else " only",
+        )
 
 
-async def _poll(mesh: Mesh, path: Path, interval: float) -> None:
+async def _poll(mesh: Mesh, path: Path, interval: float, *, task_status: TaskStatus[None]) -> None:
     seen = _stamp(path)
+    task_status.started()
     while True:
         await anyio.sleep(interval)
         stamp = _stamp(path)
@@ -45,8 +53,9 @@ async def _poll(mesh: Mesh, path: Path, interval: float) -> None:
             await reload_manifest(mesh, path)
 
 
-async def _on_hangup(mesh: Mesh, path: Path) -> None:
+async def _on_hangup(mesh: Mesh, path: Path, *, task_status: TaskStatus[None]) -> None:
     with anyio.open_signal_receiver(signal.SIGHUP) as signals:
+        task_status.started()
         async for _ in signals:
             logger.info("received SIGHUP; reloading %s", path)
             await reload_manifest(mesh, path)

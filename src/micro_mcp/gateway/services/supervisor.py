@@ -179,6 +179,10 @@ class Supervisor:
             service.state, service.error = "ready", None
             if service.catalog != before:
                 self.catalog_changed(service)
+            if service.restarts:
+                logger.info(
+                    "service %s: up again (restart %d)", service.namespace, service.restarts
+                )
 
         try:
             await self._connect(service.namespace, service.spec, ready, task_status)
