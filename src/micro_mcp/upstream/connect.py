@@ -7,6 +7,7 @@ HTTP. Whatever the transport, the caller gets an `UpstreamSession` once it is re
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -73,35 +74,20 @@ async def connect(
             task_status=task_status,
         )
         return
+    by_url = (namespace, spec, handler, on_session)
+    over_sse = functools.partial(
+        run_sse_service, *by_url, max_message_bytes=max_message_bytes, task_status=task_status
+    )
     if spec.type == "sse":
-        await run_sse_service(
-            namespace,
-            spec,
-            handler,
-            on_session,
-            max_message_bytes=max_message_bytes,
-            task_status=task_status,
-        )
+        await over_sse()
         return
     try:
         await run_http_service(
-            namespace,
-            spec,
-            handler,
-            on_session,
-            max_message_bytes=max_message_bytes,
-            task_status=task_status,
+            *by_url, max_message_bytes=max_message_bytes, task_status=task_status
         )
     except* McpError as group:
         if spec.type is not None:
             raise
         # No Streamable HTTP at this URL: try the 2024-11-05 HTTP+SSE transport once.
         logger.info("service %s: %s; trying HTTP+SSE", namespace, leaf(group))
-        await run_sse_service(
-            namespace,
-            spec,
-            handler,
-            on_session,
-            max_message_bytes=max_message_bytes,
-            task_status=task_status,
-        )
+        await over_sse()
