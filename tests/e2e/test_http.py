@@ -23,8 +23,10 @@ from tests.e2e.conftest import (
     gateway_argv,
     gateway_params,
     http_gateway,
+    parent_of,
     wait_listening,
 )
+from tests.e2e.test_isolation import peak_rss
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
 
@@ -504,3 +506,79 @@ async def test_a_crash_looping_service_is_given_up_and_shown_failed(tmp_path: Pa
     assert ready.status_code == 200, "one failed service does not take the gateway out of rotation"
     assert ready.json()["degraded"] is True
     assert states == {"one": "ready", "dies": "failed"}
+
+
+# --- the front door: request heads are bounded in size and time ---------------------------------
+
+
+async def _endless_head(port: int, size: int) -> bytes:
+    """Stream a request head with one header of `size` bytes, then end it; return the reply
+    (empty if the gateway hung up without one)."""
+    stream = await anyio.connect_tcp("127.0.0.1", port)
+    async with stream:
+        chunk = b"a" * 65536
+        try:
+            await stream.send(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Junk: ")
+            for _ in range(size // len(chunk)):
+                await stream.send(chunk)
+            await stream.send(b"\r\n\r\n")
+        except (anyio.BrokenResourceError, OSError):
+            pass  # hung up on: what is left to read says why
+        answer = b""
+        try:
+            while True:
+                answer += await stream.receive()
+        except (anyio.EndOfStream, anyio.BrokenResourceError, OSError):
+            return answer
+
+
+async def test_endless_request_heads_get_431_and_hold_no_memory_while_mcp_serves_on(
+    tmp_path: Path,
+) -> None:
+    mib = 1024 * 1024
+    async with http_gateway(tmp_path, {"one": demo()}, CONFIG) as url:
+        port = int(url.rsplit(":", 1)[1].split("/")[0])
+        http = httpx2.AsyncClient(headers=AUTH, timeout=60)
+        async with http, Client(streamable_http_client(url, http_client=http)) as client:
+            service = await client.call_tool("one.pid", {})
+            assert service.structured_content is not None
+            gateway = parent_of(service.structured_content["result"])
+            before = peak_rss(gateway)
+            answers: list[bytes] = []
+
+            async def flood() -> None:
+                answers.append(await _endless_head(port, 50 * mib))
+
+            with anyio.fail_after(60):
+                async with anyio.create_task_group() as tg:
+                    for _ in range(4):
+                        tg.start_soon(flood)
+                    echoed = await client.call_tool("one.echo", {"text": "still here"})
+            after = peak_rss(gateway)
+            again = await client.call_tool("one.echo", {"text": "and after"})
+    statuses = [a.split(b"\r\n", 1)[0] for a in answers]
+    assert all(s in (b"", b"HTTP/1.1 431 Request Header Fields Too Large") for s in statuses), (
+        statuses
+    )
+    assert after - before < 16 * mib, f"peak memory grew by {(after - before) / mib:.1f} MiB"
+    assert echoed.structured_content == {"result": "still here"}
+    assert again.structured_content == {"result": "and after"}
+
+
+async def test_a_request_head_that_stalls_is_closed_after_the_header_timeout(
+    tmp_path: Path,
+) -> None:
+    config = {**CONFIG, "http": {"headerTimeout": 0.5}}
+    async with http_gateway(tmp_path, {"one": demo()}, config) as url:
+        port = int(url.rsplit(":", 1)[1].split("/")[0])
+        stalled = await anyio.connect_tcp("127.0.0.1", port)
+        silent = await anyio.connect_tcp("127.0.0.1", port)
+        async with stalled, silent, httpx2.AsyncClient() as http:
+            await stalled.send(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Half: ")
+            with anyio.fail_after(10):
+                with pytest.raises((anyio.EndOfStream, anyio.BrokenResourceError, OSError)):
+                    await stalled.receive()
+                with pytest.raises((anyio.EndOfStream, anyio.BrokenResourceError, OSError)):
+                    await silent.receive()
+            health = await http.get(url.replace("/mcp", "/healthz"))
+    assert health.status_code == 200

@@ -165,6 +165,12 @@ class HttpSpec(_Frozen):
     which stops DNS-rebinding attacks on a gateway bound to loopback."""
     max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024, alias="maxBodyBytes")
     """Largest request body; a larger one gets 413 without being read."""
+    max_header_bytes: int = Field(default=64 * 1024, ge=1024, alias="maxHeaderBytes")
+    """Largest request head (request line and headers); a larger one gets 431 and the connection
+    is closed, before any token is checked."""
+    header_timeout: float = Field(default=10.0, gt=0, alias="headerTimeout")
+    """Seconds a connection has to finish its request head (the first one from when it opens);
+    one that has not is closed, so slow or stalled heads cannot hold connections open."""
     session_idle_seconds: float = Field(default=3600.0, gt=0, alias="sessionIdleSeconds")
     """A handshake-era session unused this long is closed."""
     max_sessions: int = Field(default=10_000, ge=1, alias="maxSessions")
