@@ -582,3 +582,25 @@ async def test_a_request_head_that_stalls_is_closed_after_the_header_timeout(
                     await silent.receive()
             health = await http.get(url.replace("/mcp", "/healthz"))
     assert health.status_code == 200
+
+
+async def test_every_path_gets_the_host_and_origin_checks_the_health_routes_included(
+    tmp_path: Path,
+) -> None:
+    async with http_gateway(tmp_path, {"one": demo()}, CONFIG) as url, httpx2.AsyncClient() as http:
+        paths = ["/healthz", "/readyz", "/mcp", "/sse", "/messages", "/admin", "/metrics"]
+        rebound = [
+            (await http.get(url.replace("/mcp", path), headers={"Host": "evil.example"}))
+            for path in paths
+        ]
+        foreign = [
+            (await http.get(url.replace("/mcp", path), headers={"Origin": "https://evil.example"}))
+            for path in paths
+        ]
+        health = await http.get(
+            url.replace("/mcp", "/healthz"), headers={"Origin": "http://localhost:5173"}
+        )
+    assert [r.status_code for r in rebound] == [421] * len(paths)
+    assert all(b"one" not in r.content for r in rebound), "no service names leak"
+    assert [r.status_code for r in foreign] == [403] * len(paths)
+    assert health.status_code == 200

@@ -17,7 +17,8 @@ from micro_mcp.audit.sinks import AuditSink, JsonlSink
 from micro_mcp.config.model import GatewayConfig, Manifest, PolicySpec
 from micro_mcp.errors import ConfigError
 from micro_mcp.gateway.core.dispatcher import Dispatcher
-from micro_mcp.gateway.fronts.http import LOOPBACK_HOSTS, HttpFront
+from micro_mcp.gateway.fronts.guards import LOOPBACK_HOSTS
+from micro_mcp.gateway.fronts.http import HttpFront
 from micro_mcp.gateway.fronts.server import BoundedHeadProtocol
 from micro_mcp.gateway.fronts.stdio import serve_stdio
 from micro_mcp.gateway.operator import admin
@@ -125,7 +126,7 @@ async def _serve_http(
     tg.start_soon(front.sweep_idle)
     server = uvicorn.Server(
         uvicorn.Config(
-            front,
+            front.app,
             # uvicorn's C parser (its pure-Python h11 costs ~0.2 ms a call more), heads bounded
             http=BoundedHeadProtocol.bounded(
                 config.http.max_header_bytes, config.http.header_timeout

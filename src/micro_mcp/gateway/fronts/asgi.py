@@ -6,7 +6,6 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any, Final
 
 import anyio
-from starlette.datastructures import Headers
 
 from micro_mcp.protocol import jsonrpc
 from micro_mcp.transport import sse
@@ -14,6 +13,7 @@ from micro_mcp.transport import sse
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+App = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 JSON_HEADERS: Final = [(b"content-type", b"application/json")]
 SSE_HEADERS: Final = [(b"content-type", sse.CONTENT_TYPE.encode()), (b"cache-control", b"no-cache")]
@@ -26,22 +26,14 @@ async def cancel_on_disconnect(receive: Receive, scope: anyio.CancelScope) -> No
     scope.cancel()
 
 
-async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes | None:
-    """The whole request body, or None if it is over `limit` (then not read further)."""
-    declared = Headers(scope=scope).get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        return None
+async def read_body(receive: Receive) -> bytes:
+    """The whole request body (empty if the client hung up); its size is `BodyLimit`'s guard."""
     chunks: list[bytes] = []
-    size = 0
     while True:
         event = await receive()
         if event["type"] == "http.disconnect":
             return b""
-        chunk: bytes = event.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
+        chunks.append(event.get("body", b""))
         if not event.get("more_body", False):
             return b"".join(chunks)
 

@@ -2,8 +2,9 @@
 
 Raw ASGI rather than a framework's request objects: the hot path is parse the body once, run
 the dispatcher, write the reply, and nothing more. The checks run in a fixed order, each with
-its own status: Host (421), Origin (403), bearer token (401), method (405), content type (415),
-Accept (406), body size (413), JSON (400).
+its own status: Host (421), Origin (403), bearer token (401) in front of this application (see
+`guards`), then here method (405), content type (415), Accept (406), body size (413, raised by
+its guard when the body is read), JSON (400).
 
 Handshake era (2025-03-26 .. 2025-11-25): `initialize` opens a session named by a random
 `Mcp-Session-Id` and bound to the principal; replies come as JSON or, when anything precedes
@@ -38,10 +39,11 @@ from micro_mcp.config.model import HttpSpec
 from micro_mcp.errors import McpError
 from micro_mcp.gateway.clients.client import ClientSession
 from micro_mcp.gateway.core.dispatcher import Dispatcher
-from micro_mcp.gateway.fronts import legacy_sse
+from micro_mcp.gateway.fronts import guards, legacy_sse
 from micro_mcp.gateway.fronts.asgi import (
     JSON_HEADERS,
     SSE_HEADERS,
+    App,
     Receive,
     Scope,
     Send,
@@ -67,7 +69,8 @@ from micro_mcp.transport import sse
 logger = logging.getLogger(__name__)
 
 ENDPOINT: Final = "/mcp"
-LOOPBACK_HOSTS: Final = frozenset({"127.0.0.1", "localhost", "[::1]", "::1"})
+MCP_PATHS: Final = frozenset({ENDPOINT, legacy_sse.STREAM_PATH, legacy_sse.MESSAGES_PATH})
+"""The paths that speak MCP, which need a client's bearer token."""
 SWEEP_INTERVAL: Final = 60.0
 """Seconds between sweeps for idle sessions."""
 
@@ -87,22 +90,12 @@ class HttpFront:
         self.dispatcher = dispatcher
         self.mesh = dispatcher.mesh
         self.front = Front(dispatcher)
-        self.authenticator = authenticator
         self.spec = spec
         self.sessions = SessionTable(spec.max_sessions, spec.session_idle_seconds)
         self.tasks = tg
-        self.legacy = LegacySse(dispatcher, self.sessions, tg, spec.max_body_bytes)
-        names = {*LOOPBACK_HOSTS, host}
-        self._hosts: frozenset[str] | None = frozenset(
-            {*names, *(f"{name}:{port}" for name in names), *spec.allowed_hosts}
-        )
-        if host not in LOOPBACK_HOSTS and not spec.allowed_hosts:
-            # Host checks stop DNS rebinding against a loopback gateway; on a public address
-            # the operator names the hosts, or every Host is accepted.
-            self._hosts = None
-        self._origins = frozenset(spec.allowed_origins)
+        self.legacy = LegacySse(dispatcher, self.sessions, tg)
         token = dispatcher.mesh.config.telemetry.operator_token
-        loopback = host in LOOPBACK_HOSTS
+        loopback = host in guards.LOOPBACK_HOSTS
         self.admin = Admin(
             self.mesh,
             dispatcher.telemetry,
@@ -110,6 +103,15 @@ class HttpFront:
             operator_token=token,
             loopback=loopback,
         )
+        self.app: App = guards.guarded(
+            self,
+            hosts=guards.allowed_hosts(host, port, spec.allowed_hosts),
+            origins=spec.allowed_origins,
+            authenticator=authenticator,
+            token_paths=MCP_PATHS,
+            max_body_bytes=spec.max_body_bytes,
+        )
+        """What the server runs: this front behind its guards."""
 
     async def sweep_idle(self) -> None:
         """Close idle sessions now and then, for as long as the gateway runs."""
@@ -118,67 +120,37 @@ class HttpFront:
             for session in self.sessions.sweep():
                 self.front.close(session.client)
 
-    # --- entry and the checks every request passes ------------------------------------------
+    # --- routing (behind the guards) ---------------------------------------------------------
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return
         path = scope["path"].rstrip("/") or "/"
-        if path == "/healthz":
-            await reply(send, 200, orjson.dumps({"status": "ok"}), JSON_HEADERS)
-            return
-        if path == "/readyz":
-            await self._readyz(send)
-            return
-        if path not in (ENDPOINT, legacy_sse.STREAM_PATH, legacy_sse.MESSAGES_PATH, *admin.PATHS):
-            await reply(send, 404, b"not found", [(b"content-type", b"text/plain")])
-            return
-        headers = Headers(scope=scope)
-        if self._hosts is not None and headers.get("host") not in self._hosts:
-            await fail(send, 421, codes.INVALID_REQUEST, "Misdirected request: Host not allowed")
-            return
-        origin = headers.get("origin")
-        if origin is not None and not self._origin_allowed(origin):
-            await fail(send, 403, codes.INVALID_REQUEST, "Forbidden: Origin not allowed")
-            return
-        if path in admin.PATHS:  # the operator's view has a token of its own
-            auth, accept = headers.get("authorization"), headers.get("accept")
-            answer = self.admin.answer(scope["method"], path, auth, accept)
-            await reply(send, answer.status, answer.body, answer.headers)
-            return
-        principal = self._authenticate(headers.get("authorization"))
-        if principal is None:
-            challenge = [(b"www-authenticate", b'Bearer realm="micro-mcp"')]
-            message = "Unauthorized: a valid bearer token is required"
-            await fail(send, 401, codes.UNAUTHENTICATED, message, challenge)
-            return
         method = scope["method"]
-        if path != ENDPOINT:
-            await self.legacy.serve(scope, receive, send, principal)
-        elif method == "POST":
-            await self._post(scope, receive, send, headers, principal)
-        elif method == "GET":
-            await self._get(receive, send, headers, principal)
-        elif method == "DELETE":
-            await self._delete(send, headers, principal)
+        if path == ENDPOINT:
+            headers = Headers(scope=scope)
+            principal = guards.principal_of(scope)
+            if method == "POST":
+                await self._post(receive, send, headers, principal)
+            elif method == "GET":
+                await self._get(receive, send, headers, principal)
+            elif method == "DELETE":
+                await self._delete(send, headers, principal)
+            else:
+                allow = [(b"allow", b"GET, POST, DELETE")]
+                await fail(send, 405, codes.INVALID_REQUEST, "Method not allowed", allow)
+        elif path in MCP_PATHS:
+            await self.legacy.serve(scope, receive, send, guards.principal_of(scope))
+        elif path == "/healthz":
+            await reply(send, 200, orjson.dumps({"status": "ok"}), JSON_HEADERS)
+        elif path == "/readyz":
+            await self._readyz(send)
+        elif path in admin.PATHS:  # the operator's view has a token of its own
+            auth, accept = guards.header(scope, b"authorization"), guards.header(scope, b"accept")
+            answer = self.admin.answer(method, path, auth, accept)
+            await reply(send, answer.status, answer.body, answer.headers)
         else:
-            allow = [(b"allow", b"GET, POST, DELETE")]
-            await fail(send, 405, codes.INVALID_REQUEST, "Method not allowed", allow)
-
-    def _origin_allowed(self, origin: str) -> bool:
-        if origin in self._origins:
-            return True
-        # Loopback origins are the gateway's own machine; any port.
-        host = origin.partition("://")[2].rsplit(":", 1)[0] if "://" in origin else ""
-        return host in LOOPBACK_HOSTS
-
-    def _authenticate(self, authorization: str | None) -> Principal | None:
-        token = None
-        if authorization is not None:
-            scheme, _, value = authorization.partition(" ")
-            if scheme.lower() == "bearer":
-                token = value.strip()
-        return self.authenticator.authenticate(token)
+            await reply(send, 404, b"not found", [(b"content-type", b"text/plain")])
 
     async def _readyz(self, send: Send) -> None:
         # Ready once the first start is over, whatever state single services are in: taking the
@@ -192,12 +164,7 @@ class HttpFront:
     # --- POST -------------------------------------------------------------------------------
 
     async def _post(
-        self,
-        scope: Scope,
-        receive: Receive,
-        send: Send,
-        headers: Headers,
-        principal: Principal,
+        self, receive: Receive, send: Send, headers: Headers, principal: Principal
     ) -> None:
         if not headers.get("content-type", "").lower().startswith("application/json"):
             await fail(send, 415, codes.INVALID_REQUEST, "Content-Type must be application/json")
@@ -206,11 +173,7 @@ class HttpFront:
         if not any(kind in accept for kind in ("application/json", "text/event-stream", "*/*")):
             await fail(send, 406, codes.INVALID_REQUEST, "Accept application/json or SSE")
             return
-        body = await read_body(scope, receive, self.spec.max_body_bytes)
-        if body is None:
-            size = self.spec.max_body_bytes
-            await fail(send, 413, codes.MESSAGE_TOO_LARGE, f"Body over {size} bytes")
-            return
+        body = await read_body(receive)
         try:
             message = jsonrpc.decode(body)
         except McpError as exc:

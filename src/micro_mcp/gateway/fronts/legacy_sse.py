@@ -41,14 +41,11 @@ MESSAGES_PATH: Final = "/messages"
 class LegacySse:
     """The two paths of the 2024-11-05 transport, over the Streamable HTTP front's sessions."""
 
-    def __init__(
-        self, dispatcher: Dispatcher, sessions: SessionTable, tasks: TaskGroup, max_body: int
-    ) -> None:
+    def __init__(self, dispatcher: Dispatcher, sessions: SessionTable, tasks: TaskGroup) -> None:
         self.dispatcher = dispatcher
         self.front = Front(dispatcher)
         self.sessions = sessions
         self.tasks = tasks
-        self.max_body = max_body
 
     async def serve(self, scope: Scope, receive: Receive, send: Send, principal: Principal) -> None:
         """Answer a request on one of the two paths of the 2024-11-05 transport."""
@@ -91,10 +88,7 @@ class LegacySse:
         if session is None:
             await fail(send, 404, codes.INVALID_REQUEST, "Session not found")
             return
-        body = await read_body(scope, receive, self.max_body)
-        if body is None:
-            await fail(send, 413, codes.MESSAGE_TOO_LARGE, "Body too large")
-            return
+        body = await read_body(receive)
         try:
             message = jsonrpc.decode(body)
         except McpError as exc:
