@@ -6,6 +6,7 @@ services, and ends by checking that the other service still answers and nothing 
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 from pathlib import Path
@@ -225,3 +226,66 @@ async def test_sigterm_over_http_lets_the_call_in_flight_finish(tmp_path: Path) 
         with anyio.fail_after(15):
             await exited(gateway)
     assert finished == [{"result": "rested"}]
+
+
+def nested(depth: int) -> Any:
+    """A value `depth` levels deep, objects and arrays taking turns."""
+    value: Any = "bottom"
+    for level in range(depth):
+        value = {"d": value} if level % 2 else [value]
+    return value
+
+
+def replies_without_calls(audit: Path) -> tuple[set[str], int]:
+    """Correlation ids of the audit trail's replies that have no call; how many tool calls."""
+    records = [json.loads(line) for line in audit.read_text().splitlines()]
+    calls = {r["correlation_id"] for r in records if r["event"] == "call"}
+    replies = {r["correlation_id"] for r in records if r["event"] == "reply"}
+    tools = sum(r["event"] == "call" and r["method"] == "tools/call" for r in records)
+    return replies - calls, tools
+
+
+async def test_arguments_nested_too_deep_are_refused_with_the_request_id_over_stdio(
+    tmp_path: Path,
+) -> None:
+    audit = tmp_path / "audit.jsonl"
+    argv = gateway_argv(tmp_path, {"one": demo()}, {"audit": {"path": str(audit)}})
+    async with wire(argv, tmp_path / "stderr.txt") as gateway:
+        await gateway.initialize()
+        params = {"name": "one.echo", "arguments": {"text": nested(300)}}
+        message = {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": params}
+        await gateway.send_raw(json.dumps(message).encode() + b"\n")  # orjson cannot write it
+        deep = await gateway.receive()
+        barely = await call(gateway, 2, "one.echo", text=nested(40))
+        fine = result_of(await call(gateway, 3, "one.echo", text="fine"))
+    assert deep["id"] == 1 and deep["error"]["code"] == codes.INVALID_PARAMS
+    assert barely["id"] == 2 and "result" in barely  # within the limit: on to the service
+    assert fine == "fine"
+    assert replies_without_calls(audit) == (set(), 2)
+
+
+async def test_arguments_nested_too_deep_are_refused_with_the_request_id_over_http(
+    tmp_path: Path,
+) -> None:
+    audit = tmp_path / "audit.jsonl"
+    accept = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
+    modern: dict[str, Any] = {
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": {},
+    }
+    async with (
+        http_gateway(tmp_path, {"one": demo()}, {"audit": {"path": str(audit)}}) as url,
+        httpx2.AsyncClient(timeout=30) as http,
+    ):
+        headers = {**accept, "Mcp-Method": "tools/call", "Mcp-Name": "one.echo"}
+        headers["MCP-Protocol-Version"] = "2026-07-28"
+        replies = []
+        for request_id, text in ((7, nested(300)), (8, "fine")):
+            params = {"_meta": modern, "name": "one.echo", "arguments": {"text": text}}
+            message = {"jsonrpc": "2.0", "id": request_id, "method": "tools/call", "params": params}
+            replies.append(await http.post(url, content=json.dumps(message), headers=headers))
+    deep, fine = replies
+    assert deep.status_code == 400
+    assert deep.json()["id"] == 7 and deep.json()["error"]["code"] == codes.INVALID_PARAMS
+    assert fine.json()["result"]["structuredContent"] == {"result": "fine"}
+    assert replies_without_calls(audit) == (set(), 1)

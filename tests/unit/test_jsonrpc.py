@@ -171,3 +171,70 @@ _envelope_like = st.fixed_dictionaries(
 @given(message=_envelope_like | _json)
 def test_decode_of_any_json_raises_only_invalid_request(message):
     _check_decode_only_raises_envelope_errors(json.dumps(message).encode())
+
+
+def _nest(kinds: list[str]) -> str:
+    """JSON text whose containers nest `len(kinds)` levels, outermost first (written by hand:
+    the json module's encoder recurses, and orjson's stops at 255 levels)."""
+    text = "1"
+    for kind in reversed(kinds):
+        text = f"[{text},2]" if kind == "list" else f'{{"k":{text},"s":"x"}}'
+    return text
+
+
+def _call(arguments: str) -> str:
+    return f'{{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{{"arguments":{arguments}}}}}'
+
+
+@pytest.mark.parametrize(
+    ("raw", "refused"),
+    [
+        # params is level 1 and arguments level 2: arguments may nest MAX_DEPTH - 1 levels
+        (_call(_nest(["dict"] * (jsonrpc.MAX_DEPTH - 1))), False),
+        (_call(_nest(["dict"] * jsonrpc.MAX_DEPTH)), True),
+        (_call(_nest(["list"] * 300)), True),
+        (
+            _call(_nest(["list", "dict"] * 500)),
+            True,
+        ),  # past what orjson writes, below what it reads
+        ('{"jsonrpc":"2.0","method":"n","params":' + _nest(["dict"] * 100) + "}", True),
+        ('{"jsonrpc":"2.0","id":1,"method":"ping","params":null}', False),
+        ('{"jsonrpc":"2.0","id":1,"result":' + _nest(["dict"] * 100) + "}", False),
+    ],
+)
+def test_params_nested_past_max_depth_are_invalid_params(raw: bytes | str, refused: bool) -> None:
+    if refused:
+        assert decode_error_code(raw) == codes.INVALID_PARAMS
+    else:
+        jsonrpc.decode(raw)
+
+
+@settings(database=None, max_examples=200)
+@given(kinds=st.lists(st.sampled_from(["list", "dict"]), min_size=1, max_size=150))
+def test_decode_refuses_exactly_what_nests_too_deep_and_what_it_takes_can_be_written(
+    kinds: list[str],
+) -> None:
+    raw = _call(_nest(kinds)).replace('"id":7', '"id":1')
+    try:
+        message = jsonrpc.decode(raw)
+    except McpError as exc:
+        assert exc.code == codes.INVALID_PARAMS
+        assert 1 + len(kinds) > jsonrpc.MAX_DEPTH
+        assert jsonrpc.salvage_id(raw) == 1
+    else:
+        assert 1 + len(kinds) <= jsonrpc.MAX_DEPTH
+        assert jsonrpc.decode(jsonrpc.encode(message)) == message
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (b'{"jsonrpc":"2.0","id":3,"method":"x","params":[]}', 3),
+        (b'{"jsonrpc":"1.0","id":"a","method":"x"}', "a"),
+        (b'{"id":true}', None),
+        (b"[1]", None),
+        (b"{nope", None),
+    ],
+)
+def test_salvage_id_finds_a_usable_id_in_what_decode_refused(raw: bytes, expected: object) -> None:
+    assert jsonrpc.salvage_id(raw) == expected

@@ -19,6 +19,12 @@ RequestId = int | str
 Message = dict[str, Any]
 
 VERSION: Final = "2.0"
+MAX_DEPTH: Final = 64
+"""How deep objects and arrays may nest in a request's or notification's `params` (the params
+object itself is level 1); deeper ones are refused at decode with INVALID_PARAMS. orjson reads
+1024 levels but writes only 255, pydantic's parser (the Python SDK's, so many services') stops
+at 200: without a limit, a message the gateway took could not be forwarded, audited or
+answered. 64 is far beyond any tool schema seen and within every encoder on the path."""
 
 _ids = itertools.count(1)
 
@@ -34,7 +40,8 @@ def decode(raw: bytes | str) -> Message:
     Raises:
         McpError: PARSE_ERROR for bytes that are not JSON, INVALID_REQUEST for JSON that is not
             one JSON-RPC 2.0 message (batches included: no MCP version we serve needs them on
-            a single-client stream, and 2025-06-18 removed them).
+            a single-client stream, and 2025-06-18 removed them), INVALID_PARAMS for `params`
+            nested deeper than `MAX_DEPTH`.
     """
     try:
         message = orjson.loads(raw)
@@ -48,6 +55,17 @@ def decode(raw: bytes | str) -> Message:
         raise McpError(f"Invalid request: {what}", code=codes.INVALID_REQUEST)
     check_envelope(envelope)
     return envelope
+
+
+def salvage_id(raw: bytes | str) -> RequestId | None:
+    """The id of a message `decode` refused, when it has a usable one, so the error names it."""
+    try:
+        message = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+    envelope = as_object(message)
+    request_id = envelope.get("id") if envelope is not None else None
+    return request_id if is_request_id(request_id) else None
 
 
 def check_envelope(message: Message) -> None:
@@ -70,6 +88,10 @@ def check_envelope(message: Message) -> None:
             raise McpError(
                 'Invalid request: "id" must be a string or an integer', code=codes.INVALID_REQUEST
             )
+        if nests_deeper(message.get("params"), MAX_DEPTH):
+            raise McpError(
+                f"Invalid params: nested deeper than {MAX_DEPTH} levels", code=codes.INVALID_PARAMS
+            )
         return
     if "id" in message and ("result" in message or "error" in message):
         # An error about an unreadable request may carry a null id; anything else must be an id
@@ -83,6 +105,25 @@ def check_envelope(message: Message) -> None:
         "Invalid request: neither a request, a notification nor a response",
         code=codes.INVALID_REQUEST,
     )
+
+
+def nests_deeper(value: object, limit: int) -> bool:
+    """Whether objects and arrays nest more than `limit` levels in `value` (itself level 1).
+
+    Level by level, so the cost is one `isinstance` per item of the containers in `value`, and
+    nothing for a value with none: `params` is walked, never a whole reply (a large result would
+    cost about as much to walk as to parse).
+    """
+    level: list[Any] = [value] if isinstance(value, dict | list) else []
+    for _ in range(limit):
+        below: list[Any] = []
+        for node in level:
+            items = cast("dict[str, Any]", node).values() if isinstance(node, dict) else node
+            below += [item for item in items if isinstance(item, dict | list)]
+        if not below:
+            return False
+        level = below
+    return bool(level)
 
 
 def as_object(value: object) -> dict[str, Any] | None:

@@ -52,7 +52,9 @@ async def fail(
     code: int,
     message: str,
     extra: list[tuple[bytes, bytes]] | None = None,
+    *,
+    request_id: jsonrpc.RequestId | None = None,
 ) -> None:
-    """Send a JSON-RPC error object (id null) with an HTTP status."""
-    body = jsonrpc.encode(jsonrpc.error(None, {"code": code, "message": message}))
+    """Send a JSON-RPC error object (id null unless given) with an HTTP status."""
+    body = jsonrpc.encode(jsonrpc.error(request_id, {"code": code, "message": message}))
     await reply(send, status, body, [*JSON_HEADERS, *(extra or [])])

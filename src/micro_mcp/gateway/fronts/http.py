@@ -177,7 +177,7 @@ class HttpFront:
         try:
             message = jsonrpc.decode(body)
         except McpError as exc:
-            await fail(send, 400, exc.code, exc.message)
+            await fail(send, 400, exc.code, exc.message, request_id=jsonrpc.salvage_id(body))
             return
         tracing.adopt_header(message, headers.get("traceparent"), headers.get("tracestate"))
         params = jsonrpc.as_object(message.get("params"))

@@ -92,7 +92,7 @@ class LegacySse:
         try:
             message = jsonrpc.decode(body)
         except McpError as exc:
-            await fail(send, 400, exc.code, exc.message)
+            await fail(send, 400, exc.code, exc.message, request_id=jsonrpc.salvage_id(body))
             return
         client = session.client
 

@@ -7,7 +7,6 @@ from collections.abc import Awaitable, Callable
 from typing import Final
 
 import anyio
-import orjson
 
 from micro_mcp import codes
 from micro_mcp.errors import McpError
@@ -97,7 +96,7 @@ async def _take(
     try:
         message = jsonrpc.decode(line)
     except McpError as exc:
-        await _reply_error(client, _salvage_id(line), exc)
+        await _reply_error(client, jsonrpc.salvage_id(line), exc)
         return
 
     async def run(request: Message) -> None:
@@ -109,13 +108,3 @@ async def _take(
 async def _reply_error(client: ClientSession, request_id: object, exc: McpError) -> None:
     rid = request_id if jsonrpc.is_request_id(request_id) else None
     await client.send(jsonrpc.error(rid, exc.to_error()))
-
-
-def _salvage_id(line: bytes) -> object:
-    """The id of an invalid request, when it has one, so the error can name it."""
-    try:
-        message = orjson.loads(line)
-    except orjson.JSONDecodeError:
-        return None
-    envelope = jsonrpc.as_object(message)
-    return envelope.get("id") if envelope is not None else None
