@@ -236,6 +236,18 @@ async def http_gateway(
     *extra: str,
 ) -> AsyncIterator[str]:
     """Run a gateway with `--transport http` on a free port; yield its MCP endpoint URL."""
+    async with http_gateway_process(tmp_path, services, config, *extra) as (url, _process):
+        yield url
+
+
+@asynccontextmanager
+async def http_gateway_process(
+    tmp_path: Path,
+    services: dict[str, Any],
+    config: dict[str, Any] | None = None,
+    *extra: str,
+) -> AsyncIterator[tuple[str, Process]]:
+    """`http_gateway`, yielding the gateway's process too."""
     argv = [*gateway_argv(tmp_path, services, config), "--transport", "http", "--port", "0", *extra]
     log = tmp_path / "gateway-http.log"
     with log.open("wb") as errors:
@@ -253,7 +265,7 @@ async def http_gateway(
                 if process.returncode is not None:
                     raise AssertionError(f"gateway exited: {log.read_text()}")
                 await anyio.sleep(0.05)
-        yield url
+        yield url, process
     finally:
         with contextlib.suppress(ProcessLookupError):  # a test may have stopped it already
             process.terminate()

@@ -6,9 +6,11 @@ services, and ends by checking that the other service still answers and nothing 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +29,7 @@ from tests.e2e.conftest import (
     exited,
     gateway_argv,
     http_gateway,
+    http_gateway_process,
     parent_of,
     wire,
 )
@@ -289,3 +292,137 @@ async def test_arguments_nested_too_deep_are_refused_with_the_request_id_over_ht
     assert deep.json()["id"] == 7 and deep.json()["error"]["code"] == codes.INVALID_PARAMS
     assert fine.json()["result"]["structuredContent"] == {"result": "fine"}
     assert replies_without_calls(audit) == (set(), 1)
+
+
+INFO = {"name": "test", "version": "1"}
+HUNG = """
+import json, signal, sys, time
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+for line in sys.stdin:
+    message = json.loads(line)
+    if "id" not in message or "method" not in message:
+        continue
+    answer = {"error": {"code": -32601, "message": "no"}}
+    if message["method"] == "initialize":
+        version = message["params"]["protocolVersion"]
+        info = {"name": "hung", "version": "1"}
+        answer = {"result": {"protocolVersion": version, "capabilities": {}, "serverInfo": info}}
+    print(json.dumps({"jsonrpc": "2.0", "id": message["id"], **answer}), flush=True)
+time.sleep(600)  # its input is closed, but a hung service does not notice
+"""
+"""A service that answers its handshake and then ignores everything: EOF, SIGTERM."""
+
+
+def kill_all(pids: Iterable[int]) -> None:
+    """SIGKILL whatever a failed test left running."""
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
+async def wait_for_text(path: Path, text: str) -> None:
+    """Wait until another process has written `text` into the file at `path`."""
+    file = anyio.Path(path)
+    with anyio.fail_after(20):
+        while not await file.exists() or text not in await file.read_text():  # noqa: ASYNC110 - another process: polling is all there is
+            await anyio.sleep(0.05)
+
+
+async def test_sigterm_over_http_drains_stops_every_service_and_exits_0(tmp_path: Path) -> None:
+    audit = tmp_path / "audit.jsonl"
+    services = {"one": demo(), "hung": {"command": "python", "args": ["-c", HUNG]}}
+    headers = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
+    initialize = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": INFO},
+    }
+    nap = {"name": "one.nap", "arguments": {"seconds": 2}}
+    config = {"audit": {"path": str(audit)}}
+    async with (
+        http_gateway_process(tmp_path, services, config) as (url, gateway),
+        httpx2.AsyncClient(timeout=30) as http,
+    ):
+        await wait_for_text(tmp_path / "gateway-http.log", "gateway ready")
+        kids = children(gateway.pid)
+        try:
+            opened = await http.post(url, json=initialize, headers=headers)
+            headers["Mcp-Session-Id"] = opened.headers["mcp-session-id"]
+            initialized = {"jsonrpc": "2.0", "method": "notifications/initialized"}
+            await http.post(url, json=initialized, headers=headers)
+            replies: list[Any] = []
+            ends: list[str] = []
+
+            async def listen() -> None:  # the session's GET stream, open until the drain ends it
+                listening = {**headers, "Accept": "text/event-stream"}
+                try:
+                    async with http.stream("GET", url, headers=listening) as stream:
+                        async for _ in stream.aiter_lines():
+                            pass
+                    ends.append("ended")
+                except httpx2.RemoteProtocolError:
+                    ends.append("cut off")
+
+            async def call() -> None:
+                message = {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": nap}
+                replies.append((await http.post(url, json=message, headers=headers)).json())
+
+            with anyio.fail_after(30):
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(listen)
+                    tg.start_soon(call)
+                    await wait_for_text(audit, '"method":"tools/call"')  # the call is in flight
+                    gateway.send_signal(signal.SIGTERM)
+                code = await gateway.wait()
+            outlived = [pid for pid in kids if alive(pid)]
+        finally:
+            kill_all(kids)
+    assert len(kids) == 2
+    assert [r["result"]["structuredContent"] for r in replies] == [{"result": "rested"}]
+    assert (code, outlived, ends) == (0, [], ["ended"]), "no service outlives the gateway"
+
+
+async def test_a_second_sigterm_over_http_stops_at_once_and_still_stops_every_service(
+    tmp_path: Path,
+) -> None:
+    audit = tmp_path / "audit.jsonl"
+    services = {"one": demo(), "hung": {"command": "python", "args": ["-c", HUNG]}}
+    config = {"audit": {"path": str(audit)}}
+    modern = {
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": {},
+    }
+    params = {"_meta": modern, "name": "one.nap", "arguments": {"seconds": 60}}
+    headers = {
+        "Accept": "application/json, text/event-stream",
+        "Mcp-Method": "tools/call",
+        "Mcp-Name": "one.nap",
+        "MCP-Protocol-Version": "2026-07-28",
+    }
+    async with (
+        http_gateway_process(tmp_path, services, config) as (url, gateway),
+        httpx2.AsyncClient(timeout=90) as http,
+    ):
+        await wait_for_text(tmp_path / "gateway-http.log", "gateway ready")
+        kids = children(gateway.pid)
+        try:
+
+            async def call() -> None:
+                message = {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": params}
+                with contextlib.suppress(httpx2.RemoteProtocolError):  # cut off: expected
+                    await http.post(url, json=message, headers=headers)
+
+            with anyio.fail_after(15):  # well before the 60 s nap or the 30 s drain limit
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(call)
+                    await wait_for_text(audit, '"method":"tools/call"')
+                    gateway.send_signal(signal.SIGTERM)
+                    await wait_for_text(tmp_path / "gateway-http.log", "finishing the calls")
+                    gateway.send_signal(signal.SIGTERM)
+                code = await gateway.wait()
+            outlived = [pid for pid in kids if alive(pid)]
+        finally:
+            kill_all(kids)
+    assert len(kids) == 2
+    assert (code, outlived) == (0, [])

@@ -19,8 +19,8 @@ from micro_mcp.errors import ConfigError
 from micro_mcp.gateway.core.dispatcher import Dispatcher
 from micro_mcp.gateway.fronts.guards import LOOPBACK_HOSTS
 from micro_mcp.gateway.fronts.http import HttpFront
-from micro_mcp.gateway.fronts.server import BoundedHeadProtocol
-from micro_mcp.gateway.fronts.stdio import serve_stdio
+from micro_mcp.gateway.fronts.server import BoundedHeadProtocol, GatewayServer
+from micro_mcp.gateway.fronts.stdio import DRAIN_TIMEOUT, serve_stdio
 from micro_mcp.gateway.operator import admin
 from micro_mcp.gateway.services.mesh import Mesh
 from micro_mcp.gateway.services.reloader import watch_manifest
@@ -99,11 +99,11 @@ async def serve(
             await tg.start(admin.observe, mesh, recorder, transport, stdio_scrape)
             if manifest_path is not None:
                 tg.start_soon(watch_manifest, mesh, manifest_path, config.reload_interval)
+            stop = anyio.Event()
+            tg.start_soon(_stop_on_signal, stop, tg.cancel_scope)
             if listener is not None:
-                await _serve_http(dispatcher, authenticator, config, listener, tg)
+                await _serve_http(dispatcher, authenticator, config, listener, tg, stop)
             else:
-                stop = anyio.Event()
-                tg.start_soon(_stop_on_signal, stop, tg.cancel_scope)
                 principal = authenticator.authenticate(environ.get(TOKEN_ENV))
                 if principal is None:
                     logger.error("%s is missing or wrong: every request will be refused", TOKEN_ENV)
@@ -120,11 +120,12 @@ async def _serve_http(
     config: GatewayConfig,
     listener: socket.socket,
     tg: TaskGroup,
+    stop: anyio.Event,
 ) -> None:
     host, port = listener.getsockname()[:2]
     front = HttpFront(dispatcher, authenticator, config.http, host, port, tg)
     tg.start_soon(front.sweep_idle)
-    server = uvicorn.Server(
+    server = GatewayServer(
         uvicorn.Config(
             front.app,
             # uvicorn's C parser (its pure-Python h11 costs ~0.2 ms a call more), heads bounded
@@ -134,14 +135,23 @@ async def _serve_http(
             lifespan="off",
             log_level="warning",
             access_log=False,
-            timeout_graceful_shutdown=5,
+            timeout_graceful_shutdown=int(DRAIN_TIMEOUT),
         )
     )
     shown = f"[{host}]" if ":" in host else host
     logger.info("serving MCP on http://%s:%d/mcp", shown, port)
-    # uvicorn owns SIGINT and SIGTERM here: it stops accepting, finishes, and returns.
+    tg.start_soon(_drain_when, stop, server, front)
+    # The gateway owns SIGINT and SIGTERM, as on stdio: the first stops uvicorn taking
+    # connections and lets the requests in flight finish, up to DRAIN_TIMEOUT; a second
+    # cancels this serve() at once.
     await server.serve(sockets=[listener])
     front.sessions.close_all()
+
+
+async def _drain_when(stop: anyio.Event, server: uvicorn.Server, front: HttpFront) -> None:
+    await stop.wait()
+    server.should_exit = True
+    await front.drain()
 
 
 def _listen(host: str, port: int) -> socket.socket:

@@ -73,6 +73,8 @@ MCP_PATHS: Final = frozenset({ENDPOINT, legacy_sse.STREAM_PATH, legacy_sse.MESSA
 """The paths that speak MCP, which need a client's bearer token."""
 SWEEP_INTERVAL: Final = 60.0
 """Seconds between sweeps for idle sessions."""
+DRAIN_CHECK_INTERVAL: Final = 0.1
+"""Seconds between looks, while draining, for sessions whose last request has finished."""
 
 
 class HttpFront:
@@ -94,6 +96,8 @@ class HttpFront:
         self.sessions = SessionTable(spec.max_sessions, spec.session_idle_seconds)
         self.tasks = tg
         self.legacy = LegacySse(dispatcher, self.sessions, tg)
+        self._exchanges: set[ClientSession] = set()
+        """The 2026-07-28 requests being answered, one client each."""
         token = dispatcher.mesh.config.telemetry.operator_token
         loopback = host in guards.LOOPBACK_HOSTS
         self.admin = Admin(
@@ -119,6 +123,20 @@ class HttpFront:
             await anyio.sleep(SWEEP_INTERVAL)
             for session in self.sessions.sweep():
                 self.front.close(session.client)
+
+    async def drain(self) -> None:
+        """On shutdown, end what would keep a connection open with no request behind it, so the
+        server waits only for requests in flight: 2026-07-28 listens at once, and a session's
+        standalone stream (the 2024-11-05 transport's replies among it) once its requests are
+        answered. Returns when every session's stream has ended."""
+        for client in self._exchanges:
+            for listen_id in list(client.listens):
+                scope = client.in_flight.get(listen_id)
+                if scope is not None:
+                    scope.cancel()
+        # Polled: a request ends in the dispatcher, which tells no one; this runs once, at exit.
+        while self.sessions.end_idle_streams():  # noqa: ASYNC110
+            await anyio.sleep(DRAIN_CHECK_INTERVAL)
 
     # --- routing (behind the guards) ---------------------------------------------------------
 
@@ -270,10 +288,14 @@ class HttpFront:
             stream.push(outgoing, last=is_reply_to(outgoing, request_id))
 
         with self.front.connected(ClientSession(deliver, principal)) as client:
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(self.dispatcher.handle_request, client, message)
-                await _stream_out(receive, send, stream, [], modern=True)
-                tg.cancel_scope.cancel()  # the client hung up first: that cancels the request
+            self._exchanges.add(client)
+            try:
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(self.dispatcher.handle_request, client, message)
+                    await _stream_out(receive, send, stream, [], modern=True)
+                    tg.cancel_scope.cancel()  # the client hung up first: that cancels the request
+            finally:
+                self._exchanges.discard(client)
 
     def _modern_rejection(
         self, headers: Headers, message: Message

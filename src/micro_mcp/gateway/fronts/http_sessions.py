@@ -135,6 +135,17 @@ class SessionTable:
             self.remove(session.id)
         return idle
 
+    def end_idle_streams(self) -> bool:
+        """End the standalone stream of every session with no request in flight (shutdown);
+        True while some session still has one."""
+        busy = False
+        for session in self._sessions.values():
+            if session.client.in_flight:
+                busy = True
+            else:
+                session.standalone.close()
+        return busy
+
     def close_all(self) -> None:
         """Close every session (shutdown)."""
         for session_id in list(self._sessions):

@@ -1,4 +1,4 @@
-"""uvicorn as the gateway runs it: request heads bounded in size and time.
+"""uvicorn as the gateway runs it: request heads bounded in size and time, signals left alone.
 
 httptools, uvicorn's fast parser, has no limit of its own on a request head: it keeps every byte
 of an unfinished header line, and uvicorn waits for the rest as long as the client likes. Both
@@ -11,8 +11,11 @@ default limit on a head is 60 KiB). Once the head is in, the cost is two attribu
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import Generator
 from typing import Any, ClassVar, Final
 
+import uvicorn
 from uvicorn.config import Config
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import ServerState
@@ -106,3 +109,17 @@ class BoundedHeadProtocol(HttpToolsProtocol):
         self._head_timer = None
         if self._head is not None and not self.transport.is_closing():
             self.transport.close()
+
+
+class GatewayServer(uvicorn.Server):
+    """uvicorn's server without its signal handlers: the gateway owns SIGINT and SIGTERM.
+
+    uvicorn's own handlers stop the server and then raise the signal again once `serve()`
+    returns, which kills the process before the gateway has drained and stopped its services
+    (and a service that ignores its stdin lives on). The gateway sets `should_exit` itself.
+    """
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None]:
+        """Leave the process's signal handlers as they are."""
+        yield
