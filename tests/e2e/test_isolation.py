@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 from collections.abc import Iterable
 from pathlib import Path
@@ -23,6 +24,7 @@ from mcp.shared.exceptions import MCPError
 
 from micro_mcp import codes
 from tests.e2e.conftest import (
+    FIXTURES,
     Wire,
     alive,
     demo,
@@ -426,3 +428,48 @@ async def test_a_second_sigterm_over_http_stops_at_once_and_still_stops_every_se
             kill_all(kids)
     assert len(kids) == 2
     assert (code, outlived) == (0, [])
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below `pid`: its children, theirs, and so on."""
+    found = list(children(pid))
+    for child in list(found):
+        found += descendants(child)
+    return found
+
+
+def command_of(pid: int) -> str:
+    """A process's command line, for messages."""
+    return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()[:80]
+
+
+def running(pid: int) -> bool:
+    """Alive and not a zombie (an orphan whose reaper has not run yet counts as gone)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+async def test_services_die_with_a_gateway_killed_with_sigkill(tmp_path: Path) -> None:
+    services = {"one": demo(), "hung": {"command": "python", "args": ["-c", HUNG]}}
+    if shutil.which("bwrap") is not None:  # in a sandbox, what a service spawns dies too
+        services["boxed"] = demo(sandbox={"readOnly": [str(FIXTURES)]})
+    argv = gateway_argv(tmp_path, services)
+    async with wire(argv, tmp_path / "stderr.txt") as gateway:
+        await gateway.initialize()
+        if "boxed" in services:
+            result_of(await call(gateway, 1, "boxed.spawn"))  # a grandchild: `sleep 120`
+        below = {pid: command_of(pid) for pid in descendants(gateway.process.pid)}
+        try:
+            gateway.process.kill()
+            await gateway.process.wait()
+            with anyio.move_on_after(10):
+                while any(running(pid) for pid in below):  # noqa: ASYNC110 - other processes
+                    await anyio.sleep(0.05)
+            left = [command for pid, command in below.items() if running(pid)]
+        finally:
+            kill_all(below)
+    assert len(below) >= len(services)
+    assert left == [], "these outlived the gateway"

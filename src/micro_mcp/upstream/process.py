@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import logging
 import os
 import shutil
 import sys
@@ -27,6 +29,8 @@ INHERITED_ENV: Final = (
 """The only variables a service inherits from the gateway. The gateway's own secrets (its token,
 cloud credentials) and loader hooks such as LD_PRELOAD or NODE_OPTIONS stay behind; a service
 that needs more names it in its manifest `env`."""
+
+logger = logging.getLogger(__name__)
 
 PYTHON_ALIASES: Final = frozenset({"python", "python3"})
 """Commands that mean "the interpreter the gateway runs on", so the example manifest works in
@@ -66,7 +70,23 @@ def service_argv(
         else sandbox_prefix(spec.sandbox, resolved, cwd, base_dir, python=command in PYTHON_ALIASES)
     )
     # prlimit outside bwrap: the limits hold for the sandbox and all it starts.
-    return [*_limits_prefix(spec), *confined, resolved, *spec.args]
+    return [*_death_prefix(), *_limits_prefix(spec), *confined, resolved, *spec.args]
+
+
+@functools.cache
+def _death_prefix() -> tuple[str, ...]:
+    """`setpriv --pdeathsig KILL --` before the command: the kernel kills the service when the
+    gateway dies, however it dies (SIGKILL, OOM killer), so no service outlives it. setpriv
+    (util-linux) sets the signal and execs, so the service keeps its pid; the signal survives
+    the execs that follow (prlimit, bwrap). It is sent when the thread that started the service
+    ends: the event loop's, which lives as long as the gateway."""
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        logger.warning(
+            "`setpriv` (util-linux) not found: services will outlive a gateway killed with SIGKILL"
+        )
+        return ()
+    return (setpriv, "--pdeathsig", "KILL", "--")
 
 
 def _limits_prefix(spec: ServiceSpec) -> list[str]:
