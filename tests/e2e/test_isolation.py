@@ -11,7 +11,7 @@ import json
 import os
 import shutil
 import signal
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -323,15 +323,33 @@ def kill_all(pids: Iterable[int]) -> None:
 
 
 async def wait_for_text(path: Path, text: str) -> None:
-    """Wait until another process has written `text` into the file at `path`."""
+    """Wait until the gateway over HTTP has logged `text` (its log is a file: polled)."""
     file = anyio.Path(path)
     with anyio.fail_after(20):
-        while not await file.exists() or text not in await file.read_text():  # noqa: ASYNC110 - another process: polling is all there is
+        while text not in await file.read_text():  # noqa: ASYNC110 - another process writes it
             await anyio.sleep(0.05)
 
 
+async def post_events(
+    http: httpx2.AsyncClient, url: str, message: dict[str, Any], headers: dict[str, str]
+) -> AsyncIterator[dict[str, Any]]:
+    """POST `message` and yield what comes back: each SSE event, or the one JSON reply."""
+    async with http.stream("POST", url, json=message, headers=headers) as response:
+        if response.headers["content-type"].startswith("application/json"):
+            yield json.loads(await response.aread())
+            return
+        async for line in response.aiter_lines():
+            if line.startswith("data: "):
+                yield json.loads(line[6:])
+
+
+def napping(seconds: float) -> dict[str, Any]:
+    """`tools/call` params for one.nap, with a progress token: the nap's first progress says the
+    call has reached the service."""
+    return {"name": "one.nap", "arguments": {"seconds": seconds}, "_meta": {"progressToken": "p"}}
+
+
 async def test_sigterm_over_http_drains_stops_every_service_and_exits_0(tmp_path: Path) -> None:
-    audit = tmp_path / "audit.jsonl"
     services = {"one": demo(), "hung": {"command": "python", "args": ["-c", HUNG]}}
     headers = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
     initialize = {
@@ -340,10 +358,8 @@ async def test_sigterm_over_http_drains_stops_every_service_and_exits_0(tmp_path
         "method": "initialize",
         "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": INFO},
     }
-    nap = {"name": "one.nap", "arguments": {"seconds": 2}}
-    config = {"audit": {"path": str(audit)}}
     async with (
-        http_gateway_process(tmp_path, services, config) as (url, gateway),
+        http_gateway_process(tmp_path, services) as (url, gateway),
         httpx2.AsyncClient(timeout=30) as http,
     ):
         await wait_for_text(tmp_path / "gateway-http.log", "gateway ready")
@@ -355,6 +371,7 @@ async def test_sigterm_over_http_drains_stops_every_service_and_exits_0(tmp_path
             await http.post(url, json=initialized, headers=headers)
             replies: list[Any] = []
             ends: list[str] = []
+            in_flight = anyio.Event()
 
             async def listen() -> None:  # the session's GET stream, open until the drain ends it
                 listening = {**headers, "Accept": "text/event-stream"}
@@ -367,14 +384,18 @@ async def test_sigterm_over_http_drains_stops_every_service_and_exits_0(tmp_path
                     ends.append("cut off")
 
             async def call() -> None:
-                message = {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": nap}
-                replies.append((await http.post(url, json=message, headers=headers)).json())
+                message = {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": napping(2)}
+                async for event in post_events(http, url, message, headers):
+                    if event.get("method") == "notifications/progress":
+                        in_flight.set()
+                    elif event.get("id") == 2:
+                        replies.append(event)
 
             with anyio.fail_after(30):
                 async with anyio.create_task_group() as tg:
                     tg.start_soon(listen)
                     tg.start_soon(call)
-                    await wait_for_text(audit, '"method":"tools/call"')  # the call is in flight
+                    await in_flight.wait()
                     gateway.send_signal(signal.SIGTERM)
                 code = await gateway.wait()
             outlived = [pid for pid in kids if alive(pid)]
@@ -388,39 +409,41 @@ async def test_sigterm_over_http_drains_stops_every_service_and_exits_0(tmp_path
 async def test_a_second_sigterm_over_http_stops_at_once_and_still_stops_every_service(
     tmp_path: Path,
 ) -> None:
-    audit = tmp_path / "audit.jsonl"
     services = {"one": demo(), "hung": {"command": "python", "args": ["-c", HUNG]}}
-    config = {"audit": {"path": str(audit)}}
-    modern = {
+    meta = {
         "io.modelcontextprotocol/protocolVersion": "2026-07-28",
         "io.modelcontextprotocol/clientCapabilities": {},
+        "progressToken": "p",
     }
-    params = {"_meta": modern, "name": "one.nap", "arguments": {"seconds": 60}}
+    params = {**napping(60), "_meta": meta}
     headers = {
         "Accept": "application/json, text/event-stream",
         "Mcp-Method": "tools/call",
         "Mcp-Name": "one.nap",
         "MCP-Protocol-Version": "2026-07-28",
     }
+    log = tmp_path / "gateway-http.log"
     async with (
-        http_gateway_process(tmp_path, services, config) as (url, gateway),
+        http_gateway_process(tmp_path, services) as (url, gateway),
         httpx2.AsyncClient(timeout=90) as http,
     ):
-        await wait_for_text(tmp_path / "gateway-http.log", "gateway ready")
+        await wait_for_text(log, "gateway ready")
         kids = children(gateway.pid)
         try:
+            in_flight = anyio.Event()
 
             async def call() -> None:
                 message = {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": params}
                 with contextlib.suppress(httpx2.RemoteProtocolError):  # cut off: expected
-                    await http.post(url, json=message, headers=headers)
+                    async for _ in post_events(http, url, message, headers):
+                        in_flight.set()
 
             with anyio.fail_after(15):  # well before the 60 s nap or the 30 s drain limit
                 async with anyio.create_task_group() as tg:
                     tg.start_soon(call)
-                    await wait_for_text(audit, '"method":"tools/call"')
+                    await in_flight.wait()
                     gateway.send_signal(signal.SIGTERM)
-                    await wait_for_text(tmp_path / "gateway-http.log", "finishing the calls")
+                    await wait_for_text(log, "finishing the calls")
                     gateway.send_signal(signal.SIGTERM)
                 code = await gateway.wait()
             outlived = [pid for pid in kids if alive(pid)]
@@ -444,7 +467,7 @@ def command_of(pid: int) -> str:
 
 
 def running(pid: int) -> bool:
-    """Alive and not a zombie (an orphan whose reaper has not run yet counts as gone)."""
+    """Alive and not a zombie (an orphan nobody has reaped yet is gone for this purpose)."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
@@ -464,10 +487,9 @@ async def test_services_die_with_a_gateway_killed_with_sigkill(tmp_path: Path) -
         below = {pid: command_of(pid) for pid in descendants(gateway.process.pid)}
         try:
             gateway.process.kill()
-            await gateway.process.wait()
             with anyio.move_on_after(10):
-                while any(running(pid) for pid in below):  # noqa: ASYNC110 - other processes
-                    await anyio.sleep(0.05)
+                for pid in below:
+                    await exited(pid)
             left = [command for pid, command in below.items() if running(pid)]
         finally:
             kill_all(below)
