@@ -42,12 +42,10 @@ from micro_mcp.gateway.core.dispatcher import Dispatcher
 from micro_mcp.gateway.fronts import guards, legacy_sse
 from micro_mcp.gateway.fronts.asgi import (
     JSON_HEADERS,
-    SSE_HEADERS,
     App,
     Receive,
     Scope,
     Send,
-    cancel_on_disconnect,
     fail,
     read_body,
     reply,
@@ -55,6 +53,7 @@ from micro_mcp.gateway.fronts.asgi import (
 from micro_mcp.gateway.fronts.front import Front
 from micro_mcp.gateway.fronts.http_sessions import HttpSession, SessionTable
 from micro_mcp.gateway.fronts.legacy_sse import LegacySse
+from micro_mcp.gateway.fronts.responses import stream_out
 from micro_mcp.gateway.fronts.streams import EventStream, is_reply_to
 from micro_mcp.gateway.operator import admin
 from micro_mcp.gateway.operator.admin import Admin
@@ -257,7 +256,7 @@ class HttpFront:
         stream = session.open_response(message["id"])
         self.tasks.start_soon(self.dispatcher.handle_request, session.client, message)
         extra = [(b"mcp-session-id", session.id.encode())]
-        if await _stream_out(receive, send, stream, extra, modern=False) == "json":
+        if await stream_out(receive, send, stream, extra, modern=False) == "json":
             # A plain JSON reply has no event id to resume from: keeping it would only hold
             # memory (a large result, times the streams a session keeps).
             session.forget(message["id"])
@@ -292,7 +291,7 @@ class HttpFront:
             try:
                 async with anyio.create_task_group() as tg:
                     tg.start_soon(self.dispatcher.handle_request, client, message)
-                    await _stream_out(receive, send, stream, [], modern=True)
+                    await stream_out(receive, send, stream, [], modern=True)
                     tg.cancel_scope.cancel()  # the client hung up first: that cancels the request
             finally:
                 self._exchanges.discard(client)
@@ -345,9 +344,7 @@ class HttpFront:
             session.listening = True
         try:
             extra = [(b"mcp-session-id", session.id.encode())]
-            await _stream_out(
-                receive, send, stream, extra, modern=False, after=after, sse_only=True
-            )
+            await stream_out(receive, send, stream, extra, modern=False, after=after, sse_only=True)
         finally:
             if stream is session.standalone:
                 session.listening = False
@@ -359,51 +356,3 @@ class HttpFront:
         self.sessions.remove(session.id)
         self.front.close(session.client)
         await reply(send, 200, b"", [])
-
-
-async def _stream_out(
-    receive: Receive,
-    send: Send,
-    stream: EventStream,
-    extra: list[tuple[bytes, bytes]],
-    *,
-    modern: bool,
-    after: int = 0,
-    sse_only: bool = False,
-) -> str:
-    """Answer from `stream`: plain JSON if the reply comes first, else SSE until the reply.
-
-    Returns how it answered (`json` or `sse`); returns early, without error, if the client
-    disconnects.
-    """
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(cancel_on_disconnect, receive, tg.cancel_scope)
-        started = False
-        async for seq, data in stream.follow(after):
-            if not started and not sse_only and stream.finished and seq == stream.seq:
-                await reply(send, _status(data) if modern else 200, data, [*JSON_HEADERS, *extra])
-                tg.cancel_scope.cancel()
-                return "json"
-            if not started:
-                headers = [*SSE_HEADERS, *extra]
-                await send({"type": "http.response.start", "status": 200, "headers": headers})
-                started = True
-            event = sse.event(stream.event_id(seq), data)
-            await send({"type": "http.response.body", "body": event, "more_body": True})
-        else:
-            if not started:  # the stream ended with nothing in it (its session was closed)
-                await reply(send, 200, b"", [*SSE_HEADERS, *extra])
-            else:
-                await send({"type": "http.response.body", "body": b"", "more_body": False})
-        tg.cancel_scope.cancel()
-    return "sse"
-
-
-def _status(data: bytes) -> int:
-    """The HTTP status of a 2026-07-28 reply: errors the spec maps, else 200."""
-    if b'"error"' not in data:
-        return 200
-    reply = orjson.loads(data)
-    error = jsonrpc.as_object(reply.get("error"))
-    code = error.get("code") if error is not None else None
-    return ERROR_CODE_HTTP_STATUS.get(code, 200) if isinstance(code, int) else 200
