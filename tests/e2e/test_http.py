@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
@@ -236,6 +237,38 @@ async def test_bad_http_input_gets_the_right_status_and_the_gateway_serves_on(
         "degraded": False,
         "services": {"one": "ready"},
     }
+
+
+async def test_whitespace_around_a_header_value_is_not_part_of_it(tmp_path: Path) -> None:
+    # RFC 9110 section 5.5; the gateway's uvicorn parser (httptools) hands the spaces on. Raw
+    # bytes on a socket: an HTTP client library would trim or refuse them before they leave.
+    async with http_gateway(tmp_path, {"one": demo()}, CONFIG) as url:
+        call = _modern(1, "tools/call", name="one.echo", arguments={"text": "spaced"})
+        body = json.dumps(call).encode()
+        host, port = url.split("//")[1].split("/")[0].split(":")
+        head = [
+            "POST /mcp HTTP/1.1",
+            f"Host: {host}:{port}",
+            f"Authorization: Bearer {TOKEN}",
+            "Content-Type: application/json",
+            "Accept: application/json, text/event-stream",
+            "MCP-Protocol-Version: 2026-07-28",
+            "Mcp-Method:  tools/call ",
+            "Mcp-Name: \t one.echo  ",
+            f"Content-Length: {len(body)}",
+            "Connection: close",
+        ]
+        raw = ("\r\n".join(head) + "\r\n\r\n").encode() + body
+        answer = b""
+        with anyio.fail_after(20):
+            async with await anyio.connect_tcp(host, int(port)) as stream:
+                await stream.send(raw)
+                with contextlib.suppress(anyio.EndOfStream):
+                    while True:
+                        answer += await stream.receive()
+    status, _, content = answer.partition(b"\r\n\r\n")
+    assert status.startswith(b"HTTP/1.1 200"), answer
+    assert json.loads(content)["result"]["structuredContent"] == {"result": "spaced"}
 
 
 async def test_sessions_are_bound_to_their_principal_and_end_on_delete(tmp_path: Path) -> None:

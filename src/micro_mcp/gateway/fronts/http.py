@@ -134,7 +134,9 @@ class HttpFront:
         if path not in (ENDPOINT, legacy_sse.STREAM_PATH, legacy_sse.MESSAGES_PATH, *admin.PATHS):
             await reply(send, 404, b"not found", [(b"content-type", b"text/plain")])
             return
-        headers = Headers(scope=scope)
+        # HTTP excludes whitespace around a field value from the value (RFC 9110 section 5.5);
+        # uvicorn's httptools parser keeps it, so `Mcp-Name:  x ` would not match the body's `x`.
+        headers = Headers(raw=[(name, value.strip(b" \t")) for name, value in scope["headers"]])
         if self._hosts is not None and headers.get("host") not in self._hosts:
             await fail(send, 421, codes.INVALID_REQUEST, "Misdirected request: Host not allowed")
             return
