@@ -7,6 +7,10 @@ overlap and a `subscriptions/listen` stream can stay open. A handshake-era sessi
 its own. Cancelling a request closes its response stream (2026-07-28's cancellation) and, for
 the handshake era, also sends `notifications/cancelled`.
 
+A 2026-07-28 request carries the routing headers a client must send (`Mcp-Method`, `Mcp-Name`,
+and for `tools/call` the `Mcp-Param-*` headers that mirror the arguments the tool annotates with
+`x-mcp-header`, learnt from the service's own `tools/list` replies as they pass).
+
 The service's own credentials come from the manifest's `headers`; the client's token never
 travels here.
 """
@@ -19,7 +23,13 @@ from typing import Any, Final
 import anyio
 import httpx2
 from anyio.abc import TaskGroup, TaskStatus
-from mcp.shared.inbound import NAME_BEARING_METHODS, encode_header_value
+from mcp.shared.inbound import (
+    NAME_BEARING_METHODS,
+    encode_header_value,
+    find_invalid_x_mcp_header,
+    mcp_param_headers,
+    x_mcp_header_map,
+)
 
 from micro_mcp import codes
 from micro_mcp.config.model import ServiceSpec
@@ -96,6 +106,10 @@ class HttpChannel:
         self.version: str | None = None
         """The negotiated handshake-era version, sent as `MCP-Protocol-Version` once known."""
         self._exchanges: dict[RequestId, anyio.CancelScope] = {}
+        self._listings: set[RequestId] = set()
+        """Ids of `tools/list` requests in flight, whose replies teach `_param_headers`."""
+        self._param_headers: dict[str, dict[tuple[str, ...], str]] = {}
+        """Tool name -> argument path -> the `Mcp-Param-*` suffix it is mirrored into."""
 
     async def send(self, message: Message) -> None:
         """POST one message; a request's answer is read in the background."""
@@ -109,6 +123,8 @@ class HttpChannel:
                 return
         headers = self._headers(message)
         if jsonrpc.is_request(message):
+            if message["method"] == "tools/list":
+                self._listings.add(message["id"])
             self.tg.start_soon(self._exchange, message, headers)
             return
         try:
@@ -136,6 +152,10 @@ class HttpChannel:
             name = params.get(name_key) if params is not None and name_key else None
             if isinstance(name, str):
                 headers["mcp-name"] = encode_header_value(name)
+                mirrored = self._param_headers.get(name) if method == "tools/call" else None
+                arguments = jsonrpc.as_object(params.get("arguments")) if params else None
+                if mirrored and arguments is not None:
+                    headers.update(mcp_param_headers(mirrored, arguments))
         elif self.version is not None:
             headers["mcp-protocol-version"] = self.version
         return headers
@@ -152,6 +172,7 @@ class HttpChannel:
                 session.fail(request_id, _unavailable(f"service {self.namespace!r}: {exc}"))
             finally:
                 del self._exchanges[request_id]
+                self._listings.discard(request_id)
         # A stream that ended without the reply would leave the caller waiting for its timeout.
         session.fail(request_id, _unavailable(f"service {self.namespace!r} sent no reply"))
 
@@ -214,7 +235,23 @@ class HttpChannel:
             if request_id is not None:
                 session.fail(request_id, _unavailable(f"HTTP {status} with an unreadable body"))
             return
+        if "result" in message and message.get("id") in self._listings:
+            self._learn_param_headers(jsonrpc.as_object(message["result"]) or {})
         await session.receive(message, stream_of)
+
+    def _learn_param_headers(self, listing: dict[str, Any]) -> None:
+        """Note which arguments each listed tool mirrors into `Mcp-Param-*` headers."""
+        for tool in jsonrpc.objects_in(listing.get("tools")):
+            name, schema = tool.get("name"), tool.get("inputSchema")
+            if not isinstance(name, str):
+                continue
+            # A schema with a bad annotation has no headers: a client must not send them.
+            valid = find_invalid_x_mcp_header(schema) is None
+            mirrored = x_mcp_header_map(schema) if valid else {}
+            if mirrored:
+                self._param_headers[name] = mirrored
+            else:
+                self._param_headers.pop(name, None)
 
     async def follow_standalone(self) -> None:
         """Read the session's GET stream, where a handshake-era service sends on its own."""
