@@ -271,6 +271,16 @@ async def test_whitespace_around_a_header_value_is_not_part_of_it(tmp_path: Path
     assert json.loads(content)["result"]["structuredContent"] == {"result": "spaced"}
 
 
+async def test_a_task_request_whose_mcp_name_is_not_its_task_id_is_refused(tmp_path: Path) -> None:
+    # The Tasks extension names a task by its taskId in Mcp-Name; the SDK's ladder checks only
+    # tools/call, prompts/get and resources/read.
+    headers = {**AUTH, **ACCEPT, "Mcp-Method": "tasks/get", "MCP-Protocol-Version": "2026-07-28"}
+    body = json.dumps(_modern(1, "tasks/get", taskId="task-1"))
+    async with http_gateway(tmp_path, {"one": demo()}, CONFIG) as url, httpx2.AsyncClient() as http:
+        other = await http.post(url, content=body, headers={**headers, "Mcp-Name": "task-2"})
+    assert other.status_code == 400 and other.json()["error"]["code"] == codes.HEADER_MISMATCH
+
+
 async def test_sessions_are_bound_to_their_principal_and_end_on_delete(tmp_path: Path) -> None:
     async with http_gateway(tmp_path, {"one": demo()}, CONFIG) as url, httpx2.AsyncClient() as http:
         headers = {**AUTH, **ACCEPT}

@@ -91,3 +91,9 @@ async def test_no_mcp_param_headers_for_a_tool_not_listed_yet_or_badly_annotated
     )
     for headers in (before, broken):
         assert [name for name in headers if name.startswith("mcp-param-")] == []
+
+
+async def test_a_task_request_names_its_task_in_mcp_name() -> None:
+    (get,) = await _calls(("tasks/get", {"taskId": "t/1 é"}))
+    assert get["mcp-method"] == "tasks/get"
+    assert get["mcp-name"] == encode_header_value("t/1 é")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import Enum
+from types import MappingProxyType
 from typing import Any, Final
 
 from micro_mcp.protocol.jsonrpc import as_object
@@ -24,6 +25,19 @@ SUBSCRIPTION_ID_KEY: Final = "io.modelcontextprotocol/subscriptionId"
 """On notifications of a `subscriptions/listen` stream: the id of the listen request."""
 RESERVED_PREFIX: Final = "io.modelcontextprotocol/"
 """Keys under this prefix belong to one hop; a relay sets its own instead of forwarding them."""
+TASK_METHODS: Final = frozenset({"tasks/get", "tasks/update", "tasks/cancel"})
+"""The methods of the Tasks extension (`io.modelcontextprotocol/tasks`); each names its task
+by `taskId`."""
+NAME_FIELDS: Final = MappingProxyType(
+    {
+        "tools/call": "name",
+        "prompts/get": "name",
+        "resources/read": "uri",
+        **dict.fromkeys(sorted(TASK_METHODS), "taskId"),
+    }
+)
+"""Method -> the params field its 2026-07-28 HTTP request mirrors into `Mcp-Name` (SEP-2243;
+the Tasks extension adds its methods' `taskId`)."""
 
 
 class Era(Enum):

@@ -154,6 +154,10 @@ class Catalog:
             return None
         return Route(self.unprefixed, name, names.subject(self.unprefixed, name))
 
+    def task(self, exposed_id: str) -> Route | None:
+        """The route of a task id: exposed like a URI (`ns+id`), else the unprefixed service's."""
+        return self.resource(exposed_id)
+
     def resource(self, exposed_uri: str) -> Route | None:
         """The route of an exposed resource URI (or URI template): by its namespace prefix,
         else to the service mounted without prefix."""

@@ -24,7 +24,6 @@ import anyio
 import httpx2
 from anyio.abc import TaskGroup, TaskStatus
 from mcp.shared.inbound import (
-    NAME_BEARING_METHODS,
     encode_header_value,
     find_invalid_x_mcp_header,
     mcp_param_headers,
@@ -148,7 +147,7 @@ class HttpChannel:
         if modern is not None and isinstance(method, str):
             headers["mcp-protocol-version"] = modern
             headers["mcp-method"] = method
-            name_key = NAME_BEARING_METHODS.get(method)
+            name_key = versions.NAME_FIELDS.get(method)
             name = params.get(name_key) if params is not None and name_key else None
             if isinstance(name, str):
                 headers["mcp-name"] = encode_header_value(name)

@@ -28,6 +28,7 @@ from mcp.shared.inbound import (
     ERROR_CODE_HTTP_STATUS,
     InboundLadderRejection,
     classify_inbound_request,
+    decode_header_value,
     find_duplicated_routing_header,
     validate_mcp_param_headers,
 )
@@ -331,6 +332,15 @@ class HttpFront:
         if isinstance(verdict, InboundLadderRejection):
             return verdict
         params = jsonrpc.as_object(message.get("params")) or {}
+        # The SDK's ladder knows the base protocol's names only; a task is named by its taskId.
+        named = headers.get("mcp-name")
+        if (
+            method in versions.TASK_METHODS
+            and named is not None
+            and decode_header_value(named) != params.get("taskId")
+        ):
+            mismatch = "Mcp-Name header does not match the request body's 'taskId'"
+            return InboundLadderRejection(codes.HEADER_MISMATCH, mismatch)
         name = params.get("name")
         if method == "tools/call" and isinstance(name, str):
             tool = self.mesh.catalog.tool_item(name)
