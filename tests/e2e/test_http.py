@@ -326,14 +326,19 @@ async def test_a_dropped_response_stream_resumes_with_last_event_id(tmp_path: Pa
             },
         }
         first_id = None
+        lines: list[str] = []
         async with http.stream(
             "POST", url, content=json.dumps(call), headers={**headers, **session}
         ) as response:
             assert response.headers["content-type"].startswith("text/event-stream")
             async for line in response.aiter_lines():
-                if line.startswith("id: "):
+                lines.append(line)
+                if line.startswith("id: ") and lines[:1] != [line]:
                     first_id = line[4:]
-                    break  # drop the connection after the first event
+                if line.startswith("data: {") and first_id is not None:
+                    break  # drop the connection after the first message
+        # A 2025-11-25 stream opens with a priming event: an id to resume from, no message.
+        assert lines[:4] == [f"id: {lines[0][4:]}", "retry: 1000", "data: ", ""]
         assert first_id is not None
         resumed: list[dict[str, Any]] = []
         get_headers = {**AUTH, **session, "Accept": "text/event-stream", "Last-Event-ID": first_id}

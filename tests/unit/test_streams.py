@@ -81,3 +81,11 @@ async def test_a_session_forgets_only_finished_response_streams() -> None:
     assert session.stream_named(answered.name) is None
     assert session.stream_named(running.name) is running
     assert running.seq == 1 and not running.finished
+
+
+def test_a_priming_event_has_an_id_a_retry_and_empty_data() -> None:
+    assert sse.priming("r2-0", 1000) == b"id: r2-0\nretry: 1000\ndata: \n\n"
+    parser = sse.EventParser(1024)
+    fed = [parser.feed(line) for line in sse.priming("r2-0", 1000).decode().split("\n")[:4]]
+    assert fed == [None, None, None, ""]  # an event with empty data: nothing to deliver
+    assert parser.last_id == "r2-0"

@@ -13,6 +13,9 @@ HANDSHAKE_VERSIONS: Final = ("2024-11-05", "2025-03-26", "2025-06-18", "2025-11-
 MODERN_VERSIONS: Final = ("2026-07-28",)
 """Stateless versions: every request carries its version in `_meta`."""
 LATEST_HANDSHAKE: Final = HANDSHAKE_VERSIONS[-1]
+PRIMING_SINCE: Final = "2025-11-25"
+"""The first version whose clients take a priming SSE event (an id and empty data, SEP-1699);
+older ones may not expect an event without a message."""
 LATEST_MODERN: Final = MODERN_VERSIONS[-1]
 
 META: Final = "_meta"

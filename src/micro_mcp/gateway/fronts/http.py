@@ -69,6 +69,9 @@ ENDPOINT: Final = "/mcp"
 LOOPBACK_HOSTS: Final = frozenset({"127.0.0.1", "localhost", "[::1]", "::1"})
 SWEEP_INTERVAL: Final = 60.0
 """Seconds between sweeps for idle sessions."""
+RECONNECT_MS: Final = 1000
+"""The `retry` of a priming event: milliseconds a client waits before resuming a dropped
+stream."""
 REMOVED_METHODS: Final = frozenset(
     {"initialize", "ping", "logging/setLevel", "resources/subscribe", "resources/unsubscribe"}
 )
@@ -278,7 +281,10 @@ class HttpFront:
         stream = session.open_response(message["id"])
         self.tasks.start_soon(self.dispatcher.handle_request, session.client, message)
         extra = [(b"mcp-session-id", session.id.encode())]
-        if await _stream_out(receive, send, stream, extra, modern=False) == "json":
+        version = session.client.version
+        primed = version is not None and version >= versions.PRIMING_SINCE
+        answer = await _stream_out(receive, send, stream, extra, modern=False, primed=primed)
+        if answer == "json":
             # A plain JSON reply has no event id to resume from: keeping it would only hold
             # memory (a large result, times the streams a session keeps).
             session.forget(message["id"])
@@ -400,11 +406,13 @@ async def _stream_out(
     modern: bool,
     after: int = 0,
     sse_only: bool = False,
+    primed: bool = False,
 ) -> str:
     """Answer from `stream`: plain JSON if the reply comes first, else SSE until the reply.
 
-    Returns how it answered (`json` or `sse`); returns early, without error, if the client
-    disconnects.
+    A `primed` SSE answer opens with a priming event, so a client that loses the connection
+    before the first message can still resume. Returns how it answered (`json` or `sse`);
+    returns early, without error, if the client disconnects.
     """
     async with anyio.create_task_group() as tg:
         tg.start_soon(cancel_on_disconnect, receive, tg.cancel_scope)
@@ -418,6 +426,9 @@ async def _stream_out(
                 headers = [*SSE_HEADERS, *extra]
                 await send({"type": "http.response.start", "status": 200, "headers": headers})
                 started = True
+                if primed:
+                    event = sse.priming(stream.event_id(after), RECONNECT_MS)
+                    await send({"type": "http.response.body", "body": event, "more_body": True})
             event = sse.event(stream.event_id(seq), data)
             await send({"type": "http.response.body", "body": event, "more_body": True})
         else:
