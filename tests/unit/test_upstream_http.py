@@ -97,3 +97,32 @@ async def test_a_task_request_names_its_task_in_mcp_name() -> None:
     (get,) = await _calls(("tasks/get", {"taskId": "t/1 é"}))
     assert get["mcp-method"] == "tasks/get"
     assert get["mcp-name"] == encode_header_value("t/1 é")
+
+
+async def test_a_stream_the_service_closes_before_the_reply_is_resumed_with_last_event_id() -> None:
+    # SEP-1699 polling, in the handshake era: the service primes the stream, closes it, and
+    # sends the reply when the client comes back with the last id it saw.
+    gets: list[httpx2.Headers] = []
+
+    def service(request: httpx2.Request) -> httpx2.Response:
+        sse = {"content-type": "text/event-stream"}
+        if request.method == "POST":
+            rid = json.loads(request.content)["id"]
+            return httpx2.Response(200, headers=sse, content=f"id: s-{rid}-0\nretry: 1\ndata: \n\n")
+        gets.append(request.headers)
+        rid = int(request.headers["last-event-id"].split("-")[1])
+        reply = json.dumps({"jsonrpc": "2.0", "id": rid, "result": {"done": True}})
+        return httpx2.Response(200, headers=sse, content=f"id: s-{rid}-1\ndata: {reply}\n\n")
+
+    transport = httpx2.MockTransport(service)
+    result: dict[str, Any] = {}
+    with anyio.fail_after(5):
+        async with httpx2.AsyncClient(transport=transport) as http, anyio.create_task_group() as tg:
+            channel = HttpChannel("w", "http://service/mcp", http, tg, 1 << 20)
+            channel.session_id, channel.version = "session-1", "2025-11-25"
+            session = channel.session = UpstreamSession("w", channel.send, _Quiet())
+            result = await session.request("tools/call", {"name": "poll"}, timeout=5)
+    assert result == {"done": True}
+    [get] = gets
+    assert get["mcp-session-id"] == "session-1"
+    assert get["last-event-id"].endswith("-0")

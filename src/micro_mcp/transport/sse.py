@@ -29,7 +29,8 @@ def split_event_id(event_id: str) -> tuple[str, int] | None:
 class EventParser:
     """Turns the lines of an SSE stream into the data of its events (sans-IO).
 
-    Only `data` matters to MCP; `id`, `event` and `retry` fields and comments are read past.
+    Only `data` matters to MCP; `id` and `retry` are kept for reconnecting, comments are read
+    past.
     An event whose data grows past `max_bytes` is dropped whole rather than held.
     """
 
@@ -39,6 +40,8 @@ class EventParser:
         self._size = 0
         self.last_id: str | None = None
         """The id of the last complete event, for `Last-Event-ID` on reconnect."""
+        self.retry_ms: int | None = None
+        """The stream's last `retry` field: how long to wait before reconnecting."""
         self._id: str | None = None
         self._type = "message"
         self.event_type = "message"
@@ -67,4 +70,6 @@ class EventParser:
             self._id = value
         elif field == "event":
             self._type = value
+        elif field == "retry" and value.isdigit():
+            self.retry_ms = int(value)
         return None

@@ -4,8 +4,9 @@ Each message is one POST. A request's answer comes back as JSON or as an SSE str
 progress and log lines before the reply); both are read in a task of their own, so requests
 overlap and a `subscriptions/listen` stream can stay open. A handshake-era session gets its
 `Mcp-Session-Id` from the `initialize` reply and a GET stream for what the service sends on
-its own. Cancelling a request closes its response stream (2026-07-28's cancellation) and, for
-the handshake era, also sends `notifications/cancelled`.
+its own, and a request's stream that the service closes before the reply (SEP-1699 polling) is
+resumed with a GET and `Last-Event-ID`. Cancelling a request closes its response stream
+(2026-07-28's cancellation) and, for the handshake era, also sends `notifications/cancelled`.
 
 A 2026-07-28 request carries the routing headers a client must send (`Mcp-Method`, `Mcp-Name`,
 and for `tools/call` the `Mcp-Param-*` headers that mirror the arguments the tool annotates with
@@ -166,7 +167,9 @@ class HttpChannel:
         with anyio.CancelScope() as scope:
             self._exchanges[request_id] = scope
             try:
-                await self._post_and_read(message, headers)
+                events = await self._post_and_read(message, headers)
+                if events is not None and self.session_id is not None:
+                    await self._resume(request_id, events)
             except httpx2.HTTPError as exc:
                 session.fail(request_id, _unavailable(f"service {self.namespace!r}: {exc}"))
             finally:
@@ -175,7 +178,10 @@ class HttpChannel:
         # A stream that ended without the reply would leave the caller waiting for its timeout.
         session.fail(request_id, _unavailable(f"service {self.namespace!r} sent no reply"))
 
-    async def _post_and_read(self, message: Message, headers: dict[str, str]) -> None:
+    async def _post_and_read(
+        self, message: Message, headers: dict[str, str]
+    ) -> sse.EventParser | None:
+        """POST a request and read its answer; an SSE answer's parser, to resume it from."""
         session = self.session
         assert session is not None
         body = jsonrpc.encode(message)
@@ -184,14 +190,35 @@ class HttpChannel:
                 self.session_id = response.headers.get("mcp-session-id")
             kind = response.headers.get("content-type", "")
             if kind.startswith(sse.CONTENT_TYPE):
-                await self._read_events(response, message["id"])
-            elif kind.startswith("application/json"):
+                return await self._read_events(response, message["id"])
+            if kind.startswith("application/json"):
                 await self._read_json(response, message["id"])
             elif response.status_code != 202:
                 error = _unavailable(
                     f"service {self.namespace!r} answered HTTP {response.status_code}"
                 )
                 session.fail(message["id"], error)
+        return None
+
+    async def _resume(self, request_id: RequestId, events: sse.EventParser) -> None:
+        """Come back for the rest of a request's stream while the service owes the reply."""
+        session = self.session
+        assert session is not None
+        after, retry = events.last_id, events.retry_ms
+        while after is not None and session.waiting(request_id):
+            await anyio.sleep(RECONNECT_DELAY if retry is None else retry / 1000)
+            headers = {"accept": sse.CONTENT_TYPE, "last-event-id": after}
+            if self.session_id is not None:
+                headers["mcp-session-id"] = self.session_id
+            if self.version is not None:
+                headers["mcp-protocol-version"] = self.version
+            async with self.http.stream("GET", self.url, headers=headers) as response:
+                kind = response.headers.get("content-type", "")
+                if response.status_code != 200 or not kind.startswith(sse.CONTENT_TYPE):
+                    return
+                events = await self._read_events(response, request_id)
+            after = events.last_id or after
+            retry = events.retry_ms if events.retry_ms is not None else retry
 
     async def _read_json(self, response: httpx2.Response, request_id: RequestId) -> None:
         session = self.session
@@ -210,13 +237,13 @@ class HttpChannel:
 
     async def _read_events(
         self, response: httpx2.Response, request_id: RequestId | None = None
-    ) -> str | None:
+    ) -> sse.EventParser:
         parser = sse.EventParser(self.limit)
         async for line in response.aiter_lines():
             data = parser.feed(line.rstrip("\r\n"))
             if data:  # an event without data primes resumption (2025-11-25); nothing to read
                 await self._deliver(data.encode(), None, response.status_code, request_id)
-        return parser.last_id
+        return parser
 
     async def _deliver(
         self,
@@ -270,7 +297,7 @@ class HttpChannel:
                     if response.status_code in (404, 405):
                         return  # no standalone stream offered, or the session is gone
                     if response.status_code == 200:
-                        last_id = await self._read_events(response) or last_id
+                        last_id = (await self._read_events(response)).last_id or last_id
             except httpx2.HTTPError as exc:
                 logger.info("service %s: standalone stream dropped (%s)", self.namespace, exc)
             await anyio.sleep(RECONNECT_DELAY)

@@ -203,6 +203,11 @@ class UpstreamSession:
         self._listens.discard(listen_id)
         await self.notify("notifications/cancelled", {"requestId": listen_id})
 
+    def waiting(self, request_id: RequestId) -> bool:
+        """Whether a request sent on this session still waits for its reply."""
+        pending = self._pending.get(request_id)
+        return pending is not None and not pending.done.is_set()
+
     def fail(self, request_id: RequestId, error: dict[str, Any]) -> None:
         """Answer a waiting request with `error` on the service's behalf (its channel broke)."""
         pending = self._pending.get(request_id)
