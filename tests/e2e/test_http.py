@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
@@ -240,6 +241,48 @@ async def test_bad_http_input_gets_the_right_status_and_the_gateway_serves_on(
     }
 
 
+async def test_whitespace_around_a_header_value_is_not_part_of_it(tmp_path: Path) -> None:
+    # RFC 9110 section 5.5; the gateway's uvicorn parser (httptools) hands the spaces on. Raw
+    # bytes on a socket: an HTTP client library would trim or refuse them before they leave.
+    async with http_gateway(tmp_path, {"one": demo()}, CONFIG) as url:
+        call = _modern(1, "tools/call", name="one.echo", arguments={"text": "spaced"})
+        body = json.dumps(call).encode()
+        host, port = url.split("//")[1].split("/")[0].split(":")
+        head = [
+            "POST /mcp HTTP/1.1",
+            f"Host: {host}:{port}",
+            f"Authorization: Bearer {TOKEN}",
+            "Content-Type: application/json",
+            "Accept: application/json, text/event-stream",
+            "MCP-Protocol-Version: 2026-07-28",
+            "Mcp-Method:  tools/call ",
+            "Mcp-Name: \t one.echo  ",
+            f"Content-Length: {len(body)}",
+            "Connection: close",
+        ]
+        raw = ("\r\n".join(head) + "\r\n\r\n").encode() + body
+        answer = b""
+        with anyio.fail_after(20):
+            async with await anyio.connect_tcp(host, int(port)) as stream:
+                await stream.send(raw)
+                with contextlib.suppress(anyio.EndOfStream):
+                    while True:
+                        answer += await stream.receive()
+    status, _, content = answer.partition(b"\r\n\r\n")
+    assert status.startswith(b"HTTP/1.1 200"), answer
+    assert json.loads(content)["result"]["structuredContent"] == {"result": "spaced"}
+
+
+async def test_a_task_request_whose_mcp_name_is_not_its_task_id_is_refused(tmp_path: Path) -> None:
+    # The Tasks extension names a task by its taskId in Mcp-Name; the SDK's ladder checks only
+    # tools/call, prompts/get and resources/read.
+    headers = {**AUTH, **ACCEPT, "Mcp-Method": "tasks/get", "MCP-Protocol-Version": "2026-07-28"}
+    body = json.dumps(_modern(1, "tasks/get", taskId="task-1"))
+    async with http_gateway(tmp_path, {"one": demo()}, CONFIG) as url, httpx2.AsyncClient() as http:
+        other = await http.post(url, content=body, headers={**headers, "Mcp-Name": "task-2"})
+    assert other.status_code == 400 and other.json()["error"]["code"] == codes.HEADER_MISMATCH
+
+
 async def test_sessions_are_bound_to_their_principal_and_end_on_delete(tmp_path: Path) -> None:
     async with http_gateway(tmp_path, {"one": demo()}, CONFIG) as url, httpx2.AsyncClient() as http:
         headers = {**AUTH, **ACCEPT}
@@ -285,14 +328,19 @@ async def test_a_dropped_response_stream_resumes_with_last_event_id(tmp_path: Pa
             },
         }
         first_id = None
+        lines: list[str] = []
         async with http.stream(
             "POST", url, content=json.dumps(call), headers={**headers, **session}
         ) as response:
             assert response.headers["content-type"].startswith("text/event-stream")
             async for line in response.aiter_lines():
-                if line.startswith("id: "):
+                lines.append(line)
+                if line.startswith("id: ") and lines[:1] != [line]:
                     first_id = line[4:]
-                    break  # drop the connection after the first event
+                if line.startswith("data: {") and first_id is not None:
+                    break  # drop the connection after the first message
+        # A 2025-11-25 stream opens with a priming event: an id to resume from, no message.
+        assert lines[:4] == [f"id: {lines[0][4:]}", "retry: 1000", "data: ", ""]
         assert first_id is not None
         resumed: list[dict[str, Any]] = []
         get_headers = {**AUTH, **session, "Accept": "text/event-stream", "Last-Event-ID": first_id}

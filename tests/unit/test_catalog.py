@@ -130,6 +130,21 @@ def test_unknown_namespace_in_a_uri_falls_back_to_the_unprefixed_service():
     assert unprefixed_first().resource("nope+x:y") == Route("root", "nope+x:y", "root.nope+x:y")
 
 
+def test_unlisted_tool_and_prompt_names_go_to_the_unprefixed_service_to_answer():
+    # As the service alone would: it answers for names it does not list (a tool error, its own
+    # diagnostics), where the gateway would answer "Unknown tool" for it.
+    catalog = unprefixed_first()
+    assert catalog.tool("not_listed") == Route("root", "not_listed", "root.not_listed")
+    assert catalog.prompt("fs.nope") == Route("root", "fs.nope", "root.fs.nope")
+    assert catalog.tool("fs.write") == Route("fs", "write", "fs.write")  # listed: its owner
+
+
+def test_a_task_id_routes_like_a_uri_by_its_namespace_else_to_the_unprefixed_service():
+    assert two_services().task("fs+abc") == Route("fs", "abc", "fs.abc")
+    assert two_services().task("abc") is None
+    assert unprefixed_first().task("abc") == Route("root", "abc", "root.abc")
+
+
 def test_prefixed_namespace_in_a_uri_still_routes_to_that_service_when_one_is_unprefixed():
     assert unprefixed_first().resource("fs+file:///a.txt") == Route(
         "fs", "file:///a.txt", "fs.file:///a.txt"

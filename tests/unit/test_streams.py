@@ -72,3 +72,7 @@ async def test_a_session_forgets_only_finished_response_streams() -> None:
     assert session.stream_named(answered.name) is None
     assert session.stream_named(running.name) is running
     assert running.seq == 1 and not running.finished
+
+
+def test_a_priming_event_has_an_id_a_retry_and_empty_data() -> None:
+    assert sse.priming("r2-0", 1000) == b"id: r2-0\nretry: 1000\ndata: \n\n"

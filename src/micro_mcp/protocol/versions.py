@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import Enum
+from types import MappingProxyType
 from typing import Any, Final
 
 from micro_mcp.protocol.jsonrpc import as_object
@@ -12,6 +13,9 @@ HANDSHAKE_VERSIONS: Final = ("2024-11-05", "2025-03-26", "2025-06-18", "2025-11-
 MODERN_VERSIONS: Final = ("2026-07-28",)
 """Stateless versions: every request carries its version in `_meta`."""
 LATEST_HANDSHAKE: Final = HANDSHAKE_VERSIONS[-1]
+PRIMING_SINCE: Final = "2025-11-25"
+"""The first version whose clients take a priming SSE event (an id and empty data, SEP-1699);
+older ones may not expect an event without a message."""
 LATEST_MODERN: Final = MODERN_VERSIONS[-1]
 
 META: Final = "_meta"
@@ -24,6 +28,19 @@ SUBSCRIPTION_ID_KEY: Final = "io.modelcontextprotocol/subscriptionId"
 """On notifications of a `subscriptions/listen` stream: the id of the listen request."""
 RESERVED_PREFIX: Final = "io.modelcontextprotocol/"
 """Keys under this prefix belong to one hop; a relay sets its own instead of forwarding them."""
+TASK_METHODS: Final = frozenset({"tasks/get", "tasks/update", "tasks/cancel"})
+"""The methods of the Tasks extension (`io.modelcontextprotocol/tasks`); each names its task
+by `taskId`."""
+NAME_FIELDS: Final = MappingProxyType(
+    {
+        "tools/call": "name",
+        "prompts/get": "name",
+        "resources/read": "uri",
+        **dict.fromkeys(sorted(TASK_METHODS), "taskId"),
+    }
+)
+"""Method -> the params field its 2026-07-28 HTTP request mirrors into `Mcp-Name` (SEP-2243;
+the Tasks extension adds its methods' `taskId`)."""
 
 
 class Era(Enum):

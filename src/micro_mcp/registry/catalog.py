@@ -130,16 +130,27 @@ class Catalog:
         return found
 
     def tool(self, exposed: str) -> Route | None:
-        """The route of an exposed tool name."""
-        return self._tools.get(exposed)
+        """The route of an exposed tool name, else to the service mounted without prefix."""
+        return self._tools.get(exposed) or self._to_unprefixed(exposed)
 
     def tool_item(self, exposed: str) -> dict[str, Any] | None:
         """The tool as listed (exposed name), for its input schema."""
         return self._tool_items.get(exposed)
 
     def prompt(self, exposed: str) -> Route | None:
-        """The route of an exposed prompt name."""
-        return self._prompts.get(exposed)
+        """The route of an exposed prompt name, else to the service mounted without prefix."""
+        return self._prompts.get(exposed) or self._to_unprefixed(exposed)
+
+    def _to_unprefixed(self, name: str) -> Route | None:
+        # A name no service listed goes to the service mounted without prefix, as an unknown
+        # URI does: that service answers for its own names, listed or not, as it would alone.
+        if self.unprefixed is None:
+            return None
+        return Route(self.unprefixed, name, names.subject(self.unprefixed, name))
+
+    def task(self, exposed_id: str) -> Route | None:
+        """The route of a task id: exposed like a URI (`ns+id`), else the unprefixed service's."""
+        return self.resource(exposed_id)
 
     def resource(self, exposed_uri: str) -> Route | None:
         """The route of an exposed resource URI (or URI template): by its namespace prefix,
@@ -150,6 +161,4 @@ class Catalog:
             namer = self.namers.get(namespace)
             if namer is not None and namer.prefixed:
                 return Route(namespace, uri, names.subject(namespace, uri))
-        if self.unprefixed is not None:
-            return Route(self.unprefixed, exposed_uri, names.subject(self.unprefixed, exposed_uri))
-        return None
+        return self._to_unprefixed(exposed_uri)

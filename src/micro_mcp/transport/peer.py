@@ -78,6 +78,11 @@ class Peer:
             self._waiting.pop(request_id, None)
         return waiter.reply
 
+    def waiting(self, request_id: RequestId) -> bool:
+        """Whether a request sent to the peer still waits for its reply."""
+        waiter = self._waiting.get(request_id)
+        return waiter is not None and not waiter.done.is_set()
+
     def resolve(self, reply: Message) -> bool:
         """Hand a reply to the request it answers; False when nothing waits for its id."""
         reply_id = reply.get("id")

@@ -16,6 +16,12 @@ def event(event_id: str, data: bytes) -> bytes:
     return b"id: " + event_id.encode() + b"\nevent: message\ndata: " + data + b"\n\n"
 
 
+def priming(event_id: str, retry_ms: int) -> bytes:
+    """The event that opens a resumable stream (SEP-1699): an id to resume from, the delay
+    before reconnecting, and empty data."""
+    return b"id: " + event_id.encode() + b"\nretry: " + str(retry_ms).encode() + b"\ndata: \n\n"
+
+
 def split_event_id(event_id: str) -> tuple[str, int] | None:
     """The stream name and sequence number of an id made by `EventStream`, or None."""
     stream, sep, seq = event_id.rpartition("-")

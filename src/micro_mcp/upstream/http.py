@@ -4,8 +4,13 @@ Each message is one POST. A request's answer comes back as JSON or as an SSE str
 progress and log lines before the reply); both are read in a task of their own, so requests
 overlap and a `subscriptions/listen` stream can stay open. A handshake-era session gets its
 `Mcp-Session-Id` from the `initialize` reply and a GET stream for what the service sends on
-its own. Cancelling a request closes its response stream (2026-07-28's cancellation) and, for
-the handshake era, also sends `notifications/cancelled`.
+its own, and a request's stream that the service closes before the reply (SEP-1699 polling) is
+resumed with a GET and `Last-Event-ID`. Cancelling a request closes its response stream
+(2026-07-28's cancellation) and, for the handshake era, also sends `notifications/cancelled`.
+
+A 2026-07-28 request carries the routing headers a client must send (`Mcp-Method`, `Mcp-Name`,
+and for `tools/call` the `Mcp-Param-*` headers that mirror the arguments the tool annotates with
+`x-mcp-header`, learnt from the service's own `tools/list` replies as they pass).
 
 The service's own credentials come from the manifest's `headers`; the client's token never
 travels here.
@@ -15,12 +20,18 @@ from __future__ import annotations
 
 import logging
 from contextlib import aclosing
+from dataclasses import dataclass
 from typing import Any, Final
 
 import anyio
 import httpx2
 from anyio.abc import TaskGroup, TaskStatus
-from mcp.shared.inbound import NAME_BEARING_METHODS, encode_header_value
+from mcp.shared.inbound import (
+    encode_header_value,
+    find_invalid_x_mcp_header,
+    mcp_param_headers,
+    x_mcp_header_map,
+)
 
 from micro_mcp import codes
 from micro_mcp.config.model import ServiceSpec
@@ -100,6 +111,10 @@ class HttpChannel:
         self.last_event_id: str | None = None
         """The id of the last event on the standalone stream: where reopening it resumes."""
         self._exchanges: dict[RequestId, anyio.CancelScope] = {}
+        self._listings: set[RequestId] = set()
+        """Ids of `tools/list` requests in flight, whose replies teach `_param_headers`."""
+        self._param_headers: dict[str, dict[tuple[str, ...], str]] = {}
+        """Tool name -> argument path -> the `Mcp-Param-*` suffix it is mirrored into."""
 
     async def send(self, message: Message) -> None:
         """POST one message; a request's answer is read in the background."""
@@ -113,6 +128,8 @@ class HttpChannel:
                 return
         headers = self._headers(message)
         if jsonrpc.is_request(message):
+            if message["method"] == "tools/list":
+                self._listings.add(message["id"])
             self.tg.start_soon(self._exchange, message, headers)
             return
         try:
@@ -136,10 +153,14 @@ class HttpChannel:
         if modern is not None and isinstance(method, str):
             headers["mcp-protocol-version"] = modern
             headers["mcp-method"] = method
-            name_key = NAME_BEARING_METHODS.get(method)
+            name_key = versions.NAME_FIELDS.get(method)
             name = params.get(name_key) if params is not None and name_key else None
             if isinstance(name, str):
                 headers["mcp-name"] = encode_header_value(name)
+                mirrored = self._param_headers.get(name) if method == "tools/call" else None
+                arguments = jsonrpc.as_object(params.get("arguments")) if params else None
+                if mirrored and arguments is not None:
+                    headers.update(mcp_param_headers(mirrored, arguments))
         elif self.version is not None:
             headers["mcp-protocol-version"] = self.version
         return headers
@@ -151,7 +172,9 @@ class HttpChannel:
         with anyio.CancelScope() as scope:
             self._exchanges[request_id] = scope
             try:
-                await self._post_and_read(message, headers)
+                end = await self._post_and_read(message, headers)
+                if end is not None and self.session_id is not None:
+                    await self._resume(request_id, end)
             except httpx2.HTTPError as exc:
                 session.fail(request_id, _unavailable(f"service {self.namespace!r}: {exc}"))
             except MessageTooLarge as exc:
@@ -162,10 +185,12 @@ class HttpChannel:
                 session.fail(request_id, _unavailable(f"service {self.namespace!r}: {exc}"))
             finally:
                 del self._exchanges[request_id]
+                self._listings.discard(request_id)
         # A stream that ended without the reply would leave the caller waiting for its timeout.
         session.fail(request_id, _unavailable(f"service {self.namespace!r} sent no reply"))
 
-    async def _post_and_read(self, message: Message, headers: dict[str, str]) -> None:
+    async def _post_and_read(self, message: Message, headers: dict[str, str]) -> StreamEnd | None:
+        """POST a request and read its answer; where an SSE answer ended, to resume it from."""
         session = self.session
         assert session is not None
         body = jsonrpc.encode(message)
@@ -174,14 +199,34 @@ class HttpChannel:
                 self.session_id = response.headers.get("mcp-session-id")
             kind = response.headers.get("content-type", "")
             if is_event_stream(response):
-                await self._read_events(response, message["id"])
-            elif kind.startswith("application/json"):
+                return await self._read_events(response, message["id"])
+            if kind.startswith("application/json"):
                 await self._read_json(response, message["id"])
             elif response.status_code != 202:
                 error = _unavailable(
                     f"service {self.namespace!r} answered HTTP {response.status_code}"
                 )
                 session.fail(message["id"], error)
+        return None
+
+    async def _resume(self, request_id: RequestId, end: StreamEnd) -> None:
+        """Come back for the rest of a request's stream while the service owes the reply."""
+        session = self.session
+        assert session is not None
+        after, retry = end.last_id, end.retry_ms
+        while after is not None and session.waiting(request_id):
+            await anyio.sleep(RECONNECT_DELAY if retry is None else retry / 1000)
+            headers = {"accept": sse.CONTENT_TYPE, "last-event-id": after}
+            if self.session_id is not None:
+                headers["mcp-session-id"] = self.session_id
+            if self.version is not None:
+                headers["mcp-protocol-version"] = self.version
+            async with self.http.stream("GET", self.url, headers=headers) as response:
+                if response.status_code != 200 or not is_event_stream(response):
+                    return
+                more = await self._read_events(response, request_id)
+            after = more.last_id or after
+            retry = more.retry_ms if more.retry_ms is not None else retry
 
     async def _read_json(self, response: httpx2.Response, request_id: RequestId) -> None:
         session = self.session
@@ -200,20 +245,27 @@ class HttpChannel:
 
     async def _read_events(
         self, response: httpx2.Response, request_id: RequestId | None = None
-    ) -> None:
-        """Deliver the events of the stream answering `request_id` (None: the standalone one).
+    ) -> StreamEnd:
+        """Deliver the events of the stream answering `request_id` (None: the standalone one);
+        return where it ended, to resume it from.
 
         Raises:
             MessageTooLarge: an event outgrew the limit; the stream was abandoned there.
             UpstreamUnavailable: the stream broke.
         """
+        end = StreamEnd()
         async with aclosing(read_events(response, self.limit)) as events:
             async for event in events:
-                if request_id is None and event.id:
-                    self.last_event_id = event.id
+                if event.id:
+                    end.last_id = event.id
+                    if request_id is None:
+                        self.last_event_id = event.id
+                if event.retry is not None:
+                    end.retry_ms = event.retry
                 if event.data:  # one without data primes resumption (2025-11-25): nothing to read
                     data = event.data.encode()
                     await self._deliver(data, None, response.status_code, request_id)
+        return end
 
     async def _deliver(
         self,
@@ -231,7 +283,23 @@ class HttpChannel:
             if request_id is not None:
                 session.fail(request_id, _unavailable(f"HTTP {status} with an unreadable body"))
             return
+        if "result" in message and message.get("id") in self._listings:
+            self._learn_param_headers(jsonrpc.as_object(message["result"]) or {})
         await session.receive(message, stream_of)
+
+    def _learn_param_headers(self, listing: dict[str, Any]) -> None:
+        """Note which arguments each listed tool mirrors into `Mcp-Param-*` headers."""
+        for tool in jsonrpc.objects_in(listing.get("tools")):
+            name, schema = tool.get("name"), tool.get("inputSchema")
+            if not isinstance(name, str):
+                continue
+            # A schema with a bad annotation has no headers: a client must not send them.
+            valid = find_invalid_x_mcp_header(schema) is None
+            mirrored = x_mcp_header_map(schema) if valid else {}
+            if mirrored:
+                self._param_headers[name] = mirrored
+            else:
+                self._param_headers.pop(name, None)
 
     async def follow_standalone(self) -> None:
         """Read the session's GET stream, where a handshake-era service sends on its own.
@@ -272,6 +340,14 @@ class HttpChannel:
             await self.http.delete(self.url, headers=headers)
         except httpx2.HTTPError:
             logger.debug("service %s: session end not delivered", self.namespace)
+
+
+@dataclass(slots=True)
+class StreamEnd:
+    """Where an SSE stream ended: its last event id and the `retry` it asked for, if any."""
+
+    last_id: str | None = None
+    retry_ms: int | None = None
 
 
 def _unavailable(message: str) -> dict[str, Any]:

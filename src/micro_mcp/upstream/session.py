@@ -174,6 +174,10 @@ class UpstreamSession:
         self._listens.discard(listen_id)
         await self.notify("notifications/cancelled", {"requestId": listen_id})
 
+    def waiting(self, request_id: RequestId) -> bool:
+        """Whether a request sent on this session still waits for its reply."""
+        return self._peer.waiting(request_id)
+
     def fail(self, request_id: RequestId, error: dict[str, Any]) -> None:
         """Answer a waiting request with `error` on the service's behalf (its channel broke)."""
         self._peer.fail(request_id, error)

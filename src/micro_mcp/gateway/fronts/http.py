@@ -29,6 +29,7 @@ from mcp.shared.inbound import (
     ERROR_CODE_HTTP_STATUS,
     InboundLadderRejection,
     classify_inbound_request,
+    decode_header_value,
     find_duplicated_routing_header,
     validate_mcp_param_headers,
 )
@@ -145,7 +146,9 @@ class HttpFront:
         path = scope["path"].rstrip("/") or "/"
         method = scope["method"]
         if path == ENDPOINT:
-            headers = Headers(scope=scope)
+            # HTTP excludes whitespace around a field value from the value (RFC 9110 5.5);
+            # uvicorn's httptools parser keeps it, so `Mcp-Name:  x ` would not match `x`.
+            headers = Headers(raw=[(k, v.strip(b" \t")) for k, v in scope["headers"]])
             principal = guards.principal_of(scope)
             if method == "POST":
                 await self._post(receive, send, headers, principal)
@@ -256,7 +259,9 @@ class HttpFront:
         stream = session.open_response(message["id"])
         self.tasks.start_soon(self.dispatcher.handle_request, session.client, message)
         extra = [(b"mcp-session-id", session.id.encode())]
-        if await stream_out(receive, send, stream, extra, modern=False) == "json":
+        version = session.client.version
+        primed = version is not None and version >= versions.PRIMING_SINCE
+        if await stream_out(receive, send, stream, extra, modern=False, primed=primed) == "json":
             # A plain JSON reply has no event id to resume from: keeping it would only hold
             # memory (a large result, times the streams a session keeps).
             session.forget(message["id"])
@@ -310,6 +315,15 @@ class HttpFront:
         if isinstance(verdict, InboundLadderRejection):
             return verdict
         params = jsonrpc.as_object(message.get("params")) or {}
+        # The SDK's ladder knows the base protocol's names only; a task is named by its taskId.
+        named = headers.get("mcp-name")
+        if (
+            method in versions.TASK_METHODS
+            and named is not None
+            and decode_header_value(named) != params.get("taskId")
+        ):
+            mismatch = "Mcp-Name header does not match the request body's 'taskId'"
+            return InboundLadderRejection(codes.HEADER_MISMATCH, mismatch)
         name = params.get("name")
         if method == "tools/call" and isinstance(name, str):
             tool = self.mesh.catalog.tool_item(name)

@@ -3,6 +3,8 @@ first, else an SSE stream that ends with it (or, for a GET, that follows the ses
 
 from __future__ import annotations
 
+from typing import Final
+
 import anyio
 import orjson
 from mcp.shared.inbound import ERROR_CODE_HTTP_STATUS
@@ -19,6 +21,10 @@ from micro_mcp.gateway.fronts.streams import EventStream
 from micro_mcp.protocol import jsonrpc
 from micro_mcp.transport import sse
 
+RECONNECT_MS: Final = 1000
+"""The `retry` of a priming event: milliseconds a client waits before resuming a dropped
+stream."""
+
 
 async def stream_out(
     receive: Receive,
@@ -29,11 +35,13 @@ async def stream_out(
     modern: bool,
     after: int = 0,
     sse_only: bool = False,
+    primed: bool = False,
 ) -> str:
     """Answer from `stream`: plain JSON if the reply comes first, else SSE until the reply.
 
-    Returns how it answered (`json` or `sse`); returns early, without error, if the client
-    disconnects.
+    A `primed` SSE answer opens with a priming event, so a client that loses the connection
+    before the first message can still resume. Returns how it answered (`json` or `sse`);
+    returns early, without error, if the client disconnects.
     """
     async with anyio.create_task_group() as tg:
         tg.start_soon(cancel_on_disconnect, receive, tg.cancel_scope)
@@ -47,6 +55,9 @@ async def stream_out(
                 headers = [*SSE_HEADERS, *extra]
                 await send({"type": "http.response.start", "status": 200, "headers": headers})
                 started = True
+                if primed:
+                    event = sse.priming(stream.event_id(after), RECONNECT_MS)
+                    await send({"type": "http.response.body", "body": event, "more_body": True})
             event = sse.event(stream.event_id(seq), data)
             await send({"type": "http.response.body", "body": event, "more_body": True})
         else:
