@@ -6,8 +6,8 @@
 Each request gets a fresh id on the way up and its own id back on the way down; nothing else is
 read or changed: no names, no policy, no audit, no metrics, no task per request. The stdio form
 is one asyncio loop with two readers; the HTTP form is a raw ASGI app on the gateway's own
-server stack (uvicorn with httptools) posting over one kept-alive `httpx2` pool, so the two
-sides show what those libraries cost and no more.
+server (uvicorn with httptools) writing each request at once on a kept-alive connection, so it
+shows what the server and the two extra socket hops cost and no more.
 """
 
 from __future__ import annotations
@@ -91,15 +91,44 @@ _FORWARDED_UP = (
     b"mcp-method",
     b"mcp-name",
 )
-_FORWARDED_DOWN = ("content-type", "mcp-session-id")
+_FORWARDED_DOWN = (b"content-type", b"mcp-session-id")
+
+
+class _Upstream:
+    """One kept-alive connection to the service: a request written at once, the reply read whole."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader = reader
+        self.writer = writer
+
+    async def exchange(self, head: bytes, body: bytes) -> tuple[int, dict[bytes, bytes], bytes]:
+        self.writer.write(head + body)
+        status_line, *lines = (await self.reader.readuntil(b"\r\n\r\n"))[:-4].split(b"\r\n")
+        headers = {}
+        for line in lines:
+            name, _, value = line.partition(b":")
+            headers[name.strip().lower()] = value.strip()
+        if b"content-length" in headers:
+            data = await self.reader.readexactly(int(headers[b"content-length"]))
+        elif headers.get(b"transfer-encoding") == b"chunked":
+            pieces = []
+            while size := int((await self.reader.readuntil(b"\r\n")).split(b";")[0], 16):
+                pieces.append((await self.reader.readexactly(size + 2))[:-2])
+            await self.reader.readuntil(b"\r\n")
+            data = b"".join(pieces)
+        else:
+            data = b""
+        return int(status_line.split()[1]), headers, data
 
 
 def http_app(upstream: str) -> Callable[[Scope, Receive, Send], Awaitable[None]]:
-    """A raw ASGI app relaying every request to `upstream`, the body read whole both ways."""
-    import httpx2
-
-    limits = httpx2.Limits(max_connections=None, max_keepalive_connections=None)
-    http = httpx2.AsyncClient(limits=limits, timeout=60.0)
+    """A raw ASGI app relaying every request to `upstream` over kept-alive connections (one per
+    request in flight, reused), the body read whole both ways."""
+    rest = upstream.split("://", 1)[1]
+    authority, _, path = rest.partition("/")
+    host, _, port = authority.rpartition(":")
+    target = f"/{path}".encode()
+    idle: list[_Upstream] = []
     pending: dict[int, Any] = {}
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
@@ -111,31 +140,32 @@ def http_app(upstream: str) -> Callable[[Scope, Receive, Send], Awaitable[None]]
             body += event.get("body", b"")
             if not event.get("more_body"):
                 break
-        headers = {
-            name.decode(): value.decode()
+        if body:
+            body = _up(orjson.loads(body), pending)[:-1]
+        head = [scope["method"].encode(), b" ", target, b" HTTP/1.1\r\nhost: ", authority.encode()]
+        head += [
+            b"\r\n" + name + b": " + value
             for name, value in scope["headers"]
             if name in _FORWARDED_UP
-        }
-        if body:
-            body = _up(orjson.loads(body), pending)
-        response = await http.request(scope["method"], upstream, content=body, headers=headers)
-        out = response.content
-        kind = response.headers.get("content-type", "")
-        if kind.startswith("application/json") and out:
+        ]
+        head.append(b"\r\ncontent-length: %d\r\n\r\n" % len(body))
+        connection = (
+            idle.pop() if idle else _Upstream(*await asyncio.open_connection(host, int(port)))
+        )
+        status, headers, out = await connection.exchange(b"".join(head), body)
+        idle.append(connection)
+        kind = headers.get(b"content-type", b"")
+        if kind.startswith(b"application/json") and out:
             out = orjson.dumps(_down(orjson.loads(out), pending))
-        elif kind.startswith("text/event-stream"):
+        elif kind.startswith(b"text/event-stream"):
             lines = out.split(b"\n")
             for n, line in enumerate(lines):
                 if line.startswith(b"data:") and line[5:].strip():
                     lines[n] = b"data: " + orjson.dumps(_down(orjson.loads(line[5:]), pending))
             out = b"\n".join(lines)
-        down = [
-            (name.encode(), response.headers[name].encode())
-            for name in _FORWARDED_DOWN
-            if name in response.headers
-        ]
+        down = [(name, headers[name]) for name in _FORWARDED_DOWN if name in headers]
         down.append((b"content-length", str(len(out)).encode()))
-        await send({"type": "http.response.start", "status": response.status_code, "headers": down})
+        await send({"type": "http.response.start", "status": status, "headers": down})
         await send({"type": "http.response.body", "body": out})
 
     return app
