@@ -17,6 +17,14 @@ from micro_mcp.protocol.versions import Era
 
 GATEWAY_INFO: Final = {"name": "micro-mcp", "version": __version__}
 """How the gateway introduces itself, to services and to clients."""
+CAPABILITIES: Final = {
+    "tools": {"listChanged": True},
+    "prompts": {"listChanged": True},
+    "resources": {"subscribe": True, "listChanged": True},
+    "completions": {},
+    "logging": {},
+}
+"""What the gateway offers every client, whatever its services offer: it routes them all."""
 LIST_METHODS: Final = {
     "tools/list": "tools",
     "prompts/list": "prompts",

@@ -28,6 +28,8 @@ SUBSCRIPTION_ID_KEY: Final = "io.modelcontextprotocol/subscriptionId"
 """On notifications of a `subscriptions/listen` stream: the id of the listen request."""
 RESERVED_PREFIX: Final = "io.modelcontextprotocol/"
 """Keys under this prefix belong to one hop; a relay sets its own instead of forwarding them."""
+TASKS_EXTENSION: Final = "io.modelcontextprotocol/tasks"
+"""The Tasks extension's name, under `extensions` in capabilities."""
 TASK_METHODS: Final = frozenset({"tasks/get", "tasks/update", "tasks/cancel"})
 """The methods of the Tasks extension (`io.modelcontextprotocol/tasks`); each names its task
 by `taskId`."""

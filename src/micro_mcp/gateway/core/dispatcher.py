@@ -18,16 +18,17 @@ import anyio
 
 from micro_mcp import codes
 from micro_mcp.audit.sinks import AuditSink
-from micro_mcp.errors import McpError, PolicyDenied, Unauthenticated, UnknownName
+from micro_mcp.errors import McpError, PolicyDenied, Unauthenticated
 from micro_mcp.gateway.clients.client import LOG_LEVELS, ClientSession, Listen
-from micro_mcp.gateway.core import relay
+from micro_mcp.gateway.core import relay, tasks
+from micro_mcp.gateway.core.authorization import authorize
 from micro_mcp.gateway.core.eras import dress_result, settle_era
 from micro_mcp.gateway.core.exchange import Exchange
+from micro_mcp.gateway.core.tasks import TaskOwner, TaskOwners
 from micro_mcp.gateway.core.trail import Trail
 from micro_mcp.gateway.services.mesh import Mesh
-from micro_mcp.policy import engine
 from micro_mcp.protocol import jsonrpc, versions
-from micro_mcp.protocol.eras import GATEWAY_INFO, HANDSHAKE_ONLY, LIST_METHODS
+from micro_mcp.protocol.eras import CAPABILITIES, GATEWAY_INFO, HANDSHAKE_ONLY, LIST_METHODS
 from micro_mcp.protocol.jsonrpc import Message, next_id
 from micro_mcp.protocol.versions import Era
 from micro_mcp.registry.catalog import Catalog, Route
@@ -35,15 +36,6 @@ from micro_mcp.registry.paging import decode_cursor, encode_cursor
 from micro_mcp.telemetry.recorder import Recorder
 
 logger = logging.getLogger(__name__)
-
-CAPABILITIES: Final = {
-    "tools": {"listChanged": True},
-    "prompts": {"listChanged": True},
-    "resources": {"subscribe": True, "listChanged": True},
-    "completions": {},
-    "logging": {},
-}
-"""What the gateway offers every client, whatever its services offer: it routes them all."""
 
 
 class Dispatcher:
@@ -69,7 +61,9 @@ class Dispatcher:
             "completion/complete": self._complete,
             "resources/subscribe": self._subscribe,
             "resources/unsubscribe": self._subscribe,
+            **dict.fromkeys(versions.TASK_METHODS, self._task),
         }
+        self.tasks = TaskOwners()
 
     # --- the boundary -----------------------------------------------------------------------
 
@@ -154,14 +148,29 @@ class Dispatcher:
         return result
 
     async def _discover(self, ex: Exchange) -> dict[str, Any]:
+        capabilities: dict[str, Any] = dict(CAPABILITIES)
+        extensions = self._extensions()
+        if extensions:
+            capabilities["extensions"] = extensions
         result: dict[str, Any] = {
             "supportedVersions": list(versions.MODERN_VERSIONS),
-            "capabilities": CAPABILITIES,
+            "capabilities": capabilities,
         }
         instructions = self._instructions()
         if instructions:
             result["instructions"] = instructions
         return result
+
+    def _extensions(self) -> dict[str, Any]:
+        """The protocol extensions the services offer (the first service's settings win), so
+        a client may use them through the gateway (the Tasks extension, say)."""
+        merged: dict[str, Any] = {}
+        for service in self.mesh.services.values():
+            if service.session is not None and service.state == "ready":
+                offered = jsonrpc.as_object(service.session.capabilities.get("extensions"))
+                for name, settings in (offered or {}).items():
+                    merged.setdefault(name, settings)
+        return merged
 
     def _instructions(self) -> str:
         return "\n\n".join(
@@ -216,6 +225,30 @@ class Dispatcher:
         service = self.mesh.service(route.namespace)
         result = await relay.forward(self.mesh, ex, route, service, "name", route.name)
         service.namer.rewrite_content(result.get("content"))
+        if result.get("resultType") == "task":
+            exposed = tasks.expose(service.namer, result)
+            principal = ex.client.principal
+            if exposed is not None and principal is not None:
+                self.tasks.started(exposed, TaskOwner(principal.name, route.subject))
+        return result
+
+    async def _task(self, ex: Exchange) -> dict[str, Any]:
+        """tasks/get, tasks/update, tasks/cancel: to the task's service, for its owner only,
+        under the policy of the tool that started it."""
+        extensions = jsonrpc.as_object(ex.client.capabilities.get("extensions")) or {}
+        if versions.TASKS_EXTENSION not in extensions:
+            raise McpError(
+                f"{ex.method} needs the {versions.TASKS_EXTENSION} extension, which the client "
+                "did not declare",
+                code=codes.MISSING_REQUIRED_CLIENT_CAPABILITY,
+                data={"requiredCapabilities": {"extensions": {versions.TASKS_EXTENSION: {}}}},
+            )
+        exposed = _string(ex.params, "taskId")
+        found = self.tasks.route(self.mesh.catalog.task(exposed), exposed, ex.client.principal)
+        route = self._authorize(ex, found, f"Unknown task: {exposed}")
+        service = self.mesh.service(route.namespace)
+        result = await relay.forward(self.mesh, ex, route, service, "taskId", route.name)
+        tasks.expose(service.namer, result)
         return result
 
     async def _get_prompt(self, ex: Exchange) -> dict[str, Any]:
@@ -323,19 +356,7 @@ class Dispatcher:
     def _authorize(
         self, ex: Exchange, route: Route | None, unknown: str, *, audit: bool = True
     ) -> Route:
-        if route is None:
-            if audit:
-                self.trail.call(ex, None)
-            raise UnknownName(unknown)
-        principal = ex.client.principal
-        assert principal is not None
-        decision = engine.evaluate(principal, route.subject)
-        if audit:
-            ex.route = route
-            self.trail.call(ex, "allow" if decision.allowed else "deny")
-        if not decision.allowed:
-            raise PolicyDenied(f"Denied: {route.subject} is not allowed ({decision.reason})")
-        return route
+        return authorize(self.trail, ex, route, unknown, audit=audit)
 
     # --- notifications ----------------------------------------------------------------------
 
@@ -361,6 +382,7 @@ _ROUTED: Final = frozenset(
         "completion/complete",
         "resources/subscribe",
         "resources/unsubscribe",
+        *versions.TASK_METHODS,
     }
 )
 _LISTEN_KINDS: Final = ("toolsListChanged", "promptsListChanged", "resourcesListChanged")
