@@ -47,6 +47,11 @@ logger = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT: Final = 10.0
 """Seconds to open a connection to a service."""
+STREAMS_ALLOWANCE: Final = 8
+"""Kept-alive connections beyond the calls' own: the GET stream, listens, notifications."""
+KEEPALIVE_EXPIRY: Final = 4.0
+"""Seconds an idle connection to a service is kept: under uvicorn's default 5 s, so the gateway
+drops it before the server does and never sends on a connection being closed."""
 RECONNECT_DELAY: Final = 1.0
 """Seconds before the standalone GET stream is opened again after it drops."""
 _ACCEPT: Final = "application/json, text/event-stream"
@@ -68,8 +73,18 @@ async def run_http_service(
     """
     assert spec.url is not None, "HTTP services have a url"  # checked by ServiceSpec
     timeout = httpx2.Timeout(spec.timeout, connect=CONNECT_TIMEOUT)
+    # Keep a connection alive for every call the bulkhead lets run at once (and the streams
+    # beside them): with httpx2's default 20, a 32-call burst closed and reopened a connection
+    # per call. Idle ones go before a typical server's own 5 s keep-alive would drop them.
+    limits = httpx2.Limits(
+        max_connections=None,
+        max_keepalive_connections=spec.max_concurrent + STREAMS_ALLOWANCE,
+        keepalive_expiry=KEEPALIVE_EXPIRY,
+    )
     async with (
-        httpx2.AsyncClient(headers=spec.headers, timeout=timeout, follow_redirects=False) as http,
+        httpx2.AsyncClient(
+            headers=spec.headers, timeout=timeout, limits=limits, follow_redirects=False
+        ) as http,
         anyio.create_task_group() as tg,
     ):
         channel = HttpChannel(namespace, spec.url, http, tg, max_message_bytes)
