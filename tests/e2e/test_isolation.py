@@ -333,13 +333,14 @@ async def wait_for_text(path: Path, text: str) -> None:
 async def post_events(
     http: httpx2.AsyncClient, url: str, message: dict[str, Any], headers: dict[str, str]
 ) -> AsyncIterator[dict[str, Any]]:
-    """POST `message` and yield what comes back: each SSE event, or the one JSON reply."""
+    """POST `message` and yield what comes back: each SSE event with data, or the one JSON
+    reply."""
     async with http.stream("POST", url, json=message, headers=headers) as response:
         if response.headers["content-type"].startswith("application/json"):
             yield json.loads(await response.aread())
             return
         async for line in response.aiter_lines():
-            if line.startswith("data: "):
+            if line.startswith("data: ") and line[6:].strip():  # a priming event has no data
                 yield json.loads(line[6:])
 
 
