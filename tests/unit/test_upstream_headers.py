@@ -70,7 +70,7 @@ async def _calls(*requests: tuple[str, dict[str, Any]]) -> list[dict[str, str]]:
     with anyio.fail_after(5):
         async with (
             local_server(service) as url,
-            client_session({}) as http,
+            client_session(url, {}) as http,
             anyio.create_task_group() as tg,
         ):
             channel = HttpChannel("w", url, http, tg, 1 << 20)
@@ -129,7 +129,7 @@ async def test_a_stream_the_service_closes_before_the_reply_is_resumed_with_last
     with anyio.fail_after(5):
         async with (
             local_server(service) as url,
-            client_session({}) as http,
+            client_session(url, {}) as http,
             anyio.create_task_group() as tg,
         ):
             channel = HttpChannel("w", url, http, tg, 1 << 20)

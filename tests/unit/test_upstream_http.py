@@ -61,7 +61,7 @@ async def channel_to(app: App, handler: Recorder | None = None) -> AsyncGenerato
     """A channel (with its session) to a local server running the ASGI `app`."""
     async with (
         local_server(app) as url,
-        client_session({}) as http,
+        client_session(url, {}) as http,
         anyio.create_task_group() as tg,
     ):
         channel = HttpChannel("svc", url, http, tg, LIMIT)

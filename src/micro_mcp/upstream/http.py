@@ -66,7 +66,7 @@ async def run_http_service(
         McpError: the service could not be reached or failed its handshake.
     """
     assert spec.url is not None, "HTTP services have a url"  # checked by ServiceSpec
-    async with client_session(spec.headers) as http, anyio.create_task_group() as tg:
+    async with client_session(spec.url, spec.headers) as http, anyio.create_task_group() as tg:
         channel = HttpChannel(namespace, spec.url, http, tg, max_message_bytes)
         session = UpstreamSession(namespace, channel.send, handler)
         channel.session = session

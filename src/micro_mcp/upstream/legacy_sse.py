@@ -96,7 +96,7 @@ async def run_sse_service(
             except McpError as exc:
                 logger.warning("service %s sent a bad message (%s)", namespace, exc)
 
-    async with client_session(spec.headers) as http, anyio.create_task_group() as tg:
+    async with client_session(url, spec.headers) as http, anyio.create_task_group() as tg:
         session = UpstreamSession(namespace, send, handler)
         tg.start_soon(read_stream)
         try:
