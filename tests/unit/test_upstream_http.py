@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
@@ -138,3 +139,26 @@ async def test_the_standalone_stream_resumes_after_the_last_event_before_an_over
             await resumed.wait()
     assert resumed_after == [None, "e-1"]
     assert [note["params"] for note in recorder.notes] == [{"t": "\u2028"}]
+
+
+async def test_cancelling_a_request_closes_its_response_stream() -> None:
+    answering, closed = anyio.Event(), anyio.Event()
+
+    async def app(scope: Event, receive: Receive, send: Send) -> None:
+        await body_of(receive)
+        await send({"type": "http.response.start", "status": 200, "headers": SSE})
+        await send({"type": "http.response.body", "body": b": working\n\n", "more_body": True})
+        answering.set()
+        while (await receive())["type"] != "http.disconnect":
+            pass
+        closed.set()
+
+    async with channel_to(app) as channel:
+        assert channel.session is not None
+        call = functools.partial(channel.session.request, "tools/call", {"name": "t"}, timeout=5)
+        with anyio.fail_after(5):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(call)
+                await answering.wait()
+                tg.cancel_scope.cancel()
+            await closed.wait()

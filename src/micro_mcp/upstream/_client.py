@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager
 from typing import Final
 
 import aiohttp
+import anyio
 import anyio.to_thread
 import httpx2
 from aiohttp.helpers import get_env_proxy_for_url
@@ -41,14 +42,18 @@ async def client_session(
     """
     proxy, proxy_auth = await anyio.to_thread.run_sync(_env_proxy, url)
     connector = aiohttp.TCPConnector(limit=0, keepalive_timeout=KEEPALIVE_EXPIRY)
-    async with aiohttp.ClientSession(
+    http = aiohttp.ClientSession(
         connector=connector,
         headers=dict(headers),
         timeout=aiohttp.ClientTimeout(total=None, sock_connect=CONNECT_TIMEOUT),
         proxy=proxy,
         proxy_auth=proxy_auth,
-    ) as http:
+    )
+    try:
         yield http
+    finally:
+        with anyio.CancelScope(shield=True):  # the service's task is often being cancelled
+            await http.close()
 
 
 def _env_proxy(url: str) -> tuple[URL | None, aiohttp.BasicAuth | None]:
