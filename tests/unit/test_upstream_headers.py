@@ -6,14 +6,15 @@ import json
 from typing import Any
 
 import anyio
-import httpx2
 import pytest
 from mcp.shared.inbound import encode_header_value
 
 from micro_mcp.protocol.jsonrpc import Message, RequestId
 from micro_mcp.protocol.versions import Era
+from micro_mcp.upstream._client import client_session
 from micro_mcp.upstream.http import HttpChannel
 from micro_mcp.upstream.session import UpstreamSession
+from tests.fixtures.local_server import SSE, Event, Receive, Send, body_of, local_server, respond
 
 pytestmark = pytest.mark.anyio
 
@@ -50,20 +51,29 @@ BROKEN = {  # `number` may not carry x-mcp-header: a client sends no header for 
 }
 
 
-async def _calls(*requests: tuple[str, dict[str, Any]]) -> list[httpx2.Headers]:
+def headers_of(scope: Event) -> dict[str, str]:
+    """The request's headers, by their lower-case names."""
+    return {name.decode(): value.decode() for name, value in scope["headers"]}
+
+
+async def _calls(*requests: tuple[str, dict[str, Any]]) -> list[dict[str, str]]:
     """Send `requests` to a 2026-07-28 service that lists WEATHER and BROKEN; its headers seen."""
-    seen: list[httpx2.Headers] = []
+    seen: list[dict[str, str]] = []
 
-    def service(request: httpx2.Request) -> httpx2.Response:
-        body = json.loads(request.content)
-        seen.append(request.headers)
+    async def service(scope: Event, receive: Receive, send: Send) -> None:
+        body = json.loads(await body_of(receive))
+        seen.append(headers_of(scope))
         result = {"tools": [WEATHER, BROKEN]} if body["method"] == "tools/list" else {}
-        return httpx2.Response(200, json={"jsonrpc": "2.0", "id": body["id"], "result": result})
+        reply = json.dumps({"jsonrpc": "2.0", "id": body["id"], "result": result})
+        await respond(send, 200, reply.encode(), [(b"content-type", b"application/json")])
 
-    transport = httpx2.MockTransport(service)
     with anyio.fail_after(5):
-        async with httpx2.AsyncClient(transport=transport) as http, anyio.create_task_group() as tg:
-            channel = HttpChannel("w", "http://service/mcp", http, tg, 1 << 20)
+        async with (
+            local_server(service) as url,
+            client_session(url, {}) as http,
+            anyio.create_task_group() as tg,
+        ):
+            channel = HttpChannel("w", url, http, tg, 1 << 20)
             session = channel.session = UpstreamSession("w", channel.send, _Quiet())
             session.era = Era.MODERN
             for method, params in requests:
@@ -102,23 +112,27 @@ async def test_a_task_request_names_its_task_in_mcp_name() -> None:
 async def test_a_stream_the_service_closes_before_the_reply_is_resumed_with_last_event_id() -> None:
     # SEP-1699 polling, in the handshake era: the service primes the stream, closes it, and
     # sends the reply when the client comes back with the last id it saw.
-    gets: list[httpx2.Headers] = []
+    gets: list[dict[str, str]] = []
 
-    def service(request: httpx2.Request) -> httpx2.Response:
-        sse = {"content-type": "text/event-stream"}
-        if request.method == "POST":
-            rid = json.loads(request.content)["id"]
-            return httpx2.Response(200, headers=sse, content=f"id: s-{rid}-0\nretry: 1\ndata: \n\n")
-        gets.append(request.headers)
-        rid = int(request.headers["last-event-id"].split("-")[1])
+    async def service(scope: Event, receive: Receive, send: Send) -> None:
+        if scope["method"] == "POST":
+            rid = json.loads(await body_of(receive))["id"]
+            await respond(send, 200, f"id: s-{rid}-0\nretry: 1\ndata: \n\n".encode(), SSE)
+            return
+        headers = headers_of(scope)
+        gets.append(headers)
+        rid = int(headers["last-event-id"].split("-")[1])
         reply = json.dumps({"jsonrpc": "2.0", "id": rid, "result": {"done": True}})
-        return httpx2.Response(200, headers=sse, content=f"id: s-{rid}-1\ndata: {reply}\n\n")
+        await respond(send, 200, f"id: s-{rid}-1\ndata: {reply}\n\n".encode(), SSE)
 
-    transport = httpx2.MockTransport(service)
     result: dict[str, Any] = {}
     with anyio.fail_after(5):
-        async with httpx2.AsyncClient(transport=transport) as http, anyio.create_task_group() as tg:
-            channel = HttpChannel("w", "http://service/mcp", http, tg, 1 << 20)
+        async with (
+            local_server(service) as url,
+            client_session(url, {}) as http,
+            anyio.create_task_group() as tg,
+        ):
+            channel = HttpChannel("w", url, http, tg, 1 << 20)
             channel.session_id, channel.version = "session-1", "2025-11-25"
             session = channel.session = UpstreamSession("w", channel.send, _Quiet())
             result = await session.request("tools/call", {"name": "poll"}, timeout=5)

@@ -9,7 +9,7 @@ errors become the `McpError`s the channels hand on.
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Mapping
 from typing import Final
 
 import httpx2
@@ -22,9 +22,9 @@ FIELD_ALLOWANCE: Final = 4096
 """Bytes an event may hold beyond the message limit: its `id` and `event` lines, field names."""
 
 
-def is_event_stream(response: httpx2.Response) -> bool:
-    """Whether the response is an SSE stream (by its content type)."""
-    kind, _, _ = response.headers.get("content-type", "").partition(";")
+def is_event_stream(headers: Mapping[str, str]) -> bool:
+    """Whether a response with these headers is an SSE stream (by its content type)."""
+    kind, _, _ = headers.get("content-type", "").partition(";")
     return kind.strip().lower() == sse.CONTENT_TYPE
 
 
@@ -39,7 +39,7 @@ async def read_events(
         MessageTooLarge: an event grew past the limit; it was dropped and the stream is over.
         UpstreamUnavailable: the response is no event stream, or the connection broke.
     """
-    if not is_event_stream(response):
+    if not is_event_stream(response.headers):
         kind = response.headers.get("content-type", "none")
         raise UpstreamUnavailable(f"expected an event stream, got content type {kind!r}")
     source = EventSource(response, max_event_size=limit + FIELD_ALLOWANCE)

@@ -23,8 +23,8 @@ from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any, Final
 
+import aiohttp
 import anyio
-import httpx2
 from anyio.abc import TaskGroup, TaskStatus
 from mcp.shared.inbound import (
     encode_header_value,
@@ -40,18 +40,12 @@ from micro_mcp.protocol import jsonrpc, versions
 from micro_mcp.protocol.jsonrpc import Message, RequestId
 from micro_mcp.protocol.versions import Era
 from micro_mcp.transport import sse
+from micro_mcp.upstream._client import client_session, event_response, opened
 from micro_mcp.upstream.events import is_event_stream, read_events
 from micro_mcp.upstream.session import SessionHandler, UpstreamSession
 
 logger = logging.getLogger(__name__)
 
-CONNECT_TIMEOUT: Final = 10.0
-"""Seconds to open a connection to a service."""
-STREAMS_ALLOWANCE: Final = 8
-"""Kept-alive connections beyond the calls' own: the GET stream, listens, notifications."""
-KEEPALIVE_EXPIRY: Final = 4.0
-"""Seconds an idle connection to a service is kept: under uvicorn's default 5 s, so the gateway
-drops it before the server does and never sends on a connection being closed."""
 RECONNECT_DELAY: Final = 1.0
 """Seconds before the standalone GET stream is opened again after it drops."""
 _ACCEPT: Final = "application/json, text/event-stream"
@@ -72,21 +66,7 @@ async def run_http_service(
         McpError: the service could not be reached or failed its handshake.
     """
     assert spec.url is not None, "HTTP services have a url"  # checked by ServiceSpec
-    timeout = httpx2.Timeout(spec.timeout, connect=CONNECT_TIMEOUT)
-    # Keep a connection alive for every call the bulkhead lets run at once (and the streams
-    # beside them): with httpx2's default 20, a 32-call burst closed and reopened a connection
-    # per call. Idle ones go before a typical server's own 5 s keep-alive would drop them.
-    limits = httpx2.Limits(
-        max_connections=None,
-        max_keepalive_connections=spec.max_concurrent + STREAMS_ALLOWANCE,
-        keepalive_expiry=KEEPALIVE_EXPIRY,
-    )
-    async with (
-        httpx2.AsyncClient(
-            headers=spec.headers, timeout=timeout, limits=limits, follow_redirects=False
-        ) as http,
-        anyio.create_task_group() as tg,
-    ):
+    async with client_session(spec.url, spec.headers) as http, anyio.create_task_group() as tg:
         channel = HttpChannel(namespace, spec.url, http, tg, max_message_bytes)
         session = UpstreamSession(namespace, channel.send, handler)
         channel.session = session
@@ -112,7 +92,7 @@ class HttpChannel:
     """Carries one service's messages as HTTP requests."""
 
     def __init__(
-        self, namespace: str, url: str, http: httpx2.AsyncClient, tg: TaskGroup, limit: int
+        self, namespace: str, url: str, http: aiohttp.ClientSession, tg: TaskGroup, limit: int
     ) -> None:
         self.namespace = namespace
         self.url = url
@@ -148,15 +128,12 @@ class HttpChannel:
             self.tg.start_soon(self._exchange, message, headers)
             return
         try:
-            response = await self.http.post(
-                self.url, content=jsonrpc.encode(message), headers=headers
-            )
-        except httpx2.HTTPError as exc:
+            async with opened(self.http, "POST", self.url, headers, jsonrpc.encode(message)) as got:
+                status = got.status
+        except UpstreamUnavailable as exc:
             raise McpError(f"service {self.namespace!r} is unreachable: {exc}") from exc
-        if response.status_code >= 400:
-            logger.warning(
-                "service %s refused a message: HTTP %d", self.namespace, response.status_code
-            )
+        if status >= 400:
+            logger.warning("service %s refused a message: HTTP %d", self.namespace, status)
 
     def _headers(self, message: Message) -> dict[str, str]:
         headers = {"content-type": "application/json", "accept": _ACCEPT}
@@ -190,8 +167,6 @@ class HttpChannel:
                 end = await self._post_and_read(message, headers)
                 if end is not None and self.session_id is not None:
                     await self._resume(request_id, end)
-            except httpx2.HTTPError as exc:
-                session.fail(request_id, _unavailable(f"service {self.namespace!r}: {exc}"))
             except MessageTooLarge as exc:
                 logger.error("service %s sent %s; its request failed", self.namespace, exc)
                 error = {"code": exc.code, "message": f"service {self.namespace!r} sent {exc}"}
@@ -209,18 +184,16 @@ class HttpChannel:
         session = self.session
         assert session is not None
         body = jsonrpc.encode(message)
-        async with self.http.stream("POST", self.url, content=body, headers=headers) as response:
+        async with opened(self.http, "POST", self.url, headers, body) as response:
             if message.get("method") == "initialize":
                 self.session_id = response.headers.get("mcp-session-id")
             kind = response.headers.get("content-type", "")
-            if is_event_stream(response):
+            if is_event_stream(response.headers):
                 return await self._read_events(response, message["id"])
             if kind.startswith("application/json"):
                 await self._read_json(response, message["id"])
-            elif response.status_code != 202:
-                error = _unavailable(
-                    f"service {self.namespace!r} answered HTTP {response.status_code}"
-                )
+            elif response.status != 202:
+                error = _unavailable(f"service {self.namespace!r} answered HTTP {response.status}")
                 session.fail(message["id"], error)
         return None
 
@@ -236,18 +209,18 @@ class HttpChannel:
                 headers["mcp-session-id"] = self.session_id
             if self.version is not None:
                 headers["mcp-protocol-version"] = self.version
-            async with self.http.stream("GET", self.url, headers=headers) as response:
-                if response.status_code != 200 or not is_event_stream(response):
+            async with opened(self.http, "GET", self.url, headers) as response:
+                if response.status != 200 or not is_event_stream(response.headers):
                     return
                 more = await self._read_events(response, request_id)
             after = more.last_id or after
             retry = more.retry_ms if more.retry_ms is not None else retry
 
-    async def _read_json(self, response: httpx2.Response, request_id: RequestId) -> None:
+    async def _read_json(self, response: aiohttp.ClientResponse, request_id: RequestId) -> None:
         session = self.session
         assert session is not None
         data = bytearray()
-        async for chunk in response.aiter_bytes():
+        async for chunk in response.content.iter_any():
             data += chunk
             if len(data) > self.limit:
                 error = {
@@ -256,10 +229,10 @@ class HttpChannel:
                 }
                 session.fail(request_id, error)
                 return
-        await self._deliver(bytes(data), request_id, response.status_code)
+        await self._deliver(bytes(data), request_id, response.status)
 
     async def _read_events(
-        self, response: httpx2.Response, request_id: RequestId | None = None
+        self, response: aiohttp.ClientResponse, request_id: RequestId | None = None
     ) -> StreamEnd:
         """Deliver the events of the stream answering `request_id` (None: the standalone one);
         return where it ended, to resume it from.
@@ -269,7 +242,7 @@ class HttpChannel:
             UpstreamUnavailable: the stream broke.
         """
         end = StreamEnd()
-        async with aclosing(read_events(response, self.limit)) as events:
+        async with aclosing(read_events(event_response(response), self.limit)) as events:
             async for event in events:
                 if event.id:
                     end.last_id = event.id
@@ -279,7 +252,7 @@ class HttpChannel:
                     end.retry_ms = event.retry
                 if event.data:  # one without data primes resumption (2025-11-25): nothing to read
                     data = event.data.encode()
-                    await self._deliver(data, None, response.status_code, request_id)
+                    await self._deliver(data, None, response.status, request_id)
         return end
 
     async def _deliver(
@@ -331,16 +304,14 @@ class HttpChannel:
             if self.last_event_id is not None:
                 headers["last-event-id"] = self.last_event_id
             try:
-                async with self.http.stream(
-                    "GET", self.url, headers=headers, timeout=None
-                ) as response:
-                    if response.status_code in (404, 405):
+                async with opened(self.http, "GET", self.url, headers) as response:
+                    if response.status in (404, 405):
                         return  # no standalone stream offered, or the session is gone
-                    if response.status_code == 200:
+                    if response.status == 200:
                         await self._read_events(response)
             except MessageTooLarge as exc:
                 logger.error("service %s sent %s on its standalone stream", self.namespace, exc)
-            except (httpx2.HTTPError, UpstreamUnavailable) as exc:
+            except UpstreamUnavailable as exc:
                 logger.info("service %s: standalone stream dropped (%s)", self.namespace, exc)
             await anyio.sleep(RECONNECT_DELAY)
 
@@ -352,8 +323,9 @@ class HttpChannel:
         if self.version is not None:
             headers["mcp-protocol-version"] = self.version
         try:
-            await self.http.delete(self.url, headers=headers)
-        except httpx2.HTTPError:
+            async with opened(self.http, "DELETE", self.url, headers):
+                pass
+        except UpstreamUnavailable:
             logger.debug("service %s: session end not delivered", self.namespace)
 
 

@@ -14,17 +14,16 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import anyio
-import httpx2
 from anyio.abc import TaskStatus
 
 from micro_mcp import codes
 from micro_mcp.config.model import ServiceSpec
-from micro_mcp.errors import McpError, MessageTooLarge
+from micro_mcp.errors import McpError, MessageTooLarge, UpstreamUnavailable
 from micro_mcp.protocol import jsonrpc
 from micro_mcp.protocol.jsonrpc import Message
 from micro_mcp.transport import sse
+from micro_mcp.upstream._client import client_session, event_response, opened
 from micro_mcp.upstream.events import read_events
-from micro_mcp.upstream.http import CONNECT_TIMEOUT
 from micro_mcp.upstream.session import SessionHandler, UpstreamSession
 
 logger = logging.getLogger(__name__)
@@ -46,37 +45,33 @@ async def run_sse_service(
     """
     assert spec.url is not None, "SSE services have a url"  # checked by ServiceSpec
     url = spec.url
-    timeout = httpx2.Timeout(spec.timeout, connect=CONNECT_TIMEOUT, read=None)
     endpoint: list[str] = []
     found = anyio.Event()
 
     async def send(message: Message) -> None:
+        headers = {"content-type": "application/json"}
         try:
-            response = await http.post(
-                endpoint[0],
-                content=jsonrpc.encode(message),
-                headers={"content-type": "application/json"},
-            )
-        except httpx2.HTTPError as exc:
+            async with opened(http, "POST", endpoint[0], headers, jsonrpc.encode(message)) as got:
+                status = got.status
+        except UpstreamUnavailable as exc:
             raise McpError(f"service {namespace!r} is unreachable: {exc}") from exc
-        if response.status_code >= 400 and jsonrpc.is_request(message):
-            error = {"code": codes.UPSTREAM_UNAVAILABLE, "message": f"HTTP {response.status_code}"}
+        if status >= 400 and jsonrpc.is_request(message):
+            error = {"code": codes.UPSTREAM_UNAVAILABLE, "message": f"HTTP {status}"}
             session.fail(message["id"], error)
 
     async def read_stream() -> None:
         headers = {"accept": sse.CONTENT_TYPE}
         ended = "its event stream ended"
         try:
-            async with http.stream("GET", url, headers=headers) as response:
-                if response.status_code != 200:
-                    raise McpError(
-                        f"service {namespace!r}: GET {url} answered {response.status_code}"
-                    )
-                async with aclosing(read_events(response, max_message_bytes)) as events:
+            async with opened(http, "GET", url, headers) as response:
+                if response.status != 200:
+                    raise McpError(f"service {namespace!r}: GET {url} answered {response.status}")
+                source = read_events(event_response(response), max_message_bytes)
+                async with aclosing(source) as events:
                     async for event in events:
                         await on_event(event.event, event.data)
-        except httpx2.HTTPError as exc:
-            raise McpError(f"service {namespace!r} is unreachable: {exc}") from exc
+        except UpstreamUnavailable as exc:
+            raise UpstreamUnavailable(f"service {namespace!r}: {exc}") from exc
         except MessageTooLarge as exc:
             # The one stream carries every reply and cannot be read past the event, whose
             # request id was never seen: every waiting request fails, and the session with them.
@@ -101,10 +96,7 @@ async def run_sse_service(
             except McpError as exc:
                 logger.warning("service %s sent a bad message (%s)", namespace, exc)
 
-    async with (
-        httpx2.AsyncClient(headers=spec.headers, timeout=timeout, follow_redirects=False) as http,
-        anyio.create_task_group() as tg,
-    ):
+    async with client_session(url, spec.headers) as http, anyio.create_task_group() as tg:
         session = UpstreamSession(namespace, send, handler)
         tg.start_soon(read_stream)
         try:
