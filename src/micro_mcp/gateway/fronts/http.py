@@ -47,6 +47,7 @@ from micro_mcp.gateway.fronts.asgi import (
     Receive,
     Scope,
     Send,
+    UntilDisconnect,
     fail,
     read_body,
     reply,
@@ -54,8 +55,7 @@ from micro_mcp.gateway.fronts.asgi import (
 from micro_mcp.gateway.fronts.front import Front
 from micro_mcp.gateway.fronts.http_sessions import HttpSession, SessionTable
 from micro_mcp.gateway.fronts.legacy_sse import LegacySse
-from micro_mcp.gateway.fronts.responses import stream_out
-from micro_mcp.gateway.fronts.streams import EventStream, is_reply_to
+from micro_mcp.gateway.fronts.responses import ModernAnswer, stream_out
 from micro_mcp.gateway.operator import admin
 from micro_mcp.gateway.operator.admin import Admin
 from micro_mcp.policy.engine import Authenticator
@@ -151,9 +151,9 @@ class HttpFront:
             headers = Headers(raw=[(k, v.strip(b" \t")) for k, v in scope["headers"]])
             principal = guards.principal_of(scope)
             if method == "POST":
-                await self._post(receive, send, headers, principal)
+                await self._post(scope, receive, send, headers, principal)
             elif method == "GET":
-                await self._get(receive, send, headers, principal)
+                await self._get(scope, receive, send, headers, principal)
             elif method == "DELETE":
                 await self._delete(send, headers, principal)
             else:
@@ -184,7 +184,7 @@ class HttpFront:
     # --- POST -------------------------------------------------------------------------------
 
     async def _post(
-        self, receive: Receive, send: Send, headers: Headers, principal: Principal
+        self, scope: Scope, receive: Receive, send: Send, headers: Headers, principal: Principal
     ) -> None:
         if not headers.get("content-type", "").lower().startswith("application/json"):
             await fail(send, 415, codes.INVALID_REQUEST, "Content-Type must be application/json")
@@ -207,7 +207,7 @@ class HttpFront:
             or headers.get("mcp-protocol-version") in versions.MODERN_VERSIONS
         )
         if "method" in message and modern:
-            await self._post_modern(receive, send, headers, principal, message)
+            await self._post_modern(scope, receive, send, headers, principal, message)
             return
         session_id = headers.get("mcp-session-id")
         if message.get("method") == "initialize" and session_id is None:
@@ -226,7 +226,7 @@ class HttpFront:
         async def run(request: Message) -> None:
             nonlocal answered
             answered = True
-            await self._post_request(receive, send, session, request)
+            await self._post_request(scope, receive, send, session, request)
 
         await self.front.take(session.client, message, run)
         if not answered:  # a notification, or an answer to a request relayed from a service
@@ -251,7 +251,7 @@ class HttpFront:
         return session
 
     async def _post_request(
-        self, receive: Receive, send: Send, session: HttpSession, message: Message
+        self, scope: Scope, receive: Receive, send: Send, session: HttpSession, message: Message
     ) -> None:
         # The request runs in the gateway's task group, not this connection's: in the
         # handshake era a dropped connection is not a cancellation, and the reply waits in
@@ -261,13 +261,15 @@ class HttpFront:
         extra = [(b"mcp-session-id", session.id.encode())]
         version = session.client.version
         primed = version is not None and version >= versions.PRIMING_SINCE
-        if await stream_out(receive, send, stream, extra, modern=False, primed=primed) == "json":
+        answer = await stream_out(scope, receive, send, stream, extra, modern=False, primed=primed)
+        if answer == "json":
             # A plain JSON reply has no event id to resume from: keeping it would only hold
             # memory (a large result, times the streams a session keeps).
             session.forget(message["id"])
 
     async def _post_modern(
         self,
+        scope: Scope,
         receive: Receive,
         send: Send,
         headers: Headers,
@@ -285,19 +287,15 @@ class HttpFront:
         if not jsonrpc.is_request(message):
             await reply(send, 202, b"", [])  # 2026-07-28 defines no notification to act on
             return
-        stream = EventStream("m")
-        request_id = message["id"]
-
-        async def deliver(outgoing: Message, related: object) -> None:
-            stream.push(outgoing, last=is_reply_to(outgoing, request_id))
-
-        with self.front.connected(ClientSession(deliver, principal)) as client:
+        # The request runs in this task: the client hanging up cancels it (and the service's
+        # call), and the reply, when nothing precedes it, is written without a stream.
+        answer = ModernAnswer(send, message["id"], self.tasks)
+        with self.front.connected(ClientSession(answer.deliver, principal)) as client:
             self._exchanges.add(client)
             try:
-                async with anyio.create_task_group() as tg:
-                    tg.start_soon(self.dispatcher.handle_request, client, message)
-                    await stream_out(receive, send, stream, [], modern=True)
-                    tg.cancel_scope.cancel()  # the client hung up first: that cancels the request
+                async with UntilDisconnect(scope, receive):
+                    await self.dispatcher.handle_request(client, message)
+                await answer.finish()
             finally:
                 self._exchanges.discard(client)
 
@@ -335,7 +333,7 @@ class HttpFront:
     # --- GET and DELETE ---------------------------------------------------------------------
 
     async def _get(
-        self, receive: Receive, send: Send, headers: Headers, principal: Principal
+        self, scope: Scope, receive: Receive, send: Send, headers: Headers, principal: Principal
     ) -> None:
         if sse.CONTENT_TYPE not in headers.get("accept", ""):
             await fail(send, 406, codes.INVALID_REQUEST, "GET needs Accept: text/event-stream")
@@ -358,7 +356,9 @@ class HttpFront:
             session.listening = True
         try:
             extra = [(b"mcp-session-id", session.id.encode())]
-            await stream_out(receive, send, stream, extra, modern=False, after=after, sse_only=True)
+            await stream_out(
+                scope, receive, send, stream, extra, modern=False, after=after, sse_only=True
+            )
         finally:
             if stream is session.standalone:
                 session.listening = False

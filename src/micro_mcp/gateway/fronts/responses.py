@@ -7,18 +7,21 @@ from typing import Final
 
 import anyio
 import orjson
+from anyio.abc import TaskGroup
 from mcp.shared.inbound import ERROR_CODE_HTTP_STATUS
 
 from micro_mcp.gateway.fronts.asgi import (
     JSON_HEADERS,
     SSE_HEADERS,
     Receive,
+    Scope,
     Send,
-    cancel_on_disconnect,
+    UntilDisconnect,
     reply,
 )
-from micro_mcp.gateway.fronts.streams import EventStream
+from micro_mcp.gateway.fronts.streams import EventStream, is_reply_to
 from micro_mcp.protocol import jsonrpc
+from micro_mcp.protocol.jsonrpc import Message
 from micro_mcp.transport import sse
 
 RECONNECT_MS: Final = 1000
@@ -27,6 +30,7 @@ stream."""
 
 
 async def stream_out(
+    scope: Scope,
     receive: Receive,
     send: Send,
     stream: EventStream,
@@ -43,30 +47,88 @@ async def stream_out(
     before the first message can still resume. Returns how it answered (`json` or `sse`);
     returns early, without error, if the client disconnects.
     """
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(cancel_on_disconnect, receive, tg.cancel_scope)
-        started = False
-        async for seq, data in stream.follow(after):
-            if not started and not sse_only and stream.finished and seq == stream.seq:
-                await reply(send, status_of(data) if modern else 200, data, [*JSON_HEADERS, *extra])
-                tg.cancel_scope.cancel()
-                return "json"
-            if not started:
-                headers = [*SSE_HEADERS, *extra]
-                await send({"type": "http.response.start", "status": 200, "headers": headers})
-                started = True
-                if primed:
-                    event = sse.priming(stream.event_id(after), RECONNECT_MS)
-                    await send({"type": "http.response.body", "body": event, "more_body": True})
-            event = sse.event(stream.event_id(seq), data)
-            await send({"type": "http.response.body", "body": event, "more_body": True})
-        else:
-            if not started:  # the stream ended with nothing in it (its session was closed)
-                await reply(send, 200, b"", [*SSE_HEADERS, *extra])
-            else:
-                await send({"type": "http.response.body", "body": b"", "more_body": False})
-        tg.cancel_scope.cancel()
+    async with UntilDisconnect(scope, receive):
+        return await _follow(send, stream, extra, modern, after, sse_only, primed)
+    return "sse"  # the client hung up
+
+
+async def _follow(
+    send: Send,
+    stream: EventStream,
+    extra: list[tuple[bytes, bytes]],
+    modern: bool,
+    after: int,
+    sse_only: bool,
+    primed: bool,
+) -> str:
+    started = False
+    async for seq, data in stream.follow(after):
+        if not started and not sse_only and stream.finished and seq == stream.seq:
+            await reply(send, status_of(data) if modern else 200, data, [*JSON_HEADERS, *extra])
+            return "json"
+        if not started:
+            headers = [*SSE_HEADERS, *extra]
+            await send({"type": "http.response.start", "status": 200, "headers": headers})
+            started = True
+            if primed:
+                event = sse.priming(stream.event_id(after), RECONNECT_MS)
+                await send({"type": "http.response.body", "body": event, "more_body": True})
+        event = sse.event(stream.event_id(seq), data)
+        await send({"type": "http.response.body", "body": event, "more_body": True})
+    if not started:  # the stream ended with nothing in it (its session was closed)
+        await reply(send, 200, b"", [*SSE_HEADERS, *extra])
+    else:
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
     return "sse"
+
+
+class ModernAnswer:
+    """The response to one 2026-07-28 request: the reply alone as JSON when it comes first,
+    written by the request's own task; an SSE stream, written by a task of its own, only when
+    something (progress, a log line) precedes it."""
+
+    __slots__ = ("_done", "_over", "_reply", "_request_id", "_send", "_stream", "_tasks")
+
+    def __init__(self, send: Send, request_id: object, tasks: TaskGroup) -> None:
+        self._send = send
+        self._request_id = request_id
+        self._tasks = tasks
+        self._reply: bytes | None = None
+        self._stream: EventStream | None = None
+        self._done: anyio.Event | None = None
+        self._over = False
+        """True once the reply is in, or the request is over: nothing follows on this response."""
+
+    async def deliver(self, message: Message, related: object) -> None:
+        """Take one message for the client (a `ClientSession`'s outbox)."""
+        if self._over:
+            return
+        last = is_reply_to(message, self._request_id)
+        self._over = last
+        if self._stream is None:
+            if last:
+                self._reply = jsonrpc.encode(message)[:-1]
+                return
+            self._stream = EventStream("m")
+            self._done = anyio.Event()
+            self._tasks.start_soon(self._stream_out, self._stream, self._done)
+        self._stream.push(message, last=last)
+
+    async def _stream_out(self, stream: EventStream, done: anyio.Event) -> None:
+        try:
+            await _follow(self._send, stream, [], True, 0, False, False)
+        finally:
+            done.set()
+
+    async def finish(self) -> None:
+        """The request is over: write the reply, or end the stream and wait until it is out.
+        A request cancelled before anything was delivered gets no response."""
+        self._over = True
+        if self._stream is not None and self._done is not None:
+            self._stream.close()
+            await self._done.wait()
+        elif self._reply is not None:
+            await reply(self._send, status_of(self._reply), self._reply, JSON_HEADERS)
 
 
 def status_of(data: bytes) -> int:

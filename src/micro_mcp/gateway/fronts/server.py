@@ -6,6 +6,10 @@ happen before the ASGI application (and its token check) sees anything, so the b
 in the connection's protocol: a head past `maxHeaderBytes` gets 431 and the connection closes,
 and a connection that has not finished its head within `headerTimeout` is closed (Envoy's
 default limit on a head is 60 KiB). Once the head is in, the cost is two attribute tests a read.
+
+Each request's scope also carries a `Hangup` (the `asgi.HANGUP` extension), which the protocol
+calls when the connection is lost before the response is complete: the application learns of a
+client that left without a task per request waiting on `receive()`.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ import uvicorn
 from uvicorn.config import Config
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import ServerState
+
+from micro_mcp.gateway.fronts.asgi import HANGUP, Hangup
 
 HEAD_TOO_LARGE: Final = (
     b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
@@ -54,6 +60,8 @@ class BoundedHeadProtocol(HttpToolsProtocol):
         """Bytes read since the current request head began; None once it is complete."""
         self._head_timer: asyncio.TimerHandle | None = None
         self._refused = False
+        self._hangup: Hangup | None = None
+        """The current request's, until its response is complete."""
 
     @classmethod
     def bounded(cls, max_head_bytes: int, head_timeout: float) -> type[BoundedHeadProtocol]:
@@ -68,6 +76,10 @@ class BoundedHeadProtocol(HttpToolsProtocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._stop_head_timer()
         super().connection_lost(exc)
+        hangup = self._hangup
+        # A callback is set only while the application runs, so there is a cycle.
+        if hangup is not None and hangup.callback is not None and self.cycle.disconnected:
+            hangup()
 
     def data_received(self, data: bytes) -> None:
         if self._refused:
@@ -82,6 +94,8 @@ class BoundedHeadProtocol(HttpToolsProtocol):
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
+        self._hangup = Hangup()
+        self.scope["extensions"] = {HANGUP: {"hangup": self._hangup}}
         self._head = 0
         if self._head_timer is None:  # the first head's timer runs from the connection's start
             self._head_timer = self.loop.call_later(self.head_timeout, self._head_too_slow)
