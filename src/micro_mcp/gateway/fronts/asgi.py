@@ -9,6 +9,7 @@ from typing import Any, Final
 import anyio
 from anyio.abc import TaskGroup
 
+from micro_mcp.errors import McpError
 from micro_mcp.protocol import jsonrpc
 from micro_mcp.transport import sse
 
@@ -132,3 +133,14 @@ async def fail(
     """Send a JSON-RPC error object (id null unless given) with an HTTP status."""
     body = jsonrpc.encode(jsonrpc.error(request_id, {"code": code, "message": message}))
     await reply(send, status, body, [*JSON_HEADERS, *(extra or [])])
+
+
+async def read_message(receive: Receive, send: Send) -> jsonrpc.Message | None:
+    """The request body decoded as one JSON-RPC message; None once it was answered with 400 and
+    the JSON-RPC error (with the request's id when it could be read) because it is not one."""
+    body = await read_body(receive)
+    try:
+        return jsonrpc.decode(body)
+    except McpError as exc:
+        await fail(send, 400, exc.code, exc.message, request_id=jsonrpc.salvage_id(body))
+        return None

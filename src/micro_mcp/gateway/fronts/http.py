@@ -37,7 +37,6 @@ from starlette.datastructures import Headers
 
 from micro_mcp import codes
 from micro_mcp.config.model import HttpSpec
-from micro_mcp.errors import McpError
 from micro_mcp.gateway.clients.client import ClientSession
 from micro_mcp.gateway.core.dispatcher import Dispatcher
 from micro_mcp.gateway.fronts import guards, legacy_sse
@@ -49,7 +48,7 @@ from micro_mcp.gateway.fronts.asgi import (
     Send,
     UntilDisconnect,
     fail,
-    read_body,
+    read_message,
     reply,
 )
 from micro_mcp.gateway.fronts.front import Front
@@ -193,11 +192,8 @@ class HttpFront:
         if not any(kind in accept for kind in ("application/json", "text/event-stream", "*/*")):
             await fail(send, 406, codes.INVALID_REQUEST, "Accept application/json or SSE")
             return
-        body = await read_body(receive)
-        try:
-            message = jsonrpc.decode(body)
-        except McpError as exc:
-            await fail(send, 400, exc.code, exc.message, request_id=jsonrpc.salvage_id(body))
+        message = await read_message(receive, send)
+        if message is None:
             return
         tracing.adopt_header(message, headers.get("traceparent"), headers.get("tracestate"))
         params = jsonrpc.as_object(message.get("params"))

@@ -15,7 +15,6 @@ import anyio
 from anyio.abc import TaskGroup
 
 from micro_mcp import codes
-from micro_mcp.errors import McpError
 from micro_mcp.gateway.core.dispatcher import Dispatcher
 from micro_mcp.gateway.fronts.asgi import (
     SSE_HEADERS,
@@ -24,13 +23,12 @@ from micro_mcp.gateway.fronts.asgi import (
     Send,
     cancel_on_disconnect,
     fail,
-    read_body,
+    read_message,
     reply,
 )
 from micro_mcp.gateway.fronts.front import Front
 from micro_mcp.gateway.fronts.http_sessions import SessionTable
 from micro_mcp.policy.model import Principal
-from micro_mcp.protocol import jsonrpc
 from micro_mcp.protocol.jsonrpc import Message
 from micro_mcp.transport import sse
 
@@ -88,11 +86,8 @@ class LegacySse:
         if session is None:
             await fail(send, 404, codes.INVALID_REQUEST, "Session not found")
             return
-        body = await read_body(receive)
-        try:
-            message = jsonrpc.decode(body)
-        except McpError as exc:
-            await fail(send, 400, exc.code, exc.message, request_id=jsonrpc.salvage_id(body))
+        message = await read_message(receive, send)
+        if message is None:
             return
         client = session.client
 
