@@ -40,15 +40,22 @@ class CallTable:
     def __len__(self) -> int:
         return len(self._calls)
 
+    def add(self, namespace: str, upstream_id: RequestId, call: CallContext) -> None:
+        """A call went out on a service under `upstream_id`; `discard` it when it ends."""
+        self._calls[namespace, upstream_id] = call
+
+    def discard(self, namespace: str, upstream_id: RequestId) -> None:
+        """The call is over."""
+        self._calls.pop((namespace, upstream_id), None)
+
     @contextmanager
     def open(self, namespace: str, upstream_id: RequestId, call: CallContext) -> Generator[None]:
         """Hold `call` in the table while the block runs."""
-        key = (namespace, upstream_id)
-        self._calls[key] = call
+        self.add(namespace, upstream_id, call)
         try:
             yield
         finally:
-            del self._calls[key]
+            self.discard(namespace, upstream_id)
 
     def get(self, namespace: str, upstream_id: object) -> CallContext | None:
         """The call a service names by the id it was sent (a progress token is one too)."""

@@ -71,9 +71,9 @@ async def forward(
     async with _slot(service):
         service.breaker.admit()  # inside the slot: a probe is never stranded by an overload
         outcome: bool | None = None  # None: the client cancelled, which says nothing
+        mesh.calls.add(route.namespace, request_id, call)
         try:
-            with mesh.calls.open(route.namespace, request_id, call):
-                result = await _until_complete(ex, route, session, outbound, timeout, capabilities)
+            result = await _until_complete(ex, route, session, outbound, timeout, capabilities)
             outcome = True
             return result
         except UpstreamError:
@@ -83,6 +83,7 @@ async def forward(
             outcome = False
             raise
         finally:
+            mesh.calls.discard(route.namespace, request_id)
             service.breaker.record(outcome)
 
 

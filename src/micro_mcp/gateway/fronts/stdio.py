@@ -12,7 +12,7 @@ from micro_mcp import codes
 from micro_mcp.errors import McpError
 from micro_mcp.gateway.clients.client import ClientSession, line_outbox
 from micro_mcp.gateway.core.dispatcher import Dispatcher
-from micro_mcp.gateway.fronts.front import Front
+from micro_mcp.gateway.fronts.front import Front, OnRequest
 from micro_mcp.policy.model import Principal
 from micro_mcp.protocol import jsonrpc
 from micro_mcp.protocol.jsonrpc import Message
@@ -53,12 +53,16 @@ async def serve_client(
     framer = LineFramer(max_message_bytes)
     with front.connected(client):
         async with anyio.create_task_group() as tg:
+
+            async def run(request: Message) -> None:
+                tg.start_soon(front.dispatcher.handle_request, client, request)
+
             async with anyio.create_task_group() as reading:
                 if stop is not None:
                     reading.start_soon(_cancel_when, stop, reading.cancel_scope)
                 while chunk := await receive():
                     for line in framer.feed(chunk):
-                        await _take(front, client, line, tg, max_message_bytes)
+                        await _take(front, client, line, run, max_message_bytes)
                 reading.cancel_scope.cancel()  # input ended: the stop watcher has nothing to do
             # No more input. Open listens would never end on their own; the rest may finish.
             for listen_id in list(client.listens):
@@ -77,7 +81,7 @@ async def _take(
     front: Front,
     client: ClientSession,
     line: bytes | Oversized,
-    tg: anyio.abc.TaskGroup,
+    run: OnRequest,
     limit: int,
 ) -> None:
     if isinstance(line, Oversized):
@@ -98,10 +102,6 @@ async def _take(
     except McpError as exc:
         await _reply_error(client, jsonrpc.salvage_id(line), exc)
         return
-
-    async def run(request: Message) -> None:
-        tg.start_soon(front.dispatcher.handle_request, client, request)
-
     await front.take(client, message, run)
 
 
