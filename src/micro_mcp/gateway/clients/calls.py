@@ -7,8 +7,6 @@ here. This table is the one owner of that state: nothing else keeps calls by ser
 
 from __future__ import annotations
 
-from collections.abc import Generator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,15 +45,6 @@ class CallTable:
     def discard(self, namespace: str, upstream_id: RequestId) -> None:
         """The call is over."""
         self._calls.pop((namespace, upstream_id), None)
-
-    @contextmanager
-    def open(self, namespace: str, upstream_id: RequestId, call: CallContext) -> Generator[None]:
-        """Hold `call` in the table while the block runs."""
-        self.add(namespace, upstream_id, call)
-        try:
-            yield
-        finally:
-            self.discard(namespace, upstream_id)
 
     def get(self, namespace: str, upstream_id: object) -> CallContext | None:
         """The call a service names by the id it was sent (a progress token is one too)."""
