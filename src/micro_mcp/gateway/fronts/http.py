@@ -257,10 +257,15 @@ class HttpFront:
         extra = [(b"mcp-session-id", session.id.encode())]
         version = session.client.version
         primed = version is not None and version >= versions.PRIMING_SINCE
-        answer = await stream_out(scope, receive, send, stream, extra, modern=False, primed=primed)
-        if answer == "json":
-            # A plain JSON reply has no event id to resume from: keeping it would only hold
-            # memory (a large result, times the streams a session keeps).
+        # A client that takes SSE gets it, as from the SDK's own server: an event stream it can
+        # resume, even when the reply is all there is. One that takes only JSON gets JSON.
+        prefer_sse = sse.CONTENT_TYPE in (guards.header(scope, b"accept") or "")
+        answer = await stream_out(
+            scope, receive, send, stream, extra, modern=False, primed=primed, prefer_sse=prefer_sse
+        )
+        if answer != "gone":
+            # The answer was written whole: nobody needs to resume it, and keeping it would
+            # only hold memory (a large result, times the streams a session keeps).
             session.forget(message["id"])
 
     async def _post_modern(

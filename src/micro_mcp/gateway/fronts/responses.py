@@ -24,6 +24,10 @@ from micro_mcp.protocol import jsonrpc
 from micro_mcp.protocol.jsonrpc import Message
 from micro_mcp.transport import sse
 
+LONE_SSE_MAX_BYTES: Final = 512 * 1024
+"""The largest reply sent as SSE to a client that prefers it when nothing precedes the reply;
+a larger one goes as plain JSON, which has no event size limit (the SDK's SSE reader refuses
+an event over 1 MiB)."""
 RECONNECT_MS: Final = 1000
 """The `retry` of a priming event: milliseconds a client waits before resuming a dropped
 stream."""
@@ -39,31 +43,46 @@ async def stream_out(
     modern: bool,
     after: int = 0,
     sse_only: bool = False,
+    prefer_sse: bool = False,
     primed: bool = False,
 ) -> str:
     """Answer from `stream`: plain JSON if the reply comes first, else SSE until the reply.
 
-    A `primed` SSE answer opens with a priming event, so a client that loses the connection
-    before the first message can still resume. Returns how it answered (`json` or `sse`);
-    returns early, without error, if the client disconnects.
+    With `prefer_sse`, a reply that comes first is still sent as SSE (as the SDK's own
+    server does) unless it is larger than `LONE_SSE_MAX_BYTES`. A `primed` SSE answer opens
+    with a priming event, so a client that loses the connection before the first message can
+    still resume. Returns how it answered (`json` or `sse`), or `gone` when the client hung up
+    first (then without error, and the stream stays to resume).
     """
     async with UntilDisconnect(scope, receive):
-        return await _follow(send, stream, extra, modern, after, sse_only, primed)
-    return "sse"  # the client hung up
+        return await _follow(
+            send,
+            stream,
+            extra,
+            modern=modern,
+            after=after,
+            sse_only=sse_only,
+            prefer_sse=prefer_sse,
+            primed=primed,
+        )
+    return "gone"
 
 
 async def _follow(
     send: Send,
     stream: EventStream,
     extra: list[tuple[bytes, bytes]],
+    *,
     modern: bool,
     after: int,
     sse_only: bool,
+    prefer_sse: bool,
     primed: bool,
 ) -> str:
     started = False
     async for seq, data in stream.follow(after):
-        if not started and not sse_only and stream.finished and seq == stream.seq:
+        alone = not started and stream.finished and seq == stream.seq
+        if alone and not sse_only and (not prefer_sse or len(data) > LONE_SSE_MAX_BYTES):
             await reply(send, status_of(data) if modern else 200, data, [*JSON_HEADERS, *extra])
             return "json"
         if not started:
@@ -116,7 +135,16 @@ class ModernAnswer:
 
     async def _stream_out(self, stream: EventStream, done: anyio.Event) -> None:
         try:
-            await _follow(self._send, stream, [], True, 0, False, False)
+            await _follow(
+                self._send,
+                stream,
+                [],
+                modern=True,
+                after=0,
+                sse_only=False,
+                prefer_sse=False,
+                primed=False,
+            )
         finally:
             done.set()
 
