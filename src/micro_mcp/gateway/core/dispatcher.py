@@ -27,6 +27,7 @@ from micro_mcp.gateway.core.exchange import Exchange
 from micro_mcp.gateway.core.tasks import TaskOwner, TaskOwners
 from micro_mcp.gateway.core.trail import Trail
 from micro_mcp.gateway.services.mesh import Mesh
+from micro_mcp.gateway.services.service import Service
 from micro_mcp.protocol import jsonrpc, versions
 from micro_mcp.protocol.eras import CAPABILITIES, GATEWAY_INFO, HANDSHAKE_ONLY, LIST_METHODS
 from micro_mcp.protocol.jsonrpc import Message, next_id
@@ -222,8 +223,7 @@ class Dispatcher:
     async def _call_tool(self, ex: Exchange) -> dict[str, Any]:
         name = _string(ex.params, "name")
         route = self._authorize(ex, self.mesh.catalog.tool(name), f"Unknown tool: {name}")
-        service = self.mesh.service(route.namespace)
-        result = await relay.forward(self.mesh, ex, route, service, "name", route.name)
+        service, result = await self._forward(ex, route, "name", route.name)
         service.namer.rewrite_content(result.get("content"))
         if result.get("resultType") == "task":
             exposed = tasks.expose(service.namer, result)
@@ -246,27 +246,31 @@ class Dispatcher:
         exposed = _string(ex.params, "taskId")
         found = self.tasks.route(self.mesh.catalog.task(exposed), exposed, ex.client.principal)
         route = self._authorize(ex, found, f"Unknown task: {exposed}")
-        service = self.mesh.service(route.namespace)
-        result = await relay.forward(self.mesh, ex, route, service, "taskId", route.name)
+        service, result = await self._forward(ex, route, "taskId", route.name)
         tasks.expose(service.namer, result)
         return result
+
+    async def _forward(
+        self, ex: Exchange, route: Route, key: str, value: Any
+    ) -> tuple[Service, dict[str, Any]]:
+        """Send the request to the service that owns `route`, with `params[key] = value`; the
+        service comes back beside the result, for renaming what the result names."""
+        service = self.mesh.service(route.namespace)
+        return service, await relay.forward(self.mesh, ex, route, service, key, value)
 
     async def _get_prompt(self, ex: Exchange) -> dict[str, Any]:
         name = _string(ex.params, "name")
         route = self._authorize(ex, self.mesh.catalog.prompt(name), f"Unknown prompt: {name}")
-        service = self.mesh.service(route.namespace)
-        result = await relay.forward(self.mesh, ex, route, service, "name", route.name)
+        service, result = await self._forward(ex, route, "name", route.name)
         messages = jsonrpc.as_array(result.get("messages"))
         if messages is not None:
-            namer = service.namer
-            namer.rewrite_content([m.get("content") for m in jsonrpc.objects_in(messages)])
+            service.namer.rewrite_content([m.get("content") for m in jsonrpc.objects_in(messages)])
         return result
 
     async def _read_resource(self, ex: Exchange) -> dict[str, Any]:
         uri = _string(ex.params, "uri")
         route = self._authorize(ex, self.mesh.catalog.resource(uri), f"Unknown resource: {uri}")
-        service = self.mesh.service(route.namespace)
-        result = await relay.forward(self.mesh, ex, route, service, "uri", route.name)
+        service, result = await self._forward(ex, route, "uri", route.name)
         contents = jsonrpc.as_array(result.get("contents"))
         if contents is not None:
             namer = service.namer
@@ -290,8 +294,8 @@ class Dispatcher:
                     "ref must be a ref/prompt with a name or a ref/resource with a uri",
                     code=codes.INVALID_PARAMS,
                 )
-        service = self.mesh.service(route.namespace)
-        return await relay.forward(self.mesh, ex, route, service, "ref", upstream_ref)
+        _, result = await self._forward(ex, route, "ref", upstream_ref)
+        return result
 
     async def _subscribe(self, ex: Exchange) -> dict[str, Any]:
         uri = _string(ex.params, "uri")
