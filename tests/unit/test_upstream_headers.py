@@ -25,6 +25,11 @@ def anyio_backend() -> str:
 
 
 class _Quiet:
+    """A handler for services that start nothing; it keeps the requests whose stream paused."""
+
+    def __init__(self) -> None:
+        self.paused: list[RequestId] = []
+
     async def on_notification(self, session: UpstreamSession, message: Message) -> None:
         raise AssertionError(message)
 
@@ -32,6 +37,9 @@ class _Quiet:
         self, session: UpstreamSession, message: Message, related: RequestId | None
     ) -> None:
         raise AssertionError(message)
+
+    def on_stream_paused(self, session: UpstreamSession, request_id: RequestId) -> None:
+        self.paused.append(request_id)
 
 
 WEATHER = {
@@ -126,6 +134,7 @@ async def test_a_stream_the_service_closes_before_the_reply_is_resumed_with_last
         await respond(send, 200, f"id: s-{rid}-1\ndata: {reply}\n\n".encode(), SSE)
 
     result: dict[str, Any] = {}
+    handler = _Quiet()
     with anyio.fail_after(5):
         async with (
             local_server(service) as url,
@@ -134,9 +143,11 @@ async def test_a_stream_the_service_closes_before_the_reply_is_resumed_with_last
         ):
             channel = HttpChannel("w", url, http, tg, 1 << 20)
             channel.session_id, channel.version = "session-1", "2025-11-25"
-            session = channel.session = UpstreamSession("w", channel.send, _Quiet())
+            session = channel.session = UpstreamSession("w", channel.send, handler)
             result = await session.request("tools/call", {"name": "poll"}, timeout=5)
     assert result == {"done": True}
     [get] = gets
+    # The handler heard of the pause once, for the request whose stream it was.
+    assert handler.paused == [int(get["last-event-id"].split("-")[1])]
     assert get["mcp-session-id"] == "session-1"
     assert get["last-event-id"].endswith("-0")

@@ -56,6 +56,9 @@ class Recorder:
     ) -> None:
         raise AssertionError(f"unexpected request {message}")
 
+    def on_stream_paused(self, session: UpstreamSession, request_id: RequestId) -> None:
+        raise AssertionError(f"unexpected pause of {request_id}")
+
 
 @asynccontextmanager
 async def channel_to(app: App, handler: Recorder | None = None) -> AsyncGenerator[HttpChannel]:

@@ -203,6 +203,7 @@ class HttpChannel:
         assert session is not None
         after, retry = end.last_id, end.retry_ms
         while after is not None and session.waiting(request_id):
+            session.paused(request_id)
             await anyio.sleep(RECONNECT_DELAY if retry is None else retry / 1000)
             headers = {"accept": sse.CONTENT_TYPE, "last-event-id": after}
             if self.session_id is not None:

@@ -52,6 +52,11 @@ class SessionHandler(Protocol):
         """
         ...
 
+    def on_stream_paused(self, session: UpstreamSession, request_id: RequestId) -> None:
+        """The service closed the response stream of request `request_id` before its reply,
+        to be polled for the rest (SSE polling, 2025-11-25); the reply is still owed."""
+        ...
+
 
 class UpstreamSession:
     """Requests to, and messages from, one service."""
@@ -177,6 +182,10 @@ class UpstreamSession:
     def waiting(self, request_id: RequestId) -> bool:
         """Whether a request sent on this session still waits for its reply."""
         return self._peer.waiting(request_id)
+
+    def paused(self, request_id: RequestId) -> None:
+        """The channel says the service ended request `request_id`'s stream early, to resume it."""
+        self._handler.on_stream_paused(self, request_id)
 
     def fail(self, request_id: RequestId, error: dict[str, Any]) -> None:
         """Answer a waiting request with `error` on the service's behalf (its channel broke)."""

@@ -77,6 +77,9 @@ class ClientSession:
 
     awaiting: Peer = field(default_factory=Peer)
     """Requests the gateway sent the client (relayed from services), by the gateway's id."""
+    pause: Callable[[RequestId], None] | None = None
+    """Ends the client's response to one of its requests before the reply, for it to poll for
+    the rest (SSE polling); None where the channel has no such thing."""
 
     async def send(self, message: Message, related: RequestId | None = None) -> None:
         """Deliver one message to the client, as part of request `related` if given."""

@@ -41,7 +41,7 @@ class HttpSession:
     def __init__(self, principal: Principal) -> None:
         self.id = secrets.token_urlsafe(24)
         self.principal = principal
-        self.client = ClientSession(self.deliver, principal)
+        self.client = ClientSession(self.deliver, principal, pause=self.pause)
         self.standalone = EventStream(STANDALONE)
         self._streams: OrderedDict[RequestId, EventStream] = OrderedDict()
         self._count = 0
@@ -80,6 +80,13 @@ class HttpSession:
             self.standalone.push(message)
             return
         stream.push(message, last=is_reply_to(message, related))
+
+    def pause(self, request_id: RequestId) -> None:
+        """End the response being written for `request_id` without its reply; the client
+        resumes the stream with `Last-Event-ID` (only a primed response gives way)."""
+        stream = self._streams.get(request_id)
+        if stream is not None:
+            stream.cut()
 
     def close(self) -> None:
         """End every stream and cancel every request in flight."""

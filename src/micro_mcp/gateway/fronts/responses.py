@@ -80,7 +80,10 @@ async def _follow(
     primed: bool,
 ) -> str:
     started = False
-    async for seq, data in stream.follow(after):
+    # A primed SSE answer may end before the reply when the service's did (SSE polling): the
+    # client resumes it after the priming event. A client that takes only JSON cannot.
+    resumable = primed and (prefer_sse or sse_only)
+    async for seq, data in stream.follow(after, until_cut=resumable):
         alone = not started and stream.finished and seq == stream.seq
         if alone and not sse_only and (not prefer_sse or len(data) > LONE_SSE_MAX_BYTES):
             await reply(send, status_of(data) if modern else 200, data, [*JSON_HEADERS, *extra])
@@ -94,7 +97,13 @@ async def _follow(
                 await send({"type": "http.response.body", "body": event, "more_body": True})
         event = sse.event(stream.event_id(seq), data)
         await send({"type": "http.response.body", "body": event, "more_body": True})
-    if not started:  # the stream ended with nothing in it (its session was closed)
+    if not started and resumable and not stream.finished:  # cut before its first message
+        await send(
+            {"type": "http.response.start", "status": 200, "headers": [*SSE_HEADERS, *extra]}
+        )
+        event = sse.priming(stream.event_id(after), RECONNECT_MS)
+        await send({"type": "http.response.body", "body": event, "more_body": False})
+    elif not started:  # the stream ended with nothing in it (its session was closed)
         await reply(send, 200, b"", [*SSE_HEADERS, *extra])
     else:
         await send({"type": "http.response.body", "body": b"", "more_body": False})

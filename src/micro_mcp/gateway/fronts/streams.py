@@ -29,13 +29,15 @@ def is_reply_to(message: Message, request_id: object) -> bool:
 class EventStream:
     """An ordered, bounded log of encoded messages with live followers."""
 
-    __slots__ = ("_log", "_wake", "finished", "name", "seq")
+    __slots__ = ("_log", "_wake", "cuts", "finished", "name", "seq")
 
     def __init__(self, name: str, keep: int = EVENTS_KEPT) -> None:
         self.name = name
         self.seq = 0
         self.finished = False
         """True once the stream's last message (a response) is in."""
+        self.cuts = 0
+        """How often the stream was cut: its followers told to stop, the stream going on."""
         self._log: deque[tuple[int, bytes]] = deque(maxlen=keep)
         self._wake = anyio.Event()
 
@@ -52,19 +54,30 @@ class EventStream:
         self.finished = True
         self._wake.set()
 
+    def cut(self) -> None:
+        """Stop the stream's current followers that asked to stop at a cut, once they have
+        what is in; the stream goes on for whoever resumes it."""
+        self.cuts += 1
+        self._wake.set()
+        self._wake = anyio.Event()
+
     def event_id(self, seq: int) -> str:
         """The SSE id of event `seq` of this stream."""
         return f"{self.name}-{seq}"
 
-    async def follow(self, after: int = 0) -> AsyncIterator[tuple[int, bytes]]:
-        """Yield `(seq, data)` for every kept event after `after`, then live ones, until closed."""
+    async def follow(
+        self, after: int = 0, *, until_cut: bool = False
+    ) -> AsyncIterator[tuple[int, bytes]]:
+        """Yield `(seq, data)` for every kept event after `after`, then live ones, until closed
+        (or, `until_cut`, until the stream is cut after the follow began)."""
         cursor = after
+        cuts = self.cuts
         while True:
             wake = self._wake  # taken before the scan: a push during a yield still wakes us
             for seq, data in list(self._log):
                 if seq > cursor:
                     cursor = seq
                     yield seq, data
-            if self.finished and cursor >= self.seq:
+            if (self.finished and cursor >= self.seq) or (until_cut and self.cuts != cuts):
                 return
             await wake.wait()

@@ -76,6 +76,13 @@ class ServiceMessages:
                 "service %s cancelled its request %r", session.namespace, params.get("requestId")
             )
 
+    def on_stream_paused(self, session: UpstreamSession, request_id: RequestId) -> None:
+        """Pass a service's pause on: the client's own response ends early too, where its
+        channel lets it resume, so it polls as it would the service alone."""
+        call = self.calls.get(session.namespace, request_id)
+        if call is not None and call.client.pause is not None:
+            call.client.pause(call.request_id)
+
     async def on_request(
         self, session: UpstreamSession, message: Message, related: RequestId | None
     ) -> None:
