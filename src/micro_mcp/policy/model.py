@@ -36,10 +36,14 @@ def _compile(patterns: tuple[str, ...]) -> re.Pattern[str] | None:
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """A caller: its name (for audit) and its policy."""
+    """A caller: its name (for audit), its policy, and what its credential says of it."""
 
     name: str
     policy: Policy
+    groups: frozenset[str] = frozenset()
+    """Groups the caller belongs to (from the config, or a token's claims)."""
+    scopes: frozenset[str] = frozenset()
+    """OAuth scopes its token was granted; empty for a static token."""
 
 
 @dataclass(frozen=True, slots=True)
