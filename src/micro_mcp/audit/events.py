@@ -26,6 +26,10 @@ class AuditEvent:
     service: str | None = None
     decision: str | None = None
     """`allow` or `deny` on calls."""
+    rule: str | None = None
+    """The id of the authorization rule that decided, when one did."""
+    reason: str | None = None
+    """Why the policy decided as it did (`rule 'docs-only' allows it: condition holds`)."""
     outcome: str | None = None
     """On replies: `ok`, `tool_error`, `error`, `denied` or `cancelled`."""
     error_code: int | None = None

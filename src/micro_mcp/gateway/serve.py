@@ -40,7 +40,8 @@ def build_authenticator(config: GatewayConfig) -> Authenticator:
     if config.token is not None:
         principals["default"] = (config.token, Principal("default", _policy(config.policy)))
     for name, spec in config.principals.items():
-        principals[name] = (spec.token, Principal(name, _policy(spec.policy)))
+        principal = Principal(name, _policy(spec.policy), groups=frozenset(spec.groups))
+        principals[name] = (spec.token, principal)
     open_principal = None if principals else Principal(ANONYMOUS, _policy(config.policy))
     return Authenticator(principals, open_principal)
 
