@@ -10,13 +10,16 @@ A condition sees these variables:
 - `principal`: `{"name": ..., "groups": [...], "scopes": [...]}`.
 
 Besides CEL's own functions (`startsWith`, `endsWith`, `contains`, `matches` with RE2 syntax,
-`size`, `in`, `has`), three for what arguments usually hold:
+`size`, `in`, `has`), four for what arguments usually hold:
 
 - `path(p)`: a file path with `.`, `..` and repeated slashes resolved (`docs/../key` ->
   `key`), so `path(args.path).startsWith("docs/")` cannot be walked out of with `..`;
 - `host(url)`: the lower-case host of an absolute URL (`https://API.example.com:8443/x` ->
   `api.example.com`); a URL with credentials, a backslash, spaces or control characters, or
   without a host, is an error, and an error never allows;
+- `under(p, dir)`: whether the path `p`, resolved as by `path`, is `dir` or inside it
+  (`under(args.path, "private")` holds for `private`, `./private/k` and `docs/../private/k`,
+  not for `private-notes`);
 - `glob(text, pattern)`: a shell-style match over the whole text (`*`, `?`, `[abc]`), as in
   `glob(host(args.url), "*.example.com")`.
 
@@ -107,6 +110,14 @@ def path(value: object) -> str:
     return "" if resolved == "." else resolved
 
 
+def under(value: object, directory: object) -> bool:
+    """Whether the path `value` is `directory` or inside it, both resolved as by `path`."""
+    inner, outer = path(value), path(directory).rstrip("/")
+    if not outer:
+        return not inner.startswith(("/", ".."))  # everything relative, nothing that climbs
+    return inner == outer or inner.startswith(outer + "/")
+
+
 def host(url: object) -> str:
     """The lower-case host of an absolute URL, IDNA-encoded.
 
@@ -143,4 +154,4 @@ def _glob(pattern: str) -> re.Pattern[str]:
     return re.compile(translate(pattern))
 
 
-_FUNCTIONS: Final[dict[str, Any]] = {"path": path, "host": host, "glob": glob}
+_FUNCTIONS: Final[dict[str, Any]] = {"path": path, "under": under, "host": host, "glob": glob}
