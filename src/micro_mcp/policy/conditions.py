@@ -41,6 +41,8 @@ from urllib.parse import urlsplit
 
 import cel
 
+VARIABLES: Final = frozenset({"args", "uri", "name", "principal"})
+"""The variables a condition may read."""
 _EVALUATION_ERRORS: Final = (
     ArithmeticError,
     KeyError,
@@ -67,6 +69,10 @@ class Condition:
 
     source: str
     program: cel.Program
+    names: frozenset[str]
+    """The variables it reads: only those are built and handed over (each costs us a call)."""
+    functions: Mapping[str, Any]
+    """The helper functions it calls."""
 
     @classmethod
     def compile(cls, source: str) -> Condition:
@@ -79,12 +85,14 @@ class Condition:
             program = cel.compile(source)
         except ValueError as exc:
             raise ConditionError(_first_line(str(exc))) from None
-        return cls(source, program)
+        called = set(program.functions())
+        functions = {name: f for name, f in _FUNCTIONS.items() if name in called}
+        return cls(source, program, frozenset(program.variables()) & VARIABLES, functions)
 
     def test(self, variables: Mapping[str, Any]) -> tuple[bool, str | None]:
         """Whether the condition holds for these variables, and the error when it could not be
         evaluated (then it does not hold)."""
-        context = cel.Context(variables=dict(variables), functions=_FUNCTIONS)
+        context = cel.Context(variables=dict(variables), functions=dict(self.functions))
         try:
             result = self.program.execute(context)
         except _EVALUATION_ERRORS as exc:

@@ -106,8 +106,7 @@ class RuleView:
                 continue
             if rule.condition is None:
                 return Decision(False, subject, f"rule {rule.id!r} denies it", rule.id)
-            if variables is None:
-                variables = self._variables(subject, call)
+            variables = self._variables(subject, call, rule.condition.names, variables)
             holds, error = rule.condition.test(variables)
             if error is not None:
                 reason = f"rule {rule.id!r} denies it: its condition failed ({error})"
@@ -122,8 +121,7 @@ class RuleView:
                 continue
             if rule.condition is None:
                 return Decision(True, subject, f"rule {rule.id!r} allows it", rule.id)
-            if variables is None:
-                variables = self._variables(subject, call)
+            variables = self._variables(subject, call, rule.condition.names, variables)
             holds, error = rule.condition.test(variables)
             if holds:
                 return Decision(
@@ -145,18 +143,27 @@ class RuleView:
                 return Decision(True, subject, f"rule {rule.id!r} lists it", rule.id)
         return Decision(False, subject, "no rule allows it (once rules exist, the default is deny)")
 
-    def _variables(self, subject: str, call: Call) -> dict[str, Any]:
-        principal = self.principal
-        return {
-            "args": dict(call.args) if call.args is not None else {},
-            "uri": call.uri or "",
-            "name": subject,
-            "principal": {
-                "name": principal.name,
-                "groups": sorted(principal.groups),
-                "scopes": sorted(principal.scopes),
-            },
-        }
+    def _variables(
+        self, subject: str, call: Call, names: frozenset[str], built: dict[str, Any] | None
+    ) -> dict[str, Any]:
+        """The variables a condition reads, built once per call and only when read: handing
+        CEL a variable it does not read costs as much as evaluating it."""
+        variables = built if built is not None else {}
+        for name in names - variables.keys():
+            if name == "args":
+                variables[name] = call.args if call.args is not None else {}
+            elif name == "uri":
+                variables[name] = call.uri or ""
+            elif name == "name":
+                variables[name] = subject
+            else:
+                principal = self.principal
+                variables[name] = {
+                    "name": principal.name,
+                    "groups": sorted(principal.groups),
+                    "scopes": sorted(principal.scopes),
+                }
+        return variables
 
 
 @dataclass(frozen=True, slots=True)
