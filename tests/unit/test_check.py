@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from typing import Any
 
 from rich.console import Console
 
@@ -12,6 +13,7 @@ from micro_mcp.config.model import GatewayConfig
 from micro_mcp.gateway.serve import build_authenticator
 from micro_mcp.policy.engine import ANONYMOUS
 from micro_mcp.policy.model import Policy, Principal
+from micro_mcp.policy.rules import compile_rules
 
 TOKENS = GatewayConfig.model_validate(
     {
@@ -37,7 +39,7 @@ ITEMS = (
 )
 
 
-def report_text(report: MeshReport, principals: list[Principal] | None, **flags: bool) -> str:
+def report_text(report: MeshReport, principals: list[Principal] | None, **flags: Any) -> str:
     out = io.StringIO()
     render(Console(file=out, width=200), "test.json", report, principals, **flags)
     return out.getvalue()
@@ -92,6 +94,30 @@ def test_report_shows_each_principals_decision_per_exposed_item() -> None:
     assert row(text, "fs")[2:5] == ["ready", "2026-07-28", "fs 1.0"]
     assert "OK: 1 of 1 services started in 0.2 s" in text
     assert "tools 2, prompts 0, resources 0, resource templates 1" in text
+
+
+def test_with_rules_the_report_shows_what_each_principal_is_listed() -> None:
+    config = GatewayConfig.model_validate(
+        {
+            "rules": [
+                {
+                    "id": "r",
+                    "effect": "allow",
+                    "groups": ["g"],
+                    "tools": ["fs.read*"],
+                    "when": 'under(args.path, "docs")',
+                },
+                {"id": "t", "effect": "allow", "resources": ["fs.*"]},
+            ]
+        }
+    )
+    principals = [Principal("in", Policy(), groups=frozenset({"g"})), Principal("out", Policy())]
+    report = MeshReport((READY,), ITEMS, (), 0.25)
+    text = report_text(report, principals, rules=compile_rules(config.rules))
+
+    assert row(text, "fs.listDir")[3:] == ["deny", "deny"]
+    assert row(text, "fs.readFile")[3:] == ["allow", "deny"]
+    assert row(text, "fs+file:///{path}")[3:] == ["allow", "allow"]
 
 
 def test_report_explains_a_service_that_did_not_start() -> None:
