@@ -25,7 +25,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from fnmatch import translate
-from typing import Any, Final, Literal
+from typing import Any, Literal
 
 from micro_mcp.config.rules import RuleSpec
 from micro_mcp.errors import ConfigError
@@ -35,7 +35,6 @@ from micro_mcp.protocol import names
 
 Kind = Literal["tools", "resources", "prompts"]
 """What a rule's patterns are over."""
-KINDS: Final[tuple[Kind, ...]] = ("tools", "resources", "prompts")
 
 
 @dataclass(frozen=True, slots=True)
