@@ -15,6 +15,8 @@ from micro_mcp.errors import ConfigError
 from micro_mcp.policy.engine import evaluate
 from micro_mcp.policy.model import Policy, Principal
 from micro_mcp.policy.rules import Call, Kind, RuleSet, compile_rules
+from micro_mcp.protocol.names import Namer
+from micro_mcp.registry.catalog import Catalog, ServiceCatalog
 
 ALICE = Principal("alice", Policy(), groups=frozenset({"docs-team"}))
 BOB = Principal("bob", Policy(), scopes=frozenset({"fetch"}))
@@ -352,3 +354,36 @@ def test_without_conditions_listing_and_calls_agree_exactly(
     view = table.view(ALICE)
     kind, subject = target
     assert view.decide(kind, subject, Call(args)).allowed == view.lists(kind, subject)
+
+
+_TOOLS = ("readFileText", "listDir", "writeFile", "fetchText")
+_CATALOG = Catalog.build(
+    1,
+    {"fs": Namer("fs"), "http": Namer("http")},
+    {
+        "fs": ServiceCatalog(tools=tuple({"name": t} for t in _TOOLS[:3])),
+        "http": ServiceCatalog(tools=({"name": "fetchText"},)),
+    },
+)
+_POLICIES = st.sampled_from(
+    [Policy(), Policy(deny=("fs.write*",)), Policy(allow=("http.*",)), Policy(allow=())]
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_RULE, min_size=1, max_size=5), _POLICIES, _ARGS)
+def test_the_catalog_lists_every_tool_a_call_may_use_and_no_other_that_no_call_may(
+    drawn: list[dict[str, Any]], policy: Policy, args: dict[str, Any]
+) -> None:
+    table = _table(drawn)
+    assert table is not None
+    who = Principal("alice", policy, groups=frozenset({"docs-team"}))
+    listed = {t["name"] for t in _CATALOG.visible("tools", who.name, policy, table.view(who))}
+    for exposed in ("fs.readFileText", "fs.listDir", "fs.writeFile", "http.fetchText"):
+        route = _CATALOG.tool(exposed)
+        assert route is not None
+        allowed = evaluate(who, route.subject, table, "tools", Call(args)).allowed
+        listed_by_engine = evaluate(who, route.subject, table, "tools", None).allowed
+        assert (exposed in listed) == listed_by_engine
+        if allowed:
+            assert exposed in listed
