@@ -93,3 +93,16 @@ def test_a_condition_is_compiled_once_and_tested_many_times() -> None:
 def test_invalid_cel_does_not_compile() -> None:
     with pytest.raises(ConditionError, match=r"[Ss]yntax"):
         Condition.compile("args.path.startsWith(")
+
+
+def test_an_unknown_variable_is_refused_at_compile_time() -> None:
+    with pytest.raises(ConditionError, match=r"unknown variable 'arg': a condition reads args"):
+        Condition.compile('arg.path.startsWith("docs/")')
+
+
+def test_variables_bound_by_macros_and_type_names_are_not_unknown() -> None:
+    condition = Condition.compile(
+        "args.items.all(i, i > 0) && args.items.exists(j, j == 2) && type(args.n) == int"
+    )
+    assert condition.test({"args": {"items": [1, 2], "n": 3}}) == (True, None)
+    assert condition.names == {"args"}

@@ -43,6 +43,14 @@ import cel
 
 VARIABLES: Final = frozenset({"args", "uri", "name", "principal"})
 """The variables a condition may read."""
+_MACRO_BINDING: Final = re.compile(
+    r"\.\s*(?:all|exists|exists_one|map|filter)\s*\(\s*([A-Za-z_][A-Za-z0-9_]*)\s*,"
+)
+"""The variable a comprehension macro binds (`args.items.all(i, i > 0)` binds `i`)."""
+_TYPE_NAMES: Final = frozenset(
+    {"int", "uint", "double", "string", "bytes", "bool", "list", "map", "null_type", "type"}
+)
+"""Type names, which CEL reports among the variables an expression reads."""
 _EVALUATION_ERRORS: Final = (
     ArithmeticError,
     KeyError,
@@ -85,6 +93,13 @@ class Condition:
             program = cel.compile(source)
         except ValueError as exc:
             raise ConditionError(_first_line(str(exc))) from None
+        bound = {m.group(1) for m in _MACRO_BINDING.finditer(source)}
+        unknown = sorted(set(program.variables()) - VARIABLES - bound - _TYPE_NAMES)
+        if unknown:
+            raise ConditionError(
+                f"unknown variable {', '.join(map(repr, unknown))}: a condition reads "
+                f"{', '.join(sorted(VARIABLES))}"
+            )
         called = set(program.functions())
         functions = {name: f for name, f in _FUNCTIONS.items() if name in called}
         return cls(source, program, frozenset(program.variables()) & VARIABLES, functions)
