@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from micro_mcp.policy.conditions import Condition, ConditionError, glob, host, path, under
+from micro_mcp.policy.conditions import (
+    BUILTINS,
+    Condition,
+    ConditionError,
+    glob,
+    host,
+    path,
+    under,
+)
 
 
 @pytest.mark.parametrize(
@@ -106,3 +114,33 @@ def test_variables_bound_by_macros_and_type_names_are_not_unknown() -> None:
     )
     assert condition.test({"args": {"items": [1, 2], "n": 3}}) == (True, None)
     assert condition.names == {"args"}
+
+
+def test_an_unknown_function_is_refused_at_compile_time() -> None:
+    with pytest.raises(ConditionError, match=r"unknown function 'startswith'"):
+        Condition.compile('args.path.startswith("docs/")')
+
+
+_T = 'timestamp("2020-01-01T00:00:00Z")'
+_USES = {
+    "size": 'size("a") == 1',
+    "contains": '"ab".contains("a")',
+    "startsWith": '"ab".startsWith("a")',
+    "endsWith": '"ab".endsWith("b")',
+    "matches": '"ab".matches("^a")',
+    "type": "type(1) == int",
+    "dyn": "dyn(1) == 1",
+    "int": 'int("1") == 1',
+    "uint": "uint(1) == 1u",
+    "double": "double(1) == 1.0",
+    "string": 'string(1) == "1"',
+    "bytes": 'bytes("a") == b"a"',
+    "timestamp": f"{_T} == {_T}",
+    "duration": 'duration("1s") == duration("1s")',
+    **{name: f"{_T}.{name}() >= 0" for name in BUILTINS if name.startswith("get")},
+}
+
+
+@pytest.mark.parametrize("name", sorted(BUILTINS))
+def test_every_function_allowed_at_compile_time_exists_in_the_library(name: str) -> None:
+    assert Condition.compile(_USES[name]).test({}) == (True, None)

@@ -43,6 +43,17 @@ import cel
 
 VARIABLES: Final = frozenset({"args", "uri", "name", "principal"})
 """The variables a condition may read."""
+BUILTINS: Final = frozenset(
+    {
+        *("size", "contains", "startsWith", "endsWith", "matches", "type", "dyn"),
+        *("int", "uint", "double", "string", "bytes", "timestamp", "duration"),
+        *("getFullYear", "getMonth", "getDayOfYear", "getDayOfMonth", "getDate"),
+        *("getDayOfWeek", "getHours", "getMinutes", "getSeconds", "getMilliseconds"),
+    }
+)
+"""The functions of the CEL library that a condition may call (macros such as `has` and
+`all` are not functions); a name outside these and the helpers is refused at start, where it
+would otherwise fail on every call."""
 _MACRO_BINDING: Final = re.compile(
     r"\.\s*(?:all|exists|exists_one|map|filter)\s*\(\s*([A-Za-z_][A-Za-z0-9_]*)\s*,"
 )
@@ -101,6 +112,16 @@ class Condition:
                 f"{', '.join(sorted(VARIABLES))}"
             )
         called = set(program.functions())
+        strange = sorted(
+            name
+            for name in called - BUILTINS - _FUNCTIONS.keys()
+            if not name.startswith(("_", "@", "!"))  # operators: `_+_`, `@in`, `!_`
+        )
+        if strange:
+            raise ConditionError(
+                f"unknown function {', '.join(map(repr, strange))}: besides CEL's own, a "
+                f"condition may call {', '.join(sorted(_FUNCTIONS))}"
+            )
         functions = {name: f for name, f in _FUNCTIONS.items() if name in called}
         return cls(source, program, frozenset(program.variables()) & VARIABLES, functions)
 
