@@ -282,3 +282,51 @@ async def test_a_rule_with_invalid_cel_stops_the_gateway_naming_the_rule() -> No
     with pytest.raises(ConfigError, match=r"rules\[0\] \(id 'oops'\): when:"):
         async with gateway({"fs": _fs()}, bad):
             pass
+
+
+async def test_prompt_rules_read_the_prompt_arguments_and_completions_follow_the_listing() -> None:
+    server = MCPServer("docs")
+
+    @server.prompt()
+    def summarize(topic: str) -> str:
+        return f"summarize {topic}"
+
+    @server.prompt()
+    def hidden() -> str:
+        return "hidden"
+
+    docs = Tap(sdk_service(server))
+    rules = [
+        {
+            "id": "no-secrets",
+            "effect": "allow",
+            "prompts": ["docs.summarize"],
+            "when": 'args.topic != "secrets"',
+        }
+    ]
+    async with gateway({"docs": docs}, {"rules": rules}) as gw:
+        client = gw.client()
+        await client.initialize()
+        listed = await client.request("prompts/list")
+        assert [p["name"] for p in listed["result"]["prompts"]] == ["docs.summarize"]
+        ok = await client.request(
+            "prompts/get", {"name": "docs.summarize", "arguments": {"topic": "cats"}}
+        )
+        assert ok["result"]["messages"][0]["content"]["text"] == "summarize cats"
+        for name, arguments in (("docs.summarize", {"topic": "secrets"}), ("docs.hidden", {})):
+            denied = await client.request("prompts/get", {"name": name, "arguments": arguments})
+            assert denied["error"]["code"] == codes.POLICY_DENIED, name
+        argument = {"name": "topic", "value": "c"}
+        completion = await client.request(
+            "completion/complete",
+            {"ref": {"type": "ref/prompt", "name": "docs.summarize"}, "argument": argument},
+        )
+        assert completion.get("error", {}).get("code") != codes.POLICY_DENIED
+        assert len(docs.of("completion/complete")) == 1  # passed to the service, which answers
+        refused = await client.request(
+            "completion/complete",
+            {"ref": {"type": "ref/prompt", "name": "docs.hidden"}, "argument": argument},
+        )
+        assert refused["error"]["code"] == codes.POLICY_DENIED
+        assert len(docs.of("completion/complete")) == 1
+        assert [m["params"]["arguments"] for m in docs.of("prompts/get")] == [{"topic": "cats"}]
