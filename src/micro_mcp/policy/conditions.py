@@ -128,7 +128,8 @@ class Condition:
     def test(self, variables: Mapping[str, Any]) -> tuple[bool, str | None]:
         """Whether the condition holds for these variables, and the error when it could not be
         evaluated (then it does not hold)."""
-        context = cel.Context(variables=dict(variables), functions=dict(self.functions))
+        given = {name: variables[name] for name in self.names if name in variables}
+        context = cel.Context(variables=given, functions=dict(self.functions))
         try:
             result = self.program.execute(context)
         except _EVALUATION_ERRORS as exc:
