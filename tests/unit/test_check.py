@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import argparse
 import io
+import json
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 
-from micro_mcp.cli.check import select_principals
+from micro_mcp.cli.check import run, select_principals
 from micro_mcp.cli.check_report import Item, MeshReport, ServiceReport, render
 from micro_mcp.config.model import GatewayConfig
 from micro_mcp.gateway.serve import build_authenticator
@@ -167,3 +170,15 @@ def test_text_from_services_prints_as_written_not_as_markup() -> None:
     assert "serve --tag [/] [bold]x" in text
     assert "[link=http://x]s[/]" in text
     assert "Closes [/] and opens [red]" in text
+
+
+def test_a_rule_whose_condition_does_not_compile_is_an_invalid_configuration(
+    tmp_path: Path,
+) -> None:
+    config = tmp_path / "gateway.json"
+    rule = {"id": "typo", "effect": "allow", "tools": ["*"], "when": "arg.path == 'x'"}
+    config.write_text(json.dumps({"rules": [rule]}))
+    out = io.StringIO()
+    args = argparse.Namespace(discovery=None, config=str(config), token=None)
+    assert run(args, Console(file=out, width=200)) == 2
+    assert "rules[0] (id 'typo'): when: unknown variable 'arg'" in out.getvalue()
