@@ -204,6 +204,8 @@ async def test_one_rule_denies_a_tool_and_the_same_content_as_a_resource() -> No
             "fs+file:///public/../private/key.txt",
             "fs+file:///%70rivate/key.txt",
             "fs+FILE:////private/key.txt",
+            "fs+file:/private/key.txt",
+            "fs+file://localhost/private/key.txt",
         ):
             denied = await alice.request("resources/read", {"uri": uri})
             assert denied["error"]["code"] == codes.POLICY_DENIED, uri

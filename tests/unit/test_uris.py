@@ -22,6 +22,8 @@ from micro_mcp.protocol.uris import normalize, remove_dot_segments
         ("file:///public/%2e%2e/private/key.txt", "file:///private/key.txt"),
         ("file:////private//key.txt", "file:///private/key.txt"),
         ("file://localhost/private/key.txt", "file:///private/key.txt"),
+        ("file:/private/key.txt", "file:///private/key.txt"),
+        ("file:/./private/key.txt", "file:///private/key.txt"),
         ("FILE:///private/key.txt", "file:///private/key.txt"),
         ("pol://items/%34%32", "pol://items/42"),
         # Case of the scheme and host, not of the path.

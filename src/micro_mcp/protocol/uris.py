@@ -9,7 +9,8 @@ and a little more where the scheme says:
 - percent-escapes of unreserved characters (`%41` -> `A`, `%2E` -> `.`) and of valid UTF-8
   text (`%C3%A9` -> `é`) are decoded; the other escapes keep their meaning, in upper case;
 - dot segments are removed (`/a/./b/../c` -> `/a/c`, never above the root);
-- `file:` URIs lose a `localhost` host and repeated slashes (`file:////x` -> `file:///x`).
+- `file:` URIs take the `file:///x` form (`file:/x`, `file://localhost/x`) and lose repeated
+  slashes (`file:////x` -> `file:///x`).
 
 An escaped `/`, `\\` or NUL in the path is refused: a service that decodes the path after the
 gateway matched it would see separators (`public%2F..%2Fprivate`) that the match did not. What
@@ -54,8 +55,8 @@ def normalize(uri: str) -> str:
         authority = _authority(authority)
     path = _unescape(rest, in_path=True)
     if scheme == "file":
-        if authority == "localhost":
-            authority = ""
+        if authority == "localhost" or (authority is None and path.startswith("/")):
+            authority = ""  # RFC 8089: `file:/x` and `file://localhost/x` are `file:///x`
         path = re.sub("/{2,}", "/", path)
     path = remove_dot_segments(path)
     out = scheme + ":"
