@@ -56,10 +56,18 @@ def test_a_rule_applies_to_its_principals_groups_and_subjects(
 
 
 def test_a_rules_key_holds_what_per_names_in_order() -> None:
-    assert _rule().key("alice", READ) == ("r", "alice")
-    assert _rule(per=[]).key("alice", READ) == ("r",)
-    assert _rule(per=["service", "name"]).key("alice", READ) == ("r", "fs", "fs.read")
-    assert _rule(per=["principal", "name"]).key("bob", WRITE) == ("r", "bob", "fs.write")
+    window = "fixed-window"
+    assert _rule().key("alice", READ) == (window, "r", "alice")
+    assert _rule(per=[]).key("alice", READ) == (window, "r")
+    assert _rule(per=["service", "name"]).key("alice", READ) == (window, "r", "fs", "fs.read")
+    assert _rule(per=["principal", "name"]).key("bob", WRITE) == (window, "r", "bob", "fs.write")
+
+
+def test_each_strategy_counts_on_keys_of_its_own() -> None:
+    spec = RateLimitRule(id="r", rate="1/hour")
+    fixed = Rule(spec, "fixed-window").key("alice", READ)
+    moving = Rule(spec, "moving-window").key("alice", READ)
+    assert fixed != moving
 
 
 def test_a_slash_inside_a_key_part_cannot_make_two_calls_share_a_counter() -> None:

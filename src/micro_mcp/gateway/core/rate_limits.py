@@ -44,10 +44,13 @@ CLOSE_TIMEOUT: Final = 2.0
 class Rule:
     """A compiled `RateLimitRule`: whom and what it applies to, its rates, its counter key."""
 
-    __slots__ = ("everyone", "groups", "id", "items", "per", "principals", "subjects")
+    __slots__ = ("everyone", "groups", "id", "items", "per", "prefix", "principals", "subjects")
 
-    def __init__(self, spec: RateLimitRule) -> None:
+    def __init__(self, spec: RateLimitRule, strategy: str = "fixed-window") -> None:
         self.id = spec.id
+        self.prefix = (strategy, spec.id)
+        """Each strategy keeps its counters in shapes of its own: a changed strategy must not
+        meet the old one's keys in a shared store."""
         self.items: tuple[RateLimitItem, ...] = tuple(parse_many(spec.rate))
         self.principals = frozenset(spec.principals)
         self.groups = frozenset(spec.groups)
@@ -74,7 +77,7 @@ class Rule:
     def key(self, principal: str, route: Route) -> tuple[str, ...]:
         """The identifiers of the counter this call counts on (the store joins them with `/`,
         which is escaped inside them so two different calls never share a key by accident)."""
-        parts = [self.id]
+        parts = list(self.prefix)
         for scope in self.per:
             if scope == "principal":
                 value = principal
@@ -88,7 +91,7 @@ class RateLimits:
     """The rules of a config over one store; `check` counts a call or refuses it."""
 
     def __init__(self, spec: RateLimitsSpec, storage: Storage, recorder: Recorder) -> None:
-        self.rules = tuple(Rule(rule) for rule in spec.rules)
+        self.rules = tuple(Rule(rule, spec.strategy) for rule in spec.rules)
         self.failure_mode = spec.failure_mode
         self.storage = storage
         self.limiter: RateLimiter = STRATEGIES[spec.strategy](storage)
@@ -188,15 +191,16 @@ class RateLimits:
         if now - self._warned >= WARN_EVERY:
             self._warned = now
             logger.warning(
-                "rate-limit store unreachable (%s): %s",
+                "rate-limit store unreachable or failing (%s: %s): %s",
                 type(exc.storage_error).__name__,
+                exc.storage_error,
                 "refusing limited calls" if closed else "letting limited calls through uncounted",
             )
         if closed:
             ex.rate_limit = rule.id
             raise RateLimitUnavailable(
-                f"Rate limits cannot be checked (their store is unreachable), so {route.subject} "
-                "is refused; try later"
+                f"Rate limits cannot be checked (their store is unreachable or failing), so "
+                f"{route.subject} is refused; try later"
             )
 
 
