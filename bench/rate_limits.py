@@ -213,7 +213,7 @@ async def redis_server() -> AsyncIterator[str]:
     port = _free_port()
     with tempfile.TemporaryDirectory() as folder:
         argv = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
-        process = subprocess.Popen([*argv, "--dir", folder], stdout=subprocess.DEVNULL)
+        process = await anyio.open_process([*argv, "--dir", folder], stdout=subprocess.DEVNULL)
         try:
             with anyio.fail_after(10):
                 while True:  # another process: connecting is the only signal it gives
@@ -225,7 +225,7 @@ async def redis_server() -> AsyncIterator[str]:
             yield f"redis://127.0.0.1:{port}/0"
         finally:
             process.terminate()
-            process.wait()
+            await process.wait()
 
 
 async def main() -> None:
