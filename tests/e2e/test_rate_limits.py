@@ -130,3 +130,16 @@ async def test_a_principal_over_its_session_share_gets_429_while_others_get_in(
     assert [e.code for e in errors] == [codes.RATE_LIMITED]
     assert ended.status_code == 200
     assert again.status_code == 200
+
+
+async def test_without_tokens_only_the_gateways_cap_applies_to_the_one_anonymous_principal(
+    tmp_path: Path,
+) -> None:
+    config = {"http": {"maxSessions": 3, "maxSessionsPerPrincipal": 1}}
+    async with (
+        http_gateway(tmp_path, {"one": demo()}, config) as url,
+        httpx2.AsyncClient(headers=HEADERS) as http,
+    ):
+        statuses = [(await http.post(url, json=INITIALIZE)).status_code for _ in range(4)]
+
+    assert statuses == [200, 200, 200, 503]

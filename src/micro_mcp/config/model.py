@@ -178,7 +178,8 @@ class HttpSpec(_Frozen):
     """Open handshake-era sessions at most; past it, `initialize` gets 503."""
     max_sessions_per_principal: int = Field(default=100, ge=1, alias="maxSessionsPerPrincipal")
     """Open handshake-era sessions one principal may hold; past it, its `initialize` gets 429
-    while other principals still get in (one token cannot take the whole `maxSessions`)."""
+    while other principals still get in (one token cannot take the whole `maxSessions`).
+    Without tokens every caller is `anonymous`, and only `maxSessions` applies."""
 
 
 class GatewayConfig(_Frozen):

@@ -92,9 +92,11 @@ class HttpFront:
         self.mesh = dispatcher.mesh
         self.front = Front(dispatcher)
         self.spec = spec
-        self.sessions = SessionTable(
-            spec.max_sessions, spec.session_idle_seconds, spec.max_sessions_per_principal
-        )
+        # Without tokens every caller is the one anonymous principal: a share of its own
+        # would only lower `maxSessions` for everyone.
+        open_gateway = authenticator.open_principal is not None
+        per_principal = spec.max_sessions if open_gateway else spec.max_sessions_per_principal
+        self.sessions = SessionTable(spec.max_sessions, spec.session_idle_seconds, per_principal)
         self.tasks = tg
         self.legacy = LegacySse(dispatcher, self.sessions, tg)
         self._exchanges: set[ClientSession] = set()

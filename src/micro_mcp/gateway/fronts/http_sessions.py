@@ -144,14 +144,14 @@ class SessionTable:
         """A new session, or why not: the principal holds its share, or the table is full.
         Idle sessions are swept first, so only sessions in use keep anyone out."""
         name = principal.name
-        if self._held.get(name, 0) >= self.per_principal:
-            self.sweep()
-            if self._held.get(name, 0) >= self.per_principal:
-                return Refusal(True, self._retry_after(name))
         if len(self._sessions) >= self.max_sessions:
             self.sweep()
             if len(self._sessions) >= self.max_sessions:
                 return Refusal(False, self._retry_after(None))
+        if self._held.get(name, 0) >= self.per_principal:
+            self.sweep()
+            if self._held.get(name, 0) >= self.per_principal:
+                return Refusal(True, self._retry_after(name))
         session = HttpSession(principal)
         self._sessions[session.id] = session
         self._held[name] = self._held.get(name, 0) + 1
