@@ -183,3 +183,19 @@ def test_other_replies_keep_their_status() -> None:
     ok = orjson.dumps({"jsonrpc": "2.0", "id": 1, "result": {"error": "a word in a result"}})
     assert head_of(ok, modern=True) == (200, [])
     assert head_of(ok, modern=False) == (200, [])
+
+
+def test_the_quickstarts_rate_limit_config_loads_as_written(tmp_path: Path) -> None:
+    quickstart = Path(__file__).resolve().parents[2] / "docs" / "QUICKSTART.md"
+    section = quickstart.read_text().split("### Rate limits and quotas", 1)[1]
+    block = section.split("```json\n", 1)[1].split("```", 1)[0]
+    file = tmp_path / "gateway.json"
+    file.write_text(block)
+    config = load_config(file)
+    assert [rule.id for rule in config.rate_limits.rules] == [
+        "per-caller",
+        "fetch",
+        "reader-quota",
+        "fs-total",
+    ]
+    assert config.http.max_sessions_per_principal == 20
