@@ -110,6 +110,8 @@ async def test_a_principal_over_its_session_share_gets_429_while_others_get_in(
     ):
         held = [(await http.post(url, json=INITIALIZE, headers=AUTH)) for _ in range(2)]
         over = await http.post(url, json=INITIALIZE, headers=AUTH)
+        # The 2024-11-05 transport's sessions are the same sessions, under the same share.
+        over_sse = await http.get(url.removesuffix("/mcp") + "/sse", headers=AUTH)
         other = await http.post(url, json=INITIALIZE, headers=OTHER_AUTH)
         # An SDK client of the principal over its share is told why, with the code.
         with pytest.raises(BaseExceptionGroup) as refused:  # from the client's task group
@@ -125,6 +127,8 @@ async def test_a_principal_over_its_session_share_gets_429_while_others_get_in(
     assert over.status_code == 429
     assert over.json()["error"]["code"] == codes.RATE_LIMITED
     assert int(over.headers["retry-after"]) >= 1
+    assert over_sse.status_code == 429
+    assert over_sse.json()["error"]["code"] == codes.RATE_LIMITED
     assert other.status_code == 200
     errors = [e for e in leaves(refused.value) if isinstance(e, MCPError)]
     assert [e.code for e in errors] == [codes.RATE_LIMITED]

@@ -195,10 +195,13 @@ async def test_an_unreachable_store_refuses_or_passes_as_the_failure_mode_says(
             "micro_mcp_rate_limit_store_errors_total", {"failure_mode": mode}
         )
 
+    outcomes = [e.outcome for e in gw.audit.of(event="reply", method="tools/call")]
     if allowed:  # uncounted: the second call is not refused either
         assert all("result" in reply for reply in replies)
         assert len(fs.of("tools/call")) == 2
+        assert outcomes == ["ok", "ok"]
     else:
         assert all(r["error"]["code"] == codes.RATE_LIMIT_UNAVAILABLE for r in replies)
         assert fs.of("tools/call") == []
+        assert outcomes == ["limited", "limited"]  # not the service's error
     assert metric == 2.0

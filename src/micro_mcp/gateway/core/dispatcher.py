@@ -18,7 +18,13 @@ import anyio
 
 from micro_mcp import codes
 from micro_mcp.audit.sinks import AuditSink
-from micro_mcp.errors import McpError, PolicyDenied, RateLimited, Unauthenticated
+from micro_mcp.errors import (
+    McpError,
+    PolicyDenied,
+    RateLimited,
+    RateLimitUnavailable,
+    Unauthenticated,
+)
 from micro_mcp.gateway.clients.client import LOG_LEVELS, ClientSession, Listen
 from micro_mcp.gateway.core import relay, tasks
 from micro_mcp.gateway.core.authorization import authorize
@@ -404,10 +410,11 @@ _LISTEN_KINDS: Final = ("toolsListChanged", "promptsListChanged", "resourcesList
 
 
 def _outcome(exc: McpError) -> str:
-    """How a request refused with `exc` ended, for the trail."""
+    """How a request refused with `exc` ended, for the trail: a refusal for want of the limits'
+    store is `limited` too, so it does not count as the service failing."""
     if isinstance(exc, PolicyDenied | Unauthenticated):
         return "denied"
-    return "limited" if isinstance(exc, RateLimited) else "error"
+    return "limited" if isinstance(exc, RateLimited | RateLimitUnavailable) else "error"
 
 
 def _string(params: dict[str, Any], key: str) -> str:
