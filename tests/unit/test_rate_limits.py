@@ -9,6 +9,8 @@ from typing import Any
 
 import orjson
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from micro_mcp import codes
 from micro_mcp.config.load import load_config
@@ -199,3 +201,20 @@ def test_the_quickstarts_rate_limit_config_loads_as_written(tmp_path: Path) -> N
         "fs-total",
     ]
     assert config.http.max_sessions_per_principal == 20
+
+
+@given(
+    st.tuples(st.text(max_size=8), st.text(max_size=8), st.text(max_size=8)),
+    st.tuples(st.text(max_size=8), st.text(max_size=8), st.text(max_size=8)),
+)
+def test_different_calls_never_share_a_counter_key(
+    one: tuple[str, str, str], other: tuple[str, str, str]
+) -> None:
+    rule = _rule(per=["principal", "service", "name"])
+
+    def joined(parts: tuple[str, str, str]) -> str:
+        principal, namespace, subject = parts
+        route = Route(namespace=namespace, name=subject, subject=subject)
+        return "/".join(rule.key(principal, route))  # as the store joins them
+
+    assert (joined(one) == joined(other)) == (one == other)
