@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
+import anyio
 import pytest
 
+from micro_mcp.audit.sinks import MemoryAuditSink
 from micro_mcp.config.load import load_config
-from micro_mcp.gateway.serve import build_authenticator
+from micro_mcp.config.model import GatewayConfig, Manifest
+from micro_mcp.errors import ConfigError
+from micro_mcp.gateway.serve import build_authenticator, serve
 from micro_mcp.policy.engine import evaluate
 from micro_mcp.policy.rules import Call, Kind, compile_rules
 
@@ -41,3 +46,13 @@ def test_the_example_decides_as_documented(
     who: str, kind: Kind, subject: str, call: Call, allowed: bool
 ) -> None:
     assert evaluate(PRINCIPALS[who], subject, RULES, kind, call).allowed is allowed
+
+
+def test_the_gateway_refuses_to_start_on_a_bad_rule_and_says_which(tmp_path: Path) -> None:
+    rule = {"id": "broken", "effect": "deny", "tools": ["*"], "when": "args.("}
+    config = GatewayConfig.model_validate({"rules": [rule]})
+    manifest = Manifest.model_validate({"mcpServers": {}})
+    # A plain ConfigError (not one inside a task group's ExceptionGroup): the command line
+    # prints it and exits 2.
+    with pytest.raises(ConfigError, match=r"rules\[0\] \(id 'broken'\): when:"):
+        anyio.run(partial(serve, manifest, tmp_path, config, audit=MemoryAuditSink()))

@@ -17,6 +17,7 @@ from micro_mcp.audit.sinks import AuditSink, JsonlSink
 from micro_mcp.config.model import GatewayConfig, Manifest, PolicySpec
 from micro_mcp.errors import ConfigError
 from micro_mcp.gateway.core.dispatcher import Dispatcher
+from micro_mcp.gateway.core.rate_limits import RateLimits
 from micro_mcp.gateway.fronts.guards import LOOPBACK_HOSTS
 from micro_mcp.gateway.fronts.http import HttpFront
 from micro_mcp.gateway.fronts.server import BoundedHeadProtocol, GatewayServer
@@ -26,6 +27,7 @@ from micro_mcp.gateway.services.mesh import Mesh
 from micro_mcp.gateway.services.reloader import watch_manifest
 from micro_mcp.policy.engine import ANONYMOUS, Authenticator
 from micro_mcp.policy.model import Policy, Principal
+from micro_mcp.policy.rules import compile_rules
 from micro_mcp.telemetry.recorder import Recorder
 
 logger = logging.getLogger(__name__)
@@ -68,11 +70,13 @@ async def serve(
     `manifest_path`, edits of that file (and SIGHUP) reload the services.
 
     Raises:
-        ConfigError: the transport is unknown, or HTTP on a non-loopback address without tokens.
+        ConfigError: the transport is unknown, HTTP on a non-loopback address without tokens,
+            or a rule's condition does not compile.
     """
     if transport not in ("stdio", "http"):
         raise ConfigError(f"unknown transport {transport!r}; use stdio or http")
     authenticator = build_authenticator(config)
+    rules = compile_rules(config.rules)  # before anything starts: a bad rule stops it here
     if (
         transport == "http"
         and authenticator.open_principal is not None
@@ -91,9 +95,12 @@ async def serve(
     recorder = telemetry if telemetry is not None else Recorder.from_spec(config.telemetry)
     sink = audit if audit is not None else JsonlSink(config.audit.path)
     mesh = Mesh(manifest, config, base_dir)
-    dispatcher = Dispatcher(mesh, sink, recorder)
     try:
-        async with anyio.create_task_group() as tg:
+        async with (
+            RateLimits.open(config.rate_limits, recorder) as rate_limits,
+            anyio.create_task_group() as tg,
+        ):
+            dispatcher = Dispatcher(mesh, sink, recorder, rate_limits, rules)
             await tg.start(mesh.run)
             scrape = metrics_port if metrics_port is not None else config.telemetry.metrics_port
             stdio_scrape = scrape if listener is None else None  # HTTP serves /metrics itself

@@ -18,17 +18,24 @@ import anyio
 
 from micro_mcp import codes
 from micro_mcp.audit.sinks import AuditSink
-from micro_mcp.errors import McpError, PolicyDenied, Unauthenticated
+from micro_mcp.errors import (
+    McpError,
+    PolicyDenied,
+    RateLimited,
+    RateLimitUnavailable,
+    Unauthenticated,
+)
 from micro_mcp.gateway.clients.client import LOG_LEVELS, ClientSession, Listen
 from micro_mcp.gateway.core import relay, tasks
 from micro_mcp.gateway.core.authorization import authorize
 from micro_mcp.gateway.core.eras import dress_result, settle_era
 from micro_mcp.gateway.core.exchange import Exchange
+from micro_mcp.gateway.core.rate_limits import RateLimits
 from micro_mcp.gateway.core.tasks import TaskOwner, TaskOwners
 from micro_mcp.gateway.core.trail import Trail
 from micro_mcp.gateway.services.mesh import Mesh
 from micro_mcp.gateway.services.service import Service
-from micro_mcp.policy.rules import Kind, compile_rules
+from micro_mcp.policy.rules import Kind, RuleSet, compile_rules
 from micro_mcp.protocol import jsonrpc, versions
 from micro_mcp.protocol.eras import CAPABILITIES, GATEWAY_INFO, HANDSHAKE_ONLY, LIST_METHODS
 from micro_mcp.protocol.jsonrpc import Message, next_id
@@ -43,12 +50,26 @@ logger = logging.getLogger(__name__)
 class Dispatcher:
     """Answers client messages on behalf of the mesh."""
 
-    def __init__(self, mesh: Mesh, audit: AuditSink, telemetry: Recorder | None = None) -> None:
-        """Raises:
-        ConfigError: a rule's condition does not compile.
+    def __init__(
+        self,
+        mesh: Mesh,
+        audit: AuditSink,
+        telemetry: Recorder | None = None,
+        rate_limits: RateLimits | None = None,
+        rules: RuleSet | None = None,
+    ) -> None:
+        """`rules` are the config's, compiled; without them they are compiled here.
+
+        Raises:
+            ConfigError: a rule's condition does not compile.
         """
         self.mesh = mesh
-        self.rules = compile_rules(mesh.config.rules)
+        if rules is None and mesh.config.rules:
+            rules = compile_rules(mesh.config.rules)
+        self.rules = rules
+        """The config's authorization rules; None when it has none (then nothing is checked)."""
+        self.rate_limits = rate_limits
+        """The config's rate limits; None when it has none (then a call pays nothing for them)."""
         self.audit = audit
         self.telemetry = telemetry if telemetry is not None else Recorder()
         self.trail = Trail(audit, self.telemetry, mesh.config.audit.include_arguments)
@@ -102,11 +123,7 @@ class Dispatcher:
             self.trail.reply(ex, "tool_error" if result.get("isError") is True else "ok", None)
         except McpError as exc:
             response = jsonrpc.error(ex.request_id, exc.to_error())
-            self.trail.reply(
-                ex,
-                "denied" if isinstance(exc, PolicyDenied | Unauthenticated) else "error",
-                exc.code,
-            )
+            self.trail.reply(ex, _outcome(exc), exc.code)
         except Exception:  # the one catch-all: the client gets a generic error, the log the trace
             logger.exception("internal error handling %s", ex.method)
             error = {"code": codes.INTERNAL_ERROR, "message": "Internal error in the gateway"}
@@ -234,6 +251,8 @@ class Dispatcher:
             f"Unknown tool: {name}",
             args=ex.params.get("arguments"),
         )
+        if self.rate_limits is not None:
+            await self.rate_limits.check(ex, route)
         service, result = await self._forward(ex, route, "name", route.name)
         service.namer.rewrite_content(result.get("content"))
         if result.get("resultType") == "task":
@@ -278,6 +297,8 @@ class Dispatcher:
             kind="prompts",
             args=ex.params.get("arguments"),
         )
+        if self.rate_limits is not None:
+            await self.rate_limits.check(ex, route)
         service, result = await self._forward(ex, route, "name", route.name)
         messages = jsonrpc.as_array(result.get("messages"))
         if messages is not None:
@@ -289,6 +310,8 @@ class Dispatcher:
         route = self._authorize(
             ex, self.mesh.catalog.resource(uri), f"Unknown resource: {uri}", kind="resources"
         )
+        if self.rate_limits is not None:
+            await self.rate_limits.check(ex, route)
         service, result = await self._forward(ex, route, "uri", route.name)
         contents = jsonrpc.as_array(result.get("contents"))
         if contents is not None:
@@ -451,6 +474,14 @@ _ROUTED: Final = frozenset(
     }
 )
 _LISTEN_KINDS: Final = ("toolsListChanged", "promptsListChanged", "resourcesListChanged")
+
+
+def _outcome(exc: McpError) -> str:
+    """How a request refused with `exc` ended, for the trail: a refusal for want of the limits'
+    store is `limited` too, so it does not count as the service failing."""
+    if isinstance(exc, PolicyDenied | Unauthenticated):
+        return "denied"
+    return "limited" if isinstance(exc, RateLimited | RateLimitUnavailable) else "error"
 
 
 def _string(params: dict[str, Any], key: str) -> str:
