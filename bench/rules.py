@@ -13,6 +13,10 @@ over rounds of many calls, after a warm-up):
   configured (the baseline every call pays), with rules and no condition, with the path rule
   `under(args.path, "docs")`, with the host rule `glob(host(args.url), "*.example.com")`, and
   with a table of 20 rules of which one applies. `added_*` is the difference to the baseline.
+- `dispatcher_*`: a `tools/call` answered by the real dispatcher and relay over an in-memory
+  no-op service (the audit to a memory sink), on gateways without rules, with one rule without
+  a condition, and with the path rule, batches interleaved so all see the same machine state:
+  what a rule costs a whole call, audit record included.
 
 Writes `bench/results/rules-latest.json` (and a timestamped copy). Run it by hand on an
 otherwise idle machine; it is never part of the test suite.
@@ -27,17 +31,32 @@ import platform
 import statistics
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import anyio
+
+from micro_mcp.audit.sinks import MemoryAuditSink
+from micro_mcp.config.model import GatewayConfig, Manifest
 from micro_mcp.config.rules import RuleSpec
+from micro_mcp.gateway.clients.client import ClientSession
+from micro_mcp.gateway.core.dispatcher import Dispatcher
+from micro_mcp.gateway.services.mesh import Mesh
 from micro_mcp.policy.engine import evaluate
 from micro_mcp.policy.model import Policy, Principal
 from micro_mcp.policy.rules import Call, compile_rules
+from micro_mcp.protocol import jsonrpc
+from micro_mcp.telemetry.recorder import Recorder
+from micro_mcp.upstream.memory import memory_connector
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+# bench/ is not a package: the no-op service and its handshake come from the sibling script.
+from rate_limits import _INIT, _deliver, noop  # noqa: E402
+
 PATH_ARGS = {"path": "docs/guide/intro.md", "maxBytes": 65536}
 URL_ARGS = {"url": "https://api.example.com/v1/items?page=2", "maxBytes": 65536}
 ALICE = Principal("alice", Policy(), groups=frozenset({"docs-team"}))
@@ -170,6 +189,72 @@ def engine_figures(calls: int, rounds: int) -> dict[str, Any]:
     return figures
 
 
+@asynccontextmanager
+async def in_memory_gateway(config: dict[str, Any]) -> AsyncIterator[Callable[[], Awaitable[None]]]:
+    """A gateway over the no-op service; yields a function making one `tools/call`."""
+    manifest = Manifest.model_validate(
+        {"mcpServers": {"fs": {"command": "in-memory", "protocol": "handshake"}}}
+    )
+    gateway_config = GatewayConfig.model_validate(config)
+    mesh = Mesh(manifest, gateway_config, Path("."), memory_connector({"fs": noop}))
+    async with anyio.create_task_group() as tg:
+        dispatcher = Dispatcher(mesh, MemoryAuditSink(), Recorder())
+        await tg.start(mesh.run)
+        await mesh.started.wait()
+        client = ClientSession(_deliver, ALICE)
+        mesh.clients.add(client)
+        await dispatcher.handle_request(client, jsonrpc.request(0, "initialize", _INIT))
+        call = jsonrpc.request(1, "tools/call", {"name": "fs.read", "arguments": PATH_ARGS})
+
+        async def one() -> None:
+            await dispatcher.handle_request(client, dict(call))
+
+        yield one
+        tg.cancel_scope.cancel()
+
+
+async def dispatcher_figures(batches: int, size: int) -> dict[str, Any]:
+    """A `tools/call` through the dispatcher without rules and with them, interleaved."""
+    configs: dict[str, dict[str, Any]] = {
+        "no_rules": {},
+        "unconditional": {"rules": [{"id": "all", "effect": "allow", "tools": ["fs.*"]}]},
+        "path_rule": {
+            "rules": [
+                {
+                    "id": "docs",
+                    "effect": "allow",
+                    "tools": ["fs.read"],
+                    "when": 'under(args.path, "docs")',
+                }
+            ]
+        },
+    }
+    samples: dict[str, list[float]] = {name: [] for name in configs}
+    async with (
+        in_memory_gateway(configs["no_rules"]) as plain,
+        in_memory_gateway(configs["unconditional"]) as unconditional,
+        in_memory_gateway(configs["path_rule"]) as path_rule,
+    ):
+        calls = {"no_rules": plain, "unconditional": unconditional, "path_rule": path_rule}
+        for call in calls.values():
+            for _ in range(size):
+                await call()
+        for _ in range(batches):
+            for name, call in calls.items():
+                batch: list[float] = []
+                for _ in range(size):
+                    start = time.perf_counter_ns()
+                    await call()
+                    batch.append(time.perf_counter_ns() - start)
+                samples[name].append(statistics.median(batch) / 1000)
+    figures = {f"dispatcher_{n}_p50_us": statistics.median(v) for n, v in samples.items()}
+    for name in ("unconditional", "path_rule"):
+        added = [w - o for o, w in zip(samples["no_rules"], samples[name], strict=True)]
+        figures[f"dispatcher_added_{name}_p50_us"] = statistics.median(added)
+        figures[f"dispatcher_added_{name}_range_us"] = [min(added), max(added)]
+    return figures
+
+
 def main() -> None:
     """Measure, print, and write the results file."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -181,10 +266,14 @@ def main() -> None:
         "machine": platform.machine(),
         **library_figures(calls, rounds),
         **engine_figures(calls, rounds),
+        **anyio.run(dispatcher_figures, rounds * 3, calls // 5),
     }
     width = max(len(key) for key in results)
     for key, value in results.items():
-        shown = f"{value:10.2f}" if isinstance(value, float) else f"{value:>10}"
+        if isinstance(value, list):
+            shown = f"{value[0]:.2f} .. {value[1]:.2f}"
+        else:
+            shown = f"{value:10.2f}" if isinstance(value, float) else f"{value:>10}"
         print(f"{key:<{width}} {shown}")
     out = HERE / "results"
     out.mkdir(exist_ok=True)
