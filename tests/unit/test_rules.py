@@ -387,3 +387,28 @@ def test_the_catalog_lists_every_tool_a_call_may_use_and_no_other_that_no_call_m
         assert (exposed in listed) == listed_by_engine
         if allowed:
             assert exposed in listed
+
+
+def test_the_issue_examples_work_as_written() -> None:
+    table = rules(
+        {
+            "id": "docs",
+            "effect": "allow",
+            "tools": ["fs.readFileText"],
+            "when": 'args.path.startsWith("docs/")',
+        },
+        {
+            "id": "hosts",
+            "effect": "allow",
+            "tools": ["http.fetchText"],
+            "when": 'glob(host(args.url), "*.example.com")',
+        },
+    )
+    view = table.view(EVE)
+    assert view.decide("tools", "fs.readFileText", Call({"path": "docs/a.md"})).allowed
+    assert not view.decide("tools", "fs.readFileText", Call({"path": "src/a.md"})).allowed
+    # A plain string test: `..` walks out of it, which is why the docs use under() / path().
+    assert view.decide("tools", "fs.readFileText", Call({"path": "docs/../key"})).allowed
+    url = "https://www.example.com/a"
+    assert view.decide("tools", "http.fetchText", Call({"url": url})).allowed
+    assert not view.decide("tools", "http.fetchText", Call({"url": "https://x.org/"})).allowed
