@@ -39,3 +39,7 @@ MESSAGE_TOO_LARGE: Final = -32014
 """micro-mcp: a message exceeded the configured size limit and was dropped."""
 OVERLOADED: Final = -32015
 """micro-mcp: the service has as many calls running and queued as it is allowed; try later."""
+CONSENT_REFUSED: Final = -32018
+"""micro-mcp: the call needs the human's consent, which was declined, cancelled, not given in
+time, or could not be asked (the client cannot take an elicitation); `data.reason` says which.
+The service never saw the call."""

@@ -10,6 +10,7 @@
        ├─ UpstreamTimeout
        ├─ Overloaded
        ├─ MessageTooLarge
+       ├─ ConsentRefused
        └─ UpstreamError         the upstream answered with an error; its payload passes through
 
 Everything raised inside the gateway for a client request ends as one of the `McpError`s at the
@@ -91,6 +92,12 @@ class MessageTooLarge(McpError):
     """A message from a service grew past the size limit; it was dropped, not held."""
 
     code = codes.MESSAGE_TOO_LARGE
+
+
+class ConsentRefused(McpError):
+    """The call needs the human's consent and did not get it; the service never saw it."""
+
+    code = codes.CONSENT_REFUSED
 
 
 class UpstreamError(McpError):
