@@ -90,7 +90,7 @@ class Sealer:
         return claim
 
     def _mac(self, body: str) -> bytes:
-        return hmac.new(self._key, body.encode("ascii"), hashlib.sha256).digest()
+        return hmac.new(self._key, body.encode(), hashlib.sha256).digest()
 
 
 class Expired(ValueError):
