@@ -1,0 +1,65 @@
+"""Consent over Streamable HTTP with the official SDK client, in each protocol era: the human
+approves a write (it happens) or declines one (the service never writes)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import pytest
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared.exceptions import MCPError
+from mcp_types import ElicitResult
+
+from micro_mcp import codes
+from tests.e2e.conftest import http_gateway
+
+pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
+
+TOKEN = "consent-test-token-0123456789"
+
+
+@pytest.mark.parametrize(("mode", "version"), [("legacy", "2025-11-25"), ("auto", "2026-07-28")])
+async def test_a_write_runs_only_with_the_humans_approval(
+    tmp_path: Path, mode: str, version: str
+) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    fs = {
+        "command": sys.executable,
+        "args": ["-m", "micro_mcp.services.fs", "--root", str(docs), "--writable"],
+    }
+    config = {"token": TOKEN, "consent": {"tools": ["fs.writeFileText"], "rememberSeconds": 0}}
+    answers = [
+        ElicitResult(action="accept", content={"approve": True}),
+        ElicitResult(action="decline"),
+    ]
+    asked: list[str] = []
+
+    async def on_elicit(context: Any, params: Any) -> ElicitResult:
+        asked.append(params.message)
+        return answers.pop(0)
+
+    async with http_gateway(tmp_path, {"fs": fs}, config) as url:
+        http = httpx2.AsyncClient(headers={"Authorization": f"Bearer {TOKEN}"})
+        transport = streamable_http_client(url, http_client=http)
+        async with http, Client(transport, mode=mode, elicitation_callback=on_elicit) as client:
+            assert client.protocol_version == version
+            written = await client.call_tool(
+                "fs.writeFileText", {"path": "yes.txt", "text": "approved"}
+            )
+            with pytest.raises(MCPError) as refused:
+                await client.call_tool("fs.writeFileText", {"path": "no.txt", "text": "declined"})
+            listed = await client.call_tool("fs.listDir", {"path": "."})  # not named: not asked
+    assert not written.is_error
+    assert (docs / "yes.txt").read_text() == "approved"
+    assert refused.value.error.code == codes.CONSENT_REFUSED
+    assert "declined" in refused.value.error.message
+    assert not (docs / "no.txt").exists()
+    assert not listed.is_error
+    assert len(asked) == 2
+    assert '"fs.writeFileText"' in asked[0]
+    assert '"path": "yes.txt"' in asked[0]
