@@ -3,6 +3,7 @@ approves a write (it happens) or declines one (the service never writes)."""
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -15,11 +16,12 @@ from mcp.shared.exceptions import MCPError
 from mcp_types import ElicitResult
 
 from micro_mcp import codes
-from tests.e2e.conftest import http_gateway
+from tests.e2e.conftest import gateway_params, http_gateway
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
 
 TOKEN = "consent-test-token-0123456789"
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize(("mode", "version"), [("legacy", "2025-11-25"), ("auto", "2026-07-28")])
@@ -63,3 +65,29 @@ async def test_a_write_runs_only_with_the_humans_approval(
     assert len(asked) == 2
     assert '"fs.writeFileText"' in asked[0]
     assert '"path": "yes.txt"' in asked[0]
+
+
+async def test_the_quickstart_consent_example_works_as_written(tmp_path: Path) -> None:
+    config = json.loads((REPO / "examples" / "consent.config.example.json").read_text())
+    quickstart = (REPO / "docs" / "QUICKSTART.md").read_text()
+    assert (REPO / "examples" / "consent.config.example.json").read_text() in quickstart
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    fs = {
+        "command": "python",
+        "args": ["-m", "micro_mcp.services.fs", "--root", str(docs), "--writable"],
+    }
+    asked: list[str] = []
+
+    async def approve(context: Any, params: Any) -> ElicitResult:
+        asked.append(params.message)
+        return ElicitResult(action="accept", content={"approve": True})
+
+    env = {"MICRO_MCP_TOKEN": config["token"]}
+    params = gateway_params(tmp_path, {"fs": fs}, config, env=env)
+    async with Client(params, mode="legacy", elicitation_callback=approve) as client:
+        for name in ("a.txt", "b.txt"):  # the second is covered by the remembered approval
+            written = await client.call_tool("fs.writeFileText", {"path": name, "text": name})
+            assert not written.is_error
+    assert sorted(p.name for p in docs.iterdir()) == ["a.txt", "b.txt"]
+    assert len(asked) == 1
