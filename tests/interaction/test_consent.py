@@ -116,6 +116,10 @@ async def test_a_refused_call_never_reaches_the_service(
         assert fs.of("tools/call") == []
         (record,) = gw.audit.of(event="consent")
         assert (record.consent, record.name, record.service) == (reason, "fs.write", "fs")
+        assert (record.principal, record.reason) == (
+            "alice",
+            reply["error"]["message"].split(": ", 1)[1],
+        )
         ended = await gw.audit.wait_for(event="reply", method="tools/call")
         assert ended.error_code == codes.CONSENT_REFUSED
 

@@ -6,6 +6,8 @@ import base64
 
 import orjson
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from micro_mcp.gateway.core.consent_seal import PREFIX, Claim, Expired, Forged, Sealer
 
@@ -91,3 +93,34 @@ def test_a_genuine_mac_over_a_body_that_is_not_a_claim_is_forged() -> None:
 def test_a_short_key_is_refused() -> None:
     with pytest.raises(ValueError, match="16 bytes"):
         Sealer(b"short")
+
+
+@given(st.text(max_size=300))
+def test_any_string_opens_to_forged_and_nothing_else(text: str) -> None:
+    sealer = Sealer(KEY)
+    for state in (text, PREFIX + text):
+        with pytest.raises(Forged):
+            sealer.open(state, now=0.0)
+
+
+@given(st.integers(min_value=0, max_value=200), st.integers(min_value=0, max_value=255))
+def test_any_one_byte_changed_in_a_genuine_state_is_forged(position: int, byte: int) -> None:
+    sealer = Sealer(KEY)
+    state = sealer.seal("alice", "fs.write", "ab" * 32, 1000.0)
+    index = position % len(state)
+    changed = state[:index] + chr(byte) + state[index + 1 :]
+    if changed == state:
+        return
+    with pytest.raises(Forged):
+        sealer.open(changed, now=0.0)
+
+
+def test_another_spelling_of_the_same_mac_bytes_is_forged() -> None:
+    sealer = Sealer(KEY)
+    state = sealer.seal("alice", "fs.write", "ab" * 32, 1000.0)
+    # 32 MAC bytes take 43 base64 characters; the last one has 2 spare bits.
+    last = state[-1]
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    twin = alphabet[alphabet.index(last) ^ 1]
+    with pytest.raises(Forged):
+        sealer.open(state[:-1] + twin, now=0.0)
