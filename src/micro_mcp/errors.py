@@ -4,13 +4,13 @@
     ├─ ConfigError              start-up only; printed for the operator, never sent on the wire
     └─ McpError(code, message)  the only exception serialized as a JSON-RPC error
        ├─ PolicyDenied
+       │  └─ ConsentRefused     the human did not consent, or could not be asked
        ├─ Unauthenticated
        ├─ UnknownName
        ├─ UpstreamUnavailable
        ├─ UpstreamTimeout
        ├─ Overloaded
        ├─ MessageTooLarge
-       ├─ ConsentRefused
        └─ UpstreamError         the upstream answered with an error; its payload passes through
 
 Everything raised inside the gateway for a client request ends as one of the `McpError`s at the
@@ -58,6 +58,12 @@ class PolicyDenied(McpError):
     code = codes.POLICY_DENIED
 
 
+class ConsentRefused(PolicyDenied):
+    """The call needs the human's consent and did not get it; the service never saw it."""
+
+    code = codes.CONSENT_REFUSED
+
+
 class Unauthenticated(McpError):
     """The caller did not present the gateway's token."""
 
@@ -92,12 +98,6 @@ class MessageTooLarge(McpError):
     """A message from a service grew past the size limit; it was dropped, not held."""
 
     code = codes.MESSAGE_TOO_LARGE
-
-
-class ConsentRefused(McpError):
-    """The call needs the human's consent and did not get it; the service never saw it."""
-
-    code = codes.CONSENT_REFUSED
 
 
 class UpstreamError(McpError):

@@ -121,7 +121,7 @@ async def test_a_refused_call_never_reaches_the_service(
             reply["error"]["message"].split(": ", 1)[1],
         )
         ended = await gw.audit.wait_for(event="reply", method="tools/call")
-        assert ended.error_code == codes.CONSENT_REFUSED
+        assert (ended.outcome, ended.error_code) == ("denied", codes.CONSENT_REFUSED)
 
 
 async def test_a_client_without_the_elicitation_capability_is_refused_clearly() -> None:
