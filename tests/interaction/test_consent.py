@@ -360,29 +360,35 @@ async def asking_service(inbox: Inbox, outbox: Outbox) -> None:
         await outbox.send(jsonrpc.encode(jsonrpc.result(message["id"], result)))
 
 
-async def test_a_services_own_input_rounds_pass_through_after_the_gateways() -> None:
+async def test_a_services_own_round_resumes_under_the_approval_with_its_state_intact() -> None:
     ops = Tap(asking_service)
-    config = {
-        **_config(rememberSeconds=0),
-        "consent": {"tools": ["ops.deploy"], "rememberSeconds": 0},
-    }
+    config = {**_config(), "consent": {"tools": ["ops.deploy"], "rememberSeconds": 0}}
     async with gateway({"ops": ops}, config) as gw:
         client = gw.client(ALICE)
         call = {"name": "ops.deploy", "arguments": {"build": 7}}
         state = (await _question(client, call))["requestState"]
-        services = await client.request("tools/call", _modern({**call, **_answer(state)}))
-        asked = services["result"]
-        assert asked["requestState"] == "svc-state"  # the service's own, untouched
-        assert list(asked["inputRequests"]) == ["region"]
-        answered = {
-            "inputResponses": {"region": {"action": "accept", "content": {"region": "eu"}}},
-            "requestState": "svc-state",
-        }
-        done = await client.request("tools/call", _modern({**call, **answered}))
+        services = (await client.request("tools/call", _modern({**call, **_answer(state)})))[
+            "result"
+        ]
+        assert list(services["inputRequests"]) == ["region"]
+        # The service's state goes out sealed inside the gateway's: only this call resumes it.
+        sealed = services["requestState"]
+        assert sealed.startswith(PREFIX)
+        assert "svc-state" not in sealed
+        region = {"region": {"action": "accept", "content": {"region": "eu"}}}
+        resumed = {**call, "inputResponses": region, "requestState": sealed}
+        done = await client.request("tools/call", _modern(resumed))
         assert done["result"]["content"][0]["text"] == "deployed to eu"
-        # The service's round of the approved call was not asked about again; a new call is.
-        assert _decisions(gw) == ["asked", "granted", "remembered"]
-        assert (await _question(client, call))["requestState"].startswith(PREFIX)
         last = ops.of("tools/call")[-1]["params"]
-        assert last["requestState"] == "svc-state"
-        assert last["inputResponses"] == answered["inputResponses"]
+        assert (last["requestState"], last["inputResponses"]) == ("svc-state", region)
+        assert _decisions(gw) == ["asked", "granted", "resumed"]
+
+        calls = len(ops.of("tools/call"))
+        replayed = await client.request("tools/call", _modern(resumed))
+        assert replayed["error"]["data"]["reason"] == "invalid"
+        # The service's bare state does not stand for an approval: the human is asked anew.
+        bare = {**call, "inputResponses": region, "requestState": "svc-state"}
+        assert (await _question(client, bare))["requestState"].startswith(PREFIX)
+        moved = await client.request("tools/call", _modern({**resumed, "arguments": {"build": 8}}))
+        assert moved["error"]["data"]["reason"] == "invalid"
+        assert len(ops.of("tools/call")) == calls

@@ -21,6 +21,15 @@ def test_a_sealed_state_opens_to_what_was_sealed() -> None:
     assert claim == Claim("alice", "fs.write", "ab" * 32, 1000.0, claim.nonce)
 
 
+@pytest.mark.parametrize("inner", ["svc-state", "", None])
+def test_a_resume_state_carries_the_services_own_state_exactly(inner: str | None) -> None:
+    sealer = Sealer(KEY)
+    claim = sealer.open(sealer.seal("a", "t", "h", 10.0, resume=True, inner=inner), 0.0)
+    assert (claim.resume, claim.inner) == (True, inner)
+    question = sealer.open(sealer.seal("a", "t", "h", 10.0), 0.0)
+    assert (question.resume, question.inner) == (False, None)
+
+
 def test_each_state_has_its_own_nonce() -> None:
     sealer = Sealer(KEY)
     first, second = (sealer.open(sealer.seal("a", "t", "h", 10.0), 0.0) for _ in range(2))

@@ -29,8 +29,9 @@ class AuditEvent:
     """`allow` or `deny` on calls."""
     consent: str | None = None
     """On `consent` records: `granted`, `remembered`, `asked` (a 2026-07-28 client was sent the
-    question), `declined`, `cancelled`, `unavailable` (could not be asked), `timeout` or
-    `invalid` (a forged, expired, replayed or mismatched consent state)."""
+    question), `resumed` (a 2026-07-28 service's own input round of an approved call),
+    `declined`, `cancelled`, `unavailable` (could not be asked), `timeout` or `invalid` (a
+    forged, expired, replayed or mismatched consent state)."""
     reason: str | None = None
     """On `consent` records that refuse: why, in words."""
     outcome: str | None = None

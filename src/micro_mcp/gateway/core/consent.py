@@ -146,9 +146,37 @@ class Consent:
         digest = fingerprint(arguments if arguments is not None else {})[1]
         now = self._clock()
         if ex.client.era is Era.MODERN:
-            return self._modern(ex, route, principal.name, digest, now)
-        await self._handshake(ex, route, digest, now)
+            asked = self._modern(ex, route, principal.name, digest, now)
+            if asked is not None:
+                return asked
+        else:
+            await self._handshake(ex, route, digest, now)
+        ex.consented = True
         return None
+
+    def carry(self, ex: Exchange, route: Route, result: dict[str, Any]) -> None:
+        """After a consented call: a 2026-07-28 service's own `input_required` round goes to
+        the client with its `requestState` sealed inside the gateway's, so the call resumes
+        under the same approval, and only as that call (the service gets its state back
+        untouched)."""
+        principal = ex.client.principal
+        if (
+            ex.client.era is not Era.MODERN
+            or principal is None
+            or result.get("resultType") != "input_required"
+        ):
+            return
+        arguments = ex.params.get("arguments")
+        digest = fingerprint(arguments if arguments is not None else {})[1]
+        inner = result.get("requestState")
+        result["requestState"] = self._sealer.seal(
+            principal.name,
+            route.subject,
+            digest,
+            self._clock() + self.spec.timeout,
+            resume=True,
+            inner=inner if isinstance(inner, str) else None,
+        )
 
     # --- handshake era: a request to the client inside the call ------------------------------
 
@@ -183,11 +211,7 @@ class Consent:
         if isinstance(state, str) and state.startswith(PREFIX):
             self._answered(ex, route, state, principal, digest, remembered, now)
             return None
-        # A call resumed with a service's own state is a further round of an approved call.
-        resumed = isinstance(state, str) and self._grants.holds(
-            self._key("call", principal, route.subject, digest, exact=True), now
-        )
-        if resumed or self._grants.holds(remembered, now):
+        if self._grants.holds(remembered, now):
             self.trail.consent(ex, "remembered")
             return None
         refusal = _no_form(ex.client.capabilities, modern=True)
@@ -220,13 +244,18 @@ class Consent:
             self._refuse(ex, route, "invalid", "the consent state was given for another call")
         if not self._grants.spend(claim.nonce, claim.expires, now):
             self._refuse(ex, route, "invalid", "the consent state was already used")
-        responses = dict(jsonrpc.as_object(ex.params.get("inputResponses")) or {})
+        params = dict(ex.params)
+        if claim.resume:  # a service's own round of an approved call: its state, untouched
+            if claim.inner is None:
+                del params["requestState"]
+            else:
+                params["requestState"] = claim.inner
+            ex.params = params
+            self.trail.consent(ex, "resumed")
+            return
+        responses = dict(jsonrpc.as_object(params.get("inputResponses")) or {})
         answer = jsonrpc.as_object(responses.pop(INPUT_KEY, None))
         self._decide(ex, route, answer, remembered, now)
-        # The service's later rounds of this very call need no second question.
-        call = self._key("call", principal, route.subject, digest, exact=True)
-        self._grants.put(call, claim.expires, now)
-        params = dict(ex.params)
         del params["requestState"]
         if responses:
             params["inputResponses"] = responses
@@ -267,8 +296,8 @@ class Consent:
             data={"reason": decision, "tool": route.subject},
         )
 
-    def _key(self, kind: str, who: str, tool: str, digest: str, *, exact: bool = False) -> str:
-        scope = digest if exact or self.spec.remember == "arguments" else ""
+    def _key(self, kind: str, who: str, tool: str, digest: str) -> str:
+        scope = digest if self.spec.remember == "arguments" else ""
         return orjson.dumps([kind, who, tool, scope]).decode()
 
     def _question(self, ex: Exchange, route: Route, *, with_mode: bool = True) -> dict[str, Any]:

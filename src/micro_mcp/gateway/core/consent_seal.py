@@ -39,7 +39,12 @@ class Claim:
     expires: float
     """Unix time after which the state is refused."""
     nonce: str
-    """Unique per question: an answered state cannot be used twice."""
+    """Unique per state: a state cannot be used twice."""
+    resume: bool = False
+    """False: the gateway's question, answered in the same call. True: a service's own input
+    round of a call already approved, to be resumed without a second question."""
+    inner: str | None = None
+    """With `resume`: the service's own `requestState`, given back to it untouched."""
 
 
 class Forged(ValueError):
@@ -57,15 +62,29 @@ class Sealer:
             raise ValueError("a consent sealing key needs at least 16 bytes")
         self._key = key if key is not None else secrets.token_bytes(KEY_BYTES)
 
-    def seal(self, principal: str, tool: str, arguments: str, expires: float) -> str:
-        """A new state for one question, with a fresh nonce."""
-        payload = {
+    def seal(
+        self,
+        principal: str,
+        tool: str,
+        arguments: str,
+        expires: float,
+        *,
+        resume: bool = False,
+        inner: str | None = None,
+    ) -> str:
+        """A new state with a fresh nonce: for the gateway's question, or (`resume`) wrapping
+        a service's own state (`inner`, if it gave one) in a round of an approved call."""
+        payload: dict[str, Any] = {
             "p": principal,
             "t": tool,
             "a": arguments,
             "e": expires,
             "n": secrets.token_urlsafe(12),
         }
+        if resume:
+            payload["r"] = True
+            if inner is not None:
+                payload["s"] = inner
         body = _encode(orjson.dumps(payload))
         return f"{PREFIX}{body}.{_encode(self._mac(body))}"
 
@@ -101,11 +120,16 @@ class Expired(ValueError):
 
 def _claim(payload: Any) -> Claim:
     fields = (payload["p"], payload["t"], payload["a"], payload["n"])
-    expires = payload["e"]
-    if not all(isinstance(f, str) for f in fields) or not isinstance(expires, int | float):
+    expires, resume, inner = payload["e"], payload.get("r", False), payload.get("s")
+    if (
+        not all(isinstance(f, str) for f in fields)
+        or not isinstance(expires, int | float)
+        or not isinstance(resume, bool)
+        or not isinstance(inner, str | None)
+    ):
         raise TypeError("bad field types")
     principal, tool, arguments, nonce = fields
-    return Claim(principal, tool, arguments, float(expires), nonce)
+    return Claim(principal, tool, arguments, float(expires), nonce, resume, inner)
 
 
 def _encode(data: bytes) -> str:

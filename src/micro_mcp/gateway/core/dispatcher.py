@@ -229,6 +229,8 @@ class Dispatcher:
         if self.consent.required(route) and (asked := await self.consent.obtain(ex, route)):
             return asked  # a 2026-07-28 client gets the question; it calls again with the answer
         service, result = await self._forward(ex, route, "name", route.name)
+        if ex.consented:
+            self.consent.carry(ex, route, result)
         service.namer.rewrite_content(result.get("content"))
         if result.get("resultType") == "task":
             exposed = tasks.expose(service.namer, result)

@@ -23,3 +23,5 @@ class Exchange:
     """The id the service sees, and the audit's correlation id."""
     route: Route | None = None
     audited: bool = False
+    consented: bool = False
+    """The human's consent was obtained (or remembered) for this call."""
