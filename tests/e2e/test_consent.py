@@ -13,10 +13,10 @@ import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
-from mcp_types import ElicitResult
+from mcp_types import ElicitResult, TextContent
 
 from micro_mcp import codes
-from tests.e2e.conftest import gateway_params, http_gateway
+from tests.e2e.conftest import FIXTURES, gateway_params, http_gateway
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
 
@@ -91,3 +91,33 @@ async def test_the_quickstart_consent_example_works_as_written(tmp_path: Path) -
             assert not written.is_error
     assert sorted(p.name for p in docs.iterdir()) == ["a.txt", "b.txt"]
     assert len(asked) == 1
+
+
+@pytest.mark.parametrize("mode", ["legacy", "auto"])
+async def test_a_services_own_input_rounds_follow_one_approval(tmp_path: Path, mode: str) -> None:
+    service = {
+        "command": sys.executable,
+        "args": [str(FIXTURES / "conformance_server.py")],
+        "protocol": "modern",  # its questions come as input_required, its state sealed by the SDK
+    }
+    tool = "svc.test_input_required_result_multi_round"
+    config = {"token": TOKEN, "consent": {"tools": [tool], "rememberSeconds": 0}}
+    asked: list[str] = []
+
+    async def on_elicit(context: Any, params: Any) -> ElicitResult:
+        asked.append(params.message)
+        if "approve" in params.requested_schema["properties"]:
+            return ElicitResult(action="accept", content={"approve": True})
+        return ElicitResult(action="accept", content={"name": "Ada", "color": "teal"})
+
+    async with http_gateway(tmp_path, {"svc": service}, config) as url:
+        http = httpx2.AsyncClient(headers={"Authorization": f"Bearer {TOKEN}"})
+        transport = streamable_http_client(url, http_client=http)
+        async with http, Client(transport, mode=mode, elicitation_callback=on_elicit) as client:
+            result = await client.call_tool(tool, {})
+    content = result.content[0]
+    assert isinstance(content, TextContent)
+    assert content.text == "Multi-round completed"
+    assert len(asked) == 3
+    assert f'"{tool}"' in asked[0]
+    assert asked[1:] == ["Step 1: What is your name?", "Step 2: What is your favorite color?"]
