@@ -11,7 +11,7 @@ import pytest
 from mcp.server import MCPServer
 
 from micro_mcp import codes
-from micro_mcp.gateway.core.consent import INPUT_KEY
+from micro_mcp.gateway.core.consent import INPUT_KEY, Consent
 from micro_mcp.gateway.core.consent_seal import PREFIX
 from micro_mcp.protocol import jsonrpc, versions
 from micro_mcp.protocol.jsonrpc import Message
@@ -299,13 +299,18 @@ async def test_an_expired_consent_state_is_refused() -> None:
     fs = _fs()
     async with gateway({"fs": fs}, _config(timeout=1)) as gw:
         clock = [1000.0]
-        gw.dispatcher.consent._clock = lambda: clock[0]  # pyright: ignore[reportPrivateUsage]  # the clock is injectable; the harness builds the dispatcher
+        # The dispatcher's consent is replaceable: with a shared key, or here, a test's clock.
+        dispatcher = gw.dispatcher
+        dispatcher.consent = Consent(
+            gw.config.consent, dispatcher.trail, key=b"k" * 32, clock=lambda: clock[0]
+        )
         client = gw.client(ALICE)
         state = (await _question(client, _write()))["requestState"]
         clock[0] += 1
         reply = await client.request("tools/call", _modern(_write(**_answer(state))))
         assert reply["error"]["data"]["reason"] == "invalid"
         assert "expired" in reply["error"]["message"]
+        assert fs.of("tools/call") == []
 
 
 async def test_a_modern_approval_is_remembered_for_the_principal() -> None:
