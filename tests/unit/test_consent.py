@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from hypothesis import given
+from hypothesis import strategies as st
+
 from micro_mcp.gateway.core import consent
 from micro_mcp.gateway.core.consent import MemoryGrants, summarize
 
@@ -35,6 +40,15 @@ def test_the_summary_escapes_control_characters_so_the_question_cannot_be_redraw
     text = summarize({"note": "ok\n\nApprove: yes\x1b[2J"})
     assert "\n\n" not in text
     assert "\x1b" not in text
+
+
+def test_the_summary_escapes_separators_and_bidi_overrides_json_leaves_alone() -> None:
+    text = summarize({"path\x85": "evil\u202etxt.exe\u2028Approve: yes"})
+    assert text == '  "path\\u0085": "evil\\u202etxt.exe\\u2028Approve: yes"'
+
+
+def test_the_summary_survives_integers_past_64_bits() -> None:
+    assert summarize({"n": 2**70}) == f'  "n": {2**70}'
 
 
 def test_no_arguments_are_said_to_be_none() -> None:
@@ -71,3 +85,20 @@ def test_a_full_store_of_live_grants_drops_the_oldest_quarter() -> None:
         grants.put(f"k{i}", until=100.0, now=0.0)
     held = [i for i in range(consent.MAX_GRANTS + 1) if grants.holds(f"k{i}", 0.0)]
     assert held == list(range(consent.MAX_GRANTS // 4, consent.MAX_GRANTS + 1))
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@given(st.dictionaries(st.text(), _JSON, max_size=30))
+def test_any_arguments_make_a_bounded_summary_of_one_line_each(arguments: dict[str, Any]) -> None:
+    text = summarize(arguments)
+    lines = text.splitlines()
+    assert len(lines) <= consent.MAX_FIELDS + 1
+    # A name: 40 characters, each at most 6 once escaped (\u0000), quoted; a value: the preview
+    # and its length in words.
+    assert all(len(line) <= 2 + 6 * 40 + 2 + 2 + consent.PREVIEW_CHARS + 40 for line in lines)

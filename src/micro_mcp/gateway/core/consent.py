@@ -13,6 +13,7 @@ is `consent` calls `obtain` the same way.
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Callable
@@ -45,6 +46,8 @@ MAX_GRANTS: Final = 65_536
 
 _SECRET: Final = re.compile(r"pass|secret|token|key|auth|credential|cookie|session", re.I)
 """Argument names whose values are never shown, only their size."""
+_UNSAFE: Final = re.compile("[\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+"""Characters JSON leaves as they are that can break a line or reorder text on screen."""
 _FORM_ANSWERED_SINCE: Final = "2025-11-25"
 """The first handshake version whose elicitation requests carry `mode`."""
 
@@ -350,7 +353,13 @@ def summarize(arguments: Any) -> str:
 
 
 def _json(value: Any) -> str:
-    return orjson.dumps(value, default=str).decode()
+    """`value` as JSON on one line, with the characters that could redraw the question (line
+    and paragraph separators, C1 controls, bidirectional overrides) escaped too."""
+    try:
+        text = orjson.dumps(value, default=str).decode()
+    except orjson.JSONEncodeError:  # integers past 64 bits (orjson's own parser never makes them)
+        text = json.dumps(value, default=str, ensure_ascii=False)
+    return _UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def _no_form(capabilities: dict[str, Any], *, modern: bool = False) -> str | None:
