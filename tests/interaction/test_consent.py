@@ -397,3 +397,19 @@ async def test_a_services_own_round_resumes_under_the_approval_with_its_state_in
         moved = await client.request("tools/call", _modern({**resumed, "arguments": {"build": 8}}))
         assert moved["error"]["data"]["reason"] == "invalid"
         assert len(ops.of("tools/call")) == calls
+
+
+async def test_a_call_over_its_rate_limit_is_refused_before_anyone_is_asked() -> None:
+    fs = _fs()
+    config = {
+        **_config(rememberSeconds=0),
+        "rateLimits": {"rules": [{"id": "one", "rate": "1/minute"}]},
+    }
+    async with gateway({"fs": fs}, config) as gw:
+        client = await _handshake(gw)
+        client.answer = _answering("accept")
+        assert "result" in await client.request("tools/call", _write())
+        limited = await client.request("tools/call", _write())
+        assert limited["error"]["code"] == codes.RATE_LIMITED
+        assert len(_asked(client)) == 1
+        assert _decisions(gw) == ["granted"]
