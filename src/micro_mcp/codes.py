@@ -45,3 +45,7 @@ RATE_LIMITED: Final = -32016
 RATE_LIMIT_UNAVAILABLE: Final = -32017
 """micro-mcp: the rate-limit store (Redis) cannot be reached and `failureMode` is `closed`, so
 limited calls are refused; HTTP answers it with 503."""
+CONSENT_REFUSED: Final = -32018
+"""micro-mcp: the call needs the human's consent, which was declined, cancelled, not given in
+time, or could not be asked (the client cannot take an elicitation); `data.reason` says which.
+The service never saw the call."""

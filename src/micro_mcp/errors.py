@@ -4,6 +4,7 @@
     ├─ ConfigError              start-up only; printed for the operator, never sent on the wire
     └─ McpError(code, message)  the only exception serialized as a JSON-RPC error
        ├─ PolicyDenied
+       │  └─ ConsentRefused     the human did not consent, or could not be asked
        ├─ Unauthenticated
        ├─ UnknownName
        ├─ UpstreamUnavailable
@@ -57,6 +58,12 @@ class PolicyDenied(McpError):
     """The principal's policy does not allow this name."""
 
     code = codes.POLICY_DENIED
+
+
+class ConsentRefused(PolicyDenied):
+    """The call needs the human's consent and did not get it; the service never saw it."""
+
+    code = codes.CONSENT_REFUSED
 
 
 class Unauthenticated(McpError):

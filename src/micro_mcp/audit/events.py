@@ -11,10 +11,11 @@ import orjson
 
 @dataclass(frozen=True, slots=True)
 class AuditEvent:
-    """One line of the audit trail: a call as it arrives (`call`) or its outcome (`reply`)."""
+    """One line of the audit trail: a call as it arrives (`call`), the human's consent to it
+    (`consent`), or its outcome (`reply`)."""
 
     event: str
-    """`call` or `reply`."""
+    """`call`, `consent` or `reply`."""
     time: float
     """Unix time in seconds."""
     correlation_id: str
@@ -27,9 +28,16 @@ class AuditEvent:
     decision: str | None = None
     """`allow` or `deny` on calls."""
     rule: str | None = None
-    """The id of the authorization rule that decided, when one did."""
+    """On `call` records: the id of the authorization rule that decided, when one did."""
+    consent: str | None = None
+    """On `consent` records: `granted`, `remembered`, `asked` (a 2026-07-28 client was sent the
+    question), `resumed` (a 2026-07-28 service's own input round of an approved call),
+    `declined`, `cancelled`, `unavailable` (could not be asked), `timeout` or `invalid` (a
+    forged, expired, replayed or mismatched consent state)."""
     reason: str | None = None
-    """Why the policy decided as it did (`rule 'docs-only' allows it: condition holds`)."""
+    """Why, in words: on `call` records, why the policy and rules decided as they did (`rule
+    'docs-only' allows it: condition holds`; written when rules are configured or the call is
+    denied); on `consent` records that refuse, why the consent was not given."""
     outcome: str | None = None
     """On replies: `ok`, `tool_error`, `error`, `denied`, `limited` or `cancelled`."""
     error_code: int | None = None

@@ -12,6 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from micro_mcp.config.consent import ConsentSpec
 from micro_mcp.config.rate_limits import RateLimitsSpec
 from micro_mcp.config.rules import RuleSpec, unique_ids
 from micro_mcp.config.telemetry import TelemetrySpec
@@ -209,6 +210,8 @@ class GatewayConfig(_Frozen):
     telemetry: TelemetrySpec = TelemetrySpec()
     rate_limits: RateLimitsSpec = Field(default=RateLimitsSpec(), alias="rateLimits")
     """Rate limits and quotas on calls; none unless rules are given."""
+    consent: ConsentSpec = ConsentSpec()
+    """Calls that wait for the human's approval (MCP elicitation) before they run."""
     reload_interval: float = Field(default=1.0, ge=0, alias="reloadInterval")
     """Seconds between checks of the manifest file for edits; 0 reloads only on SIGHUP."""
 

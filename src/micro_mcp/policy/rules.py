@@ -14,9 +14,10 @@ and pure:
 So a call that `decide` allows is always an item that `lists` shows: the listing never hides
 what a call may use, and hides everything no call may use.
 
-`effect` is `allow` or `deny`; a later `consent` effect (ask the human first) fits beside them:
-it would be decided like an allow, with the rule's id in the decision for the dispatcher to act
-on.
+`effect` is `allow` or `deny`. Consent is asked today by tool name (`consent.tools`, in
+`gateway/core/consent.py`); a `consent` effect here, to ask on conditions (a write outside
+`docs/`), would be decided like an allow whose decision says so, for the dispatcher to ask
+through the same `Consent` before the call.
 """
 
 from __future__ import annotations

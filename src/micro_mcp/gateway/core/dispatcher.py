@@ -28,6 +28,7 @@ from micro_mcp.errors import (
 from micro_mcp.gateway.clients.client import LOG_LEVELS, ClientSession, Listen
 from micro_mcp.gateway.core import relay, tasks
 from micro_mcp.gateway.core.authorization import authorize
+from micro_mcp.gateway.core.consent import Consent
 from micro_mcp.gateway.core.eras import dress_result, settle_era
 from micro_mcp.gateway.core.exchange import Exchange
 from micro_mcp.gateway.core.rate_limits import RateLimits
@@ -73,6 +74,8 @@ class Dispatcher:
         self.audit = audit
         self.telemetry = telemetry if telemetry is not None else Recorder()
         self.trail = Trail(audit, self.telemetry, mesh.config.audit.include_arguments)
+        self.consent = Consent(mesh.config.consent, self.trail)
+        """Asks before calls that need consent; replace it to seal with a shared key."""
         self._handlers: dict[str, Callable[[Exchange], Awaitable[dict[str, Any]]]] = {
             "initialize": self._initialize,
             "server/discover": self._discover,
@@ -253,7 +256,11 @@ class Dispatcher:
         )
         if self.rate_limits is not None:
             await self.rate_limits.check(ex, route)
+        if self.consent.required(route) and (asked := await self.consent.obtain(ex, route)):
+            return asked  # a 2026-07-28 client gets the question; it calls again with the answer
         service, result = await self._forward(ex, route, "name", route.name)
+        if ex.consented:
+            self.consent.carry(ex, route, result)
         service.namer.rewrite_content(result.get("content"))
         if result.get("resultType") == "task":
             exposed = tasks.expose(service.namer, result)

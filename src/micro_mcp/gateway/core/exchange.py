@@ -25,3 +25,5 @@ class Exchange:
     audited: bool = False
     rate_limit: str | None = None
     """The id of the rate-limit rule that refused the request, for its audit record."""
+    consented: bool = False
+    """The human's consent was obtained (or remembered) for this call."""
