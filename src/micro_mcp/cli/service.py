@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable, Sequence
-from typing import Any, Final
+from typing import Any
 
-NAMES: Final = ("fs", "http", "vector")
-"""The example services that ship in the package."""
+from micro_mcp.services import EXAMPLES
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     """Add the arguments of `micro-mcp service` to its subparser."""
-    parser.add_argument("name", choices=NAMES, help="which example service")
+    parser.add_argument("name", choices=EXAMPLES, help="which example service")
     parser.add_argument(
         "args",
         nargs=argparse.REMAINDER,
@@ -43,6 +42,6 @@ def service_main(name: str) -> Callable[[Sequence[str]], None]:
         case "vector":
             from micro_mcp.services.vector import __main__ as module
         case _:
-            raise ValueError(f"no example service {name!r}; one of {', '.join(NAMES)}")
+            raise ValueError(f"no example service {name!r}; one of {', '.join(EXAMPLES)}")
     main: Callable[[Sequence[str]], None] = module.main
     return main
