@@ -153,6 +153,7 @@ def test_micro_mcp_containers_run_unprivileged_on_a_read_only_root() -> None:
         service = services[name]
         version = metadata.version("micro-mcp")
         assert service["image"] == "micro-mcp:${MICRO_MCP_VERSION:-" + version + "}"
+        assert service["build"] == "."
         assert service["read_only"] is True
         assert service["user"] == "10001:10001"
         assert service["cap_drop"] == ["ALL"]

@@ -216,9 +216,9 @@ async def test_the_deployed_command_lines_serve_the_services_through_the_gateway
                 listing = await client.call_tool("fs.listDir", {"path": "."})
                 added = await client.call_tool("vector.addDocument", {"text": "deployed words"})
                 found = await client.call_tool("vector.search", {"query": "words"})
-            metrics = await http.get(
-                f"{base}/metrics", headers={"Authorization": f"Bearer {operator}"}
-            )
+            operator_auth = {"Authorization": f"Bearer {operator}"}
+            metrics = await http.get(f"{base}/metrics", headers=operator_auth)
+            status = (await http.get(f"{base}/admin/status", headers=operator_auth)).json()
             anonymous = await http.post(f"{base}/mcp", json={})
         healthcheck = [
             a.replace("127.0.0.1:8765", f"127.0.0.1:{gateway_port}")
@@ -239,6 +239,10 @@ async def test_the_deployed_command_lines_serve_the_services_through_the_gateway
     assert not added.is_error
     assert found.structured_content is not None
     assert [hit["snippet"] for hit in found.structured_content["hits"]] == ["deployed words"]
+    # Sessionless toward the gateway, so a replaced container at the same URL needs no new
+    # handshake (docs/DEPLOY.md relies on it).
+    eras = {s["namespace"]: (s["transport"], s["era"]) for s in status["services"]}
+    assert eras == dict.fromkeys(("fs", "http", "vector"), ("http", "modern"))
     assert refused.status_code == 401  # off loopback, /metrics needs the operator token
     assert metrics.status_code == 200
     assert 'micro_mcp_requests_total{method="tools/call",outcome="ok",service="vector"' in (

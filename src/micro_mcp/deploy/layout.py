@@ -24,9 +24,9 @@ PROCESS_KEYS: Final = frozenset({"type", "command", "args", "env", "cwd", "limit
 """Manifest keys that describe a process the gateway starts; a service by URL has none of them."""
 URL_MAX_RESTARTS: Final = 100_000
 """`maxRestarts` for a service in a container of its own, unless the manifest sets one: such a
-service comes and goes with its container (a rollout, a rescheduled pod), so the gateway keeps
-reconnecting (every 30 s at most) instead of giving it up after the 5 tries meant for a child
-process that crashes on start."""
+service may not be up yet when the gateway starts (containers start in parallel, a pod may wait
+for its node or image), so the gateway keeps trying to connect (every 30 s at most) instead of
+giving it up after the 5 tries meant for a child process that crashes on start."""
 _TRANSPORT_FLAGS: Final = frozenset({"--http", "--host", "--port"})
 
 
