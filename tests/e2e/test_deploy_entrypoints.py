@@ -1,5 +1,6 @@
-"""The command lines the containers run, run here directly: compose.yaml's and the rendered
-Kubernetes Deployments', with the secrets `micro-mcp deploy secrets` writes.
+"""The command lines the containers run, run here directly: the image's default command,
+compose.yaml's and the rendered Kubernetes Deployments', with the secrets `micro-mcp deploy
+secrets` writes.
 
 No container engine here can pull a base image, so the image is not built; instead each
 container's argv runs as given, after the image's entry point (`micro-mcp`), in a working
@@ -66,7 +67,8 @@ class Layout:
     """A deployment read from its files: the gateway, its manifest, the services' containers."""
 
     gateway: Container
-    discovery: dict[str, Any]
+    discovery: dict[str, Any] | None
+    """The manifest the gateway is given; None: the packaged one (stdio children)."""
     services: dict[str, Container]
     """By the host name the manifest reaches each at."""
     healthcheck: list[str] | None = None
@@ -100,6 +102,13 @@ def from_compose(secrets: Path) -> Layout:
     }
     healthcheck = services["fs"]["healthcheck"]["test"][1:]
     return Layout(Container(gateway["command"], mounts=mounts), discovery, containers, healthcheck)
+
+
+def from_image(secrets: Path) -> Layout:
+    """The Dockerfile's default command: the gateway over the packaged example services."""
+    [command] = [i for i in instructions(ROOT / "Dockerfile") if i.keyword == "CMD"]
+    mounts = {"/etc/micro-mcp/gateway.json": secrets / "gateway.json"}
+    return Layout(Container(command.exec_form(), mounts=mounts), None, {})
 
 
 def from_kubernetes(secrets: Path) -> Layout:
@@ -155,7 +164,7 @@ async def ready(http: httpx2.AsyncClient, base: str) -> httpx2.Response:
             await anyio.sleep(0.2)
 
 
-@pytest.mark.parametrize("source", ["compose", "kubernetes"])
+@pytest.mark.parametrize("source", ["image", "compose", "kubernetes"])
 async def test_the_deployed_command_lines_serve_the_services_through_the_gateway(
     tmp_path: Path, source: str
 ) -> None:
@@ -164,15 +173,16 @@ async def test_the_deployed_command_lines_serve_the_services_through_the_gateway
     assert done.returncode == 0, done.stderr
     token = json.loads((secrets / "gateway.json").read_text())["token"]
     operator = (secrets / "operator-token").read_text().strip()
-    layout = from_compose(secrets) if source == "compose" else from_kubernetes(secrets)
+    layouts = {"image": from_image, "compose": from_compose, "kubernetes": from_kubernetes}
+    layout = layouts[source](secrets)
 
     ports = {host: free_port() for host in layout.services}
-    discovery = layout.discovery
-    for entry in discovery["mcpServers"].values():
-        url = urlsplit(entry["url"])
-        entry["url"] = url._replace(netloc=f"127.0.0.1:{ports[url.hostname or '']}").geturl()
     mapped = tmp_path / "discovery.json"
-    mapped.write_text(json.dumps(discovery))
+    if layout.discovery is not None:
+        for entry in layout.discovery["mcpServers"].values():
+            url = urlsplit(entry["url"])
+            entry["url"] = url._replace(netloc=f"127.0.0.1:{ports[url.hostname or '']}").geturl()
+        mapped.write_text(json.dumps(layout.discovery))
     gateway_port = free_port()
 
     async with AsyncExitStack() as stack:
@@ -195,8 +205,10 @@ async def test_the_deployed_command_lines_serve_the_services_through_the_gateway
 
         gateway_data = tmp_path / "data-gateway"
         gateway_data.mkdir()
+        (gateway_data / "hello.txt").write_text("hello from the volume")
         argv = layout.gateway.command(gateway_port)
-        argv[argv.index("--discovery") + 1] = str(mapped)
+        if layout.discovery is not None:
+            argv[argv.index("--discovery") + 1] = str(mapped)
         assert argv[argv.index("--host") + 1] == "0.0.0.0"
         await stack.enter_async_context(
             running(argv, image_env(gateway_data), gateway_data, tmp_path / "gateway.log")
@@ -242,7 +254,8 @@ async def test_the_deployed_command_lines_serve_the_services_through_the_gateway
     # Sessionless toward the gateway, so a replaced container at the same URL needs no new
     # handshake (docs/DEPLOY.md relies on it).
     eras = {s["namespace"]: (s["transport"], s["era"]) for s in status["services"]}
-    assert eras == dict.fromkeys(("fs", "http", "vector"), ("http", "modern"))
+    transport = "stdio" if source == "image" else "http"
+    assert eras == dict.fromkeys(("fs", "http", "vector"), (transport, "modern"))
     assert refused.status_code == 401  # off loopback, /metrics needs the operator token
     assert metrics.status_code == 200
     assert 'micro_mcp_requests_total{method="tools/call",outcome="ok",service="vector"' in (
