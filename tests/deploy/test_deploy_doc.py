@@ -15,6 +15,8 @@ from pathlib import Path
 
 import yaml
 
+from micro_mcp.deploy import kubernetes
+
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "DEPLOY.md"
 NOT_RUN = ("docker", "kubectl", "npx")
@@ -49,6 +51,7 @@ def test_every_command_in_deploy_md_runs_or_finds_what_it_needs(tmp_path: Path) 
     bin_dir = Path(sys.executable).parent
     ran: list[str] = []
     needed: list[str] = []
+    stores: list[str] = []
     for command in commands():
         if command.startswith(SETUP):
             continue
@@ -61,8 +64,17 @@ def test_every_command_in_deploy_md_runs_or_finds_what_it_needs(tmp_path: Path) 
         done = subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, timeout=60)
         assert done.returncode == 0, (command, done.stderr)
         ran.append(argv[1] + " " + argv[2])
+        if "--redis" in argv:
+            stores.append(argv[argv.index("--redis") + 1])
 
-    assert ran == ["deploy secrets", "deploy kubernetes"]
+    assert ran == ["deploy secrets", "deploy secrets", "deploy kubernetes"]
+    # The Redis each config names is the one its deployment runs.
+    compose = yaml.safe_load((ROOT / "compose.yaml").read_text())
+    assert compose["services"]["redis"]["image"].startswith("redis:")
+    assert stores == [
+        "redis://redis:6379/0",
+        kubernetes.redis_url(kubernetes.Options(image="any")),
+    ]
     assert {c.split()[0] for c in needed} == set(NOT_RUN)
     for command in needed:
         for path in re.findall(r"--from-file=[\w.-]+=(\S+)", command):

@@ -114,3 +114,24 @@ def test_secrets_never_overwrites_tokens_already_written(
 
     assert "exists; remove it first" in capsys.readouterr().err
     assert (tmp_path / "gateway.json").read_text() == before
+
+
+def test_secrets_names_the_deployments_redis_as_the_rate_limits_store(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["deploy", "secrets", str(tmp_path / "a"), "--redis", "redis://redis:6379/0"]) == 0
+
+    config = load_config(tmp_path / "a" / "gateway.json")
+    assert config.rate_limits.storage == "redis://redis:6379/0"
+    assert "rate-limit counters: redis://redis:6379/0" in capsys.readouterr().out
+
+
+def test_secrets_keeps_a_store_the_base_config_names(tmp_path: Path) -> None:
+    base = tmp_path / "base.json"
+    base.write_text(json.dumps({"rateLimits": {"storage": "redis://elsewhere:6379/1"}}))
+
+    argv = ["deploy", "secrets", str(tmp_path / "s"), "--config", str(base)]
+    assert main([*argv, "--redis", "redis://redis:6379/0"]) == 0
+
+    config = load_config(tmp_path / "s" / "gateway.json")
+    assert config.rate_limits.storage == "redis://elsewhere:6379/1"

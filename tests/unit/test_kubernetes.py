@@ -237,6 +237,13 @@ def test_a_stdio_service_that_is_not_an_example_stays_in_the_gateways_pod() -> N
     assert data == {"mcpServers": {"time": {"args": ["mcp-server-time"], "command": "uvx"}}}
 
 
+def test_the_redis_url_names_the_rendered_redis_service() -> None:
+    service = find(rendered(), "Service", "micro-mcp-redis")
+    port = service["spec"]["ports"][0]["port"]
+
+    assert kubernetes.redis_url(OPTIONS) == f"redis://micro-mcp-redis.tools.svc:{port}/0"
+
+
 def test_redis_can_be_left_out() -> None:
     objects = rendered(kubernetes.Options(image="i:1", redis=False))
 

@@ -52,6 +52,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     secrets.add_argument(
         "--config", metavar="FILE", help="a config to start from (policy, principals, ...)"
     )
+    secrets.add_argument(
+        "--redis",
+        metavar="URL",
+        help="the deployment's Redis, as the rate limits' store (unless the config names one)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -81,6 +86,13 @@ def _kubernetes(args: argparse.Namespace) -> int:
     text = yaml_stream(kubernetes.render(layout, options))
     for note in layout.notes:
         print(f"micro-mcp: note: {note}", file=sys.stderr)
+    if options.redis:
+        print(
+            f"micro-mcp: note: Redis at {kubernetes.redis_url(options)}; name it as the config's "
+            "rateLimits.storage (micro-mcp deploy secrets --redis URL) to share rate limits "
+            "between replicas",
+            file=sys.stderr,
+        )
     if args.out is None:
         sys.stdout.write(text)
     else:
@@ -89,7 +101,9 @@ def _kubernetes(args: argparse.Namespace) -> int:
 
 
 def _secrets(args: argparse.Namespace) -> int:
-    written = write_secrets(Path(args.directory), Path(args.config) if args.config else None)
+    base = Path(args.config) if args.config else None
+    written = write_secrets(Path(args.directory), base, args.redis)
     generated = ", ".join(written.generated) or "none (the base config had both)"
     print(f"wrote {written.config} and {written.operator_token}; new tokens: {generated}")
+    print(f"rate-limit counters: {written.storage}")
     return 0

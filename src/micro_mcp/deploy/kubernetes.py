@@ -3,8 +3,9 @@
 Plain dicts, one per object, in the order `kubectl apply` should meet them: the manifest as a
 ConfigMap, the gateway (Deployment, Service, HorizontalPodAutoscaler, PodDisruptionBudget), each
 service in a container of its own (Deployment, Service, and a NetworkPolicy that admits only
-the gateway), and Redis for the shared store. The gateway's config holds tokens, so it is never
-rendered: the Deployment mounts a Secret by name, which the operator creates.
+the gateway), and Redis for what replicas share (rate-limit counters today). The gateway's
+config holds tokens, so it is never rendered: the Deployment mounts a Secret by name, which the
+operator creates.
 """
 
 from __future__ import annotations
@@ -94,6 +95,11 @@ def render(layout: Layout, options: Options) -> list[Object]:
             _gateway_only(options, "redis", REDIS_PORT),
         ]
     return objects
+
+
+def redis_url(options: Options) -> str:
+    """The in-cluster URL of the deployment's Redis, for `rateLimits.storage`."""
+    return f"redis://{_name(options, 'redis')}.{options.namespace}.svc:{REDIS_PORT}/0"
 
 
 def service_url(options: Options, namespace: str) -> str:
@@ -301,9 +307,9 @@ def _redis_deployment(options: Options) -> Object:
         "name": "redis",
         "image": options.redis_image,
         "imagePullPolicy": "IfNotPresent",
-        # No snapshots: the shared store keeps sessions and counters, which outlive no restart
-        # of every replica anyway. Protected mode is off since only the gateway can connect
-        # (its NetworkPolicy).
+        # No snapshots: rate-limit windows are short-lived, and a restart only forgets counts
+        # (DEPLOY.md says how to keep daily quotas). Protected mode is off since only the
+        # gateway can connect (its NetworkPolicy).
         "args": ["redis-server", "--save", "", "--appendonly", "no", "--protected-mode", "no"],
         "ports": [{"name": "redis", "containerPort": REDIS_PORT, "protocol": "TCP"}],
         "readinessProbe": {

@@ -2,6 +2,7 @@
 
 A gateway on a public address refuses to start without a token, and its `/metrics` answers
 off loopback only with the operator token; both go in the config, which is why it is a secret.
+The deployment's Redis can be named as the rate limits' store, so that replicas share counters.
 """
 
 from __future__ import annotations
@@ -30,11 +31,16 @@ class Written:
     config: Path
     operator_token: Path
     generated: tuple[str, ...]
+    storage: str
+    """Where rate-limit counters live (`rateLimits.storage`)."""
 
 
-def write_secrets(directory: Path, base: Path | None = None) -> Written:
+def write_secrets(
+    directory: Path, base: Path | None = None, redis_url: str | None = None
+) -> Written:
     """Write `gateway.json` and `operator-token` into `directory`: the base config (or the
-    defaults) with a client token and an operator token added where it has none.
+    defaults) with a client token and an operator token added where it has none, and
+    `rateLimits.storage` set to `redis_url` where the base sets no store.
 
     The directory is made private (0700); the files in it are 0644, since a container reads them
     through a bind mount as another user (compose's file secrets keep the host's owner and mode).
@@ -53,6 +59,9 @@ def write_secrets(directory: Path, base: Path | None = None) -> Written:
         operator = secrets.token_urlsafe(TOKEN_BYTES)
         data.setdefault("telemetry", {})["operatorToken"] = operator
         generated.append("telemetry.operatorToken")
+    storage = config.rate_limits.storage
+    if redis_url is not None and "storage" not in config.rate_limits.model_fields_set:
+        data.setdefault("rateLimits", {})["storage"] = storage = redis_url
     paths = directory / CONFIG_FILE, directory / OPERATOR_TOKEN_FILE
     for path in paths:
         if path.exists():
@@ -62,7 +71,7 @@ def write_secrets(directory: Path, base: Path | None = None) -> Written:
     _write(paths[0], json.dumps(data, indent=2) + "\n")
     _write(paths[1], operator + "\n")
     load_config(paths[0])  # what was written loads, tokens and all
-    return Written(paths[0], paths[1], tuple(generated))
+    return Written(paths[0], paths[1], tuple(generated), storage)
 
 
 def _write(path: Path, text: str) -> None:
