@@ -20,7 +20,7 @@ import yaml
 from micro_mcp.cli.main import main
 from micro_mcp.config.load import load_manifest
 from micro_mcp.deploy import secrets
-from micro_mcp.deploy.layout import SERVICE_PORT, URL_MAX_RESTARTS
+from micro_mcp.deploy.layout import SERVICE_PORT, URL_MAX_RESTARTS, plan
 from micro_mcp.services.fs.config import parse_config as fs_config
 from micro_mcp.services.http.config import parse_config as http_config
 from micro_mcp.services.vector.config import parse_config as vector_config
@@ -81,6 +81,18 @@ def test_each_service_in_the_manifest_is_a_container_the_gateway_reaches() -> No
         assert gateway_networks & set(service["networks"])
         # The service's own parser takes its arguments as the container gives them.
         SERVICE_CONFIGS[namespace](command[2:], service.get("environment", {}))
+
+
+def test_the_manifest_is_the_packaged_one_laid_out_as_the_deploy_code_does() -> None:
+    spec = compose()
+    discovery = json.loads((ROOT / spec["configs"]["discovery"]["file"]).read_text())
+    layout = plan(load_manifest(None)[0])
+
+    assert discovery == layout.manifest_by_url(lambda ns: f"http://{ns}:{SERVICE_PORT}/mcp")
+    for container in layout.containers:  # the same services; compose's own paths under /data
+        command = spec["services"][container.namespace]["command"]
+        assert command[:2] == container.command()[:2]
+        assert command[-5:] == container.command()[-5:]
 
 
 def test_the_gateway_command_parses_and_finds_its_manifest_and_config() -> None:

@@ -14,12 +14,13 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Final
 
+from micro_mcp.deploy import pod
 from micro_mcp.deploy.layout import SERVICE_PORT, Container, Layout
 from micro_mcp.errors import ConfigError
 
-Object = dict[str, Any]
+Object = pod.Object
 
 GATEWAY_PORT: Final = 8765
 """The gateway's Streamable HTTP port, in the pod and on its Service."""
@@ -147,38 +148,8 @@ def _config_map(options: Options, discovery: str) -> Object:
     }
 
 
-def _container_security(read_only: bool = True) -> Object:
-    return {
-        "allowPrivilegeEscalation": False,
-        "readOnlyRootFilesystem": read_only,
-        "capabilities": {"drop": ["ALL"]},
-    }
-
-
-def _pod_security(user: int) -> Object:
-    return {
-        "runAsNonRoot": True,
-        "runAsUser": user,
-        "runAsGroup": user,
-        "fsGroup": user,
-        "seccompProfile": {"type": "RuntimeDefault"},
-    }
-
-
-def _scratch_volumes() -> list[Object]:
-    """/tmp in memory and /data on the node: the only paths the image writes."""
-    return [
-        {"name": "tmp", "emptyDir": {"medium": "Memory", "sizeLimit": "64Mi"}},
-        {"name": "data", "emptyDir": {"sizeLimit": "1Gi"}},
-    ]
-
-
-def _scratch_mounts() -> list[Object]:
-    return [{"name": "tmp", "mountPath": "/tmp"}, {"name": "data", "mountPath": "/data"}]
-
-
-def _deployment(options: Options, component: str, replicas: int, pod: Object) -> Object:
-    annotations = pod.pop("annotations", None)
+def _deployment(options: Options, component: str, replicas: int, pod_spec: Object) -> Object:
+    annotations = pod_spec.pop("annotations", None)
     template_metadata: Object = {"labels": _labels(options, component)}
     if annotations:
         template_metadata["annotations"] = annotations
@@ -195,17 +166,8 @@ def _deployment(options: Options, component: str, replicas: int, pod: Object) ->
                 "type": "RollingUpdate",
                 "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0},
             },
-            "template": {"metadata": template_metadata, "spec": pod},
+            "template": {"metadata": template_metadata, "spec": pod_spec},
         },
-    }
-
-
-def _http_probe(path: str, period: int, failures: int) -> Object:
-    return {
-        "httpGet": {"path": path, "port": "http"},
-        "periodSeconds": period,
-        "timeoutSeconds": 3,
-        "failureThreshold": failures,
     }
 
 
@@ -232,28 +194,28 @@ def _gateway_deployment(options: Options, discovery: str) -> Object:
         "ports": [{"name": "http", "containerPort": GATEWAY_PORT, "protocol": "TCP"}],
         # /readyz turns 200 once the services' first start is over (503 before), and stays
         # 200 while single services are down, so one bad service does not take the rest out.
-        "readinessProbe": _http_probe("/readyz", 5, 3),
-        "livenessProbe": _http_probe("/healthz", 10, 3),
-        "startupProbe": _http_probe("/healthz", 2, 30),
+        "readinessProbe": pod.http_probe("/readyz", 5, 3),
+        "livenessProbe": pod.http_probe("/healthz", 10, 3),
+        "startupProbe": pod.http_probe("/healthz", 2, 30),
         "resources": {
             "requests": {"cpu": "100m", "memory": "128Mi"},
             "limits": {"memory": "512Mi"},
         },
-        "securityContext": _container_security(),
+        "securityContext": pod.container_security(),
         "volumeMounts": [
             {"name": "discovery", "mountPath": DISCOVERY_DIR, "readOnly": True},
             {"name": "config", "mountPath": CONFIG_DIR, "readOnly": True},
-            *_scratch_mounts(),
+            *pod.scratch_mounts(),
         ],
     }
-    pod: Object = {
+    pod_spec: Object = {
         # Restart the gateway when the manifest changes, rather than wait for the kubelet to
         # refresh the mounted file.
         "annotations": {
             "micro-mcp/discovery-sha256": hashlib.sha256(discovery.encode()).hexdigest()
         },
         "automountServiceAccountToken": False,
-        "securityContext": _pod_security(USER_ID),
+        "securityContext": pod.pod_security(USER_ID),
         # The first SIGTERM drains calls in flight; give them time before the SIGKILL.
         "terminationGracePeriodSeconds": 60,
         "containers": [container],
@@ -267,10 +229,10 @@ def _gateway_deployment(options: Options, discovery: str) -> Object:
                     "defaultMode": 0o440,
                 },
             },
-            *_scratch_volumes(),
+            *pod.scratch_volumes(),
         ],
     }
-    return _deployment(options, "gateway", options.replicas, pod)
+    return _deployment(options, "gateway", options.replicas, pod_spec)
 
 
 def _service_deployment(options: Options, service: Container) -> Object:
@@ -288,18 +250,18 @@ def _service_deployment(options: Options, service: Container) -> Object:
             "requests": {"cpu": "50m", "memory": "96Mi"},
             "limits": {"memory": "512Mi"},
         },
-        "securityContext": _container_security(),
-        "volumeMounts": _scratch_mounts(),
+        "securityContext": pod.container_security(),
+        "volumeMounts": pod.scratch_mounts(),
     }
     if service.env:
         container["env"] = [{"name": k, "value": v} for k, v in sorted(service.env.items())]
-    pod: Object = {
+    pod_spec: Object = {
         "automountServiceAccountToken": False,
-        "securityContext": _pod_security(USER_ID),
+        "securityContext": pod.pod_security(USER_ID),
         "containers": [container],
-        "volumes": _scratch_volumes(),
+        "volumes": pod.scratch_volumes(),
     }
-    return _deployment(options, _service_component(service.namespace), 1, pod)
+    return _deployment(options, _service_component(service.namespace), 1, pod_spec)
 
 
 def _redis_deployment(options: Options) -> Object:
@@ -322,16 +284,16 @@ def _redis_deployment(options: Options) -> Object:
             "requests": {"cpu": "50m", "memory": "64Mi"},
             "limits": {"memory": "256Mi"},
         },
-        "securityContext": _container_security(),
+        "securityContext": pod.container_security(),
         "volumeMounts": [{"name": "data", "mountPath": "/data"}],
     }
-    pod: Object = {
+    pod_spec: Object = {
         "automountServiceAccountToken": False,
-        "securityContext": _pod_security(REDIS_USER_ID),
+        "securityContext": pod.pod_security(REDIS_USER_ID),
         "containers": [container],
         "volumes": [{"name": "data", "emptyDir": {"sizeLimit": "1Gi"}}],
     }
-    return _deployment(options, "redis", 1, pod)
+    return _deployment(options, "redis", 1, pod_spec)
 
 
 def _service(options: Options, component: str, port: int) -> Object:
