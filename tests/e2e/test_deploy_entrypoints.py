@@ -13,6 +13,7 @@ so it needs its token and shows /metrics only with the operator token, as deploy
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -33,7 +34,7 @@ from micro_mcp.config.load import load_manifest
 from micro_mcp.deploy import kubernetes
 from micro_mcp.deploy.layout import plan
 from tests.deploy.dockerfile import instructions
-from tests.e2e.conftest import free_port, wait_listening
+from tests.e2e.conftest import GatewayLog, free_port, wait_listening
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
 
@@ -151,17 +152,30 @@ async def running(
                 await process.wait()
 
 
-async def ready(http: httpx2.AsyncClient, base: str) -> httpx2.Response:
-    """What a readiness probe sees once it passes: polled, as a kubelet or compose does."""
-    with anyio.fail_after(60):
-        while True:
-            try:
-                answer = await http.get(f"{base}/readyz")
-                if answer.status_code == 200:
-                    return answer
-            except httpx2.TransportError:
-                pass
-            await anyio.sleep(0.2)
+@asynccontextmanager
+async def logged(argv: list[str], env: dict[str, str], cwd: Path) -> AsyncIterator[GatewayLog]:
+    """Run a gateway; yield its stderr line by line as it comes, to wait on what it says."""
+    log = GatewayLog()
+    read_end, write_end = os.pipe()
+    try:
+        process = await anyio.open_process(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=write_end,
+            env=env,
+            cwd=cwd,
+        )
+    finally:
+        os.close(write_end)
+    async with process, anyio.create_task_group() as tg:
+        tg.start_soon(log.record_fd, read_end)
+        try:
+            yield log
+        finally:
+            process.terminate()
+            with anyio.fail_after(30):
+                await process.wait()
 
 
 @pytest.mark.parametrize("source", ["image", "compose", "kubernetes"])
@@ -210,13 +224,14 @@ async def test_the_deployed_command_lines_serve_the_services_through_the_gateway
         if layout.discovery is not None:
             argv[argv.index("--discovery") + 1] = str(mapped)
         assert argv[argv.index("--host") + 1] == "0.0.0.0"
-        await stack.enter_async_context(
-            running(argv, image_env(gateway_data), gateway_data, tmp_path / "gateway.log")
-        )
+        log = await stack.enter_async_context(logged(argv, image_env(gateway_data), gateway_data))
+        with anyio.fail_after(60):
+            await log.next("gateway ready: 3 of 3 services up")
+            await log.next("serving MCP on http://0.0.0.0:")
 
         base = f"http://127.0.0.1:{gateway_port}"
         async with httpx2.AsyncClient(timeout=10) as http:
-            readiness = (await ready(http, base)).json()
+            readiness = (await http.get(f"{base}/readyz")).json()
             health = await http.get(f"{base}/healthz")
             refused = await http.get(f"{base}/metrics")
             auth = {"Authorization": f"Bearer {token}"}
