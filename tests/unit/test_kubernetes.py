@@ -255,6 +255,9 @@ def test_redis_can_be_left_out() -> None:
     [
         ({"name": "Micro_MCP"}, "--name 'Micro_MCP'"),
         ({"name": "a-very-long-release-name-indeed"}, "--name"),
+        ({"namespace": "Tools"}, "--namespace 'Tools'"),
+        ({"namespace": "-tools"}, "--namespace"),
+        ({"config_secret": "gateway config"}, "--config-secret 'gateway config'"),
         ({"replicas": 0}, "--replicas"),
         ({"replicas": 3, "max_replicas": 2}, "--replicas"),
     ],

@@ -36,6 +36,8 @@ DISCOVERY_KEY: Final = "discovery.json"
 CONFIG_KEY: Final = "gateway.json"
 """The key of the gateway config inside the operator's Secret."""
 _DNS_LABEL: Final = re.compile(r"^[a-z]([a-z0-9-]{0,22}[a-z0-9])?$")
+_NAMESPACE: Final = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+_SECRET: Final = re.compile(r"^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +63,12 @@ class Options:
                 f"--name {self.name!r}: use up to 24 characters of a-z, 0-9 and '-', starting "
                 "with a letter (object names add a service's namespace to it)"
             )
+        if not _NAMESPACE.match(self.namespace):
+            raise ConfigError(
+                f"--namespace {self.namespace!r}: use up to 63 characters of a-z, 0-9 and '-'"
+            )
+        if not _SECRET.match(self.secret):
+            raise ConfigError(f"--config-secret {self.secret!r}: not a valid Secret name")
         if self.replicas < 1 or self.max_replicas < self.replicas:
             raise ConfigError("--replicas must be at least 1 and at most --max-replicas")
 
