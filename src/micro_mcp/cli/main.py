@@ -8,7 +8,7 @@ from pathlib import Path
 
 import anyio
 
-from micro_mcp.cli import check, scaffold, status
+from micro_mcp.cli import check, deploy, scaffold, service, status
 from micro_mcp.config.load import load_config, load_manifest
 from micro_mcp.errors import ConfigError
 from micro_mcp.gateway.serve import serve
@@ -46,6 +46,16 @@ def _parser() -> argparse.ArgumentParser:
             "check", help="start a manifest's services once; show what the gateway would expose"
         )
     )
+    service.configure(
+        commands.add_parser(
+            "service", help="run an example service (fs, http, vector), as in a container"
+        )
+    )
+    deploy.configure(
+        commands.add_parser(
+            "deploy", help="render Kubernetes manifests; write a config with fresh tokens"
+        )
+    )
     return parser
 
 
@@ -58,6 +68,10 @@ def main(argv: list[str] | None = None) -> int:
         return scaffold.run(args)
     if args.command == "check":
         return check.run(args)
+    if args.command == "service":
+        return service.run(args)
+    if args.command == "deploy":
+        return deploy.run(args)
     logs.configure(args.log_level, args.log_format or "text")
     try:
         manifest, base_dir = load_manifest(args.discovery)

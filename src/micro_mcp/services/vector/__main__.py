@@ -12,6 +12,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import logging
 import sys
+from collections.abc import Sequence
 
 from micro_mcp.services.vector.config import parse_config
 from micro_mcp.services.vector.encoder import Encoder, default_model_dir
@@ -19,9 +20,9 @@ from micro_mcp.services.vector.errors import VectorError
 from micro_mcp.services.vector.server import build_server, open_store
 
 
-def main() -> None:
+def main(argv: Sequence[str] | None = None) -> None:
     """Serve over stdio, or Streamable HTTP with `--http`."""
-    config = parse_config(sys.argv[1:], os.environ)
+    config = parse_config(sys.argv[1:] if argv is None else argv, os.environ)
     # stderr only: on stdio, stdout carries the protocol.
     logging.basicConfig(level=logging.WARNING, format="vector: %(message)s", stream=sys.stderr)
     try:

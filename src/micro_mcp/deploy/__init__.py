@@ -1,0 +1,1 @@
+"""Deployment of the gateway and its services: container layouts and Kubernetes manifests."""
