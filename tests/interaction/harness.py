@@ -31,6 +31,7 @@ from micro_mcp.gateway.core.dispatcher import Dispatcher
 from micro_mcp.gateway.core.rate_limits import RateLimits
 from micro_mcp.gateway.serve import build_authenticator
 from micro_mcp.gateway.services.mesh import Mesh
+from micro_mcp.policy.rules import compile_rules
 from micro_mcp.protocol import jsonrpc, versions
 from micro_mcp.protocol.jsonrpc import Message, RequestId
 from micro_mcp.telemetry.recorder import Recorder
@@ -279,11 +280,12 @@ async def gateway(
     mesh = Mesh(manifest, gateway_config, Path("."), memory_connector(services))
     audit = AuditTrail()
     recorder = Recorder()
+    rules = compile_rules(gateway_config.rules)  # a bad rule raises here, as at start-up
     async with (
         RateLimits.open(gateway_config.rate_limits, recorder) as rate_limits,
         anyio.create_task_group() as tg,
     ):
-        dispatcher = Dispatcher(mesh, audit, recorder, rate_limits)
+        dispatcher = Dispatcher(mesh, audit, recorder, rate_limits, rules)
         await tg.start(mesh.run)
         with anyio.fail_after(5):
             await mesh.started.wait()

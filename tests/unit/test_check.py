@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import argparse
 import io
+import json
+from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 
-from micro_mcp.cli.check import select_principals
+from micro_mcp.cli.check import run, select_principals
 from micro_mcp.cli.check_report import Item, MeshReport, ServiceReport, render
 from micro_mcp.config.model import GatewayConfig
 from micro_mcp.gateway.serve import build_authenticator
 from micro_mcp.policy.engine import ANONYMOUS
 from micro_mcp.policy.model import Policy, Principal
+from micro_mcp.policy.rules import compile_rules
 
 TOKENS = GatewayConfig.model_validate(
     {
@@ -37,7 +42,7 @@ ITEMS = (
 )
 
 
-def report_text(report: MeshReport, principals: list[Principal] | None, **flags: bool) -> str:
+def report_text(report: MeshReport, principals: list[Principal] | None, **flags: Any) -> str:
     out = io.StringIO()
     render(Console(file=out, width=200), "test.json", report, principals, **flags)
     return out.getvalue()
@@ -94,6 +99,30 @@ def test_report_shows_each_principals_decision_per_exposed_item() -> None:
     assert "tools 2, prompts 0, resources 0, resource templates 1" in text
 
 
+def test_with_rules_the_report_shows_what_each_principal_is_listed() -> None:
+    config = GatewayConfig.model_validate(
+        {
+            "rules": [
+                {
+                    "id": "r",
+                    "effect": "allow",
+                    "groups": ["g"],
+                    "tools": ["fs.read*"],
+                    "when": 'under(args.path, "docs")',
+                },
+                {"id": "t", "effect": "allow", "resources": ["fs.*"]},
+            ]
+        }
+    )
+    principals = [Principal("in", Policy(), groups=frozenset({"g"})), Principal("out", Policy())]
+    report = MeshReport((READY,), ITEMS, (), 0.25)
+    text = report_text(report, principals, rules=compile_rules(config.rules))
+
+    assert row(text, "fs.listDir")[3:] == ["deny", "deny"]
+    assert row(text, "fs.readFile")[3:] == ["allow", "deny"]
+    assert row(text, "fs+file:///{path}")[3:] == ["allow", "allow"]
+
+
 def test_report_explains_a_service_that_did_not_start() -> None:
     failed = ServiceReport(
         "broken",
@@ -141,3 +170,15 @@ def test_text_from_services_prints_as_written_not_as_markup() -> None:
     assert "serve --tag [/] [bold]x" in text
     assert "[link=http://x]s[/]" in text
     assert "Closes [/] and opens [red]" in text
+
+
+def test_a_rule_whose_condition_does_not_compile_is_an_invalid_configuration(
+    tmp_path: Path,
+) -> None:
+    config = tmp_path / "gateway.json"
+    rule = {"id": "typo", "effect": "allow", "tools": ["*"], "when": "arg.path == 'x'"}
+    config.write_text(json.dumps({"rules": [rule]}))
+    out = io.StringIO()
+    args = argparse.Namespace(discovery=None, config=str(config), token=None)
+    assert run(args, Console(file=out, width=200)) == 2
+    assert "rules[0] (id 'typo'): when: unknown variable 'arg'" in out.getvalue()

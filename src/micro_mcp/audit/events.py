@@ -27,13 +27,17 @@ class AuditEvent:
     service: str | None = None
     decision: str | None = None
     """`allow` or `deny` on calls."""
+    rule: str | None = None
+    """On `call` records: the id of the authorization rule that decided, when one did."""
     consent: str | None = None
     """On `consent` records: `granted`, `remembered`, `asked` (a 2026-07-28 client was sent the
     question), `resumed` (a 2026-07-28 service's own input round of an approved call),
     `declined`, `cancelled`, `unavailable` (could not be asked), `timeout` or `invalid` (a
     forged, expired, replayed or mismatched consent state)."""
     reason: str | None = None
-    """On `consent` records that refuse: why, in words."""
+    """Why, in words: on `call` records, why the policy and rules decided as they did (`rule
+    'docs-only' allows it: condition holds`; written when rules are configured or the call is
+    denied); on `consent` records that refuse, why the consent was not given."""
     outcome: str | None = None
     """On replies: `ok`, `tool_error`, `error`, `denied`, `limited` or `cancelled`."""
     error_code: int | None = None

@@ -32,6 +32,7 @@ from micro_mcp.gateway.services.mesh import Mesh
 from micro_mcp.gateway.services.service import Service
 from micro_mcp.policy.engine import Authenticator
 from micro_mcp.policy.model import Policy, Principal
+from micro_mcp.policy.rules import compile_rules
 from micro_mcp.registry.catalog import KINDS, Catalog, Route
 
 STDERR_LINES: Final = 20
@@ -73,6 +74,7 @@ def run(args: argparse.Namespace, console: Console | None = None) -> int:
     try:
         manifest, base_dir = load_manifest(args.discovery)
         config = load_config(args.config)
+        rules = compile_rules(config.rules)
     except ConfigError as exc:
         console.print("[bold red]invalid configuration[/]")
         console.print(str(exc), markup=False, highlight=False, soft_wrap=True)
@@ -90,6 +92,7 @@ def run(args: argparse.Namespace, console: Console | None = None) -> int:
         report,
         principals,
         open_gateway=authenticator.open_principal is not None,
+        rules=rules,
     )
     return 1 if report.failed or principals is None else 0
 

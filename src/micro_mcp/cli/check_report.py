@@ -12,6 +12,7 @@ from rich.text import Text
 
 from micro_mcp.policy.engine import evaluate
 from micro_mcp.policy.model import Principal
+from micro_mcp.policy.rules import Kind, RuleSet
 from micro_mcp.registry.catalog import KINDS
 
 TITLES: Final = {
@@ -78,11 +79,14 @@ def render(
     principals: list[Principal] | None,
     *,
     open_gateway: bool = False,
+    rules: RuleSet | None = None,
 ) -> None:
     """Print the whole report.
 
     `principals` None means a token was given that matches no principal; `open_gateway` that
-    the config sets no token, so every client is `anonymous`.
+    the config sets no token, so every client is `anonymous`. With `rules`, a decision is
+    whether the item is listed: `allow` may still be refused a call whose arguments a rule's
+    condition does not accept.
     """
     console.rule(Text(f"micro-mcp check: {title}"))
     console.print(_services(report.services))
@@ -92,7 +96,7 @@ def render(
     for kind in KINDS:
         items = [item for item in report.items if item.kind == kind]
         if items:
-            console.print(_catalog(TITLES[kind], items, shown))
+            console.print(_catalog(TITLES[kind], items, shown, rules))
     if shown:
         console.print(_principals(shown))
     for warning in report.warnings:
@@ -149,7 +153,9 @@ def _failure(service: ServiceReport) -> Panel:
     )
 
 
-def _catalog(title: str, items: list[Item], principals: list[Principal]) -> Table:
+def _catalog(
+    title: str, items: list[Item], principals: list[Principal], rules: RuleSet | None
+) -> Table:
     table = Table(title=f"{title} as the gateway exposes them", title_justify="left")
     table.add_column("name", overflow="fold")
     table.add_column("service")
@@ -157,14 +163,17 @@ def _catalog(title: str, items: list[Item], principals: list[Principal]) -> Tabl
     for principal in principals:
         table.add_column(principal.name, justify="center")
     for item in items:
-        decisions = [_decision(principal, item) for principal in principals]
+        decisions = [_decision(principal, item, rules) for principal in principals]
         description = item.description.strip().split("\n", 1)[0]
         table.add_row(Text(item.exposed), Text(item.namespace), Text(description), *decisions)
     return table
 
 
-def _decision(principal: Principal, item: Item) -> Text:
-    if evaluate(principal, item.subject).allowed:
+def _decision(principal: Principal, item: Item, rules: RuleSet | None) -> Text:
+    kind: Kind = (
+        "tools" if item.kind == "tools" else "prompts" if item.kind == "prompts" else "resources"
+    )
+    if evaluate(principal, item.subject, rules, kind).allowed:
         return Text("allow", style="green")
     return Text("deny", style="red")
 

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from micro_mcp.config.consent import ConsentSpec
 from micro_mcp.config.rate_limits import RateLimitsSpec
+from micro_mcp.config.rules import RuleSpec, unique_ids
 from micro_mcp.config.telemetry import TelemetrySpec
 from micro_mcp.protocol import names
 
@@ -145,6 +146,8 @@ class PrincipalSpec(_Frozen):
 
     token: str = Field(min_length=16)
     policy: PolicySpec = PolicySpec()
+    groups: tuple[str, ...] = ()
+    """Groups the caller belongs to, for `rules` that name groups."""
 
 
 class AuditSpec(_Frozen):
@@ -192,6 +195,10 @@ class GatewayConfig(_Frozen):
     """The default principal's policy."""
     principals: dict[str, PrincipalSpec] = Field(default_factory=dict)
     """Further callers by name, each with its own token and policy."""
+    rules: tuple[RuleSpec, ...] = ()
+    """Authorization rules over tools, resources and prompts, with conditions on the call's
+    arguments; once there is one, what no rule allows is denied. They apply on top of each
+    principal's `policy`: a call goes through only when both allow it."""
     audit: AuditSpec = AuditSpec()
     separator: str = "."
     """Between namespace and name in exposed tool and prompt names."""
@@ -225,4 +232,9 @@ class GatewayConfig(_Frozen):
             if token in seen:
                 raise ValueError(f"principals {seen[token]!r} and {name!r} share a token")
             seen[token] = name
+        return self
+
+    @model_validator(mode="after")
+    def _unique_rule_ids(self) -> GatewayConfig:
+        unique_ids(self.rules)
         return self

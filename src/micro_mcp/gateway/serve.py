@@ -27,6 +27,7 @@ from micro_mcp.gateway.services.mesh import Mesh
 from micro_mcp.gateway.services.reloader import watch_manifest
 from micro_mcp.policy.engine import ANONYMOUS, Authenticator
 from micro_mcp.policy.model import Policy, Principal
+from micro_mcp.policy.rules import compile_rules
 from micro_mcp.telemetry.recorder import Recorder
 
 logger = logging.getLogger(__name__)
@@ -41,7 +42,8 @@ def build_authenticator(config: GatewayConfig) -> Authenticator:
     if config.token is not None:
         principals["default"] = (config.token, Principal("default", _policy(config.policy)))
     for name, spec in config.principals.items():
-        principals[name] = (spec.token, Principal(name, _policy(spec.policy)))
+        principal = Principal(name, _policy(spec.policy), groups=frozenset(spec.groups))
+        principals[name] = (spec.token, principal)
     open_principal = None if principals else Principal(ANONYMOUS, _policy(config.policy))
     return Authenticator(principals, open_principal)
 
@@ -68,11 +70,13 @@ async def serve(
     `manifest_path`, edits of that file (and SIGHUP) reload the services.
 
     Raises:
-        ConfigError: the transport is unknown, or HTTP on a non-loopback address without tokens.
+        ConfigError: the transport is unknown, HTTP on a non-loopback address without tokens,
+            or a rule's condition does not compile.
     """
     if transport not in ("stdio", "http"):
         raise ConfigError(f"unknown transport {transport!r}; use stdio or http")
     authenticator = build_authenticator(config)
+    rules = compile_rules(config.rules)  # before anything starts: a bad rule stops it here
     if (
         transport == "http"
         and authenticator.open_principal is not None
@@ -96,7 +100,7 @@ async def serve(
             RateLimits.open(config.rate_limits, recorder) as rate_limits,
             anyio.create_task_group() as tg,
         ):
-            dispatcher = Dispatcher(mesh, sink, recorder, rate_limits)
+            dispatcher = Dispatcher(mesh, sink, recorder, rate_limits, rules)
             await tg.start(mesh.run)
             scrape = metrics_port if metrics_port is not None else config.telemetry.metrics_port
             stdio_scrape = scrape if listener is None else None  # HTTP serves /metrics itself

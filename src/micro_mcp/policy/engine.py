@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from micro_mcp.policy.model import Decision, Policy, Principal
+from micro_mcp.policy.rules import Call, Kind, RuleSet
 
 ANONYMOUS = "anonymous"
 """The principal's name when the gateway is configured without tokens."""
@@ -37,9 +38,19 @@ class Authenticator:
         return found
 
 
-def evaluate(principal: Principal, subject: str) -> Decision:
-    """Decide whether `principal` may use `subject` (a canonical `namespace.name`)."""
+def evaluate(
+    principal: Principal,
+    subject: str,
+    rules: RuleSet | None = None,
+    kind: Kind = "tools",
+    call: Call | None = None,
+) -> Decision:
+    """Decide whether `principal` may use `subject` (a canonical `namespace.name`): its policy
+    must allow it, and then the `rules`, when there are any, must allow this `call` of it
+    (`call` None: the item as a listing shows it)."""
     policy: Policy = principal.policy
-    if policy.allows(subject):
+    if not policy.allows(subject):
+        return Decision(False, subject, f"policy of principal {principal.name!r} does not allow it")
+    if rules is None:
         return Decision(True, subject, "allowed")
-    return Decision(False, subject, f"policy of principal {principal.name!r} does not allow it")
+    return rules.view(principal).decide(kind, subject, call)

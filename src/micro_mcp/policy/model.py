@@ -53,3 +53,5 @@ class Decision:
     allowed: bool
     subject: str
     reason: str
+    rule: str | None = None
+    """The id of the rule that decided, when a rule did."""

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from micro_mcp.policy.model import Policy
-from micro_mcp.protocol import names
+from micro_mcp.policy.rules import Kind, RuleView
+from micro_mcp.protocol import names, uris
 from micro_mcp.protocol.names import Namer
 
 logger = logging.getLogger(__name__)
@@ -26,6 +27,13 @@ _KEY: Final = {
     "resourceTemplates": "uriTemplate",
 }
 """The field that identifies an item of each kind and that namespacing rewrites."""
+_RULE_KIND: Final[dict[str, Kind]] = {
+    "tools": "tools",
+    "prompts": "prompts",
+    "resources": "resources",
+    "resourceTemplates": "resources",
+}
+"""Which rules decide on a list kind: resource rules cover templates too."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +78,7 @@ class Catalog:
         self._tools: dict[str, Route] = {}
         self._tool_items: dict[str, dict[str, Any]] = {}
         self._prompts: dict[str, Route] = {}
-        self._filtered: dict[tuple[str, Policy], list[dict[str, Any]]] = {}
+        self._filtered: dict[tuple[str, Policy, RuleView | None], list[dict[str, Any]]] = {}
 
     @classmethod
     def build(
@@ -117,15 +125,23 @@ class Catalog:
         """How many items of `kind` the catalog holds (before policy)."""
         return len(self._views[kind].items)
 
-    def visible(self, kind: str, principal: str, policy: Policy) -> list[dict[str, Any]]:
-        """The items of `kind` that `policy` allows, computed once per snapshot and principal."""
-        key = (kind + "\0" + principal, policy)
+    def visible(
+        self, kind: str, principal: str, policy: Policy, rules: RuleView | None = None
+    ) -> list[dict[str, Any]]:
+        """The items of `kind` that `policy` allows and, when given, the `rules` list; computed
+        once per snapshot, principal and rule view."""
+        key = (kind + "\0" + principal, policy, rules)
         found = self._filtered.get(key)
         if found is None:
             view = self._views[kind]
-            found = [
-                item for item, s in zip(view.items, view.subjects, strict=True) if policy.allows(s)
-            ]
+            pairs = zip(view.items, view.subjects, strict=True)
+            if rules is None:
+                found = [item for item, s in pairs if policy.allows(s)]
+            else:
+                rule_kind = _RULE_KIND[kind]
+                found = [
+                    item for item, s in pairs if policy.allows(s) and rules.lists(rule_kind, s)
+                ]
             self._filtered[key] = found
         return found
 
@@ -149,16 +165,29 @@ class Catalog:
         return Route(self.unprefixed, name, names.subject(self.unprefixed, name))
 
     def task(self, exposed_id: str) -> Route | None:
-        """The route of a task id: exposed like a URI (`ns+id`), else the unprefixed service's."""
-        return self.resource(exposed_id)
+        """The route of a task id: exposed like a URI (`ns+id`), else the unprefixed service's.
+        Ids are opaque: they are never normalised."""
+        return self._by_prefix(exposed_id, normal=False)
 
     def resource(self, exposed_uri: str) -> Route | None:
-        """The route of an exposed resource URI (or URI template): by its namespace prefix,
-        else to the service mounted without prefix."""
-        split = names.split_uri(exposed_uri)
+        """The route of an exposed resource URI: by its namespace prefix, else to the service
+        mounted without prefix. The route's name is the service's URI in normal form
+        (`protocol/uris.py`), which policy matches and the service is sent, so the service
+        reads exactly what was authorised.
+
+        Raises:
+            McpError: INVALID_PARAMS, the URI escapes a path separator.
+        """
+        return self._by_prefix(exposed_uri, normal=True)
+
+    def _by_prefix(self, exposed: str, *, normal: bool) -> Route | None:
+        split = names.split_uri(exposed)
         if split is not None:
             namespace, uri = split
             namer = self.namers.get(namespace)
             if namer is not None and namer.prefixed:
+                uri = uris.normalize(uri) if normal else uri
                 return Route(namespace, uri, names.subject(namespace, uri))
-        return self._to_unprefixed(exposed_uri)
+        if normal and self.unprefixed is not None:
+            return self._to_unprefixed(uris.normalize(exposed))
+        return self._to_unprefixed(exposed)

@@ -36,6 +36,7 @@ from micro_mcp.gateway.core.tasks import TaskOwner, TaskOwners
 from micro_mcp.gateway.core.trail import Trail
 from micro_mcp.gateway.services.mesh import Mesh
 from micro_mcp.gateway.services.service import Service
+from micro_mcp.policy.rules import Kind, RuleSet, compile_rules
 from micro_mcp.protocol import jsonrpc, versions
 from micro_mcp.protocol.eras import CAPABILITIES, GATEWAY_INFO, HANDSHAKE_ONLY, LIST_METHODS
 from micro_mcp.protocol.jsonrpc import Message, next_id
@@ -56,8 +57,18 @@ class Dispatcher:
         audit: AuditSink,
         telemetry: Recorder | None = None,
         rate_limits: RateLimits | None = None,
+        rules: RuleSet | None = None,
     ) -> None:
+        """`rules` are the config's, compiled; without them they are compiled here.
+
+        Raises:
+            ConfigError: a rule's condition does not compile.
+        """
         self.mesh = mesh
+        if rules is None and mesh.config.rules:
+            rules = compile_rules(mesh.config.rules)
+        self.rules = rules
+        """The config's authorization rules; None when it has none (then nothing is checked)."""
         self.rate_limits = rate_limits
         """The config's rate limits; None when it has none (then a call pays nothing for them)."""
         self.audit = audit
@@ -225,7 +236,8 @@ class Dispatcher:
                 )
         principal = ex.client.principal
         assert principal is not None
-        items = catalog.visible(kind, principal.name, principal.policy)
+        view = self.rules.view(principal) if self.rules is not None else None
+        items = catalog.visible(kind, principal.name, principal.policy, view)
         size = self.mesh.config.page_size
         result: dict[str, Any] = {kind: items[offset : offset + size]}
         if offset + size < len(items):
@@ -236,7 +248,12 @@ class Dispatcher:
 
     async def _call_tool(self, ex: Exchange) -> dict[str, Any]:
         name = _string(ex.params, "name")
-        route = self._authorize(ex, self.mesh.catalog.tool(name), f"Unknown tool: {name}")
+        route = self._authorize(
+            ex,
+            self.mesh.catalog.tool(name),
+            f"Unknown tool: {name}",
+            args=ex.params.get("arguments"),
+        )
         if self.rate_limits is not None:
             await self.rate_limits.check(ex, route)
         if self.consent.required(route) and (asked := await self.consent.obtain(ex, route)):
@@ -265,7 +282,7 @@ class Dispatcher:
             )
         exposed = _string(ex.params, "taskId")
         found = self.tasks.route(self.mesh.catalog.task(exposed), exposed, ex.client.principal)
-        route = self._authorize(ex, found, f"Unknown task: {exposed}")
+        route = self._authorize(ex, found, f"Unknown task: {exposed}", invoked=False)
         service, result = await self._forward(ex, route, "taskId", route.name)
         tasks.expose(service.namer, result)
         return result
@@ -280,7 +297,13 @@ class Dispatcher:
 
     async def _get_prompt(self, ex: Exchange) -> dict[str, Any]:
         name = _string(ex.params, "name")
-        route = self._authorize(ex, self.mesh.catalog.prompt(name), f"Unknown prompt: {name}")
+        route = self._authorize(
+            ex,
+            self.mesh.catalog.prompt(name),
+            f"Unknown prompt: {name}",
+            kind="prompts",
+            args=ex.params.get("arguments"),
+        )
         if self.rate_limits is not None:
             await self.rate_limits.check(ex, route)
         service, result = await self._forward(ex, route, "name", route.name)
@@ -291,7 +314,9 @@ class Dispatcher:
 
     async def _read_resource(self, ex: Exchange) -> dict[str, Any]:
         uri = _string(ex.params, "uri")
-        route = self._authorize(ex, self.mesh.catalog.resource(uri), f"Unknown resource: {uri}")
+        route = self._authorize(
+            ex, self.mesh.catalog.resource(uri), f"Unknown resource: {uri}", kind="resources"
+        )
         if self.rate_limits is not None:
             await self.rate_limits.check(ex, route)
         service, result = await self._forward(ex, route, "uri", route.name)
@@ -308,10 +333,22 @@ class Dispatcher:
         catalog = self.mesh.catalog
         match ref:
             case {"type": "ref/prompt", "name": str() as name}:
-                route = self._authorize(ex, catalog.prompt(name), f"Unknown prompt: {name}")
+                route = self._authorize(
+                    ex,
+                    catalog.prompt(name),
+                    f"Unknown prompt: {name}",
+                    kind="prompts",
+                    invoked=False,
+                )
                 upstream_ref = {**ref, "name": route.name}
             case {"type": "ref/resource", "uri": str() as uri}:
-                route = self._authorize(ex, catalog.resource(uri), f"Unknown resource: {uri}")
+                route = self._authorize(
+                    ex,
+                    catalog.resource(uri),
+                    f"Unknown resource: {uri}",
+                    kind="resources",
+                    invoked=False,
+                )
                 upstream_ref = {**ref, "uri": route.name}
             case _:
                 raise McpError(
@@ -323,9 +360,12 @@ class Dispatcher:
 
     async def _subscribe(self, ex: Exchange) -> dict[str, Any]:
         uri = _string(ex.params, "uri")
-        route = self._authorize(ex, self.mesh.catalog.resource(uri), f"Unknown resource: {uri}")
+        route = self._authorize(
+            ex, self.mesh.catalog.resource(uri), f"Unknown resource: {uri}", kind="resources"
+        )
         add = ex.method == "resources/subscribe"
         subscriptions = ex.client.subscriptions
+        uri = self._exposed(route)  # the form the service's updates come back in
         if add == (uri in subscriptions):
             return {}
         if add:  # counted only once the service took it, so a refused one can be retried
@@ -348,7 +388,9 @@ class Dispatcher:
         await self.mesh.started.wait()
         uris = wanted.get("resourceSubscriptions")
         routes = {
-            uri: self._authorize(ex, self.mesh.catalog.resource(uri), uri, audit=False)
+            uri: self._authorize(
+                ex, self.mesh.catalog.resource(uri), uri, kind="resources", audit=False
+            )
             for uri in jsonrpc.as_array(uris) or []
             if isinstance(uri, str)
         }
@@ -356,7 +398,7 @@ class Dispatcher:
             tools=wanted.get("toolsListChanged") is True,
             prompts=wanted.get("promptsListChanged") is True,
             resources=wanted.get("resourcesListChanged") is True,
-            uris=frozenset(routes),
+            uris=frozenset(self._exposed(route) for route in routes.values()),
         )
         ack: dict[str, Any] = {key: True for key in _LISTEN_KINDS if wanted.get(key) is True}
         if routes:
@@ -379,12 +421,37 @@ class Dispatcher:
                     with contextlib.suppress(McpError):  # a service that is gone forgot it anyway
                         await self.mesh.subscribe(route.namespace, route.name, False)
 
+    def _exposed(self, route: Route) -> str:
+        """The exposed form of a resource route's URI (normal form, as updates name it)."""
+        namer = self.mesh.catalog.namers.get(route.namespace)
+        return namer.uri(route.name) if namer is not None else route.name
+
     # --- policy and audit -------------------------------------------------------------------
 
     def _authorize(
-        self, ex: Exchange, route: Route | None, unknown: str, *, audit: bool = True
+        self,
+        ex: Exchange,
+        route: Route | None,
+        unknown: str,
+        *,
+        kind: Kind = "tools",
+        args: Any = None,
+        invoked: bool = True,
+        audit: bool = True,
     ) -> Route:
-        return authorize(self.trail, ex, route, unknown, audit=audit)
+        if self.rules is None:  # the hot path without rules passes what it passed before them
+            return authorize(self.trail, ex, route, unknown, audit=audit)
+        return authorize(
+            self.trail,
+            ex,
+            route,
+            unknown,
+            rules=self.rules,
+            kind=kind,
+            args=args,
+            invoked=invoked,
+            audit=audit,
+        )
 
     # --- notifications ----------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ from micro_mcp.audit.sinks import AuditSink
 from micro_mcp.gateway.clients.client import ClientSession
 from micro_mcp.gateway.core.exchange import Exchange
 from micro_mcp.policy import engine
+from micro_mcp.policy.model import Decision
 from micro_mcp.telemetry.recorder import Recorder
 
 ARGUMENT_METHODS = ("tools/call", "prompts/get")
@@ -28,8 +29,9 @@ class Trail:
         self.telemetry = telemetry
         self.include_arguments = include_arguments
 
-    def call(self, ex: Exchange, decision: str | None) -> None:
-        """Record a request as it arrives, with the policy decision (None: none was taken)."""
+    def call(self, ex: Exchange, decision: str | None, why: Decision | None = None) -> None:
+        """Record a request as it arrives, with the policy decision (None: none was taken) and,
+        from a policy check, the rule that decided and the reason."""
         ex.audited = True
         self.telemetry.on_call(ex, decision, principal_name(ex.client))
         arguments = ex.params.get("arguments") if ex.method in ARGUMENT_METHODS else None
@@ -43,6 +45,8 @@ class Trail:
             arguments=arguments if self.include_arguments else None,
             arguments_size=size,
             arguments_sha256=digest,
+            rule=why.rule if why is not None else None,
+            reason=why.reason if why is not None else None,
         )
 
     def consent(self, ex: Exchange, decision: str, reason: str | None = None) -> None:
