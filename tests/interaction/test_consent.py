@@ -413,3 +413,56 @@ async def test_a_call_over_its_rate_limit_is_refused_before_anyone_is_asked() ->
         assert limited["error"]["code"] == codes.RATE_LIMITED
         assert len(_asked(client)) == 1
         assert _decisions(gw) == ["granted"]
+
+
+# --- a consent rule ---------------------------------------------------------------------------
+
+
+async def test_a_consent_rule_asks_only_where_its_condition_holds_and_names_itself() -> None:
+    fs = _fs()
+    config = {
+        "principals": {"alice": {"token": ALICE}},
+        "rules": [
+            {"id": "fs-all", "effect": "allow", "tools": ["fs.*"]},
+            {
+                "id": "ask-outside-docs",
+                "effect": "consent",
+                "tools": ["fs.write"],
+                "when": '!under(args.path, "docs")',
+            },
+        ],
+    }
+    async with gateway({"fs": fs}, config) as gw:
+        client = await _handshake(gw)
+        client.answer = _answering("accept")
+        inside = await client.request("tools/call", _write(path="docs/a.md"))
+        assert "result" in inside
+        assert _asked(client) == []  # the condition does not hold: nobody is asked
+        outside = await client.request("tools/call", _write(path="src/a.py"))
+        assert outside["result"]["structuredContent"] == {"result": "wrote 5 to src/a.py"}
+        (question,) = _asked(client)
+        assert '"src/a.py"' in question["params"]["message"]
+        (record,) = gw.audit.of(event="consent")
+        assert (record.consent, record.rule) == ("granted", "ask-outside-docs")
+        client.answer = _answering("decline")
+        refused = await client.request("tools/call", _write(path="src/b.py"))
+        # Remembered for the tool on this session: not asked again within the window.
+        assert "result" in refused
+        assert len(fs.of("tools/call")) == 3
+
+
+async def test_a_declined_consent_rule_keeps_the_call_from_the_service() -> None:
+    fs = _fs()
+    config = {
+        "principals": {"alice": {"token": ALICE}},
+        "rules": [{"id": "ask", "effect": "consent", "tools": ["fs.write"]}],
+        "consent": {"rememberSeconds": 0},
+    }
+    async with gateway({"fs": fs}, config) as gw:
+        client = await _handshake(gw)
+        client.answer = _answering("decline")
+        reply = await client.request("tools/call", _write())
+        assert reply["error"]["code"] == codes.CONSENT_REFUSED
+        assert fs.of("tools/call") == []
+        listed = await client.request("tools/list", {})
+        assert [t["name"] for t in listed["result"]["tools"]] == ["fs.write"]  # read: no rule

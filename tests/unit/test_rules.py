@@ -257,7 +257,7 @@ def test_bad_cel_is_a_config_error_naming_the_rule() -> None:
     ("rule", "message"),
     [
         ({"id": "x", "effect": "allow"}, "names no 'tools', 'resources' or 'prompts'"),
-        ({"id": "x", "effect": "consent", "tools": ["*"]}, "'allow' or 'deny'"),
+        ({"id": "x", "effect": "ask", "tools": ["*"]}, "'allow', 'deny' or 'consent'"),
         ({"id": "has space", "effect": "allow", "tools": ["*"]}, "id 'has space'"),
         ({"id": "x", "effect": "allow", "tools": ["*"], "who": ["a"]}, "Extra inputs"),
     ],
@@ -412,3 +412,50 @@ def test_the_issue_examples_work_as_written() -> None:
     url = "https://www.example.com/a"
     assert view.decide("tools", "http.fetchText", Call({"url": url})).allowed
     assert not view.decide("tools", "http.fetchText", Call({"url": "https://x.org/"})).allowed
+
+
+CONSENTING = rules(
+    {"id": "write-anywhere", "effect": "allow", "tools": ["fs.write*"]},
+    {
+        "id": "ask-outside-docs",
+        "effect": "consent",
+        "tools": ["fs.write*"],
+        "when": '!under(args.path, "docs")',
+    },
+    {"id": "ask-always", "effect": "consent", "tools": ["fs.move"]},
+    {"id": "no-secrets", "effect": "deny", "tools": ["fs.*"], "when": 'under(args.path, "keys")'},
+)
+
+
+@pytest.mark.parametrize(
+    ("subject", "args", "allowed", "consent", "rule"),
+    [
+        # The consent rule's condition holds: allowed once the human approves, over the allow.
+        ("fs.writeFile", {"path": "src/a.py"}, True, True, "ask-outside-docs"),
+        # It does not hold: the allow decides, and nobody is asked.
+        ("fs.writeFile", {"path": "docs/a.md"}, True, False, "write-anywhere"),
+        # A deny that applies wins over consent.
+        ("fs.writeFile", {"path": "keys/id"}, False, False, "no-secrets"),
+        # A consent rule with no condition asks on every call; no allow rule is needed.
+        ("fs.move", {"path": "docs/a.md"}, True, True, "ask-always"),
+        # A condition that cannot be evaluated never lets the call through unasked.
+        ("fs.writeFile", {"path": 7}, False, False, "no-secrets"),
+        ("fs.writeFile", {}, False, False, "no-secrets"),
+    ],
+)
+def test_a_consent_rule_allows_only_with_the_humans_approval_and_yields_to_deny(
+    subject: str, args: dict[str, Any], allowed: bool, consent: bool, rule: str
+) -> None:
+    decision = CONSENTING.view(EVE).decide("tools", subject, Call(args))
+    assert (decision.allowed, decision.consent, decision.rule) == (allowed, consent, rule)
+
+
+def test_a_tool_behind_a_consent_rule_is_listed() -> None:
+    view = CONSENTING.view(EVE)
+    assert view.lists("tools", "fs.move")
+    assert view.decide("tools", "fs.move", None).allowed
+
+
+def test_a_consent_rule_over_resources_or_prompts_is_refused_at_load() -> None:
+    with pytest.raises(ValueError, match="consent is asked before tool calls only"):
+        RuleSpec.model_validate({"id": "r", "effect": "consent", "resources": ["fs.*"]})

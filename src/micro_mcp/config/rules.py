@@ -28,8 +28,10 @@ class RuleSpec(BaseModel):
 
     id: str
     """Names the rule in audit records, errors and logs; unique in the config."""
-    effect: Literal["allow", "deny"]
-    """`allow` or `deny`; a deny that applies wins over any allow."""
+    effect: Literal["allow", "deny", "consent"]
+    """`allow`, `deny`, or `consent`: allowed once the human approves the call, asked through
+    MCP elicitation (see the `consent` section for how long an approval lasts). A deny that
+    applies wins over both; a consent that applies wins over an allow."""
     principals: tuple[str, ...] = ()
     """Principal names the rule applies to."""
     groups: tuple[str, ...] = ()
@@ -59,6 +61,10 @@ class RuleSpec(BaseModel):
             raise ValueError(
                 f"rule {self.id!r} names no 'tools', 'resources' or 'prompts': it would match "
                 "nothing"
+            )
+        if self.effect == "consent" and (self.resources or self.prompts):
+            raise ValueError(
+                f"rule {self.id!r}: consent is asked before tool calls only; name 'tools'"
             )
         return self
 

@@ -55,3 +55,5 @@ class Decision:
     reason: str
     rule: str | None = None
     """The id of the rule that decided, when a rule did."""
+    consent: bool = False
+    """Allowed only once the human approves the call (a `consent` rule decided)."""

@@ -14,10 +14,11 @@ and pure:
 So a call that `decide` allows is always an item that `lists` shows: the listing never hides
 what a call may use, and hides everything no call may use.
 
-`effect` is `allow` or `deny`. Consent is asked today by tool name (`consent.tools`, in
-`gateway/core/consent.py`); a `consent` effect here, to ask on conditions (a write outside
-`docs/`), would be decided like an allow whose decision says so, for the dispatcher to ask
-through the same `Consent` before the call.
+`effect` is `allow`, `deny` or `consent`. A consent rule is an allow that asks first: where it
+covers a call and its condition holds, the decision allows the call and says so (`consent`),
+and the dispatcher asks the human through `gateway/core/consent.py` before the call runs. A
+deny that applies wins over it, and it wins over an allow (an allow rule elsewhere never skips
+the question); a consent condition that fails to evaluate denies, as a deny's does.
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ class Rule:
     """One compiled rule."""
 
     id: str
-    effect: Literal["allow", "deny"]
+    effect: Literal["allow", "deny", "consent"]
     principals: frozenset[str]
     groups: frozenset[str]
     scopes: frozenset[str]
@@ -91,7 +92,7 @@ class RuleView:
             if rule.covers(kind, subject):
                 if rule.effect == "deny" and rule.condition is None:
                     return False
-                allowed = allowed or rule.effect == "allow"
+                allowed = allowed or rule.effect != "deny"
         return allowed
 
     def decide(self, kind: Kind, subject: str, call: Call | None) -> Decision:
@@ -115,6 +116,19 @@ class RuleView:
                 return Decision(
                     False, subject, f"rule {rule.id!r} denies it: condition holds", rule.id
                 )
+        for rule in covering:
+            if rule.effect != "consent":
+                continue
+            if rule.condition is None:
+                return Decision(True, subject, f"rule {rule.id!r} asks consent", rule.id, True)
+            variables = self._variables(subject, call, rule.condition.names, variables)
+            holds, error = rule.condition.test(variables)
+            if error is not None:
+                reason = f"rule {rule.id!r} asks consent, but its condition failed ({error})"
+                return Decision(False, subject, reason, rule.id)
+            if holds:
+                reason = f"rule {rule.id!r} asks consent: condition holds"
+                return Decision(True, subject, reason, rule.id, True)
         unmet: list[str] = []
         for rule in covering:
             if rule.effect != "allow":
@@ -139,7 +153,7 @@ class RuleView:
             if rule.effect == "deny" and rule.condition is None:
                 return Decision(False, subject, f"rule {rule.id!r} denies it", rule.id)
         for rule in covering:
-            if rule.effect == "allow":
+            if rule.effect != "deny":
                 return Decision(True, subject, f"rule {rule.id!r} lists it", rule.id)
         return Decision(False, subject, "no rule allows it (once rules exist, the default is deny)")
 

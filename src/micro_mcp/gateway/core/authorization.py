@@ -57,6 +57,8 @@ def authorize(
         # rules configured writes the same record as before rules existed.
         why = decision if rules is not None or not decision.allowed else None
         trail.call(ex, "allow" if decision.allowed else "deny", why)
+    if decision.consent:
+        ex.consent_rule = decision.rule
     if not decision.allowed:
         raise PolicyDenied(f"Denied: {route.subject} is not allowed ({decision.reason})")
     return route

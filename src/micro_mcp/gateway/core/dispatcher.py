@@ -256,7 +256,8 @@ class Dispatcher:
         )
         if self.rate_limits is not None:
             await self.rate_limits.check(ex, route)
-        if self.consent.required(route) and (asked := await self.consent.obtain(ex, route)):
+        needs_consent = ex.consent_rule is not None or self.consent.required(route)
+        if needs_consent and (asked := await self.consent.obtain(ex, route)):
             return asked  # a 2026-07-28 client gets the question; it calls again with the answer
         service, result = await self._forward(ex, route, "name", route.name)
         if ex.consented:

@@ -27,3 +27,5 @@ class Exchange:
     """The id of the rate-limit rule that refused the request, for its audit record."""
     consented: bool = False
     """The human's consent was obtained (or remembered) for this call."""
+    consent_rule: str | None = None
+    """The id of the `consent` rule that asks the human before this call, if one does."""

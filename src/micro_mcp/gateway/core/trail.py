@@ -51,7 +51,7 @@ class Trail:
 
     def consent(self, ex: Exchange, decision: str, reason: str | None = None) -> None:
         """Record the human's consent to a call (or why there is none) as it is decided."""
-        self._emit(ex, "consent", consent=decision, reason=reason)
+        self._emit(ex, "consent", consent=decision, reason=reason, rule=ex.consent_rule)
 
     def reply(self, ex: Exchange, outcome: str, code: int | None) -> None:
         """Record how a request ended; a request never recorded on arrival gets that first."""
