@@ -177,3 +177,25 @@ async def test_a_remote_added_by_name_is_served_by_the_gateway_with_its_header(
         finally:
             service.terminate()
     assert seen.structured_content == {"authorization": "Bearer t0k3n"}
+
+
+def test_the_quickstart_example_works_as_written(tmp_path: Path) -> None:
+    quickstart = (Path(__file__).resolve().parents[2] / "docs" / "QUICKSTART.md").read_text()
+    section = quickstart.split("## 9. Add a server from the MCP Registry", 1)[1]
+    command = section.split("```bash\n", 1)[1].split("\n```", 1)[0]
+    printed = section.split("prints\n\n```\n", 1)[1].split("\n```", 1)[0]
+    (tmp_path / ".venv").symlink_to(sys.prefix)  # the venv these tests run in
+    done = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", command],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == printed.strip()
+    loaded, _ = load_manifest(tmp_path / "my-services.json")
+    entry = loaded.mcp_servers["remote-weather"]
+    assert (entry.type, entry.url) == ("streamable-http", "https://api.example.com/mcp")
+    assert entry.headers == {"Authorization": "Bearer my-weather-token"}
