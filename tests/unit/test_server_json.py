@@ -179,3 +179,13 @@ def test_a_server_with_nothing_runnable_is_refused_saying_what_it_offers(name):
 )
 def test_namespace_for_a_registry_name(name, namespace):
     assert server_json.namespace_for(name) == namespace
+
+
+def test_a_remote_url_with_an_undeclared_placeholder_is_refused():
+    server = example("with-remote.json")
+    server["remotes"][0]["url"] = "https://{host}/{tenant}/mcp"
+    answer, _ = answering({"Authorization": "x"})
+    with pytest.raises(ConfigError) as refused:
+        server_json.entry(server, answer)
+    assert "tenant" in str(refused.value)
+    assert "host" not in str(refused.value).split(":")[-1]

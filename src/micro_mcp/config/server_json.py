@@ -197,6 +197,9 @@ class _Builder:
     def remote(self, remote: Mapping[str, Any]) -> Entry:
         variables: Mapping[str, Any] = remote.get("variables") or {}
         url = self._substitute(remote["url"], variables, "url")
+        left = [m.group(1) for m in _VARIABLE.finditer(url) if m.group(1) not in variables]
+        if left:
+            raise ConfigError(f"remote {remote['url']}: no variable declares {', '.join(left)}")
         headers: dict[str, str] = {}
         for header in remote.get("headers") or ():
             value = self._value(header, header["name"], "header", f"headers.{header['name']}")
