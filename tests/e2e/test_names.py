@@ -14,7 +14,7 @@ from mcp.shared.exceptions import MCPError
 
 from micro_mcp import codes
 from tests.e2e.conftest import FIXTURES, gateway_params
-from tests.fixtures.long_names_server import PROMPT, TOOLS
+from tests.fixtures.long_names_server import AZURE_DEVOPS_TOOLS, PROMPT, TOOLS
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
 
@@ -56,3 +56,21 @@ async def test_long_names_pass_a_64_character_host_and_reach_the_right_tool(
     assert named == [f"analytics-warehouse.{PROMPT}"]
     called = {c.get("name") for c in calls if c["event"] == "call" and c["method"] == "tools/call"}
     assert {f"analytics-warehouse.{tool}" for tool in (TOOLS[0], TOOLS[1], TOOLS[3])} <= called
+
+
+async def test_real_long_names_behind_a_long_namespace_fit_and_stay_apart(tmp_path: Path) -> None:
+    namespace = "azure-devops-contoso-production"
+    assert len(namespace) == 31
+    service = {**SERVICE, "args": [*SERVICE["args"], "--azure-devops"]}
+    config = {"separator": "_", "names": {"alphabet": "A-Za-z0-9_-"}}
+    async with Client(gateway_params(tmp_path, {namespace: service}, config)) as client:
+        tools = [tool.name for tool in (await client.list_tools()).tools]
+        answers = [(await client.call_tool(name, {})).structured_content for name in tools]
+    assert all(re.fullmatch(r"[a-zA-Z0-9_-]{1,64}", name) for name in tools)
+    assert len(set(tools)) == 4
+    assert f"{namespace}_repo_list_pull_request_threads" in tools  # 62 characters: kept
+    cut = [name for name in tools if name.startswith(f"{namespace}_repo_list_pull_requests-")]
+    assert len(cut) == 2  # the same 55 characters, told apart by the hash
+    assert [answer and answer["result"] for answer in answers] == [
+        f"{tool} all" for tool in AZURE_DEVOPS_TOOLS
+    ]
