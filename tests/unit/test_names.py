@@ -177,7 +177,14 @@ def test_a_stricter_alphabet_rewrites_dots_and_a_shorter_limit_cuts_sooner():
 
 @pytest.mark.parametrize(
     ("alphabet", "fine"),
-    [("A-Za-z0-9_.-", True), ("a-z0-9-", True), ("A-Z0-9_.-", False), ("[", False)],
+    [
+        ("A-Za-z0-9_.-", True),
+        ("a-z0-9-", True),
+        ("A-Z0-9_.-", False),
+        ("[", False),
+        ("a-z0-9-]", False),
+        ("z-a", False),
+    ],
 )
 def test_alphabet_problem_names_what_is_wrong(alphabet, fine):
     assert (names.alphabet_problem(alphabet) is None) is fine

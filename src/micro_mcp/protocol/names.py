@@ -20,6 +20,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import re
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -66,9 +67,14 @@ def split_uri(uri: str) -> tuple[str, str] | None:
 def alphabet_problem(alphabet: str) -> str | None:
     """Why `alphabet` (a regex character-class body) cannot serve as a name alphabet, or None."""
     try:
-        outside = _outside(alphabet)
-    except re.error as exc:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # re warns of a `[` that a later Python reads as a set
+            outside = _outside(alphabet)
+            inside = re.compile(f"[{alphabet}]")
+    except (re.error, FutureWarning) as exc:
         return f"{alphabet!r} is not a regex character class body: {exc}"
+    if inside.fullmatch("a") is None:  # `a-z]` compiles, as a class and then a literal `]`
+        return f"{alphabet!r} is not one regex character class body"
     missing = "".join(ch for ch in _REQUIRED if outside.search(ch))
     if missing:
         return f"must allow a-z, 0-9 and '-' (namespaces and hash suffixes); misses {missing!r}"
@@ -171,9 +177,9 @@ def expose(wanted: Sequence[tuple[Namer, str]]) -> list[str | None]:
         rules = namer.rules
         # Up to the whole digest, while the cut leaves the prefix (namespace and separator) whole.
         for digits in range(HASH_DIGITS, 65, 4):
-            short = rules.shorten(exposed, canonical, digits)
             if rules.max_length - 1 - digits < len(exposed) - len(name):
                 break
+            short = rules.shorten(exposed, canonical, digits)
             if short not in taken:
                 taken.add(short)
                 shortened.add(canonical)
