@@ -189,3 +189,14 @@ def test_a_remote_url_with_an_undeclared_placeholder_is_refused():
         server_json.entry(server, answer)
     assert "tenant" in str(refused.value)
     assert "host" not in str(refused.value).split(":")[-1]
+
+
+def test_secret_values_are_hidden_where_the_entry_is_shown():
+    server = example("with-remote.json")
+    server["remotes"][0]["url"] = "https://{host}/mcp?key={key}"
+    server["remotes"][0]["variables"]["key"] = {"isSecret": True, "isRequired": True}
+    answer, _ = answering({"Authorization": "Bearer t", "key": "k-9"})
+    made = server_json.entry(server, answer)
+    assert made.spec["url"] == "https://api.example.com/mcp?key=k-9"
+    assert made.shown() == "https://api.example.com/mcp?key=***"
+    assert made.secrets == ["url", "headers.Authorization"]

@@ -106,8 +106,7 @@ def run(args: argparse.Namespace, prompt: Prompt | None = None) -> int:
     except ConfigError as exc:
         print(f"micro-mcp add: {exc}", file=sys.stderr)
         return 2
-    shown = made.spec.get("url") or " ".join([made.spec["command"], *made.spec["args"]])
-    print(f"added {namespace!r} to {path}: {shown}")
+    print(f"added {namespace!r} to {path}: {made.shown()}")
     if made.secrets:
         print(
             f"note: {path} now holds secret values in clear text ({', '.join(made.secrets)}); "

@@ -75,6 +75,15 @@ class Entry:
     `args (--token)`)."""
     missing: list[Input] = field(default_factory=list[Input])
     """Required inputs left without a value; the entry is unusable while any are."""
+    secret_values: set[str] = field(default_factory=set[str])
+    """The secret values given, for hiding them wherever the entry is shown."""
+
+    def shown(self) -> str:
+        """The entry's URL or command line, secret values hidden."""
+        text = self.spec.get("url") or " ".join([self.spec["command"], *self.spec["args"]])
+        for value in sorted(self.secret_values, key=len, reverse=True):
+            text = text.replace(value, "***") if value else text
+        return text
 
 
 @functools.cache
@@ -228,6 +237,7 @@ class _Builder:
         given = self._ask(spec, key, kind)
         if given is not None and spec.get("isSecret"):
             self.result.secrets.append(where)
+            self.result.secret_values.add(given)
         return given
 
     def _substitute(self, template: str, variables: Mapping[str, Any], where: str) -> str:
@@ -238,6 +248,7 @@ class _Builder:
             given = self._ask(variables[name], name, "variable")
             if given is not None and variables[name].get("isSecret"):
                 self.result.secrets.append(where)
+                self.result.secret_values.add(given)
             return match.group(0) if given is None else given
 
         return _VARIABLE.sub(fill, template)
