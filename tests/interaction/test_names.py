@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from mcp.server.mcpserver import MCPServer
+from mcp_types import Completion
 
 from micro_mcp import codes
 from tests.interaction.harness import Tap, gateway, sdk_service
@@ -41,6 +42,10 @@ def _warehouse() -> Tap:
     @server.prompt(name=LONG_PROMPT)
     def summary(quarter: str) -> str:
         return f"summarize {quarter}"
+
+    @server.completion()
+    async def complete(ref: object, argument: object, context: object) -> Completion:
+        return Completion(values=["Q1", "Q2"])
 
     return Tap(sdk_service(server))
 
@@ -77,11 +82,21 @@ async def test_long_names_reach_the_client_within_64_characters_and_call_the_rig
         )
         assert reply["result"]["messages"][0]["content"]["text"] == "summarize Q3"
         assert warehouse.of("prompts/get")[0]["params"]["name"] == LONG_PROMPT
+        completed = await client.request(
+            "completion/complete",
+            {
+                "ref": {"type": "ref/prompt", "name": prompt},
+                "argument": {"name": "quarter", "value": "Q"},
+            },
+        )
+        assert completed["result"]["completion"]["values"] == ["Q1", "Q2"]
+        assert warehouse.of("completion/complete")[0]["params"]["ref"]["name"] == LONG_PROMPT
 
         calls = gw.audit.of(event="call", service="analytics-warehouse")
         assert [c.name for c in calls] == [
             f"analytics-warehouse.{LONG_TOOL}",
             f"analytics-warehouse.{LONG_TOOL}_dry",
+            f"analytics-warehouse.{LONG_PROMPT}",
             f"analytics-warehouse.{LONG_PROMPT}",
         ]
 
