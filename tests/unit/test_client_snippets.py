@@ -36,6 +36,10 @@ def test_the_gateway_config_is_valid_and_keeps_tool_names_free_of_dots() -> None
 
     assert config.separator == "_"
     assert config.token is not None
+    rules = config.names.rules()
+    assert rules.max_length == 64
+    assert not rules.allows(".")
+    assert rules.allows("fs_listDir-0a1b")
 
 
 @pytest.mark.parametrize("path", [p for p in SNIPPETS if ".stdio." in p.name], ids=str)

@@ -11,6 +11,7 @@ import pytest
 from micro_mcp.config.load import load_config, load_manifest
 from micro_mcp.config.model import GatewayConfig, Manifest, PolicySpec
 from micro_mcp.errors import ConfigError
+from micro_mcp.protocol.names import NameRules
 
 MANIFEST_JSON = """{
   "mcpServers": {
@@ -255,3 +256,37 @@ def test_missing_config_file_is_an_error_not_the_defaults(tmp_path):
     with pytest.raises(ConfigError) as caught:
         load_config(missing)
     assert str(missing) in str(caught.value)
+
+
+def test_names_default_to_64_characters_of_the_hosts_alphabet():
+    assert GatewayConfig().names.rules() == NameRules(64, "A-Za-z0-9_.-")
+
+
+def test_names_take_camel_case_keys(tmp_path):
+    data = {"separator": "_", "names": {"maxLength": 48, "alphabet": "A-Za-z0-9_-"}}
+    config = load_config(write(tmp_path, "gateway.json", data))
+    assert config.names.rules() == NameRules(48, "A-Za-z0-9_-")
+
+
+@pytest.mark.parametrize(
+    ("names", "path"),
+    [
+        ({"maxLength": 47}, "names.maxLength"),
+        ({"alphabet": "A-Z0-9_.-"}, "names.alphabet"),
+        ({"alphabet": "a-z0-9."}, "names.alphabet"),
+        ({"alphabet": "z-a"}, "names.alphabet"),
+        ({"maxLen": 64}, "names.maxLen"),
+    ],
+)
+def test_bad_names_settings_are_refused_and_their_path_named(tmp_path, names, path):
+    message = config_error(tmp_path, {"names": names})
+    assert f": {path}:" in message
+
+
+def test_a_separator_outside_the_names_alphabet_is_refused(tmp_path):
+    message = config_error(tmp_path, {"separator": "/"})
+    assert "names.alphabet" in message
+    config = load_config(
+        write(tmp_path, "ok.json", {"separator": "/", "names": {"alphabet": "a-z0-9/-"}})
+    )
+    assert config.separator == "/"

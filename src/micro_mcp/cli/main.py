@@ -8,7 +8,7 @@ from pathlib import Path
 
 import anyio
 
-from micro_mcp.cli import check, deploy, scaffold, service, status
+from micro_mcp.cli import add, check, deploy, scaffold, service, status
 from micro_mcp.config.load import load_config, load_manifest
 from micro_mcp.errors import ConfigError
 from micro_mcp.gateway.serve import serve
@@ -56,6 +56,9 @@ def _parser() -> argparse.ArgumentParser:
             "deploy", help="render Kubernetes manifests; write a config with fresh tokens"
         )
     )
+    add.configure(
+        commands.add_parser("add", help="add a server from the official MCP Registry to a manifest")
+    )
     return parser
 
 
@@ -72,6 +75,8 @@ def main(argv: list[str] | None = None) -> int:
         return service.run(args)
     if args.command == "deploy":
         return deploy.run(args)
+    if args.command == "add":
+        return add.run(args)
     logs.configure(args.log_level, args.log_format or "text")
     try:
         manifest, base_dir = load_manifest(args.discovery)

@@ -186,6 +186,31 @@ class HttpSpec(_Frozen):
     Without tokens every caller is `anonymous`, and only `maxSessions` applies."""
 
 
+class NamesSpec(_Frozen):
+    """What hosts accept as tool and prompt names; longer names, or names with other characters,
+    are shortened reversibly (cut, plus a hash of the canonical `namespace.name`)."""
+
+    max_length: int = Field(
+        default=names.DEFAULT_MAX_LENGTH, ge=names.MIN_MAX_LENGTH, le=1024, alias="maxLength"
+    )
+    """The longest exposed name, in characters (64: Claude's and OpenAI's limit)."""
+    alphabet: str = names.DEFAULT_ALPHABET
+    """The characters allowed, as a regex character-class body (`A-Za-z0-9_-` for hosts that
+    refuse dots); it must allow a-z, 0-9, '-' and the separator."""
+
+    @field_validator("alphabet")
+    @classmethod
+    def _alphabet(cls, value: str) -> str:
+        problem = names.alphabet_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
+        return value
+
+    def rules(self) -> names.NameRules:
+        """The rules the catalog fits names to."""
+        return names.NameRules(self.max_length, self.alphabet)
+
+
 class GatewayConfig(_Frozen):
     """The gateway's own settings."""
 
@@ -202,6 +227,8 @@ class GatewayConfig(_Frozen):
     audit: AuditSpec = AuditSpec()
     separator: str = "."
     """Between namespace and name in exposed tool and prompt names."""
+    names: NamesSpec = NamesSpec()
+    """The length and alphabet exposed tool and prompt names are fitted to."""
     page_size: int = Field(default=1000, ge=1, alias="pageSize")
     """Items per page of the gateway's own list results."""
     max_message_bytes: int = Field(default=8 * 1024 * 1024, ge=1024, alias="maxMessageBytes")
@@ -221,6 +248,15 @@ class GatewayConfig(_Frozen):
         if value not in names.SEPARATORS:
             raise ValueError(f"must be one of {', '.join(repr(s) for s in names.SEPARATORS)}")
         return value
+
+    @model_validator(mode="after")
+    def _separator_in_alphabet(self) -> GatewayConfig:
+        if not self.names.rules().allows(self.separator):
+            raise ValueError(
+                f"separator {self.separator!r} is outside names.alphabet "
+                f"{self.names.alphabet!r}: add it there, or every name is rewritten"
+            )
+        return self
 
     @model_validator(mode="after")
     def _unique_tokens(self) -> GatewayConfig:

@@ -86,40 +86,48 @@ class Catalog:
     ) -> Catalog:
         """Merge the services' lists, in manifest order, into a new snapshot."""
         catalog = cls(generation, namers)
-        for namespace, namer in namers.items():
-            service = services.get(namespace)
-            if service is not None:
-                catalog._add(namer, service)
-        return catalog
-
-    def _add(self, namer: Namer, service: ServiceCatalog) -> None:
         for kind in KINDS:
             key = _KEY[kind]
-            view = self._views[kind]
-            index = self._tools if kind == "tools" else self._prompts if kind == "prompts" else None
-            for item in service.items(kind):
-                original = item.get(key)
-                if not isinstance(original, str):
-                    continue
-                exposed = namer.uri(original) if key != "name" else namer.name(original)
-                subject = names.subject(namer.namespace, original)
-                if index is not None:
-                    if exposed in index:
-                        logger.warning(
-                            "%s %r of service %s clashes with service %s; hidden",
-                            kind[:-1],
-                            exposed,
-                            namer.namespace,
-                            index[exposed].namespace,
-                        )
-                        continue
-                    index[exposed] = Route(namer.namespace, original, subject)
-                renamed = dict(item)
-                renamed[key] = exposed
-                if kind == "tools":
-                    self._tool_items[exposed] = renamed
-                view.items.append(renamed)
-                view.subjects.append(subject)
+            listed = [
+                (namer, item, item[key])
+                for namespace, namer in namers.items()
+                if (service := services.get(namespace)) is not None
+                for item in service.items(kind)
+                if isinstance(item.get(key), str)
+            ]
+            if key == "name":
+                exposed = names.expose([(namer, original) for namer, _, original in listed])
+            else:
+                exposed = [namer.uri(original) for namer, _, original in listed]
+            for (namer, item, original), name in zip(listed, exposed, strict=True):
+                catalog._add(kind, namer, item, original, name)
+        return catalog
+
+    def _add(
+        self, kind: str, namer: Namer, item: dict[str, Any], original: str, exposed: str | None
+    ) -> None:
+        index = self._tools if kind == "tools" else self._prompts if kind == "prompts" else None
+        subject = names.subject(namer.namespace, original)
+        if index is not None:
+            if exposed is None:
+                holder = index.get(namer.name(original))
+                logger.warning(
+                    "%s %r of service %s clashes with %s; hidden",
+                    kind[:-1],
+                    namer.name(original),
+                    namer.namespace,
+                    f"service {holder.namespace}" if holder else "a name already listed",
+                )
+                return
+            index[exposed] = Route(namer.namespace, original, subject)
+        assert exposed is not None, "only names can clash"
+        renamed = dict(item)
+        renamed[_KEY[kind]] = exposed
+        if kind == "tools":
+            self._tool_items[exposed] = renamed
+        view = self._views[kind]
+        view.items.append(renamed)
+        view.subjects.append(subject)
 
     def count(self, kind: str) -> int:
         """How many items of `kind` the catalog holds (before policy)."""

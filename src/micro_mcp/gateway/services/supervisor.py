@@ -61,7 +61,8 @@ class Supervisor:
         """Where supervisors and per-client sessions run; set by the mesh while it runs."""
 
     def _service(self, namespace: str, spec: ServiceSpec) -> Service:
-        return Service(namespace, spec, Namer(namespace, self.config.separator, spec.prefix))
+        namer = Namer(namespace, self.config.separator, spec.prefix, self.config.names.rules())
+        return Service(namespace, spec, namer)
 
     def namers(self) -> dict[str, Namer]:
         """How each configured service's names appear, in manifest order."""
