@@ -73,6 +73,7 @@ def run(args: argparse.Namespace, console: Console | None = None) -> int:
     try:
         manifest, base_dir = load_manifest(args.discovery)
         config = load_config(args.config)
+        authenticator = build_authenticator(config)
     except ConfigError as exc:
         console.print("[bold red]invalid configuration[/]")
         console.print(str(exc), markup=False, highlight=False, soft_wrap=True)
@@ -80,7 +81,6 @@ def run(args: argparse.Namespace, console: Console | None = None) -> int:
     token: str | None = args.token
     if token == "-":
         token = sys.stdin.readline().strip()
-    authenticator = build_authenticator(config)
     principals = select_principals(authenticator, token)
     report = anyio.run(probe, manifest, config, base_dir)
     title = args.discovery or "the packaged example manifest"
