@@ -8,7 +8,7 @@ from pathlib import Path
 
 import anyio
 
-from micro_mcp.cli import check, scaffold, status
+from micro_mcp.cli import check, scaffold, status, token
 from micro_mcp.config.load import load_config, load_manifest
 from micro_mcp.errors import ConfigError
 from micro_mcp.gateway.serve import serve
@@ -46,6 +46,7 @@ def _parser() -> argparse.ArgumentParser:
             "check", help="start a manifest's services once; show what the gateway would expose"
         )
     )
+    token.configure(commands.add_parser("token", help="make a static token, or hash one"))
     return parser
 
 
@@ -58,6 +59,8 @@ def main(argv: list[str] | None = None) -> int:
         return scaffold.run(args)
     if args.command == "check":
         return check.run(args)
+    if args.command == "token":
+        return token.run(args)
     logs.configure(args.log_level, args.log_format or "text")
     try:
         manifest, base_dir = load_manifest(args.discovery)
