@@ -268,6 +268,28 @@ async def test_a_token_replayed_after_its_expiry_is_refused() -> None:
         await check.verify(token)
 
 
+async def test_a_key_withdrawn_by_the_issuer_takes_its_verified_tokens_along() -> None:
+    issuer = Issuer({"keys": [public_jwk(KEY, "k1"), public_jwk(OTHER_KEY, "k2")]})
+    keys = KeySet(issuer, refresh_interval=0, timeout=5)
+    check = verifier(keys)
+    token = mint(OTHER_KEY, "k2", claims())
+    assert (await check.verify(token))["sub"] == "alice"
+    assert (await check.verify(token))["sub"] == "alice"  # from the cache
+    issuer.document = JWKS  # k2 withdrawn
+    await keys.refresh()
+    with pytest.raises(InvalidToken, match="unknown signing key"):
+        await check.verify(token)
+
+
+async def test_a_refetched_key_set_that_did_not_change_keeps_the_cache() -> None:
+    issuer = Issuer()
+    keys = KeySet(issuer, refresh_interval=0, timeout=5)
+    await keys.refresh()
+    generation = keys.generation
+    await keys.refresh()
+    assert keys.generation == generation and issuer.fetches == 2
+
+
 # --- claims -> principals -----------------------------------------------------------------------
 
 ADMIN, READER, NOBODY = Policy(("*",)), Policy(("fs.read*",)), Policy(())

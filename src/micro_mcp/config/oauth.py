@@ -110,6 +110,9 @@ class OAuthSpec(_Frozen):
     matches; `default` is the top-level `policy`."""
     max_token_bytes: int = Field(default=8192, ge=256, le=65536, alias="maxTokenBytes")
     """Longer tokens are refused before they are parsed."""
+    token_cache_size: int = Field(default=10_000, ge=0, alias="tokenCacheSize")
+    """JWTs that passed, kept (by SHA-256) so that the next call with the same token skips the
+    signature check; their lifetime is still checked each time. 0 checks every call afresh."""
     jwks_refresh_seconds: float = Field(default=30.0, ge=0, alias="jwksRefreshSeconds")
     """Least seconds between two fetches of the key set prompted by unknown `kid`s: a flood of
     made-up key ids costs the issuer one request per interval at most."""

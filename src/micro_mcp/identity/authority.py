@@ -70,6 +70,7 @@ class Authority:
                 audience=oauth.resource,
                 algorithms=oauth.algorithms,
                 leeway=oauth.leeway,
+                cache_size=oauth.token_cache_size,
             )
         if oauth is not None and oauth.introspection is not None:
             spec = oauth.introspection

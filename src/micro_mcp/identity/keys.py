@@ -98,10 +98,14 @@ class KeySet:
         self.timeout = timeout
         self._clock = clock
         self._keys: dict[str | None, SigningKey] = {}
+        self._published: Any = None
         self._attempted: float | None = None
         self._lock = anyio.Lock()
         self.fetches = 0
         """Fetches started so far (for tests and the operator)."""
+        self.generation = 0
+        """Bumped whenever a fetch brings a key set different from the one held: what was
+        verified with the old set is verified again."""
 
     def known(self, kid: str | None) -> SigningKey | None:
         """The cached key `kid`; a token without `kid` gets the only key, if there is one."""
@@ -138,6 +142,7 @@ class KeySet:
             with anyio.fail_after(self.timeout):
                 document = await self._fetch()
             keys = parse(document)
+            published = document.get("keys")
         except TimeoutError:
             logger.warning(
                 "the issuer's JWKS did not arrive within %s s; keeping the keys held", self.timeout
@@ -146,4 +151,7 @@ class KeySet:
         except (OSError, ValueError) as exc:
             logger.warning("could not fetch the issuer's JWKS (%s); keeping the keys held", exc)
             return
+        if published != self._published:
+            self.generation += 1
+            self._published = published
         self._keys = keys

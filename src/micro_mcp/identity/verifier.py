@@ -2,18 +2,31 @@
 
 Each refusal raises `InvalidToken` with a message that tells the client what was wrong, and
 nothing the client could not already read in its own token.
+
+A client sends the same token with every call until it expires, so the claims of a token that
+passed are kept, by the token's SHA-256, in a bounded cache: a token seen before costs a hash
+and a lookup, not a signature check (~15x less). Its lifetime is still checked on every use, and
+the cache is dropped when the issuer's key set changes (a key withdrawn takes its tokens along).
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import re
 import time
+from collections import OrderedDict
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Final
 
 import jwt
+import orjson
 
 from micro_mcp.errors import InvalidToken
 from micro_mcp.identity.keys import KeySet
+
+_COMPACT: Final = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\Z")
+"""A JWS in compact form; the signature is empty only with `alg: none`, refused anyway."""
 
 
 class JwtVerifier:
@@ -27,9 +40,13 @@ class JwtVerifier:
         audience: str,
         algorithms: tuple[str, ...],
         leeway: float,
+        cache_size: int = 10_000,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.keys = keys
+        self.cache_size = cache_size
+        self._verified: OrderedDict[bytes, dict[str, Any]] = OrderedDict()
+        self._generation = keys.generation
         self.issuer = issuer
         self.audience = audience
         self.algorithms = frozenset(algorithms)
@@ -50,10 +67,24 @@ class JwtVerifier:
         Raises:
             InvalidToken: the token is malformed, or fails a check; the message says which.
         """
-        try:
-            header = jwt.get_unverified_header(token)
-        except jwt.PyJWTError as exc:
-            raise InvalidToken(f"malformed token: {exc}") from exc
+        if self._generation != self.keys.generation:
+            self._verified.clear()
+            self._generation = self.keys.generation
+        digest = hashlib.sha256(token.encode()).digest()
+        claims = self._verified.get(digest)
+        if claims is not None:
+            check_lifetime(claims, self._clock(), self.leeway)
+            self._verified.move_to_end(digest)
+            return claims
+        claims = await self._verify(token)
+        if self.cache_size > 0 and self._generation == self.keys.generation:
+            self._verified[digest] = claims
+            if len(self._verified) > self.cache_size:
+                self._verified.popitem(last=False)
+        return claims
+
+    async def _verify(self, token: str) -> dict[str, Any]:
+        header = _header(token)
         alg = header.get("alg")
         if not isinstance(alg, str) or alg not in self.algorithms:
             raise InvalidToken(_refused_algorithm(alg, self.algorithms))
@@ -88,6 +119,25 @@ class JwtVerifier:
             raise InvalidToken(f"malformed token: {exc}") from exc
         check_lifetime(claims, self._clock(), self.leeway)
         return claims
+
+
+def _header(token: str) -> dict[str, Any]:
+    """The JOSE header, read only to choose the key: PyJWT reads it again, strictly, as it
+    verifies. (Its own reader checks base64 a character at a time, ~18 us of a ~60 us check.)
+
+    Raises:
+        InvalidToken: the token is not three base64url parts, or its header is not a JSON object.
+    """
+    if not _COMPACT.match(token):
+        raise InvalidToken("malformed token: not three base64url parts (header.payload.signature)")
+    encoded = token[: token.index(".")]
+    try:
+        header = orjson.loads(base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)))
+    except (ValueError, orjson.JSONDecodeError) as exc:
+        raise InvalidToken("malformed token: its header is not base64url JSON") from exc
+    if not isinstance(header, dict):
+        raise InvalidToken("malformed token: its header is not a JSON object")
+    return header  # pyright: ignore[reportUnknownVariableType] - JSON from the wire
 
 
 def check_lifetime(claims: dict[str, Any], now: float, leeway: float) -> None:
