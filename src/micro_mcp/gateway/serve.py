@@ -113,11 +113,6 @@ def _policy(spec: PolicySpec) -> Policy:
 
 def _token_digest(name: str, spec: StaticToken, environ: Mapping[str, str]) -> bytes | None:
     if spec.token is not None:
-        logger.warning(
-            "principal %r: its token is in the config in clear text; prefer tokenSha256 "
-            "(micro-mcp token hash), tokenFile or tokenEnv",
-            name,
-        )
         return token_digest(spec.token)
     if spec.token_sha256 is not None:
         return bytes.fromhex(spec.token_sha256)
@@ -179,6 +174,13 @@ async def serve(
         raise ConfigError(
             f"refusing to serve {host} without authentication: set a token in the config "
             "(or bind to 127.0.0.1)"
+        )
+    clear = [n for n, spec in [("default", config), *config.principals.items()] if spec.token]
+    if clear:
+        logger.warning(
+            "tokens in the config in clear text (%s): prefer tokenSha256 (micro-mcp token hash), "
+            "tokenFile or tokenEnv",
+            ", ".join(clear),
         )
     if authority.open_principal is not None:
         logger.warning(
