@@ -361,6 +361,27 @@ async def test_a_hung_jwks_endpoint_does_not_stall_tokens_of_known_keys(tmp_path
     assert results == {"known": 200, "unknown": 401}
 
 
+async def test_an_issuer_that_is_down_refuses_jwts_quickly_and_static_tokens_still_work(
+    tmp_path: Path,
+) -> None:
+    port, nobody = free_port(), free_port()  # nothing listens on `nobody`
+    resource = f"http://127.0.0.1:{port}/mcp"
+    down = f"http://127.0.0.1:{nobody}"
+    config = oauth_config(down, resource, jwksRefreshSeconds=0)
+    key = new_key()
+    valid = {"iss": down, "aud": resource, "sub": "x", "scope": SCOPE, "exp": int(time.time()) + 60}
+    async with (
+        http_gateway(tmp_path, {"one": demo()}, config, "--port", str(port)) as url,
+        httpx2.AsyncClient() as http,
+    ):
+        with anyio.fail_after(20):
+            refused = await post(http, url, mint(key, "key-1", valid))
+            static = await post(http, url, "static-token-0123456789")
+    assert refused.status_code == 401
+    assert "unknown signing key" in refused.json()["error"]["message"]
+    assert static.status_code == 200
+
+
 # --- opaque tokens, stdio, and what a service sees ----------------------------------------------
 
 

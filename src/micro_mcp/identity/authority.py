@@ -117,9 +117,9 @@ class Authority:
         if found is not None:
             return found
         if not token:
-            raise Unauthenticated("Unauthenticated: a bearer token is required")
+            raise Unauthenticated("a bearer token is required")
         if self.oauth is None or self.claim_map is None:
-            raise InvalidToken("Unauthenticated: the bearer token is not valid")
+            raise InvalidToken("the bearer token is not valid")
         if len(token) > self.oauth.max_token_bytes:
             raise InvalidToken(f"the token is over {self.oauth.max_token_bytes} bytes")
         claims = await self._claims(token)
