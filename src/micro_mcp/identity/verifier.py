@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import math
 import re
 import time
 from collections import OrderedDict
@@ -146,11 +147,21 @@ def check_lifetime(claims: dict[str, Any], now: float, leeway: float) -> None:
     Raises:
         InvalidToken: expired, not valid yet, or a time claim that is not a number.
     """
+    times: dict[str, float] = {}
     for name in ("exp", "nbf", "iat"):
         value = claims.get(name)
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int | float):
             raise InvalidToken(f"malformed token: {name!r} is not a number")
-    exp, nbf, iat = claims.get("exp"), claims.get("nbf"), claims.get("iat")
+        try:
+            seconds = float(value)
+        except OverflowError:
+            seconds = math.nan
+        if not math.isfinite(seconds):
+            raise InvalidToken(f"malformed token: {name!r} is not a time")
+        times[name] = seconds
+    exp, nbf, iat = times.get("exp"), times.get("nbf"), times.get("iat")
     if exp is not None and now >= exp + leeway:
         raise InvalidToken("the token has expired")
     if nbf is not None and now < nbf - leeway:
