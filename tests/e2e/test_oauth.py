@@ -200,6 +200,31 @@ async def test_an_sdk_client_with_oauth_discovers_registers_authorizes_and_calls
     assert claims["aud"] == url
 
 
+async def test_an_sdk_client_whose_token_lacks_the_scope_steps_up_on_403(tmp_path: Path) -> None:
+    async with oauth_gateway(tmp_path, {"one": demo()}) as (base, url):
+        async with httpx2.AsyncClient() as plain:
+            narrow = await minted(plain, base, aud=url, scope="other")
+        storage, browser = Storage(), Browser()
+        storage.tokens = OAuthToken(access_token=narrow, token_type="Bearer", scope="other")
+        provider = OAuthClientProvider(
+            server_url=url,
+            client_metadata=OAuthClientMetadata(
+                client_name="e2e",
+                redirect_uris=["http://127.0.0.1:1/callback"],  # pyright: ignore[reportArgumentType]
+            ),
+            storage=storage,
+            redirect_handler=browser.open,
+            callback_handler=browser.callback,
+        )
+        http = httpx2.AsyncClient(auth=provider)
+        async with http, Client(streamable_http_client(url, http_client=http)) as client:
+            result = await client.call_tool("one.echo", {"text": "stepped up"})
+    assert "stepped up" in getattr(result.content[0], "text", "")
+    assert browser.redirect is not None, "the client went back to the authorization server"
+    assert storage.tokens is not None and storage.tokens.access_token != narrow
+    assert set((storage.tokens.scope or "").split()) == {"other", SCOPE}
+
+
 # --- what the gateway publishes and answers -------------------------------------------------------
 
 
