@@ -515,7 +515,12 @@ async def idle_sessions(work: Workdir, quick: bool) -> dict[str, Any]:
     port = _free_port()
     gateway = work.gateway(
         {"svc": {"command": NOOP[0], "args": NOOP[1:]}},
-        {"token": TOKEN, "audit": {"path": os.devnull}},
+        # One token opens them all: its share of sessions is raised to fit.
+        {
+            "token": TOKEN,
+            "audit": {"path": os.devnull},
+            "http": {"maxSessionsPerPrincipal": 10_000},
+        },
     )
     gateway += ["--transport", "http", "--port", str(port)]
     async with listening(gateway, port) as process:

@@ -39,3 +39,9 @@ MESSAGE_TOO_LARGE: Final = -32014
 """micro-mcp: a message exceeded the configured size limit and was dropped."""
 OVERLOADED: Final = -32015
 """micro-mcp: the service has as many calls running and queued as it is allowed; try later."""
+RATE_LIMITED: Final = -32016
+"""micro-mcp: the caller is over a rate limit or quota (or its share of sessions); `data` has
+`retryAfter`, the seconds until a retry can succeed. HTTP answers it with 429 and `Retry-After`."""
+RATE_LIMIT_UNAVAILABLE: Final = -32017
+"""micro-mcp: the rate-limit store (Redis) cannot be reached and `failureMode` is `closed`, so
+limited calls are refused; HTTP answers it with 503."""

@@ -11,6 +11,8 @@
        ├─ UpstreamUnavailable
        ├─ UpstreamTimeout
        ├─ Overloaded
+       ├─ RateLimited
+       ├─ RateLimitUnavailable
        ├─ MessageTooLarge
        └─ UpstreamError         the upstream answered with an error; its payload passes through
 
@@ -100,6 +102,22 @@ class Overloaded(McpError):
     """The service's call limit and queue are full: a fast refusal instead of unbounded waiting."""
 
     code = codes.OVERLOADED
+
+
+class RateLimited(McpError):
+    """The caller is over a rate limit or quota; `data` says when to retry."""
+
+    code = codes.RATE_LIMITED
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message, data={"retryAfter": retry_after})
+        self.retry_after = retry_after
+
+
+class RateLimitUnavailable(McpError):
+    """The rate-limit store cannot be reached, and limited calls fail closed."""
+
+    code = codes.RATE_LIMIT_UNAVAILABLE
 
 
 class MessageTooLarge(McpError):

@@ -28,6 +28,7 @@ from micro_mcp.audit.sinks import MemoryAuditSink
 from micro_mcp.config.model import GatewayConfig, Manifest
 from micro_mcp.gateway.clients.client import ClientSession
 from micro_mcp.gateway.core.dispatcher import Dispatcher
+from micro_mcp.gateway.core.rate_limits import RateLimits
 from micro_mcp.gateway.serve import build_authenticator
 from micro_mcp.gateway.services.mesh import Mesh
 from micro_mcp.protocol import jsonrpc, versions
@@ -277,8 +278,12 @@ async def gateway(
     gateway_config = GatewayConfig.model_validate(config or {})
     mesh = Mesh(manifest, gateway_config, Path("."), memory_connector(services))
     audit = AuditTrail()
-    dispatcher = Dispatcher(mesh, audit, Recorder())
-    async with anyio.create_task_group() as tg:
+    recorder = Recorder()
+    async with (
+        RateLimits.open(gateway_config.rate_limits, recorder) as rate_limits,
+        anyio.create_task_group() as tg,
+    ):
+        dispatcher = Dispatcher(mesh, audit, recorder, rate_limits)
         await tg.start(mesh.run)
         with anyio.fail_after(5):
             await mesh.started.wait()

@@ -27,8 +27,11 @@ class AuditEvent:
     decision: str | None = None
     """`allow` or `deny` on calls."""
     outcome: str | None = None
-    """On replies: `ok`, `tool_error`, `error`, `denied` or `cancelled`."""
+    """On replies: `ok`, `tool_error`, `error`, `denied`, `limited` or `cancelled`."""
     error_code: int | None = None
+    rate_limit: str | None = None
+    """On replies refused by a rate limit (outcome `limited`; error code -32016, or -32017 when
+    its store was unreachable): the rule's id."""
     duration_ms: float | None = None
     arguments: Any = None
     """Verbatim arguments, only when the operator asked for them."""

@@ -14,6 +14,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from micro_mcp.config.oauth import OAuthSpec
+from micro_mcp.config.rate_limits import RateLimitsSpec
 from micro_mcp.config.telemetry import TelemetrySpec
 from micro_mcp.protocol import names
 
@@ -221,6 +222,10 @@ class HttpSpec(_Frozen):
     """A handshake-era session unused this long is closed."""
     max_sessions: int = Field(default=10_000, ge=1, alias="maxSessions")
     """Open handshake-era sessions at most; past it, `initialize` gets 503."""
+    max_sessions_per_principal: int = Field(default=100, ge=1, alias="maxSessionsPerPrincipal")
+    """Open handshake-era sessions one principal may hold; past it, its `initialize` gets 429
+    while other principals still get in (one token cannot take the whole `maxSessions`).
+    Without tokens every caller is `anonymous`, and only `maxSessions` applies."""
 
 
 class GatewayConfig(StaticToken):
@@ -245,6 +250,8 @@ class GatewayConfig(StaticToken):
     """Largest message accepted on a stdio pipe, from the client or a service."""
     http: HttpSpec = HttpSpec()
     telemetry: TelemetrySpec = TelemetrySpec()
+    rate_limits: RateLimitsSpec = Field(default=RateLimitsSpec(), alias="rateLimits")
+    """Rate limits and quotas on calls; none unless rules are given."""
     reload_interval: float = Field(default=1.0, ge=0, alias="reloadInterval")
     """Seconds between checks of the manifest file for edits; 0 reloads only on SIGHUP."""
 

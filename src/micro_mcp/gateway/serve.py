@@ -17,6 +17,7 @@ from micro_mcp.audit.sinks import AuditSink, JsonlSink
 from micro_mcp.config.model import GatewayConfig, Manifest, PolicySpec, StaticToken
 from micro_mcp.errors import ConfigError, McpError
 from micro_mcp.gateway.core.dispatcher import Dispatcher
+from micro_mcp.gateway.core.rate_limits import RateLimits
 from micro_mcp.gateway.fronts.guards import LOOPBACK_HOSTS
 from micro_mcp.gateway.fronts.http import HttpFront
 from micro_mcp.gateway.fronts.server import BoundedHeadProtocol, GatewayServer
@@ -191,9 +192,12 @@ async def serve(
     recorder = telemetry if telemetry is not None else Recorder.from_spec(config.telemetry)
     sink = audit if audit is not None else JsonlSink(config.audit.path)
     mesh = Mesh(manifest, config, base_dir)
-    dispatcher = Dispatcher(mesh, sink, recorder)
     try:
-        async with anyio.create_task_group() as tg:
+        async with (
+            RateLimits.open(config.rate_limits, recorder) as rate_limits,
+            anyio.create_task_group() as tg,
+        ):
+            dispatcher = Dispatcher(mesh, sink, recorder, rate_limits)
             await tg.start(authority.run)
             await tg.start(mesh.run)
             scrape = metrics_port if metrics_port is not None else config.telemetry.metrics_port

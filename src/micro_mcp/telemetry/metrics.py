@@ -27,6 +27,11 @@ REQUEST_ERRORS: Final = "micro_mcp_request_errors"
 """Counter `micro_mcp_request_errors_total{service,method,code}`: JSON-RPC errors by code."""
 REQUEST_DURATION: Final = "micro_mcp_request_duration_seconds"
 """Histogram `{service,tool,method}`: from a request's arrival to its answer."""
+RATE_LIMITED: Final = "micro_mcp_rate_limited"
+"""Counter `micro_mcp_rate_limited_total{rule,service}`: calls refused by a rate-limit rule."""
+RATE_LIMIT_STORE_ERRORS: Final = "micro_mcp_rate_limit_store_errors"
+"""Counter `micro_mcp_rate_limit_store_errors_total{failure_mode}`: calls whose limits could not
+be counted because the store was unreachable (refused when `closed`, let through when `open`)."""
 POLICY_DENIALS: Final = "micro_mcp_policy_denials"
 """Counter `micro_mcp_policy_denials_total{principal,service,tool}`: refused by policy or
 for want of a token (principal `anonymous?`)."""
@@ -57,6 +62,8 @@ METHOD: Final = "method"
 OUTCOME: Final = "outcome"
 CODE: Final = "code"
 PRINCIPAL: Final = "principal"
+RULE: Final = "rule"
+FAILURE_MODE: Final = "failure_mode"
 
 NO_SERVICE: Final = ""
 """The `service` label of requests no service answers (lists, `initialize`)."""
@@ -64,7 +71,7 @@ UNKNOWN_NAME: Final = "(unknown)"
 """The `tool` label of a call to a name the catalog does not hold: never the name itself."""
 OTHER: Final = "(other)"
 """The `method` label of a method MCP does not define, and the `code` of an unusual code."""
-OUTCOMES: Final = ("ok", "tool_error", "error", "denied", "cancelled")
+OUTCOMES: Final = ("ok", "tool_error", "error", "denied", "limited", "cancelled")
 """How a request ended (as in the audit trail)."""
 FAILED_OUTCOMES: Final = frozenset({"error", "tool_error"})
 """Outcomes that count toward a service's error rate; denials and cancellations do not."""
@@ -156,6 +163,18 @@ class Metrics:
             (PRINCIPAL, SERVICE, TOOL),
             registry=self.registry,
         )
+        self._rate_limited = Counter(
+            RATE_LIMITED,
+            "Calls refused by a rate-limit rule (rule ids come from the config).",
+            (RULE, SERVICE),
+            registry=self.registry,
+        )
+        self._store_errors = Counter(
+            RATE_LIMIT_STORE_ERRORS,
+            "Calls whose rate limits could not be counted: the store was unreachable.",
+            (FAILURE_MODE,),
+            registry=self.registry,
+        )
         ProcessCollector(registry=self.registry)
         self._status: Callable[[], GatewayStatus] | None = None
         self.registry.register(_StatusCollector(self))
@@ -208,6 +227,15 @@ class Metrics:
     def denial(self, principal: str, service: str, tool: str) -> None:
         """Count one request refused by policy or authentication."""
         self._denials.labels(principal, service, tool).inc()
+
+    def rate_limited(self, rule: str, service: str) -> None:
+        """Count one call refused by rate-limit rule `rule`."""
+        self._rate_limited.labels(rule, service).inc()
+
+    def rate_limit_store_error(self, failure_mode: str) -> None:
+        """Count one call whose limits could not be counted (`closed`: refused; `open`: let
+        through)."""
+        self._store_errors.labels(failure_mode).inc()
 
     # --- rates ------------------------------------------------------------------------------
 

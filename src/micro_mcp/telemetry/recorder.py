@@ -130,6 +130,14 @@ class Recorder:
             exemplar,
         )
 
+    def on_rate_limited(self, rule: str, service: str) -> None:
+        """A call was refused by the rate-limit rule `rule` (an id from the config)."""
+        self.metrics.rate_limited(rule, service)
+
+    def on_rate_limit_store_error(self, failure_mode: str) -> None:
+        """A call's limits could not be counted: the store was unreachable."""
+        self.metrics.rate_limit_store_error(failure_mode)
+
     def close(self) -> None:
         """Flush and stop the trace exporter, if any."""
         if self.tracing is not None:

@@ -23,3 +23,5 @@ class Exchange:
     """The id the service sees, and the audit's correlation id."""
     route: Route | None = None
     audited: bool = False
+    rate_limit: str | None = None
+    """The id of the rate-limit rule that refused the request, for its audit record."""

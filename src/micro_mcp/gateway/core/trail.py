@@ -52,7 +52,14 @@ class Trail:
         seconds = time.perf_counter() - ex.started
         self.telemetry.on_reply(ex, outcome, code, seconds)
         duration_ms = round(seconds * 1000, 3)
-        self._emit(ex, "reply", outcome=outcome, error_code=code, duration_ms=duration_ms)
+        self._emit(
+            ex,
+            "reply",
+            outcome=outcome,
+            error_code=code,
+            rate_limit=ex.rate_limit,
+            duration_ms=duration_ms,
+        )
 
     def _emit(self, ex: Exchange, event: str, **fields: Any) -> None:
         """Emit one audit record with the fields every record of an exchange carries."""

@@ -52,7 +52,7 @@ from micro_mcp.gateway.fronts.asgi import (
     reply,
 )
 from micro_mcp.gateway.fronts.front import Front
-from micro_mcp.gateway.fronts.http_sessions import HttpSession, SessionTable
+from micro_mcp.gateway.fronts.http_sessions import HttpSession, Refusal, SessionTable, refuse
 from micro_mcp.gateway.fronts.legacy_sse import LegacySse
 from micro_mcp.gateway.fronts.responses import ModernAnswer, stream_out
 from micro_mcp.gateway.operator import admin
@@ -98,7 +98,11 @@ class HttpFront:
         self.mesh = dispatcher.mesh
         self.front = Front(dispatcher)
         self.spec = spec
-        self.sessions = SessionTable(spec.max_sessions, spec.session_idle_seconds)
+        # Without tokens every caller is the one anonymous principal: a share of its own
+        # would only lower `maxSessions` for everyone.
+        open_gateway = authority.open_principal is not None
+        per_principal = spec.max_sessions if open_gateway else spec.max_sessions_per_principal
+        self.sessions = SessionTable(spec.max_sessions, spec.session_idle_seconds, per_principal)
         self.tasks = tg
         self.legacy = LegacySse(dispatcher, self.sessions, tg)
         self._exchanges: set[ClientSession] = set()
@@ -215,10 +219,12 @@ class HttpFront:
             return
         session_id = headers.get("mcp-session-id")
         if message.get("method") == "initialize" and session_id is None:
-            session = self.sessions.create(principal)
-            if session is None:
-                await fail(send, 503, codes.INTERNAL_ERROR, "Too many sessions; try later")
+            created = self.sessions.create(principal)
+            if isinstance(created, Refusal):
+                limit = self.sessions.per_principal
+                await refuse(send, created, limit, message.get("id"))
                 return
+            session = created
             self.front.open(session.client)
         else:
             found = await self._session(send, headers, principal)

@@ -8,14 +8,19 @@ request it belongs to, or the session's standalone stream (read with GET).
 
 from __future__ import annotations
 
+import math
 import secrets
 import time
 from collections import OrderedDict
+from dataclasses import dataclass
 from typing import Final
 
+from micro_mcp import codes
 from micro_mcp.gateway.clients.client import ClientSession
+from micro_mcp.gateway.fronts.asgi import JSON_HEADERS, Send, reply
 from micro_mcp.gateway.fronts.streams import EventStream, is_reply_to
 from micro_mcp.policy.model import Principal
+from micro_mcp.protocol import jsonrpc
 from micro_mcp.protocol.jsonrpc import Message, RequestId
 
 RESPONSE_STREAMS_KEPT: Final = 32
@@ -97,23 +102,73 @@ class HttpSession:
             scope.cancel()
 
 
-class SessionTable:
-    """The open sessions, with a cap and an idle limit."""
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """Why no session was opened: the gateway's cap (`principal` False) or the principal's
+    share, and the seconds until one of its sessions could idle out (a hint)."""
 
-    def __init__(self, max_sessions: int, idle_seconds: float) -> None:
+    principal: bool
+    retry_after: int
+
+
+async def refuse(send: Send, refusal: Refusal, limit: int, request_id: RequestId | None) -> None:
+    """Answer a request that would have opened a session: 429 with `Retry-After` when the
+    principal holds its share (`limit`), 503 when the gateway is full."""
+    if not refusal.principal:
+        error = {"code": codes.INTERNAL_ERROR, "message": "Too many sessions; try later"}
+        await reply(send, 503, jsonrpc.encode(jsonrpc.error(request_id, error)), JSON_HEADERS)
+        return
+    error = {
+        "code": codes.RATE_LIMITED,
+        "message": f"Too many sessions for this principal (at most {limit}): end one with "
+        "DELETE, or wait until one idles out",
+        "data": {"retryAfter": refusal.retry_after},
+    }
+    retry = (b"retry-after", str(refusal.retry_after).encode())
+    body = jsonrpc.encode(jsonrpc.error(request_id, error))
+    await reply(send, 429, body, [*JSON_HEADERS, retry])
+
+
+class SessionTable:
+    """The open sessions, with a cap overall and per principal, and an idle limit."""
+
+    def __init__(self, max_sessions: int, idle_seconds: float, per_principal: int) -> None:
         self._sessions: dict[str, HttpSession] = {}
+        self._held: dict[str, int] = {}
+        """Principal name -> its open sessions."""
         self.max_sessions = max_sessions
+        self.per_principal = per_principal
         self.idle_seconds = idle_seconds
 
-    def create(self, principal: Principal) -> HttpSession | None:
-        """A new session, or None when the table is full."""
+    def create(self, principal: Principal) -> HttpSession | Refusal:
+        """A new session, or why not: the principal holds its share, or the table is full.
+        Idle sessions are swept first, so only sessions in use keep anyone out."""
+        name = principal.name
         if len(self._sessions) >= self.max_sessions:
             self.sweep()
             if len(self._sessions) >= self.max_sessions:
-                return None
+                return Refusal(False, self._retry_after(None))
+        if self._held.get(name, 0) >= self.per_principal:
+            self.sweep()
+            if self._held.get(name, 0) >= self.per_principal:
+                return Refusal(True, self._retry_after(name))
         session = HttpSession(principal)
         self._sessions[session.id] = session
+        self._held[name] = self._held.get(name, 0) + 1
         return session
+
+    def held(self, principal: Principal) -> int:
+        """The sessions `principal` holds open."""
+        return self._held.get(principal.name, 0)
+
+    def _retry_after(self, name: str | None) -> int:
+        """Seconds until the least recently used session (of principal `name`, or any) could
+        idle out, at least 1: a hint, since a session in use does not."""
+        times = [
+            s.last_used for s in self._sessions.values() if name is None or s.principal.name == name
+        ]
+        oldest = min(times, default=time.monotonic())
+        return max(1, math.ceil(oldest + self.idle_seconds - time.monotonic()))
 
     def get(self, session_id: str, principal: Principal) -> HttpSession | None:
         """The session with this id opened by this principal, else None."""
@@ -128,6 +183,12 @@ class SessionTable:
         session = self._sessions.pop(session_id, None)
         if session is not None:
             session.close()
+            name = session.principal.name
+            left = self._held[name] - 1
+            if left:
+                self._held[name] = left
+            else:
+                del self._held[name]
         return session
 
     def sweep(self) -> list[HttpSession]:

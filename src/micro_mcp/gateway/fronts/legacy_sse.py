@@ -27,7 +27,7 @@ from micro_mcp.gateway.fronts.asgi import (
     reply,
 )
 from micro_mcp.gateway.fronts.front import Front
-from micro_mcp.gateway.fronts.http_sessions import SessionTable
+from micro_mcp.gateway.fronts.http_sessions import Refusal, SessionTable, refuse
 from micro_mcp.policy.model import Principal
 from micro_mcp.protocol.jsonrpc import Message
 from micro_mcp.transport import sse
@@ -57,8 +57,8 @@ class LegacySse:
 
     async def _open(self, receive: Receive, send: Send, principal: Principal) -> None:
         session = self.sessions.create(principal)
-        if session is None:
-            await fail(send, 503, codes.INTERNAL_ERROR, "Too many sessions; try later")
+        if isinstance(session, Refusal):
+            await refuse(send, session, self.sessions.per_principal, None)
             return
         self.front.open(session.client)
         session.listening = True

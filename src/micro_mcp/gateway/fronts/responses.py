@@ -1,5 +1,12 @@
 """Answering an HTTP request from an `EventStream`: the reply alone as plain JSON when it comes
-first, else an SSE stream that ends with it (or, for a GET, that follows the session)."""
+first, else an SSE stream that ends with it (or, for a GET, that follows the session).
+
+A reply that comes first still has its HTTP status to choose: a 2026-07-28 error gets the
+status the spec maps its code to, and in both eras a rate-limit refusal gets 429 with
+`Retry-After` (or 503 when the limits' store is unreachable), sent as JSON even to a client
+that prefers SSE. Behind anything streamed first, the status is 200 and only the JSON-RPC
+error says it.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +17,7 @@ import orjson
 from anyio.abc import TaskGroup
 from mcp.shared.inbound import ERROR_CODE_HTTP_STATUS
 
+from micro_mcp import codes
 from micro_mcp.gateway.fronts.asgi import (
     JSON_HEADERS,
     SSE_HEADERS,
@@ -28,6 +36,10 @@ LONE_SSE_MAX_BYTES: Final = 512 * 1024
 """The largest reply sent as SSE to a client that prefers it when nothing precedes the reply;
 a larger one goes as plain JSON, which has no event size limit (the SDK's SSE reader refuses
 an event over 1 MiB)."""
+LIMIT_STATUS: Final = {codes.RATE_LIMITED: 429, codes.RATE_LIMIT_UNAVAILABLE: 503}
+"""HTTP statuses of the gateway's own refusals, in both eras."""
+SMALL_REPLY_BYTES: Final = 1024
+"""A handshake-era reply longer than this is no refusal of the gateway's, and is not parsed."""
 RECONNECT_MS: Final = 1000
 """The `retry` of a priming event: milliseconds a client waits before resuming a dropped
 stream."""
@@ -85,9 +97,11 @@ async def _follow(
     resumable = primed and (prefer_sse or sse_only)
     async for seq, data in stream.follow(after, until_cut=resumable):
         alone = not started and stream.finished and seq == stream.seq
-        if alone and not sse_only and (not prefer_sse or len(data) > LONE_SSE_MAX_BYTES):
-            await reply(send, status_of(data) if modern else 200, data, [*JSON_HEADERS, *extra])
-            return "json"
+        if alone and not sse_only:
+            status, headers = head_of(data, modern=modern)
+            if status != 200 or not prefer_sse or len(data) > LONE_SSE_MAX_BYTES:
+                await reply(send, status, data, [*JSON_HEADERS, *headers, *extra])
+                return "json"
         if not started:
             headers = [*SSE_HEADERS, *extra]
             await send({"type": "http.response.start", "status": 200, "headers": headers})
@@ -165,14 +179,26 @@ class ModernAnswer:
             self._stream.close()
             await self._done.wait()
         elif self._reply is not None:
-            await reply(self._send, status_of(self._reply), self._reply, JSON_HEADERS)
+            status, headers = head_of(self._reply, modern=True)
+            await reply(self._send, status, self._reply, [*JSON_HEADERS, *headers])
 
 
-def status_of(data: bytes) -> int:
-    """The HTTP status of a 2026-07-28 reply: errors the spec maps, else 200."""
-    if b'"error"' not in data:
-        return 200
-    reply = orjson.loads(data)
-    error = jsonrpc.as_object(reply.get("error"))
+def head_of(data: bytes, *, modern: bool) -> tuple[int, list[tuple[bytes, bytes]]]:
+    """The HTTP status of a reply sent alone, and headers it adds: for a 2026-07-28 reply the
+    status the spec maps its error to; in both eras 429 with `Retry-After` for a rate limit,
+    503 when the limits cannot be checked; else 200."""
+    if (not modern and len(data) > SMALL_REPLY_BYTES) or b'"error"' not in data:
+        return 200, []
+    error = jsonrpc.as_object(orjson.loads(data).get("error"))
     code = error.get("code") if error is not None else None
-    return ERROR_CODE_HTTP_STATUS.get(code, 200) if isinstance(code, int) else 200
+    if not isinstance(code, int):
+        return 200, []
+    status = LIMIT_STATUS.get(code)
+    if status is None:
+        return (ERROR_CODE_HTTP_STATUS.get(code, 200) if modern else 200), []
+    assert error is not None
+    retry_after = jsonrpc.as_object(error.get("data")) or {}
+    seconds = retry_after.get("retryAfter")
+    if isinstance(seconds, int) and not isinstance(seconds, bool):
+        return status, [(b"retry-after", str(seconds).encode())]
+    return status, []
