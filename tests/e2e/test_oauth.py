@@ -407,6 +407,41 @@ async def test_an_issuer_that_is_down_refuses_jwts_quickly_and_static_tokens_sti
     assert static.status_code == 200
 
 
+async def test_groups_from_a_token_pick_the_policy_and_the_rate_limit(tmp_path: Path) -> None:
+    port = free_port()
+    resource = f"http://127.0.0.1:{port}/mcp"
+    async with issuer() as base, httpx2.AsyncClient() as http:
+        config = {
+            **oauth_config(
+                base,
+                resource,
+                principals=[{"group": "interns", "principal": "echo-only"}],
+                defaultPrincipal="nobody",
+            ),
+            "principals": {
+                "echo-only": {"policy": {"allow": ["one.echo"]}},
+                "nobody": {"policy": {"allow": []}},
+            },
+            "rateLimits": {"rules": [{"id": "interns", "groups": ["interns"], "rate": "2/minute"}]},
+        }
+        async with http_gateway(tmp_path, {"one": demo()}, config, "--port", str(port)) as url:
+            intern = await minted(http, base, aud=url, scope=SCOPE, groups=["interns"])
+            outsider = await minted(http, base, aud=url, scope=SCOPE, groups=["visitors"])
+            calls: dict[str, list[Any]] = {"intern": [], "outsider": []}
+            for who, token in (("intern", intern), ("outsider", outsider)):
+                auth = httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"})
+                async with auth, Client(streamable_http_client(url, http_client=auth)) as client:
+                    calls[who].append({t.name for t in (await client.list_tools()).tools})
+                    for _ in range(3):
+                        try:
+                            await client.call_tool("one.echo", {"text": "hi"})
+                            calls[who].append("ok")
+                        except MCPError as exc:
+                            calls[who].append(exc.error.code)
+    assert calls["intern"] == [{"one.echo"}, "ok", "ok", codes.RATE_LIMITED]
+    assert calls["outsider"] == [set(), *[codes.POLICY_DENIED] * 3]  # hidden, and refused
+
+
 # --- opaque tokens, stdio, and what a service sees ----------------------------------------------
 
 
