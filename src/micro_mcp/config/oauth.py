@@ -88,7 +88,8 @@ class OAuthSpec(_Frozen):
     """This gateway's resource URL, as clients reach it (`https://gw.example.com/mcp`); tokens
     must name it as their audience (RFC 8707), and the metadata publishes it."""
     jwks_uri: str | None = Field(default=None, pattern=r"^https?://", alias="jwksUri")
-    """Where the issuer publishes its signing keys (JWKS); needed for JWT access tokens."""
+    """Where the issuer publishes its signing keys (JWKS); needed for JWT access tokens. Fetched
+    without following redirects: name the final URL."""
     authorization_servers: tuple[str, ...] = Field(default=(), alias="authorizationServers")
     """What the metadata lists under `authorization_servers`; default: `[issuer]`."""
     algorithms: tuple[str, ...] = ("RS256", "PS256", "ES256", "EdDSA")

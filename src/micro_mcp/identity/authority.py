@@ -162,7 +162,10 @@ class Authority:
             with anyio.fail_after(spec.timeout):
                 async with (
                     self._introspection_slots,
-                    self._http.post(spec.endpoint, data=form, headers=headers) as response,
+                    # No redirects: a 307 would resend the token to wherever it points.
+                    self._http.post(
+                        spec.endpoint, data=form, headers=headers, allow_redirects=False
+                    ) as response,
                 ):
                     if response.status != 200:
                         logger.warning("introspection answered HTTP %d", response.status)
@@ -174,10 +177,15 @@ class Authority:
 
 
 async def _body(response: aiohttp.ClientResponse) -> bytes:
-    body = await response.content.read(MAX_DOCUMENT_BYTES + 1)
-    if len(body) > MAX_DOCUMENT_BYTES:
-        raise ValueError(f"{response.url} answered over {MAX_DOCUMENT_BYTES} bytes")
-    return body
+    """The whole body, refused once it grows past `MAX_DOCUMENT_BYTES` (not read further)."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.content.iter_any():
+        size += len(chunk)
+        if size > MAX_DOCUMENT_BYTES:
+            raise ValueError(f"{response.url} answered over {MAX_DOCUMENT_BYTES} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _json_object(body: bytes, url: str) -> dict[str, Any]:
