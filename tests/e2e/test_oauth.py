@@ -467,6 +467,28 @@ async def test_opaque_tokens_are_introspected(tmp_path: Path) -> None:
     assert unknown.status_code == 401 and "not active" in unknown.json()["error"]["message"]
 
 
+async def test_an_introspection_endpoint_that_is_down_gets_503_not_a_pass(tmp_path: Path) -> None:
+    secret = tmp_path / "introspection.secret"
+    secret.write_text("gw-secret\n")
+    port, nobody = free_port(), free_port()  # nothing listens on `nobody`
+    resource = f"http://127.0.0.1:{port}/mcp"
+    introspection = {
+        "endpoint": f"http://127.0.0.1:{nobody}/introspect",
+        "clientId": "gw",
+        "clientSecretFile": str(secret),
+        "timeout": 2,
+    }
+    config = oauth_config(f"http://127.0.0.1:{nobody}", resource, introspection=introspection)
+    async with (
+        http_gateway(tmp_path, {"one": demo()}, config, "--port", str(port)) as url,
+        httpx2.AsyncClient() as http,
+    ):
+        with anyio.fail_after(20):
+            answer = await post(http, url, "an-opaque-token-0123456789")
+    assert answer.status_code == 503 and answer.headers["retry-after"] == "5"
+    assert "could not check the token" in answer.json()["error"]["message"]
+
+
 async def test_a_stdio_client_may_pass_an_oauth_token_in_micro_mcp_token(tmp_path: Path) -> None:
     resource = "https://gateway.example/mcp"  # no HTTP front: only the audience must match
     async with issuer() as base, httpx2.AsyncClient() as http:
