@@ -6,7 +6,7 @@ import io
 
 from rich.console import Console
 
-from micro_mcp.cli.check import select_principals
+from micro_mcp.cli.check import oauth_roles, select_principals
 from micro_mcp.cli.check_report import Item, MeshReport, ServiceReport, render
 from micro_mcp.config.model import GatewayConfig
 from micro_mcp.gateway.serve import build_authenticator
@@ -141,3 +141,25 @@ def test_text_from_services_prints_as_written_not_as_markup() -> None:
     assert "serve --tag [/] [bold]x" in text
     assert "[link=http://x]s[/]" in text
     assert "Closes [/] and opens [red]" in text
+
+
+def test_with_oauth_the_principals_token_holders_can_be_given_are_shown_too() -> None:
+    config = GatewayConfig.model_validate(
+        {
+            "tokenEnv": "UNUSED",
+            "policy": {"allow": []},
+            "principals": {"readers": {"policy": {"allow": ["fs.read*"]}}, "unused": {}},
+            "oauth": {
+                "issuer": "https://issuer.example",
+                "resource": "https://gw.example/mcp",
+                "jwksUri": "https://issuer.example/jwks",
+                "principals": [{"group": "staff", "principal": "readers"}],
+            },
+        }
+    )
+    roles = oauth_roles(config, {"default"})
+
+    assert [p.name for p in roles] == ["readers"]
+    assert roles[0].policy.allows("fs.readFile") and not roles[0].policy.allows("fs.write")
+    assert [p.name for p in oauth_roles(config, set())] == ["readers", "default"]
+    assert oauth_roles(TOKENS, set()) == []
