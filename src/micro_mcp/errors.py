@@ -4,8 +4,10 @@
     ├─ ConfigError              start-up only; printed for the operator, never sent on the wire
     └─ McpError(code, message)  the only exception serialized as a JSON-RPC error
        ├─ PolicyDenied
-       │  └─ ConsentRefused     the human did not consent, or could not be asked
-       ├─ Unauthenticated
+       │  ├─ ConsentRefused     the human did not consent, or could not be asked
+       │  └─ InsufficientScope  an OAuth token lacks a required scope (HTTP 403)
+       ├─ Unauthenticated       no credential (HTTP 401)
+       │  └─ InvalidToken       a credential was presented and refused (401, invalid_token)
        ├─ UnknownName
        ├─ UpstreamUnavailable
        ├─ UpstreamTimeout
@@ -70,6 +72,19 @@ class Unauthenticated(McpError):
     """The caller did not present the gateway's token."""
 
     code = codes.UNAUTHENTICATED
+
+
+class InsufficientScope(PolicyDenied):
+    """A valid OAuth token lacks scopes the gateway requires; `scopes` are the ones to ask for."""
+
+    def __init__(self, message: str, scopes: tuple[str, ...]) -> None:
+        super().__init__(message)
+        self.scopes = scopes
+
+
+class InvalidToken(Unauthenticated):
+    """A bearer token was presented and refused: malformed, expired, not for this gateway, or
+    signed by a key the issuer does not publish. The message says which, for the client."""
 
 
 class UnknownName(McpError):

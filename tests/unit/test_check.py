@@ -10,7 +10,7 @@ from typing import Any
 
 from rich.console import Console
 
-from micro_mcp.cli.check import run, select_principals
+from micro_mcp.cli.check import oauth_roles, run, select_principals
 from micro_mcp.cli.check_report import Item, MeshReport, ServiceReport, render
 from micro_mcp.config.model import GatewayConfig
 from micro_mcp.gateway.serve import build_authenticator
@@ -182,3 +182,25 @@ def test_a_rule_whose_condition_does_not_compile_is_an_invalid_configuration(
     args = argparse.Namespace(discovery=None, config=str(config), token=None)
     assert run(args, Console(file=out, width=200)) == 2
     assert "rules[0] (id 'typo'): when: unknown variable 'arg'" in out.getvalue()
+
+
+def test_with_oauth_the_principals_token_holders_can_be_given_are_shown_too() -> None:
+    config = GatewayConfig.model_validate(
+        {
+            "tokenEnv": "UNUSED",
+            "policy": {"allow": []},
+            "principals": {"readers": {"policy": {"allow": ["fs.read*"]}}, "unused": {}},
+            "oauth": {
+                "issuer": "https://issuer.example",
+                "resource": "https://gw.example/mcp",
+                "jwksUri": "https://issuer.example/jwks",
+                "principals": [{"group": "staff", "principal": "readers"}],
+            },
+        }
+    )
+    roles = oauth_roles(config, {"default"})
+
+    assert [p.name for p in roles] == ["readers"]
+    assert roles[0].policy.allows("fs.readFile") and not roles[0].policy.allows("fs.write")
+    assert [p.name for p in oauth_roles(config, set())] == ["readers", "default"]
+    assert oauth_roles(TOKENS, set()) == []

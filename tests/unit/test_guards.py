@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import MutableMapping
 from typing import Any
 
@@ -9,10 +10,14 @@ import orjson
 import pytest
 
 from micro_mcp import codes
+from micro_mcp.config.model import GatewayConfig
 from micro_mcp.gateway.fronts import guards
-from micro_mcp.gateway.fronts.asgi import Receive, Scope, Send, read_body, reply
-from micro_mcp.policy.engine import Authenticator
+from micro_mcp.gateway.fronts.asgi import App, Receive, Scope, Send, read_body, reply
+from micro_mcp.gateway.serve import build_authority
+from micro_mcp.identity.authority import Authority
+from micro_mcp.policy.engine import Authenticator, token_digest
 from micro_mcp.policy.model import Policy, Principal
+from tests.fixtures.issuer import mint, new_key, public_jwk
 
 pytestmark = pytest.mark.anyio
 
@@ -37,14 +42,18 @@ APP = guards.guarded(
     echo,
     hosts=guards.allowed_hosts("127.0.0.1", 8765, ()),
     origins=("https://app.example.com",),
-    authenticator=Authenticator({"alice": (TOKEN, ALICE)}, None),
+    authority=Authority(Authenticator({"alice": (token_digest(TOKEN), ALICE)}, None)),
     token_paths=frozenset({"/mcp"}),
     max_body_bytes=LIMIT,
 )
 
 
 async def call(
-    path: str, headers: dict[str, str], body: list[bytes] | None = None
+    path: str,
+    headers: dict[str, str],
+    body: list[bytes] | None = None,
+    app: App = APP,
+    query: bytes = b"",
 ) -> tuple[int, dict[str, str], Any]:
     """Run one request through the guarded app; return status, headers and the JSON body."""
     raw = [(k.lower().encode(), v.encode()) for k, v in headers.items()]
@@ -53,6 +62,7 @@ async def call(
         "method": "GET" if body is None else "POST",
         "path": path,
         "headers": raw,
+        "query_string": query,
     }
     chunks = list(body or [b""])
     sent: list[MutableMapping[str, Any]] = []
@@ -64,7 +74,7 @@ async def call(
     async def send(message: MutableMapping[str, Any]) -> None:
         sent.append(message)
 
-    await APP(scope, receive, send)
+    await app(scope, receive, send)
     start, content = sent[0], sent[1]
     answer = {k.decode(): v.decode() for k, v in start["headers"]}
     return start["status"], answer, orjson.loads(content["body"])
@@ -135,3 +145,78 @@ def test_a_public_address_checks_hosts_only_when_they_are_named() -> None:
             "mcp.example.com",
         }
     )
+
+
+# --- OAuth: challenges that point to the metadata, and why a token was refused ----------------
+
+RESOURCE = "http://127.0.0.1:8765/mcp"
+KEY = new_key()
+OAUTH = GatewayConfig.model_validate(
+    {
+        "oauth": {
+            "issuer": "https://issuer.example",
+            "resource": RESOURCE,
+            "jwksUri": "https://issuer.example/jwks",
+            "requiredScopes": ["mcp:tools"],
+        }
+    }
+)
+
+
+async def _jwks() -> dict[str, Any]:
+    return {"keys": [public_jwk(KEY, "k1")]}
+
+
+_built = build_authority(OAUTH, {})
+OAUTH_APP = guards.guarded(
+    echo,
+    hosts=guards.allowed_hosts("127.0.0.1", 8765, ()),
+    origins=(),
+    authority=Authority(_built.static, OAUTH.oauth, _built.claim_map, fetch_keys=_jwks),
+    token_paths=frozenset({"/mcp"}),
+    max_body_bytes=LIMIT,
+)
+METADATA = 'resource_metadata="http://127.0.0.1:8765/.well-known/oauth-protected-resource/mcp"'
+
+
+def _token(**claims: Any) -> str:
+    now = int(time.time())
+    base = {"iss": "https://issuer.example", "aud": RESOURCE, "sub": "bob", "exp": now + 60}
+    return mint(KEY, "k1", {**base, **claims})
+
+
+async def test_no_token_gets_a_challenge_that_names_the_metadata_and_no_error() -> None:
+    status, answer, body = await call("/mcp", HOST, app=OAUTH_APP)
+    assert status == 401 and body["error"]["code"] == codes.UNAUTHENTICATED
+    assert METADATA in answer["www-authenticate"] and "error=" not in answer["www-authenticate"]
+
+
+async def test_a_bad_token_gets_invalid_token_with_the_reason() -> None:
+    headers = {**HOST, "Authorization": f"Bearer {_token(aud='https://elsewhere/mcp')}"}
+    status, answer, body = await call("/mcp", headers, app=OAUTH_APP)
+    assert status == 401 and body["error"]["code"] == codes.UNAUTHENTICATED
+    challenge = answer["www-authenticate"]
+    assert METADATA in challenge and 'error="invalid_token"' in challenge
+    assert "audience must be http://127.0.0.1:8765/mcp" in body["error"]["message"]
+
+
+async def test_a_token_without_the_required_scope_gets_403_naming_it() -> None:
+    headers = {**HOST, "Authorization": f"Bearer {_token(scope='other')}"}
+    status, answer, body = await call("/mcp", headers, app=OAUTH_APP)
+    assert status == 403 and body["error"]["code"] == codes.POLICY_DENIED
+    assert 'error="insufficient_scope"' in answer["www-authenticate"]
+    assert 'scope="mcp:tools"' in answer["www-authenticate"]
+
+
+async def test_a_good_token_reaches_the_application_as_its_principal() -> None:
+    headers = {**HOST, "Authorization": f"Bearer {_token(scope='mcp:tools')}"}
+    assert (await call("/mcp", headers, app=OAUTH_APP))[2] == {"who": "oauth:bob", "size": 0}
+
+
+async def test_a_token_in_the_query_string_is_refused_even_with_a_good_header() -> None:
+    headers = {**HOST, "Authorization": f"Bearer {_token(scope='mcp:tools')}"}
+    query = f"access_token={_token(scope='mcp:tools')}".encode()
+    status, answer, body = await call("/mcp", headers, app=OAUTH_APP, query=query)
+    assert status == 400 and body["error"]["code"] == codes.INVALID_REQUEST
+    assert "query" in body["error"]["message"]
+    assert 'error="invalid_request"' in answer["www-authenticate"]

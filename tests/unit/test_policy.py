@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from micro_mcp.policy.engine import ANONYMOUS, Authenticator, evaluate
+from micro_mcp.policy.engine import ANONYMOUS, Authenticator, evaluate, token_digest
 from micro_mcp.policy.model import Decision, Policy, Principal
 
 TOKEN_A = "a" * 32
@@ -86,7 +86,8 @@ def test_policies_with_equal_patterns_are_equal_and_hash_alike():
 def authenticator() -> tuple[Authenticator, Principal, Principal]:
     default = Principal("default", Policy())
     ci = Principal("ci", Policy(allow=("fs.*",)))
-    return Authenticator({"default": (TOKEN_A, default), "ci": (TOKEN_B, ci)}, None), default, ci
+    digests = {"default": (token_digest(TOKEN_A), default), "ci": (token_digest(TOKEN_B), ci)}
+    return Authenticator(digests, None), default, ci
 
 
 def test_right_token_authenticates_its_principal():

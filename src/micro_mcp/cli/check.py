@@ -75,6 +75,7 @@ def run(args: argparse.Namespace, console: Console | None = None) -> int:
         manifest, base_dir = load_manifest(args.discovery)
         config = load_config(args.config)
         rules = compile_rules(config.rules)
+        authenticator = build_authenticator(config)
     except ConfigError as exc:
         console.print("[bold red]invalid configuration[/]")
         console.print(str(exc), markup=False, highlight=False, soft_wrap=True)
@@ -82,8 +83,9 @@ def run(args: argparse.Namespace, console: Console | None = None) -> int:
     token: str | None = args.token
     if token == "-":
         token = sys.stdin.readline().strip()
-    authenticator = build_authenticator(config)
     principals = select_principals(authenticator, token)
+    if principals is not None and token is None:
+        principals += oauth_roles(config, {p.name for p in principals})
     report = anyio.run(probe, manifest, config, base_dir)
     title = args.discovery or "the packaged example manifest"
     render(
@@ -95,6 +97,22 @@ def run(args: argparse.Namespace, console: Console | None = None) -> int:
         rules=rules,
     )
     return 1 if report.failed or principals is None else 0
+
+
+def oauth_roles(config: GatewayConfig, shown: set[str]) -> list[Principal]:
+    """With OAuth configured, the principals token holders can be given (named in
+    `oauth.principals` or `oauth.defaultPrincipal`) that are not shown already."""
+    if config.oauth is None:
+        return []
+    names = [grant.principal for grant in config.oauth.principals]
+    names.append(config.oauth.default_principal)
+    roles: list[Principal] = []
+    for name in dict.fromkeys(names):
+        if name in shown:
+            continue
+        spec = config.policy if name == "default" else config.principals[name].policy
+        roles.append(Principal(name, Policy(allow=spec.allow, deny=spec.deny)))
+    return roles
 
 
 def select_principals(authenticator: Authenticator, token: str | None) -> list[Principal] | None:

@@ -8,11 +8,13 @@ start rather than a silently ignored option.
 
 from __future__ import annotations
 
+import hashlib
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from micro_mcp.config.consent import ConsentSpec
+from micro_mcp.config.oauth import OAuthSpec
 from micro_mcp.config.rate_limits import RateLimitsSpec
 from micro_mcp.config.rules import RuleSpec, unique_ids
 from micro_mcp.config.telemetry import TelemetrySpec
@@ -141,10 +143,54 @@ class PolicySpec(_Frozen):
     deny: tuple[str, ...] = ()
 
 
-class PrincipalSpec(_Frozen):
-    """A caller the gateway knows, identified by its token."""
+class StaticToken(_Frozen):
+    """Where a static bearer token comes from: at most one of the four keys.
 
-    token: str = Field(min_length=16)
+    The gateway keeps only the token's SHA-256 and compares digests in constant time. `token`
+    (clear text in the config) still works, with a warning at start; `tokenSha256` keeps the
+    secret out of the file altogether (`micro-mcp token hash` prints it).
+    """
+
+    token: str | None = Field(default=None, min_length=16)
+    """The token in clear text (kept for older configs; prefer the other three)."""
+    token_sha256: str | None = Field(
+        default=None, pattern=r"^[0-9a-fA-F]{64}$", alias="tokenSha256"
+    )
+    """The hex SHA-256 of the token's UTF-8 bytes."""
+    token_file: str | None = Field(default=None, alias="tokenFile")
+    """A file holding the token (surrounding whitespace ignored), relative to the working
+    directory; read once at start."""
+    token_env: str | None = Field(default=None, min_length=1, alias="tokenEnv")
+    """An environment variable of the gateway holding the token; read once at start."""
+
+    @model_validator(mode="after")
+    def _at_most_one_source(self) -> StaticToken:
+        given = [
+            key
+            for key, value in (
+                ("token", self.token),
+                ("tokenSha256", self.token_sha256),
+                ("tokenFile", self.token_file),
+                ("tokenEnv", self.token_env),
+            )
+            if value is not None
+        ]
+        if len(given) > 1:
+            raise ValueError(f"give at most one of {', '.join(given)}")
+        return self
+
+    def has_token(self) -> bool:
+        """Whether any source of a token is given."""
+        return any(
+            value is not None
+            for value in (self.token, self.token_sha256, self.token_file, self.token_env)
+        )
+
+
+class PrincipalSpec(StaticToken):
+    """A caller the gateway knows by name: identified by a static token, or (with none) a policy
+    that OAuth token holders are given through `oauth.principals`."""
+
     policy: PolicySpec = PolicySpec()
     groups: tuple[str, ...] = ()
     """Groups the caller belongs to, for `rules` that name groups."""
@@ -211,11 +257,13 @@ class NamesSpec(_Frozen):
         return names.NameRules(self.max_length, self.alphabet)
 
 
-class GatewayConfig(_Frozen):
-    """The gateway's own settings."""
+class GatewayConfig(StaticToken):
+    """The gateway's own settings.
 
-    token: str | None = Field(default=None, min_length=16)
-    """The default principal's static token; a stdio client passes it as MICRO_MCP_TOKEN."""
+    The token keys (`token`, `tokenSha256`, `tokenFile`, `tokenEnv`) give the default
+    principal's static token; a stdio client passes it as MICRO_MCP_TOKEN.
+    """
+
     policy: PolicySpec = PolicySpec()
     """The default principal's policy."""
     principals: dict[str, PrincipalSpec] = Field(default_factory=dict)
@@ -224,6 +272,8 @@ class GatewayConfig(_Frozen):
     """Authorization rules over tools, resources and prompts, with conditions on the call's
     arguments; once there is one, what no rule allows is denied. They apply on top of each
     principal's `policy`: a call goes through only when both allow it."""
+    oauth: OAuthSpec | None = None
+    """Accept OAuth 2.1 access tokens from an authorization server (off unless given)."""
     audit: AuditSpec = AuditSpec()
     separator: str = "."
     """Between namespace and name in exposed tool and prompt names."""
@@ -261,13 +311,31 @@ class GatewayConfig(_Frozen):
     @model_validator(mode="after")
     def _unique_tokens(self) -> GatewayConfig:
         seen: dict[str, str] = {}
-        tokens = [("default", self.token), *((n, p.token) for n, p in self.principals.items())]
-        for name, token in tokens:
-            if token is None:
+        sources = [("default", self), *self.principals.items()]
+        for name, spec in sources:
+            digest = spec.token_sha256.lower() if spec.token_sha256 is not None else None
+            if spec.token is not None:
+                digest = hashlib.sha256(spec.token.encode()).hexdigest()
+            if digest is None:
                 continue
-            if token in seen:
-                raise ValueError(f"principals {seen[token]!r} and {name!r} share a token")
-            seen[token] = name
+            if digest in seen:
+                raise ValueError(f"principals {seen[digest]!r} and {name!r} share a token")
+            seen[digest] = name
+        return self
+
+    @model_validator(mode="after")
+    def _known_principals(self) -> GatewayConfig:
+        if self.oauth is None:
+            return self
+        named = [
+            (f"oauth.principals[{i}].principal", g.principal)
+            for i, g in enumerate(self.oauth.principals)
+        ]
+        for where, name in [*named, ("oauth.defaultPrincipal", self.oauth.default_principal)]:
+            if name != "default" and name not in self.principals:
+                raise ValueError(
+                    f"{where}: no principal {name!r} (name one under 'principals', or 'default')"
+                )
         return self
 
     @model_validator(mode="after")

@@ -14,8 +14,8 @@ import uvicorn
 from anyio.abc import TaskGroup
 
 from micro_mcp.audit.sinks import AuditSink, JsonlSink
-from micro_mcp.config.model import GatewayConfig, Manifest, PolicySpec
-from micro_mcp.errors import ConfigError
+from micro_mcp.config.model import GatewayConfig, Manifest, PolicySpec, StaticToken
+from micro_mcp.errors import ConfigError, McpError
 from micro_mcp.gateway.core.dispatcher import Dispatcher
 from micro_mcp.gateway.core.rate_limits import RateLimits
 from micro_mcp.gateway.fronts.guards import LOOPBACK_HOSTS
@@ -25,31 +25,128 @@ from micro_mcp.gateway.fronts.stdio import DRAIN_TIMEOUT, serve_stdio
 from micro_mcp.gateway.operator import admin
 from micro_mcp.gateway.services.mesh import Mesh
 from micro_mcp.gateway.services.reloader import watch_manifest
-from micro_mcp.policy.engine import ANONYMOUS, Authenticator
+from micro_mcp.identity.authority import Authority
+from micro_mcp.identity.claims import ClaimMap, Grant
+from micro_mcp.policy.engine import ANONYMOUS, Authenticator, token_digest
 from micro_mcp.policy.model import Policy, Principal
 from micro_mcp.policy.rules import compile_rules
 from micro_mcp.telemetry.recorder import Recorder
 
 logger = logging.getLogger(__name__)
 
+MIN_TOKEN_LENGTH = 16
+"""Static tokens shorter than this are refused at start, as in the config itself."""
 TOKEN_ENV = "MICRO_MCP_TOKEN"
-"""Where a stdio client puts its token: the gateway's own environment, set by whoever spawns it."""
+"""Where a stdio client puts its token (static, or an OAuth access token): the gateway's own
+environment, set by whoever spawns it."""
 
 
-def build_authenticator(config: GatewayConfig) -> Authenticator:
-    """The principals of a config, with their compiled policies."""
-    principals: dict[str, tuple[str, Principal]] = {}
-    if config.token is not None:
-        principals["default"] = (config.token, Principal("default", _policy(config.policy)))
-    for name, spec in config.principals.items():
-        principal = Principal(name, _policy(spec.policy), groups=frozenset(spec.groups))
-        principals[name] = (spec.token, principal)
-    open_principal = None if principals else Principal(ANONYMOUS, _policy(config.policy))
+def build_authenticator(
+    config: GatewayConfig, environ: Mapping[str, str] = os.environ
+) -> Authenticator:
+    """The static-token principals of a config, with their compiled policies; anonymous when
+    neither a token nor OAuth is configured.
+
+    Raises:
+        ConfigError: a token's file or environment variable is missing or empty, or two
+            principals share a token.
+    """
+    principals: dict[str, tuple[bytes, Principal]] = {}
+    owners: dict[bytes, str] = {}
+    for name, spec, policy, groups in [
+        ("default", config, config.policy, frozenset[str]()),
+        *((n, p, p.policy, frozenset(p.groups)) for n, p in config.principals.items()),
+    ]:
+        digest = _token_digest(name, spec, environ)
+        if digest is None:
+            continue
+        if digest in owners:
+            raise ConfigError(f"principals {owners[digest]!r} and {name!r} share a token")
+        owners[digest] = name
+        principals[name] = (digest, Principal(name, _policy(policy), groups=groups))
+    configured = principals or config.oauth is not None
+    open_principal = None if configured else Principal(ANONYMOUS, _policy(config.policy))
     return Authenticator(principals, open_principal)
+
+
+def build_authority(config: GatewayConfig, environ: Mapping[str, str] = os.environ) -> Authority:
+    """Everything that authenticates callers: static tokens and, when configured, OAuth.
+
+    Raises:
+        ConfigError: as `build_authenticator`, or the introspection secret is missing.
+    """
+    static = build_authenticator(config, environ)
+    oauth = config.oauth
+    if oauth is None:
+        return Authority(static)
+    policies = {name: _policy(spec.policy) for name, spec in config.principals.items()}
+    policies["default"] = _policy(config.policy)
+    grants: list[Grant] = []
+    for grant in oauth.principals:
+        policy = policies[grant.principal]
+        if grant.subject is not None:
+            grants.append(Grant("subject", grant.subject, policy))
+        elif grant.group is not None:
+            grants.append(Grant("group", grant.group, policy))
+        elif grant.scope is not None:
+            grants.append(Grant("scope", grant.scope, policy))
+    claim_map = ClaimMap(
+        oauth.claims.principal,
+        oauth.claims.groups,
+        oauth.claims.scopes,
+        tuple(grants),
+        policies[oauth.default_principal],
+    )
+    secret = None
+    if oauth.introspection is not None:
+        spec = oauth.introspection
+        secret = _secret(
+            "oauth.introspection client secret",
+            file=spec.client_secret_file,
+            env=spec.client_secret_env,
+            environ=environ,
+        )
+    return Authority(static, oauth, claim_map, secret)
 
 
 def _policy(spec: PolicySpec) -> Policy:
     return Policy(allow=spec.allow, deny=spec.deny)
+
+
+def _token_digest(name: str, spec: StaticToken, environ: Mapping[str, str]) -> bytes | None:
+    if spec.token is not None:
+        return token_digest(spec.token)
+    if spec.token_sha256 is not None:
+        return bytes.fromhex(spec.token_sha256)
+    if spec.token_file is None and spec.token_env is None:
+        return None
+    token = _secret(
+        f"principal {name!r} token", file=spec.token_file, env=spec.token_env, environ=environ
+    )
+    if len(token) < MIN_TOKEN_LENGTH:
+        raise ConfigError(f"principal {name!r}: the token is under {MIN_TOKEN_LENGTH} characters")
+    return token_digest(token)
+
+
+def _secret(what: str, *, file: str | None, env: str | None, environ: Mapping[str, str]) -> str:
+    """A secret from a file or an environment variable, stripped of surrounding whitespace.
+
+    Raises:
+        ConfigError: the file cannot be read, the variable is unset, or the secret is empty.
+    """
+    if file is not None:
+        try:
+            value = Path(file).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError(f"{what}: cannot read {file}: {exc.strerror or exc}") from exc
+        where = file
+    else:
+        assert env is not None
+        value = environ.get(env, "").strip()
+        where = f"${env}"
+    if not value:
+        raise ConfigError(f"{what}: {where} is unset or empty")
+    return value
 
 
 async def serve(
@@ -75,18 +172,21 @@ async def serve(
     """
     if transport not in ("stdio", "http"):
         raise ConfigError(f"unknown transport {transport!r}; use stdio or http")
-    authenticator = build_authenticator(config)
+    authority = build_authority(config, environ)
     rules = compile_rules(config.rules)  # before anything starts: a bad rule stops it here
-    if (
-        transport == "http"
-        and authenticator.open_principal is not None
-        and host not in LOOPBACK_HOSTS
-    ):
+    if transport == "http" and authority.open_principal is not None and host not in LOOPBACK_HOSTS:
         raise ConfigError(
             f"refusing to serve {host} without authentication: set a token in the config "
             "(or bind to 127.0.0.1)"
         )
-    if authenticator.open_principal is not None:
+    clear = [n for n, spec in [("default", config), *config.principals.items()] if spec.token]
+    if clear:
+        logger.warning(
+            "tokens in the config in clear text (%s): prefer tokenSha256 (micro-mcp token hash), "
+            "tokenFile or tokenEnv",
+            ", ".join(clear),
+        )
+    if authority.open_principal is not None:
         logger.warning(
             "NO AUTHENTICATION: no token configured, every client is %r with the default policy",
             ANONYMOUS,
@@ -101,6 +201,7 @@ async def serve(
             anyio.create_task_group() as tg,
         ):
             dispatcher = Dispatcher(mesh, sink, recorder, rate_limits, rules)
+            await tg.start(authority.run)
             await tg.start(mesh.run)
             scrape = metrics_port if metrics_port is not None else config.telemetry.metrics_port
             stdio_scrape = scrape if listener is None else None  # HTTP serves /metrics itself
@@ -110,11 +211,9 @@ async def serve(
             stop = anyio.Event()
             tg.start_soon(_stop_on_signal, stop, tg.cancel_scope)
             if listener is not None:
-                await _serve_http(dispatcher, authenticator, config, listener, tg, stop)
+                await _serve_http(dispatcher, authority, config, listener, tg, stop)
             else:
-                principal = authenticator.authenticate(environ.get(TOKEN_ENV))
-                if principal is None:
-                    logger.error("%s is missing or wrong: every request will be refused", TOKEN_ENV)
+                principal = await _stdio_principal(authority, environ.get(TOKEN_ENV))
                 await serve_stdio(dispatcher, principal, config.max_message_bytes, stop)
             tg.cancel_scope.cancel()
     finally:
@@ -122,16 +221,25 @@ async def serve(
         recorder.close()
 
 
+async def _stdio_principal(authority: Authority, token: str | None) -> Principal | None:
+    """Who the stdio client is, from the token it was started with (checked once, at start)."""
+    try:
+        return await authority.authenticate(token)
+    except McpError as exc:
+        logger.error("%s: %s: every request will be refused", TOKEN_ENV, exc.message)
+        return None
+
+
 async def _serve_http(
     dispatcher: Dispatcher,
-    authenticator: Authenticator,
+    authority: Authority,
     config: GatewayConfig,
     listener: socket.socket,
     tg: TaskGroup,
     stop: anyio.Event,
 ) -> None:
     host, port = listener.getsockname()[:2]
-    front = HttpFront(dispatcher, authenticator, config.http, host, port, tg)
+    front = HttpFront(dispatcher, authority, config.http, host, port, tg)
     tg.start_soon(front.sweep_idle)
     server = GatewayServer(
         uvicorn.Config(

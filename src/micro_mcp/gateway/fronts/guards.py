@@ -1,8 +1,8 @@
 """The checks in front of the HTTP front, one small ASGI wrapper each, composed in `guarded`.
 
 Each guard answers with its own status or passes the request on unchanged, in a fixed order:
-Host (421), Origin (403), bearer token (401, MCP paths only: the operator's paths have a token
-of their own), body size (413, when the application reads the body). Host and Origin run on
+Host (421), Origin (403), bearer token (401/403/400, MCP paths only: the operator's paths have
+a token of their own), body size (413, when the application reads the body). Host and Origin run on
 every path, the health routes included, so a page that rebinds a name to a loopback gateway
 learns nothing from any of them.
 """
@@ -11,10 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, MutableMapping
 from typing import Any, Final
+from urllib.parse import parse_qs
 
 from micro_mcp import codes
+from micro_mcp.errors import InsufficientScope, InvalidToken, Unauthenticated, UpstreamUnavailable
 from micro_mcp.gateway.fronts.asgi import App, Receive, Scope, Send, fail
-from micro_mcp.policy.engine import Authenticator
+from micro_mcp.identity import metadata
+from micro_mcp.identity.authority import Authority
 from micro_mcp.policy.model import Principal
 
 LOOPBACK_HOSTS: Final = frozenset({"127.0.0.1", "localhost", "[::1]", "::1"})
@@ -27,7 +30,7 @@ def guarded(
     *,
     hosts: frozenset[str] | None,
     origins: Collection[str],
-    authenticator: Authenticator,
+    authority: Authority,
     token_paths: Collection[str],
     max_body_bytes: int,
 ) -> App:
@@ -35,7 +38,7 @@ def guarded(
     guards: list[Callable[[App], App]] = [
         lambda inner: HostGuard(inner, hosts),
         lambda inner: OriginGuard(inner, origins),
-        lambda inner: TokenGuard(inner, authenticator, token_paths),
+        lambda inner: TokenGuard(inner, authority, token_paths),
         lambda inner: BodyLimit(inner, max_body_bytes),
     ]
     for guard in reversed(guards):
@@ -106,23 +109,51 @@ class OriginGuard:
 
 
 class TokenGuard:
-    """401 with `WWW-Authenticate` on `paths` unless the bearer token names a principal, which
-    is then left in the scope under `PRINCIPAL`."""
+    """On `paths`, the bearer token must name a principal, which is then left in the scope under
+    `PRINCIPAL`. Otherwise: 401 with a `WWW-Authenticate` challenge pointing to the RFC 9728
+    metadata (with `error="invalid_token"` and the reason when a token was presented), 403
+    `insufficient_scope` naming the scopes to ask for, 400 for a token in the query string, 503
+    when the authorization server could not check it."""
 
-    def __init__(self, app: App, authenticator: Authenticator, paths: Collection[str]) -> None:
+    def __init__(self, app: App, authority: Authority, paths: Collection[str]) -> None:
         self.app = app
-        self.authenticator = authenticator
+        self.authority = authority
         self.paths = frozenset(paths)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (scope["path"].rstrip("/") or "/") in self.paths:
-            principal = self.authenticator.authenticate(_bearer(header(scope, b"authorization")))
-            if principal is None:
-                challenge = [(b"www-authenticate", b'Bearer realm="micro-mcp"')]
-                message = "Unauthorized: a valid bearer token is required"
-                await fail(send, 401, codes.UNAUTHENTICATED, message, challenge)
-                return
-            scope[PRINCIPAL] = principal
+        if (scope["path"].rstrip("/") or "/") not in self.paths:
+            await self.app(scope, receive, send)
+            return
+        where = self.authority.metadata_url
+        if b"access_token" in parse_qs(scope.get("query_string", b"")):
+            refusal = metadata.challenge(where, error="invalid_request")
+            message = "Bearer tokens in the URL query are refused: send an Authorization header"
+            await fail(send, 400, codes.INVALID_REQUEST, message, [(b"www-authenticate", refusal)])
+            return
+        try:
+            principal = await self.authority.authenticate(_bearer(header(scope, b"authorization")))
+        except InsufficientScope as exc:
+            description = f"Forbidden: {exc.message}"
+            header_value = metadata.challenge(
+                where, error="insufficient_scope", description=description, scopes=exc.scopes
+            )
+            challenge = [(b"www-authenticate", header_value)]
+            await fail(send, 403, exc.code, description, challenge)
+            return
+        except InvalidToken as exc:
+            description = f"Unauthorized: {exc.message}"
+            header_value = metadata.challenge(where, error="invalid_token", description=description)
+            await fail(send, 401, exc.code, description, [(b"www-authenticate", header_value)])
+            return
+        except Unauthenticated:
+            message = "Unauthorized: a valid bearer token is required"
+            challenge = [(b"www-authenticate", metadata.challenge(where))]
+            await fail(send, 401, codes.UNAUTHENTICATED, message, challenge)
+            return
+        except UpstreamUnavailable as exc:
+            await fail(send, 503, exc.code, exc.message, [(b"retry-after", b"5")])
+            return
+        scope[PRINCIPAL] = principal
         await self.app(scope, receive, send)
 
 

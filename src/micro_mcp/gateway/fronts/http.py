@@ -57,7 +57,8 @@ from micro_mcp.gateway.fronts.legacy_sse import LegacySse
 from micro_mcp.gateway.fronts.responses import ModernAnswer, stream_out
 from micro_mcp.gateway.operator import admin
 from micro_mcp.gateway.operator.admin import Admin
-from micro_mcp.policy.engine import Authenticator
+from micro_mcp.identity import metadata
+from micro_mcp.identity.authority import Authority
 from micro_mcp.policy.model import Principal
 from micro_mcp.protocol import jsonrpc, versions
 from micro_mcp.protocol.eras import HANDSHAKE_ONLY
@@ -70,6 +71,8 @@ logger = logging.getLogger(__name__)
 ENDPOINT: Final = "/mcp"
 MCP_PATHS: Final = frozenset({ENDPOINT, legacy_sse.STREAM_PATH, legacy_sse.MESSAGES_PATH})
 """The paths that speak MCP, which need a client's bearer token."""
+METADATA_HEADERS: Final = [*JSON_HEADERS, (b"cache-control", b"max-age=300")]
+"""The RFC 9728 document is public and changes only with the config."""
 SWEEP_INTERVAL: Final = 60.0
 """Seconds between sweeps for idle sessions."""
 DRAIN_CHECK_INTERVAL: Final = 0.1
@@ -82,19 +85,22 @@ class HttpFront:
     def __init__(
         self,
         dispatcher: Dispatcher,
-        authenticator: Authenticator,
+        authority: Authority,
         spec: HttpSpec,
         host: str,
         port: int,
         tg: TaskGroup,
     ) -> None:
         self.dispatcher = dispatcher
+        self.resource_metadata = (
+            orjson.dumps(authority.metadata) if authority.metadata is not None else None
+        )
         self.mesh = dispatcher.mesh
         self.front = Front(dispatcher)
         self.spec = spec
         # Without tokens every caller is the one anonymous principal: a share of its own
         # would only lower `maxSessions` for everyone.
-        open_gateway = authenticator.open_principal is not None
+        open_gateway = authority.open_principal is not None
         per_principal = spec.max_sessions if open_gateway else spec.max_sessions_per_principal
         self.sessions = SessionTable(spec.max_sessions, spec.session_idle_seconds, per_principal)
         self.tasks = tg
@@ -114,7 +120,7 @@ class HttpFront:
             self,
             hosts=guards.allowed_hosts(host, port, spec.allowed_hosts),
             origins=spec.allowed_origins,
-            authenticator=authenticator,
+            authority=authority,
             token_paths=MCP_PATHS,
             max_body_bytes=spec.max_body_bytes,
         )
@@ -164,6 +170,8 @@ class HttpFront:
                 await fail(send, 405, codes.INVALID_REQUEST, "Method not allowed", allow)
         elif path in MCP_PATHS:
             await self.legacy.serve(scope, receive, send, guards.principal_of(scope))
+        elif self.resource_metadata is not None and metadata.is_metadata_path(path):
+            await reply(send, 200, self.resource_metadata, METADATA_HEADERS)
         elif path == "/healthz":
             await reply(send, 200, orjson.dumps({"status": "ok"}), JSON_HEADERS)
         elif path == "/readyz":
