@@ -25,8 +25,8 @@ from micro_mcp.audit.sinks import MemoryAuditSink
 from micro_mcp.config.model import GatewayConfig, Manifest
 from micro_mcp.gateway.clients.client import ClientSession
 from micro_mcp.gateway.core.dispatcher import Dispatcher
+from micro_mcp.gateway.credentials import build_authenticator
 from micro_mcp.gateway.operator.admin import Admin
-from micro_mcp.gateway.serve import build_authenticator
 from micro_mcp.gateway.services.mesh import Mesh
 from micro_mcp.protocol.jsonrpc import Message, RequestId
 from micro_mcp.telemetry.metrics import Metrics

@@ -29,7 +29,7 @@ from micro_mcp.config.model import GatewayConfig, Manifest
 from micro_mcp.gateway.clients.client import ClientSession
 from micro_mcp.gateway.core.dispatcher import Dispatcher
 from micro_mcp.gateway.core.rate_limits import RateLimits
-from micro_mcp.gateway.serve import build_authenticator
+from micro_mcp.gateway.credentials import build_authenticator
 from micro_mcp.gateway.services.mesh import Mesh
 from micro_mcp.policy.rules import compile_rules
 from micro_mcp.protocol import jsonrpc, versions

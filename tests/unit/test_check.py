@@ -13,7 +13,7 @@ from rich.console import Console
 from micro_mcp.cli.check import oauth_roles, run, select_principals
 from micro_mcp.cli.check_report import Item, MeshReport, ServiceReport, render
 from micro_mcp.config.model import GatewayConfig
-from micro_mcp.gateway.serve import build_authenticator
+from micro_mcp.gateway.credentials import build_authenticator
 from micro_mcp.policy.engine import ANONYMOUS
 from micro_mcp.policy.model import Policy, Principal
 from micro_mcp.policy.rules import compile_rules

@@ -11,9 +11,9 @@ import pytest
 
 from micro_mcp import codes
 from micro_mcp.config.model import GatewayConfig
+from micro_mcp.gateway.credentials import build_authority
 from micro_mcp.gateway.fronts import guards
 from micro_mcp.gateway.fronts.asgi import App, Receive, Scope, Send, read_body, reply
-from micro_mcp.gateway.serve import build_authority
 from micro_mcp.identity.authority import Authority
 from micro_mcp.policy.engine import Authenticator, token_digest
 from micro_mcp.policy.model import Policy, Principal

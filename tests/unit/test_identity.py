@@ -23,7 +23,7 @@ from micro_mcp.errors import (
     Unauthenticated,
     UpstreamUnavailable,
 )
-from micro_mcp.gateway.serve import build_authority
+from micro_mcp.gateway.credentials import build_authority
 from micro_mcp.identity import metadata
 from micro_mcp.identity.authority import Authority
 from micro_mcp.identity.claims import ClaimMap, Grant

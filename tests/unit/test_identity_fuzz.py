@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from micro_mcp.config.model import GatewayConfig
 from micro_mcp.errors import InsufficientScope, InvalidToken, Unauthenticated
-from micro_mcp.gateway.serve import build_authority
+from micro_mcp.gateway.credentials import build_authority
 from micro_mcp.identity.authority import Authority
 from micro_mcp.identity.introspection import Introspector
 from micro_mcp.policy.model import Principal

@@ -12,7 +12,8 @@ from micro_mcp.audit.sinks import MemoryAuditSink
 from micro_mcp.config.load import load_config
 from micro_mcp.config.model import GatewayConfig, Manifest
 from micro_mcp.errors import ConfigError
-from micro_mcp.gateway.serve import build_authenticator, serve
+from micro_mcp.gateway.credentials import build_authenticator
+from micro_mcp.gateway.serve import serve
 from micro_mcp.policy.engine import evaluate
 from micro_mcp.policy.rules import Call, Kind, compile_rules
 

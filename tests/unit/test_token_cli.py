@@ -9,7 +9,7 @@ import pytest
 
 from micro_mcp.cli import token
 from micro_mcp.config.model import GatewayConfig
-from micro_mcp.gateway.serve import build_authenticator
+from micro_mcp.gateway.credentials import build_authenticator
 
 
 def test_the_printed_hash_admits_the_token_it_was_made_from() -> None:

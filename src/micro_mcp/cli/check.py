@@ -27,7 +27,7 @@ from micro_mcp.cli.check_report import Item, MeshReport, ServiceReport, render
 from micro_mcp.config.load import load_config, load_manifest
 from micro_mcp.config.model import GatewayConfig, Manifest, ServiceSpec
 from micro_mcp.errors import ConfigError
-from micro_mcp.gateway.serve import build_authenticator
+from micro_mcp.gateway.credentials import build_authenticator
 from micro_mcp.gateway.services.mesh import Mesh
 from micro_mcp.gateway.services.service import Service
 from micro_mcp.policy.engine import Authenticator

@@ -95,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
                 host=args.host,
                 port=args.port,
                 manifest_path=Path(args.discovery) if args.discovery else None,
+                config_path=Path(args.config) if args.config else None,
                 metrics_port=args.metrics_port,
             )
         )

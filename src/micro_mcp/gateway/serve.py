@@ -14,139 +14,30 @@ import uvicorn
 from anyio.abc import TaskGroup
 
 from micro_mcp.audit.sinks import AuditSink, JsonlSink
-from micro_mcp.config.model import GatewayConfig, Manifest, PolicySpec, StaticToken
+from micro_mcp.config.model import GatewayConfig, Manifest
 from micro_mcp.errors import ConfigError, McpError
+from micro_mcp.gateway.access import Access
 from micro_mcp.gateway.core.dispatcher import Dispatcher
 from micro_mcp.gateway.core.rate_limits import RateLimits
+from micro_mcp.gateway.credentials import build_authority
 from micro_mcp.gateway.fronts.guards import LOOPBACK_HOSTS
 from micro_mcp.gateway.fronts.http import HttpFront
 from micro_mcp.gateway.fronts.server import BoundedHeadProtocol, GatewayServer
 from micro_mcp.gateway.fronts.stdio import DRAIN_TIMEOUT, serve_stdio
 from micro_mcp.gateway.operator import admin
 from micro_mcp.gateway.services.mesh import Mesh
-from micro_mcp.gateway.services.reloader import watch_manifest
+from micro_mcp.gateway.services.reloader import Reload, reload_manifest, watch
 from micro_mcp.identity.authority import Authority
-from micro_mcp.identity.claims import ClaimMap, Grant
-from micro_mcp.policy.engine import ANONYMOUS, Authenticator, token_digest
-from micro_mcp.policy.model import Policy, Principal
+from micro_mcp.policy.engine import ANONYMOUS
+from micro_mcp.policy.model import Principal
 from micro_mcp.policy.rules import compile_rules
 from micro_mcp.telemetry.recorder import Recorder
 
 logger = logging.getLogger(__name__)
 
-MIN_TOKEN_LENGTH = 16
-"""Static tokens shorter than this are refused at start, as in the config itself."""
 TOKEN_ENV = "MICRO_MCP_TOKEN"
 """Where a stdio client puts its token (static, or an OAuth access token): the gateway's own
 environment, set by whoever spawns it."""
-
-
-def build_authenticator(
-    config: GatewayConfig, environ: Mapping[str, str] = os.environ
-) -> Authenticator:
-    """The static-token principals of a config, with their compiled policies; anonymous when
-    neither a token nor OAuth is configured.
-
-    Raises:
-        ConfigError: a token's file or environment variable is missing or empty, or two
-            principals share a token.
-    """
-    principals: dict[str, tuple[bytes, Principal]] = {}
-    owners: dict[bytes, str] = {}
-    for name, spec, policy, groups in [
-        ("default", config, config.policy, frozenset[str]()),
-        *((n, p, p.policy, frozenset(p.groups)) for n, p in config.principals.items()),
-    ]:
-        digest = _token_digest(name, spec, environ)
-        if digest is None:
-            continue
-        if digest in owners:
-            raise ConfigError(f"principals {owners[digest]!r} and {name!r} share a token")
-        owners[digest] = name
-        principals[name] = (digest, Principal(name, _policy(policy), groups=groups))
-    configured = principals or config.oauth is not None
-    open_principal = None if configured else Principal(ANONYMOUS, _policy(config.policy))
-    return Authenticator(principals, open_principal)
-
-
-def build_authority(config: GatewayConfig, environ: Mapping[str, str] = os.environ) -> Authority:
-    """Everything that authenticates callers: static tokens and, when configured, OAuth.
-
-    Raises:
-        ConfigError: as `build_authenticator`, or the introspection secret is missing.
-    """
-    static = build_authenticator(config, environ)
-    oauth = config.oauth
-    if oauth is None:
-        return Authority(static)
-    policies = {name: _policy(spec.policy) for name, spec in config.principals.items()}
-    policies["default"] = _policy(config.policy)
-    grants: list[Grant] = []
-    for grant in oauth.principals:
-        policy = policies[grant.principal]
-        if grant.subject is not None:
-            grants.append(Grant("subject", grant.subject, policy))
-        elif grant.group is not None:
-            grants.append(Grant("group", grant.group, policy))
-        elif grant.scope is not None:
-            grants.append(Grant("scope", grant.scope, policy))
-    claim_map = ClaimMap(
-        oauth.claims.principal,
-        oauth.claims.groups,
-        oauth.claims.scopes,
-        tuple(grants),
-        policies[oauth.default_principal],
-    )
-    secret = None
-    if oauth.introspection is not None:
-        spec = oauth.introspection
-        secret = _secret(
-            "oauth.introspection client secret",
-            file=spec.client_secret_file,
-            env=spec.client_secret_env,
-            environ=environ,
-        )
-    return Authority(static, oauth, claim_map, secret)
-
-
-def _policy(spec: PolicySpec) -> Policy:
-    return Policy(allow=spec.allow, deny=spec.deny)
-
-
-def _token_digest(name: str, spec: StaticToken, environ: Mapping[str, str]) -> bytes | None:
-    if spec.token is not None:
-        return token_digest(spec.token)
-    if spec.token_sha256 is not None:
-        return bytes.fromhex(spec.token_sha256)
-    if spec.token_file is None and spec.token_env is None:
-        return None
-    token = _secret(
-        f"principal {name!r} token", file=spec.token_file, env=spec.token_env, environ=environ
-    )
-    if len(token) < MIN_TOKEN_LENGTH:
-        raise ConfigError(f"principal {name!r}: the token is under {MIN_TOKEN_LENGTH} characters")
-    return token_digest(token)
-
-
-def _secret(what: str, *, file: str | None, env: str | None, environ: Mapping[str, str]) -> str:
-    """A secret from a file or an environment variable, stripped of surrounding whitespace.
-
-    Raises:
-        ConfigError: the file cannot be read, the variable is unset, or the secret is empty.
-    """
-    if file is not None:
-        try:
-            value = Path(file).read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            raise ConfigError(f"{what}: cannot read {file}: {exc.strerror or exc}") from exc
-        where = file
-    else:
-        assert env is not None
-        value = environ.get(env, "").strip()
-        where = f"${env}"
-    if not value:
-        raise ConfigError(f"{what}: {where} is unset or empty")
-    return value
 
 
 async def serve(
@@ -160,11 +51,13 @@ async def serve(
     environ: Mapping[str, str] = os.environ,
     audit: AuditSink | None = None,
     manifest_path: Path | None = None,
+    config_path: Path | None = None,
     metrics_port: int | None = None,
     telemetry: Recorder | None = None,
 ) -> None:
     """Start the services and serve clients until input ends or a signal arrives. With
-    `manifest_path`, edits of that file (and SIGHUP) reload the services.
+    `manifest_path`, edits of that file (and SIGHUP) reload the services; with `config_path`,
+    edits of the config (and SIGHUP) reload who callers are and what they may do (`Access`).
 
     Raises:
         ConfigError: the transport is unknown, HTTP on a non-loopback address without tokens,
@@ -206,12 +99,25 @@ async def serve(
             scrape = metrics_port if metrics_port is not None else config.telemetry.metrics_port
             stdio_scrape = scrape if listener is None else None  # HTTP serves /metrics itself
             await tg.start(admin.observe, mesh, recorder, transport, stdio_scrape)
+            access = Access(
+                config,
+                authority,
+                dispatcher,
+                mesh.clients,
+                environ=environ,
+                open_allowed=transport != "http" or host in LOOPBACK_HOSTS,
+            )
+            watched: list[tuple[Path, Reload]] = []
             if manifest_path is not None:
-                tg.start_soon(watch_manifest, mesh, manifest_path, config.reload_interval)
+                watched.append((manifest_path, lambda path: reload_manifest(mesh, path)))
+            if config_path is not None:
+                watched.append((config_path, _reloading(access)))
+            if watched:
+                tg.start_soon(watch, mesh, watched, config.reload_interval)
             stop = anyio.Event()
             tg.start_soon(_stop_on_signal, stop, tg.cancel_scope)
             if listener is not None:
-                await _serve_http(dispatcher, authority, config, listener, tg, stop)
+                await _serve_http(dispatcher, access, config, listener, tg, stop)
             else:
                 principal = await _stdio_principal(authority, environ.get(TOKEN_ENV))
                 await serve_stdio(dispatcher, principal, config.max_message_bytes, stop)
@@ -230,16 +136,24 @@ async def _stdio_principal(authority: Authority, token: str | None) -> Principal
         return None
 
 
+def _reloading(access: Access) -> Reload:
+    async def reload(path: Path) -> bool:
+        return access.reload(path)
+
+    return reload
+
+
 async def _serve_http(
     dispatcher: Dispatcher,
-    authority: Authority,
+    access: Access,
     config: GatewayConfig,
     listener: socket.socket,
     tg: TaskGroup,
     stop: anyio.Event,
 ) -> None:
     host, port = listener.getsockname()[:2]
-    front = HttpFront(dispatcher, authority, config.http, host, port, tg)
+    front = HttpFront(dispatcher, access.authority, config.http, host, port, tg)
+    access.revoke_hooks.append(front.revoke)
     tg.start_soon(front.sweep_idle)
     server = GatewayServer(
         uvicorn.Config(

@@ -129,6 +129,15 @@ class Consent:
         self._grants: GrantStore = grants if grants is not None else MemoryGrants()
         self._clock = clock
 
+    def reconfigured(self, spec: ConsentSpec) -> Consent:
+        """This consent under `spec` (a config reload): the same sealing key, so questions
+        asked before stay answerable, and the approvals given so far."""
+        if spec == self.spec:
+            return self
+        changed = Consent(spec, self.trail, grants=self._grants, clock=self._clock)
+        changed._sealer = self._sealer
+        return changed
+
     def required(self, route: Route) -> bool:
         """Whether the config's `consent.tools` name this route's subject."""
         return self._tools is not None and self._tools.allows(route.subject)

@@ -140,6 +140,19 @@ class RateLimits:
             with anyio.move_on_after(CLOSE_TIMEOUT, shield=True):
                 await pool.disconnect()
 
+    def reconfigured(self, spec: RateLimitsSpec) -> RateLimits:
+        """The rules and strategy of `spec` over this store (a config reload; the store's own
+        settings are this one's)."""
+        return RateLimits(spec, self.storage, self.recorder)
+
+    @classmethod
+    def in_memory(cls, spec: RateLimitsSpec, recorder: Recorder) -> RateLimits | None:
+        """The limits of `spec` over a new in-memory store, which needs no opening; None when
+        `spec` names another store (opened only at start)."""
+        if not spec.storage.removeprefix("async+").startswith("memory://"):
+            return None
+        return cls(spec, MemoryStorage(wrap_exceptions=True), recorder)
+
     async def reachable(self) -> bool:
         """Whether the store answers now."""
         try:

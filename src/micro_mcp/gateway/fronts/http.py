@@ -133,6 +133,12 @@ class HttpFront:
             for session in self.sessions.sweep():
                 self.front.close(session.client)
 
+    def revoke(self, principals: frozenset[str]) -> None:
+        """End the sessions of principals whose credential was revoked (a config reload):
+        their streams close and their requests in flight are cancelled."""
+        for session in self.sessions.revoke(principals):
+            self.front.close(session.client)
+
     async def drain(self) -> None:
         """On shutdown, end what would keep a connection open with no request behind it, so the
         server waits only for requests in flight: 2026-07-28 listens at once, and a session's
@@ -258,6 +264,9 @@ class HttpFront:
         if session is None:
             await fail(send, 404, codes.INVALID_REQUEST, "Session not found")
             return None
+        # This request's check of the token is the latest word on the caller: an OAuth
+        # token's groups and scopes, or a policy changed by a config reload, apply from now on.
+        session.client.principal = principal
         return session
 
     async def _post_request(

@@ -191,6 +191,13 @@ class SessionTable:
                 del self._held[name]
         return session
 
+    def revoke(self, principals: frozenset[str]) -> list[HttpSession]:
+        """Close the sessions of the named principals; return them."""
+        revoked = [s for s in self._sessions.values() if s.principal.name in principals]
+        for session in revoked:
+            self.remove(session.id)
+        return revoked
+
     def sweep(self) -> list[HttpSession]:
         """Close sessions idle past the limit that nobody is following; return them."""
         cutoff = time.monotonic() - self.idle_seconds

@@ -1,8 +1,8 @@
-"""Hot reload: apply edits of the manifest file to the running mesh.
+"""Hot reload: apply edits of the manifest file (and of the config file) to the running gateway.
 
-The file is polled (a `stat` a second costs nothing and, unlike inotify, follows editors that save
-by renaming a new file over the old one) and also reloaded on SIGHUP. A manifest that fails to
-load is logged and ignored: the running services stay as they are until the file is fixed.
+A file is polled (a `stat` a second costs nothing and, unlike inotify, follows editors that save
+by renaming a new file over the old one), and every watched file is reloaded on SIGHUP. A file
+that fails to load is logged and ignored: what runs stays as it is until the file is fixed.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
 import anyio
@@ -23,25 +24,31 @@ logger = logging.getLogger(__name__)
 
 Stamp = tuple[int, int, int, int]
 """What tells a file changed: inode, device, size and modification time."""
+Reload = Callable[[Path], Awaitable[object]]
+"""Reads a watched file again and applies it (logging, not raising, when it is bad)."""
 
 
-async def watch_manifest(mesh: Mesh, path: Path, interval: float) -> None:
-    """Reload `path` into `mesh` when it changes (checked every `interval` seconds; never when
-    it is 0) and on SIGHUP. Runs until cancelled."""
+async def watch(mesh: Mesh, files: Sequence[tuple[Path, Reload]], interval: float) -> None:
+    """Reload each file when it changes (checked every `interval` seconds; never when it is 0),
+    and all of them, in order, on SIGHUP (one handler: a process has one per signal). Starts
+    once the mesh has; runs until cancelled."""
     await mesh.started.wait()
     async with anyio.create_task_group() as tg:
-        await tg.start(_on_hangup, mesh, path)
+        await tg.start(_on_hangup, files)
         if interval > 0:
-            await tg.start(_poll, mesh, path, interval)
-        # Said once both are in place: an edit saved after this line is seen.
+            for path, reload in files:
+                await tg.start(_poll, path, reload, interval)
+        # Said once all are in place: an edit saved after this line is seen.
         logger.info(
             "watching %s: reloaded on SIGHUP%s",
-            path,
-            f" and when it changes (checked every {interval:g} s)" if interval > 0 else " only",
+            " and ".join(str(path) for path, _ in files),
+            f" and when changed (checked every {interval:g} s)" if interval > 0 else " only",
         )
 
 
-async def _poll(mesh: Mesh, path: Path, interval: float, *, task_status: TaskStatus[None]) -> None:
+async def _poll(
+    path: Path, reload: Reload, interval: float, *, task_status: TaskStatus[None]
+) -> None:
     seen = _stamp(path)
     task_status.started()
     while True:
@@ -50,15 +57,18 @@ async def _poll(mesh: Mesh, path: Path, interval: float, *, task_status: TaskSta
         # None: mid-save (removed, not yet renamed over) or gone; the last version stays.
         if stamp is not None and stamp != seen:
             seen = stamp
-            await reload_manifest(mesh, path)
+            await reload(path)
 
 
-async def _on_hangup(mesh: Mesh, path: Path, *, task_status: TaskStatus[None]) -> None:
+async def _on_hangup(
+    files: Sequence[tuple[Path, Reload]], *, task_status: TaskStatus[None]
+) -> None:
     with anyio.open_signal_receiver(signal.SIGHUP) as signals:
         task_status.started()
         async for _ in signals:
-            logger.info("received SIGHUP; reloading %s", path)
-            await reload_manifest(mesh, path)
+            for path, reload in files:
+                logger.info("received SIGHUP; reloading %s", path)
+                await reload(path)
 
 
 async def reload_manifest(mesh: Mesh, path: Path) -> bool:
