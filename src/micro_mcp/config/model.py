@@ -14,6 +14,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from micro_mcp.config.consent import ConsentSpec
+from micro_mcp.config.discovery import DiscoverySpec
 from micro_mcp.config.oauth import OAuthSpec
 from micro_mcp.config.rate_limits import RateLimitsSpec
 from micro_mcp.config.rules import RuleSpec, unique_ids
@@ -289,6 +290,8 @@ class GatewayConfig(StaticToken):
     """Rate limits and quotas on calls; none unless rules are given."""
     consent: ConsentSpec = ConsentSpec()
     """Calls that wait for the human's approval (MCP elicitation) before they run."""
+    discovery: DiscoverySpec = DiscoverySpec()
+    """Meta-tools to search, describe and call the catalog's tools (off unless enabled)."""
     reload_interval: float = Field(default=1.0, ge=0, alias="reloadInterval")
     """Seconds between checks of the manifest file for edits; 0 reloads only on SIGHUP."""
 

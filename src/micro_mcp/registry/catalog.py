@@ -133,6 +133,10 @@ class Catalog:
         """How many items of `kind` the catalog holds (before policy)."""
         return len(self._views[kind].items)
 
+    def items(self, kind: str) -> list[dict[str, Any]]:
+        """Every item of `kind` as listed (exposed names), before policy; do not modify."""
+        return self._views[kind].items
+
     def visible(
         self, kind: str, principal: str, policy: Policy, rules: RuleView | None = None
     ) -> list[dict[str, Any]]:

@@ -29,6 +29,7 @@ from micro_mcp.gateway.clients.client import LOG_LEVELS, ClientSession, Listen
 from micro_mcp.gateway.core import relay, tasks
 from micro_mcp.gateway.core.authorization import authorize
 from micro_mcp.gateway.core.consent import Consent
+from micro_mcp.gateway.core.discovery import Discovery
 from micro_mcp.gateway.core.eras import dress_result, settle_era
 from micro_mcp.gateway.core.exchange import Exchange
 from micro_mcp.gateway.core.rate_limits import RateLimits
@@ -94,6 +95,9 @@ class Dispatcher:
             **dict.fromkeys(versions.TASK_METHODS, self._task),
         }
         self.tasks = TaskOwners()
+        spec = mesh.config.discovery
+        self.discovery = Discovery(spec) if spec.enabled else None
+        """The meta-tools (`discovery`); None when off (then listing and calls pay nothing)."""
 
     # --- the boundary -----------------------------------------------------------------------
 
@@ -234,20 +238,34 @@ class Dispatcher:
                     "cursor expired: the catalog changed; list again from the start",
                     code=codes.INVALID_PARAMS,
                 )
-        principal = ex.client.principal
-        assert principal is not None
-        view = self.rules.view(principal) if self.rules is not None else None
-        items = catalog.visible(kind, principal.name, principal.policy, view)
+        items = self._visible(ex, catalog, kind)
+        if kind == "tools" and self.discovery is not None:
+            items = self.discovery.listing(items)
         size = self.mesh.config.page_size
         result: dict[str, Any] = {kind: items[offset : offset + size]}
         if offset + size < len(items):
             result["nextCursor"] = encode_cursor(catalog.generation, kind, offset + size)
         return result
 
+    def _visible(self, ex: Exchange, catalog: Catalog, kind: str) -> list[dict[str, Any]]:
+        """The items of `kind` the client's principal may list (policy and rules)."""
+        principal = ex.client.principal
+        assert principal is not None
+        view = self.rules.view(principal) if self.rules is not None else None
+        return catalog.visible(kind, principal.name, principal.policy, view)
+
     # --- routed calls -----------------------------------------------------------------------
 
     async def _call_tool(self, ex: Exchange) -> dict[str, Any]:
         name = _string(ex.params, "name")
+        if self.discovery is not None and name in self.discovery.names:
+            if name != self.discovery.call_name:  # search or describe: answered here
+                self.trail.call(ex, "allow")
+                catalog = self.mesh.catalog
+                visible = self._visible(ex, catalog, "tools")
+                return self.discovery.answer(name, ex.params.get("arguments"), catalog, visible)
+            ex.params = self.discovery.forwarded(ex.params)  # the call it stands for, routed
+            name = ex.params["name"]
         route = self._authorize(
             ex,
             self.mesh.catalog.tool(name),
