@@ -31,11 +31,12 @@ TEXT_WEIGHT: Final = 1
 """How many times the description and the argument descriptions count."""
 
 _WORD: Final = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
-_STOPWORDS: Final = frozenset(
+_STOPWORD_TEXT: Final = (
     "a an and are as at be by can do does for from has have how i if in into is it its me my "
     "of on or our so that the their them then there these this to use used using was we what "
-    "when which will with you your".split()
+    "when which will with you your"
 )
+_STOPWORDS: Final = frozenset(_STOPWORD_TEXT.split())
 _STEMMER: Final[Any] = cast("Any", Stemmer).Stemmer("english")
 
 
