@@ -11,6 +11,7 @@ text), lowercased, and cut to a stem (Snowball English), so `files` finds `listF
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -37,6 +38,8 @@ _STOPWORD_TEXT: Final = (
     "when which will with you your"
 )
 _STOPWORDS: Final = frozenset(_STOPWORD_TEXT.split())
+# bm25s logs every index build at DEBUG; one per catalog change says nothing to an operator.
+logging.getLogger("bm25s").setLevel(logging.WARNING)
 _STEMMER: Final[Any] = cast("Any", Stemmer).Stemmer("english")
 
 

@@ -132,7 +132,7 @@ def _arguments(arguments: Any) -> dict[str, Any]:
 
 def _summary(tool: dict[str, Any]) -> dict[str, Any]:
     description = tool.get("description")
-    text = description.strip() if isinstance(description, str) else ""
+    text = " ".join(description.split()) if isinstance(description, str) else ""
     if len(text) > SUMMARY_CHARS:
         text = text[: SUMMARY_CHARS - 1].rstrip() + "…"
     return {"name": tool.get("name"), "description": text}
