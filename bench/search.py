@@ -55,8 +55,11 @@ RESULTS = HERE / "results"
 
 def namespace(package: str, taken: set[str]) -> str:
     """A namespace for a package, as an operator would pick: its words minus mcp/server."""
-    base = package.split("/")[-1].lower()
-    parts = [p for p in re.split(r"[^a-z0-9]+", base) if p and p not in ("mcp", "server")]
+    parts: list[str] = []
+    for piece in reversed(package.lower().lstrip("@").split("/")):  # the name, else the scope
+        parts = [p for p in re.split(r"[^a-z0-9]+", piece) if p and p not in ("mcp", "server")]
+        if parts:
+            break
     ns = "-".join(parts)[:28].strip("-") or "svc"
     if not ns[0].isalpha():
         ns = "s" + ns
