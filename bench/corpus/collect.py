@@ -66,6 +66,26 @@ def candidates(limit: int, min_downloads: int) -> list[tuple[str, str, str]]:
     return [(registry, name, version) for _, registry, name, version in found[:limit]]
 
 
+_MANY_TOOLS = re.compile(r"(\d+)\+? (?:[\w-]+ ){0,3}tools", re.IGNORECASE)
+
+
+def announced(limit: int, min_downloads: int, min_tools: int) -> list[tuple[str, str, str]]:
+    """(registry, name, version) of servers whose summary announces at least `min_tools`
+    tools, most announced first: few packages, many tools."""
+    found: list[tuple[int, str, str, str]] = []
+    with (PACKAGES / "npm.tsv").open(encoding="utf-8") as lines:
+        next(lines)
+        for line in lines:
+            parts = line.rstrip("\n").split("\t")
+            if len(parts) < 4 or "mcp" not in parts[0].lower() or not parts[2].isdigit():
+                continue
+            match = _MANY_TOOLS.search(parts[3])
+            if match and int(match[1]) >= min_tools and int(parts[2]) >= min_downloads:
+                found.append((int(match[1]), "npm", parts[0], parts[1]))
+    found.sort(reverse=True)
+    return [(registry, name, version) for _, registry, name, version in found[:limit]]
+
+
 def _clean_env(home: str) -> dict[str, str]:
     keep = {
         k: v
@@ -193,6 +213,7 @@ def collect_one(registry: str, name: str, version: str, timeout: float) -> dict[
                         "--no-audit",
                         "--no-fund",
                         "--loglevel=error",
+                        "--ignore-scripts",
                         f"{name}@{version}",
                     ],
                     env={**os.environ, "npm_config_cache": env["npm_config_cache"]},
@@ -273,14 +294,21 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=3)
     parser.add_argument("--timeout", type=float, default=40.0)
     parser.add_argument("--write-only", action="store_true")
+    parser.add_argument(
+        "--announced",
+        type=int,
+        metavar="N",
+        help="instead: packages whose summary announces at least N tools",
+    )
     args = parser.parse_args()
     (CACHE / "results").mkdir(parents=True, exist_ok=True)
     if not args.write_only:
-        todo = [
-            c
-            for c in candidates(args.limit, args.min_downloads)
-            if not _cache_path(c[0], c[1]).exists()
-        ]
+        chosen = (
+            candidates(args.limit, args.min_downloads)
+            if args.announced is None
+            else announced(args.limit, args.min_downloads, args.announced)
+        )
+        todo = [c for c in chosen if not _cache_path(c[0], c[1]).exists()]
         print(f"{len(todo)} packages to try", file=sys.stderr)
         with concurrent.futures.ThreadPoolExecutor(args.jobs) as pool:
             futures = {pool.submit(collect_one, *c, args.timeout): c for c in todo}

@@ -3,7 +3,7 @@
 Pure: a `ToolIndex` is built once from one catalog snapshot's tools and answers queries by
 score, restricted to the tools a caller may see. The ranking is Okapi BM25 (the `bm25s`
 library, on numpy) over one bag of words per tool, in which the fields are weighted by
-repetition: the words of the name count three times, the argument names twice, the
+repetition: the words of the name count three times, the argument names, the
 description and the argument descriptions once (bench/search.py measured the weights).
 Words are split at case changes, digits and punctuation (`readFileText` -> read, file,
 text), lowercased, and cut to a stem (Snowball English), so `files` finds `listFile`.
@@ -26,8 +26,8 @@ from micro_mcp.protocol.jsonrpc import as_object
 
 NAME_WEIGHT: Final = 3
 """How many times the words of a tool's name count."""
-ARGUMENT_WEIGHT: Final = 2
-"""How many times each argument name counts."""
+ARGUMENT_WEIGHT: Final = 1
+"""How many times each argument name counts (bench/search.py: 2 was no better)."""
 TEXT_WEIGHT: Final = 1
 """How many times the description and the argument descriptions count."""
 
