@@ -39,6 +39,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import anyio
 import bm25s
 import numpy as np
 import orjson
@@ -359,6 +360,7 @@ def main() -> None:
     qs = queries(exposed)
     tools = catalog.items("tools")
     discovery = Discovery(DiscoverySpec(enabled=True))
+    anyio.run(discovery.prepare, catalog)
     corpus = json.loads(gzip.decompress(CORPUS.read_bytes()))
 
     def gateway_ranking(query: str, k: int) -> list[str]:

@@ -262,6 +262,7 @@ class Dispatcher:
             if name != self.discovery.call_name:  # search or describe: answered here
                 self.trail.call(ex, "allow")
                 catalog = self.mesh.catalog
+                await self.discovery.prepare(catalog)
                 visible = self._visible(ex, catalog, "tools")
                 return self.discovery.answer(name, ex.params.get("arguments"), catalog, visible)
             ex.params = self.discovery.forwarded(ex.params)  # the call it stands for, routed
