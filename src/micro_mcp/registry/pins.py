@@ -29,10 +29,9 @@ from typing import Any, Final, Literal, cast
 
 import orjson
 
+from micro_mcp.config.pinning import DEFAULT_MAX_BYTES, Mode
 from micro_mcp.registry.catalog import ServiceCatalog
 
-Mode = Literal["pin", "review", "warn", "off"]
-"""How a service's definitions are pinned (the manifest entry's `pinning`)."""
 Kind = Literal["tools", "prompts", "resourceTemplates"]
 Key = tuple[str, str, str]
 """(namespace, kind, name): what one pin is about."""
@@ -55,8 +54,6 @@ _ID: Final[dict[Kind, str]] = {
     "prompts": "name",
     "resourceTemplates": "uriTemplate",
 }
-DEFAULT_MAX_BYTES: Final = 64 * 1024
-"""The largest canonical definition pinned by default; a larger one is held as too large."""
 
 
 @dataclass(frozen=True, slots=True)

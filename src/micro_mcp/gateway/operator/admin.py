@@ -16,7 +16,7 @@ from __future__ import annotations
 import hmac
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 from typing import Final
 
@@ -68,7 +68,19 @@ def gateway_status(mesh: Mesh, recorder: Recorder, transport: str) -> GatewaySta
     """The gateway and its services now."""
     now = time.time()
     metrics = recorder.metrics
-    services = tuple(_service_status(s, metrics) for s in list(mesh.services.values()))
+    refused: dict[str, list[str]] = {}
+    for refusal in mesh.catalog.refused:
+        refused.setdefault(refusal.namespace, []).append(refusal.describe())
+    pinning = mesh.pinning
+    services = tuple(
+        replace(
+            _service_status(s, metrics),
+            held=tuple(h.describe() for h in pinning.held.get(s.namespace, ())),
+            drifted=tuple(h.describe() for h in pinning.drifted.get(s.namespace, ())),
+            refused=tuple(refused.get(s.namespace, ())),
+        )
+        for s in list(mesh.services.values())
+    )
     return GatewayStatus(
         version=__version__,
         transport=transport,
