@@ -8,7 +8,7 @@ from pathlib import Path
 
 import anyio
 
-from micro_mcp.cli import add, check, deploy, scaffold, service, status, token
+from micro_mcp.cli import add, approve, check, deploy, scaffold, service, status, token
 from micro_mcp.config.load import load_config, load_manifest
 from micro_mcp.errors import ConfigError
 from micro_mcp.gateway.serve import serve
@@ -60,6 +60,11 @@ def _parser() -> argparse.ArgumentParser:
         commands.add_parser("add", help="add a server from the official MCP Registry to a manifest")
     )
     token.configure(commands.add_parser("token", help="make a static token, or hash one"))
+    approve.configure(
+        commands.add_parser(
+            "approve", help="show tool definitions pinning holds back (a diff), and approve them"
+        )
+    )
     return parser
 
 
@@ -80,6 +85,8 @@ def main(argv: list[str] | None = None) -> int:
         return add.run(args)
     if args.command == "token":
         return token.run(args)
+    if args.command == "approve":
+        return approve.run(args)
     logs.configure(args.log_level, args.log_format or "text")
     try:
         manifest, base_dir = load_manifest(args.discovery)
