@@ -146,5 +146,12 @@ class Pinning:
             namespace, waiting = next(iter(self._unwritten.items()))
             first, held = list(waiting[0].values()), waiting[1]
             await anyio.to_thread.run_sync(self.store.record, namespace, first, held)
+            if held:  # said once it is on disk: what `micro-mcp approve` now shows
+                logger.info(
+                    "pinning: %s: %d definition(s) held, recorded in %s",
+                    namespace,
+                    len(held),
+                    self.store.describe(),
+                )
             if self._unwritten.get(namespace) is waiting:
                 del self._unwritten[namespace]
