@@ -15,7 +15,7 @@ from mcp_types import CallToolResult, TextContent
 
 from micro_mcp import codes
 from tests.e2e.conftest import FIXTURES, demo, gateway_argv
-from tests.e2e.test_reload import tool_names, watched
+from tests.e2e.test_reload import reloaded, rewrite, tool_names, watched
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
 
@@ -94,3 +94,27 @@ async def test_a_damaged_pin_store_stops_the_gateway_with_a_clear_error(tmp_path
     err = done.stderr.decode()
     assert "discovery.pins.sqlite: cannot be used" in err
     assert "move it aside" in err
+
+
+async def test_a_service_without_prefix_cannot_take_another_services_name_at_run_time(
+    tmp_path: Path,
+):
+    services = {"root": demo(prefix=False), "fs": demo()}
+    async with watched(tmp_path, services) as (client, log):
+        real = (await client.call_tool("fs.pid", {})).structured_content
+        await client.call_tool("grow", {"tool_name": "fs.pid"})  # root now lists `fs.pid`
+        with anyio.fail_after(20):
+            line = await log.next("reads as a name of service fs")
+        assert "tool 'fs.pid' of service root refused" in line
+        assert (await client.call_tool("fs.pid", {})).structured_content == real
+
+
+async def test_a_service_added_by_a_reload_takes_its_namespace_back(tmp_path: Path):
+    async with watched(tmp_path, {"root": demo(prefix=False)}) as (client, log):
+        await client.call_tool("grow", {"tool_name": "fs.pid"})  # root's, while no fs exists
+        rewrite(tmp_path, {"root": demo(prefix=False), "fs": demo()})
+        await reloaded(log)
+        with anyio.fail_after(20):
+            await log.next("reads as a name of service fs")
+        pid = (await client.call_tool("fs.pid", {})).structured_content
+        assert pid is not None and isinstance(pid["result"], int)

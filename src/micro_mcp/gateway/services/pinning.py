@@ -62,9 +62,12 @@ class Pinning:
         async with self._writing:
             await self._write()
             pins = await anyio.to_thread.run_sync(self.store.load)
-        if pins.approved == self.approved:
+        approved = pins.approved
+        for first, _held in self._unwritten.values():  # seen first while the store was read
+            approved.update(first)
+        if approved == self.approved:
             return False
-        self.approved = pins.approved
+        self.approved = approved
         self._version += 1
         return True
 
