@@ -35,7 +35,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--all", action="store_true", help="approve everything held back")
     parser.add_argument("--discovery", metavar="FILE", help="the gateway's manifest")
     parser.add_argument("--config", metavar="FILE", help="the gateway's config")
-    parser.add_argument("--store", metavar="FILE", help="the pin store itself (overrides both)")
+    parser.add_argument(
+        "--pins",
+        "--store",
+        dest="store",
+        metavar="FILE",
+        help="the pin store itself, as the gateway's --pins (overrides both)",
+    )
 
 
 def run(args: argparse.Namespace, stdout: TextIO | None = None) -> int:

@@ -29,6 +29,12 @@ def _parser() -> argparse.ArgumentParser:
     gateway.add_argument(
         "--config", metavar="FILE", help="the gateway config: token, policy, audit"
     )
+    gateway.add_argument(
+        "--pins",
+        metavar="FILE",
+        help="the pin store (SQLite); default: the config's pinning.store, else next to the "
+        "manifest",
+    )
     gateway.add_argument("--transport", choices=["stdio", "http"], default="stdio")
     gateway.add_argument("--host", default="127.0.0.1", help="with --transport http")
     gateway.add_argument("--port", type=int, default=8765, help="with --transport http")
@@ -104,6 +110,7 @@ def main(argv: list[str] | None = None) -> int:
                 manifest_path=Path(args.discovery) if args.discovery else None,
                 config_path=Path(args.config) if args.config else None,
                 metrics_port=args.metrics_port,
+                pins_path=Path(args.pins) if args.pins else None,
             )
         )
     except ConfigError as exc:

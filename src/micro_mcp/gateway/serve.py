@@ -58,6 +58,7 @@ async def serve(
     metrics_port: int | None = None,
     telemetry: Recorder | None = None,
     pins: PinStore | None = None,
+    pins_path: Path | None = None,
 ) -> None:
     """Start the services and serve clients until input ends or a signal arrives. With
     `manifest_path`, edits of that file (and SIGHUP) reload the services; with `config_path`,
@@ -92,7 +93,7 @@ async def serve(
     listener = _listen(host, port) if transport == "http" else None
     recorder = telemetry if telemetry is not None else Recorder.from_spec(config.telemetry)
     sink = audit if audit is not None else JsonlSink(config.audit.path)
-    pin_path = store_path(config.pinning, config_path, manifest_path, environ)
+    pin_path = pins_path or store_path(config.pinning, config_path, manifest_path, environ)
     pinning = Pinning(
         pins if pins is not None else SqlitePinStore(pin_path), config.pinning.max_definition_bytes
     )
