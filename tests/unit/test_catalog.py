@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import copy
-import logging
 
+import pytest
 from inline_snapshot import snapshot
 
+from micro_mcp import codes
+from micro_mcp.errors import Held
 from micro_mcp.policy.model import Policy
 from micro_mcp.protocol.names import Namer
 from micro_mcp.registry.catalog import KINDS, Catalog, Route, ServiceCatalog
@@ -231,3 +233,15 @@ def test_visible_for_another_policy_under_the_same_principal_name_is_not_the_cac
     narrow = catalog.visible("tools", "ci", Policy(allow=("vector.*",)))
     assert len(wide) == 3
     assert [t["name"] for t in narrow] == ["vector__search"]
+
+
+def test_a_held_tool_is_refused_with_its_own_error_even_on_the_unprefixed_service():
+    namers = {"root": Namer("root", prefixed=False), "fs": Namer("fs")}
+    held = {"root": [("ping", "tool root.ping changed")], "fs": [("write", "tool fs.write new")]}
+    catalog = Catalog.build(1, namers, {"root": ServiceCatalog(), "fs": FS}, held)
+    for exposed, canonical in (("ping", "root.ping"), ("fs.write", "fs.write")):
+        with pytest.raises(Held) as refused:
+            catalog.tool(exposed)
+        assert refused.value.code == codes.TOOL_HELD
+        assert f"micro-mcp approve {canonical}" in refused.value.message
+    assert catalog.tool("fs.read") == Route("fs", "read", "fs.read")

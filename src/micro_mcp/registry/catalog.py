@@ -99,7 +99,7 @@ class Catalog:
         self.refused: list[Refusal] = []
         """Names not exposed because they read as another service's or clash, in list order."""
         self.held: dict[str, tuple[str, str]] = {}
-        """Exposed tool or prompt name -> (namespace, why) for what pinning holds back."""
+        """Exposed tool or prompt name -> (canonical `ns.name`, why) for what pinning holds back."""
 
     @classmethod
     def build(
@@ -115,7 +115,10 @@ class Catalog:
         catalog = cls(generation, namers)
         for namespace, entries in (held or {}).items():
             if (namer := namers.get(namespace)) is not None:
-                catalog.held.update((namer.name(name), (namespace, why)) for name, why in entries)
+                catalog.held.update(
+                    (namer.name(name), (names.subject(namespace, name), why))
+                    for name, why in entries
+                )
         for kind in KINDS:
             key = _KEY[kind]
             listed = [
@@ -213,11 +216,11 @@ class Catalog:
         # Off the hot path: only names no service lists get here.
         held = self.held.get(exposed)
         if held is not None:
-            namespace, why = held
+            canonical, why = held
             raise Held(
                 f"{exposed} is held back by pinning: {why}; an operator approves it with "
-                f"`micro-mcp approve {namespace}`",
-                data={"service": namespace, "name": exposed, "change": why},
+                f"`micro-mcp approve {canonical}`",
+                data={"service": canonical.partition(".")[0], "name": exposed, "change": why},
             )
         if names.claimant(exposed, "", self.namers) is not None:
             return None  # another service's name, even while that service is down

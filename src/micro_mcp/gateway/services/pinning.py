@@ -120,10 +120,11 @@ class Pinning:
                 self._reported[hold.pin.key] = hold.pin.digest
                 action = "served anyway (pinning: warn)" if hold in verdict.drifted else "held back"
                 logger.warning(
-                    "pinning: %s; %s until approved (micro-mcp approve %s)",
+                    "pinning: %s; %s until approved (micro-mcp approve %s.%s)",
                     hold.describe(),
                     action,
                     namespace,
+                    hold.pin.name,
                 )
         now = {h.pin.key for h in verdict.held + verdict.drifted}
         for key in [k for k in self._reported if k[0] == namespace and k not in now]:
