@@ -238,7 +238,8 @@ def test_visible_for_another_policy_under_the_same_principal_name_is_not_the_cac
 def test_a_held_tool_is_refused_with_its_own_error_even_on_the_unprefixed_service():
     namers = {"root": Namer("root", prefixed=False), "fs": Namer("fs")}
     held = {"root": [("ping", "tool root.ping changed")], "fs": [("write", "tool fs.write new")]}
-    catalog = Catalog.build(1, namers, {"root": ServiceCatalog(), "fs": FS}, held)
+    fs = ServiceCatalog(tools=FS.tools[:1])  # pinning took `write` out of the lists
+    catalog = Catalog.build(1, namers, {"root": ServiceCatalog(), "fs": fs}, held)
     for exposed, canonical in (("ping", "root.ping"), ("fs.write", "fs.write")):
         with pytest.raises(Held) as refused:
             catalog.tool(exposed)
