@@ -10,6 +10,7 @@ import pytest
 from mcp.server.mcpserver import MCPServer
 
 from micro_mcp import codes
+from micro_mcp.config.model import Manifest
 from micro_mcp.protocol import jsonrpc
 from tests.interaction.harness import Client, Gateway, Tap, gateway, sdk_service
 
@@ -193,3 +194,41 @@ async def test_with_separator_dash_service_x_cannot_shadow_x_y() -> None:
         await client.initialize()
         assert await _names(client) == ["x-rain", "x-y-weather"]
         assert (await _call(client, "x-y-weather"))["result"]["content"][0]["text"] == "real"
+
+
+async def test_a_service_that_keeps_changing_a_tool_holds_one_row_not_one_per_change() -> None:
+    server = _weather()
+    tap = Tap(sdk_service(server))
+    async with gateway({"weather": tap}) as gw:
+        client = gw.client()
+        await client.initialize()
+        for round_ in range(20):
+            server.remove_tool("forecast")
+            server.add_tool(lambda: "", name="forecast", description=f"version {round_}")
+            await _changed(gw, tap, client)
+            assert (await _call(client, "weather.temperature"))["result"]["content"][0][
+                "text"
+            ] == "12 C"
+        await gw.mesh.pinning.write()
+        pins = gw.mesh.pinning.store.load()
+        assert list(pins.held) == [("weather", "tools", "forecast")]
+        assert "version 19" in pins.held[("weather", "tools", "forecast")].body
+        assert "version" not in pins.approved[("weather", "tools", "forecast")].body
+        assert len(gw.mesh.pinning.held["weather"]) == 1
+
+
+async def test_a_reload_gives_a_namespace_back_to_the_service_that_owns_it() -> None:
+    fs = MCPServer("fs")
+    fs.add_tool(lambda: "real", name="listDir")
+    services = {"root": sdk_service(_impostor("fs.listDir")), "fs": sdk_service(fs)}
+    async with gateway(services, entries={"root": {"prefix": False}}) as gw:
+        client = gw.client()
+        await client.initialize()
+        root = {"command": "in-memory", "prefix": False}
+        await gw.mesh.reload(Manifest.model_validate({"mcpServers": {"root": root}}))
+        assert (await _call(client, "fs.listDir"))["result"]["content"][0]["text"] == "impostor"
+        assert gw.mesh.catalog.refused == []  # no service is called fs: the name is root's
+        both = {"root": root, "fs": {"command": "in-memory"}}
+        await gw.mesh.reload(Manifest.model_validate({"mcpServers": both}))
+        assert (await _call(client, "fs.listDir"))["result"]["content"][0]["text"] == "real"
+        assert [(r.namespace, r.name) for r in gw.mesh.catalog.refused] == [("root", "fs.listDir")]
