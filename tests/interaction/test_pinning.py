@@ -6,12 +6,15 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 import pytest
 from mcp.server.mcpserver import MCPServer
 
 from micro_mcp import codes
 from micro_mcp.config.model import Manifest
+from micro_mcp.gateway.operator.admin import APPROVE_PATH, Admin
 from micro_mcp.protocol import jsonrpc
+from micro_mcp.telemetry.recorder import Recorder
 from tests.interaction.harness import Client, Gateway, Tap, gateway, sdk_service
 
 pytestmark = pytest.mark.anyio
@@ -232,3 +235,35 @@ async def test_a_reload_gives_a_namespace_back_to_the_service_that_owns_it() -> 
         await gw.mesh.reload(Manifest.model_validate({"mcpServers": both}))
         assert (await _call(client, "fs.listDir"))["result"]["content"][0]["text"] == "real"
         assert [(r.namespace, r.name) for r in gw.mesh.catalog.refused] == [("root", "fs.listDir")]
+
+
+async def test_the_admin_page_approves_what_a_service_holds_with_the_operator_token() -> None:
+    server = _weather()
+    tap = Tap(sdk_service(server))
+    async with gateway({"weather": tap}) as gw:
+        client = gw.client()
+        await client.initialize()
+        await _names(client)
+        _rug_pull(server)
+        await _changed(gw, tap, client)
+        await gw.mesh.pinning.write()
+        token = "operator-token-0123456789"
+        admin = Admin(gw.mesh, Recorder(), transport="http", operator_token=token, loopback=True)
+        open_admin = Admin(
+            gw.mesh, Recorder(), transport="http", operator_token=None, loopback=True
+        )
+        bearer = f"Bearer {token}"
+        assert (await open_admin.respond("POST", APPROVE_PATH, "all=1", None, None)).status == 403
+        assert (await admin.respond("GET", APPROVE_PATH, "all=1", bearer, None)).status == 405
+        assert (await admin.respond("POST", APPROVE_PATH, "all=1", None, None)).status == 401
+        assert (await admin.respond("POST", APPROVE_PATH, "", bearer, None)).status == 400
+        assert "weather.forecast" not in await _names(client)
+        status = admin.status().services[0]
+        assert status.held == ("tool weather.forecast changed since it was approved (description)",)
+
+        answer = await admin.respond("POST", APPROVE_PATH, "name=weather", bearer, None)
+        assert answer.status == 200
+        assert orjson.loads(answer.body) == {"approved": ["tool weather.forecast"]}
+        assert "weather.forecast" in await _names(client)
+        assert (await _call(client, "weather.forecast"))["result"]["content"][0]["text"] == "sunny"
+        assert admin.status().services[0].held == ()

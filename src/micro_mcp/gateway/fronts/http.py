@@ -184,7 +184,8 @@ class HttpFront:
             await self._readyz(send)
         elif path in admin.PATHS:  # the operator's view has a token of its own
             auth, accept = guards.header(scope, b"authorization"), guards.header(scope, b"accept")
-            answer = self.admin.answer(method, path, auth, accept)
+            query = scope["query_string"].decode("latin-1")
+            answer = await self.admin.respond(method, path, query, auth, accept)
             await reply(send, answer.status, answer.body, answer.headers)
         else:
             await reply(send, 404, b"not found", [(b"content-type", b"text/plain")])

@@ -19,12 +19,15 @@ import time
 from dataclasses import dataclass, replace
 from importlib import resources
 from typing import Final
+from urllib.parse import parse_qs
 
 import anyio
+import anyio.to_thread
 import orjson
 from anyio.abc import SocketStream, TaskStatus
 
 from micro_mcp import __version__
+from micro_mcp.errors import PinStoreError
 from micro_mcp.gateway.services.mesh import Mesh, Service
 from micro_mcp.telemetry.metrics import SAMPLE_EVERY, Metrics
 from micro_mcp.telemetry.recorder import Recorder
@@ -35,7 +38,9 @@ logger = logging.getLogger(__name__)
 METRICS_PATH: Final = "/metrics"
 STATUS_PATH: Final = "/admin/status"
 PAGE_PATH: Final = "/admin"
-PATHS: Final = frozenset({METRICS_PATH, STATUS_PATH, PAGE_PATH})
+APPROVE_PATH: Final = "/admin/approve"
+"""`POST /admin/approve?name=SERVICE[.NAME]` (or `?all=1`): approve what pinning holds back."""
+PATHS: Final = frozenset({METRICS_PATH, STATUS_PATH, PAGE_PATH, APPROVE_PATH})
 PAGE: Final = resources.files("micro_mcp.gateway.operator").joinpath("admin.html").read_bytes()
 """The page, with its script and style inline: it loads nothing from anywhere else."""
 PAGE_HEADERS: Final = [
@@ -142,6 +147,54 @@ class Admin:
         """The gateway and its services now."""
         return gateway_status(self.mesh, self.recorder, self.transport)
 
+    async def respond(
+        self,
+        method: str,
+        path: str,
+        query: str,
+        authorization: str | None,
+        accept: str | None,
+    ) -> Answer:
+        """The response to `method path?query`; `path` must be one of `PATHS`."""
+        if path == APPROVE_PATH:
+            return await self.approve(method, query, authorization)
+        return self.answer(method, path, authorization, accept)
+
+    async def approve(self, method: str, query: str, authorization: str | None) -> Answer:
+        """Approve the held definitions `query` names (`name=SERVICE[.NAME]`, or `all=1`) in the
+        pin store, then read it again. Only with an operator token, on loopback too: a browser
+        cannot send the Authorization header cross-origin without a preflight, so a page
+        elsewhere cannot approve through an operator's browser."""
+        if method != "POST":
+            return _text(405, "only POST", [(b"allow", b"POST")])
+        if self._token is None:
+            return _text(403, "set telemetry.operatorToken to approve from the admin page")
+        refusal = self._refusal(authorization)
+        if refusal is not None:
+            return refusal
+        wanted = parse_qs(query)
+        name = (wanted.get("name") or [""])[0]
+        everything = (wanted.get("all") or [""])[0] in ("1", "true")
+        if not name and not everything:
+            return _text(400, "name=SERVICE[.NAME] or all=1")
+        namespace, dot, item = name.partition(".")
+        keys = [
+            hold.pin.key
+            for held in self.mesh.pinning.held.values()
+            for hold in held
+            if everything
+            or (hold.pin.namespace == namespace and (not dot or hold.pin.name == item))
+        ]
+        try:
+            done = await anyio.to_thread.run_sync(self.mesh.pinning.store.approve, keys)
+        except PinStoreError as exc:
+            logger.error("pinning: %s", exc)
+            return _text(500, "the pin store cannot be written; the gateway's log says why")
+        await self.mesh.reload_pins()
+        approved = [f"{new.kind[:-1]} {new.namespace}.{new.name}" for _, new in done]
+        logger.info("pinning: approved from the admin page: %s", ", ".join(approved) or "nothing")
+        return Answer(200, orjson.dumps({"approved": approved}), JSON_HEADERS)
+
     def answer(
         self, method: str, path: str, authorization: str | None, accept: str | None
     ) -> Answer:
@@ -231,7 +284,9 @@ async def _serve_one(admin: Admin, hosts: frozenset[str], stream: SocketStream) 
         elif path not in PATHS:
             answer = _text(404, "not found")
         else:
-            answer = admin.answer(method, path, headers.get("authorization"), headers.get("accept"))
+            query = target.partition("?")[2]
+            auth, accept = headers.get("authorization"), headers.get("accept")
+            answer = await admin.respond(method, path, query, auth, accept)
         status_line = f"HTTP/1.1 {answer.status} {_REASONS.get(answer.status, 'OK')}\r\n"
         header_lines = b"".join(name + b": " + value + b"\r\n" for name, value in answer.headers)
         length = f"content-length: {len(answer.body)}\r\nconnection: close\r\n\r\n".encode()
