@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from importlib import metadata
 from pathlib import Path
 
 import anyio
@@ -14,9 +15,36 @@ from micro_mcp.errors import ConfigError
 from micro_mcp.gateway.serve import serve
 from micro_mcp.telemetry import logs
 
+DESCRIPTION = """\
+One MCP endpoint over many small MCP servers: the gateway starts the services of a manifest,
+merges their tools, resources and prompts under namespaces, checks tokens and policy, and
+audits every call."""
+EPILOG = """\
+examples:
+  micro-mcp gateway                                 the example services, MCP on stdio
+  micro-mcp gateway --discovery my-services.json --transport http --port 8765
+  micro-mcp check --discovery my-services.json     start each service once, show the catalog
+  micro-mcp new weather --lang python               a service project from a template
+  micro-mcp status --url http://127.0.0.1:8765      a running gateway's services
+
+Run `micro-mcp COMMAND --help` for a command's options."""
+
+
+def _version() -> str:
+    try:
+        return metadata.version("micro-mcp")
+    except metadata.PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown"
+
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="micro-mcp", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="micro-mcp",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"micro-mcp {_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
     gateway = commands.add_parser(
         "gateway", help="serve the services of a manifest as one MCP server"
