@@ -45,6 +45,13 @@ def build_authenticator(config: GatewayConfig) -> Authenticator:
     return Authenticator(principals, open_principal)
 
 
+def _stdio_refusal(token: str | None) -> str:
+    """Why a stdio client is refused: no token in the environment, or one that matches none."""
+    if not token:
+        return f"{TOKEN_ENV} is not set, and the gateway's config requires a token"
+    return f"{TOKEN_ENV} is set but matches no token in the gateway's config"
+
+
 def _policy(spec: PolicySpec) -> Policy:
     return Policy(allow=spec.allow, deny=spec.deny)
 
@@ -104,10 +111,17 @@ async def serve(
             if listener is not None:
                 await _serve_http(dispatcher, authenticator, config, listener, tg, stop)
             else:
-                principal = authenticator.authenticate(environ.get(TOKEN_ENV))
-                if principal is None:
-                    logger.error("%s is missing or wrong: every request will be refused", TOKEN_ENV)
-                await serve_stdio(dispatcher, principal, config.max_message_bytes, stop)
+                token = environ.get(TOKEN_ENV)
+                principal = authenticator.authenticate(token)
+                refusal = None if principal is not None else _stdio_refusal(token)
+                if refusal is not None:
+                    logger.error("%s: every request will be refused", refusal)
+                await serve_stdio(dispatcher, principal, config.max_message_bytes, stop, refusal)
+                if not mesh.started.is_set():
+                    logger.warning(
+                        "stdin closed before the gateway was ready (services were still "
+                        "starting): stopping without having served a request"
+                    )
             tg.cancel_scope.cancel()
     finally:
         sink.close()
