@@ -8,12 +8,15 @@ start rather than a silently ignored option.
 
 from __future__ import annotations
 
-from typing import Literal
+import logging
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from micro_mcp.config.telemetry import TelemetrySpec
 from micro_mcp.protocol import names
+
+logger = logging.getLogger(__name__)
 
 
 class _Frozen(BaseModel):
@@ -150,8 +153,19 @@ class AuditSpec(_Frozen):
 
     path: str = "-"
     """A file to append JSON lines to; `-` is the gateway's stderr."""
-    include_arguments: bool = False
+    include_arguments: bool = Field(default=False, alias="includeArguments")
     """Record arguments verbatim; off by default, when only their size and a hash are kept."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _old_key(cls, data: Any) -> Any:
+        # Before every other key was camelCase this one was written `include_arguments`;
+        # configs that still say so keep working, with a warning.
+        if isinstance(data, dict) and "include_arguments" in data:
+            logger.warning(
+                "audit.include_arguments is deprecated: write audit.includeArguments instead"
+            )
+        return data
 
 
 class HttpSpec(_Frozen):
