@@ -9,7 +9,8 @@ start rather than a silently ignored option.
 from __future__ import annotations
 
 import logging
-from typing import Any, Literal
+from collections.abc import Mapping
+from typing import Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -161,11 +162,11 @@ class AuditSpec(_Frozen):
     def _old_key(cls, data: Any) -> Any:
         # Before every other key was camelCase this one was written `include_arguments`;
         # configs that still say so keep working, with a warning.
-        if isinstance(data, dict) and "include_arguments" in data:
+        if isinstance(data, Mapping) and "include_arguments" in data:
             logger.warning(
                 "audit.include_arguments is deprecated: write audit.includeArguments instead"
             )
-        return data
+        return cast(Any, data)
 
 
 class HttpSpec(_Frozen):
