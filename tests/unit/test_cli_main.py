@@ -26,5 +26,5 @@ def test_help_describes_the_gateway_and_lists_every_command(
     text = capsys.readouterr().out
     assert "One MCP endpoint over many small MCP servers" in text
     assert "hand over" not in text  # the module's docstring is for developers
-    for command in ("gateway", "check", "new", "status"):
+    for command in ("gateway", "check", "new", "status", "tools", "call"):
         assert f"micro-mcp {command}" in text

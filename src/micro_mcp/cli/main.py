@@ -9,7 +9,7 @@ from pathlib import Path
 
 import anyio
 
-from micro_mcp.cli import check, scaffold, status
+from micro_mcp.cli import check, client, scaffold, status
 from micro_mcp.config.load import load_config, load_manifest
 from micro_mcp.errors import ConfigError
 from micro_mcp.gateway.serve import serve
@@ -26,8 +26,14 @@ examples:
   micro-mcp check --discovery my-services.json     start each service once, show the catalog
   micro-mcp new weather --lang python               a service project from a template
   micro-mcp status --url http://127.0.0.1:8765      a running gateway's services
+  micro-mcp tools --url http://127.0.0.1:8765       its tools (token: $MICRO_MCP_TOKEN or --token)
+  micro-mcp call fs.listDir '{"path": "."}' --discovery my-services.json
 
 Run `micro-mcp COMMAND --help` for a command's options."""
+
+
+CLIENT_COMMANDS = frozenset({"tools", "call", "read", "prompts", "resources"})
+"""Commands that talk to a gateway as an MCP client (`cli/client.py`)."""
 
 
 def _version() -> str:
@@ -68,6 +74,7 @@ def _parser() -> argparse.ArgumentParser:
         "--metrics-port", type=int, help="with stdio: serve /metrics and /admin on 127.0.0.1"
     )
     status.add_parser(commands)
+    client.add_parsers(commands)
     scaffold.configure(commands.add_parser("new", help="create a service project from a template"))
     check.configure(
         commands.add_parser(
@@ -86,6 +93,8 @@ def main(argv: list[str] | None = None) -> int:
         return scaffold.run(args)
     if args.command == "check":
         return check.run(args)
+    if args.command in CLIENT_COMMANDS:
+        return client.run(args)
     logs.configure(args.log_level, args.log_format or "text")
     try:
         manifest, base_dir = load_manifest(args.discovery)
