@@ -126,3 +126,11 @@ async def test_the_readmes_writing_a_service_commands_work_as_written(tmp_path: 
     root = clone_like(tmp_path)
     output = await bash(block(README, "## Writing a service"), root)
     assert output.count("OK: 1 of 1 services started") == 2
+
+
+async def test_the_readmes_command_line_client_commands_work_as_written(tmp_path: Path) -> None:
+    root = clone_like(tmp_path)
+    output = await bash(block(README, "## From the command line"), root)
+    assert "fs.listDir" in output and "vector.addDocument" in output  # the tools table
+    assert '"mcpServers"' in output  # the manifest, read through fs
+    assert output.rstrip().endswith("[]")  # the example services have no prompts
