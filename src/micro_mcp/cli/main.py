@@ -9,7 +9,7 @@ from pathlib import Path
 
 import anyio
 
-from micro_mcp.cli import check, client, scaffold, status
+from micro_mcp.cli import check, client, config_files, scaffold, status
 from micro_mcp.config.load import load_config, load_manifest
 from micro_mcp.errors import ConfigError
 from micro_mcp.gateway.serve import serve
@@ -25,6 +25,7 @@ examples:
   micro-mcp gateway --discovery my-services.json --transport http --port 8765
   micro-mcp check --discovery my-services.json     start each service once, show the catalog
   micro-mcp new weather --lang python               a service project from a template
+  micro-mcp config check gateway.json               validate a file (docs/CONFIG.md: every key)
   micro-mcp status --url http://127.0.0.1:8765      a running gateway's services
   micro-mcp tools --url http://127.0.0.1:8765       its tools (token: $MICRO_MCP_TOKEN or --token)
   micro-mcp call fs.listDir '{"path": "."}' --discovery my-services.json
@@ -75,6 +76,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     status.add_parser(commands)
     client.add_parsers(commands)
+    config_files.add_parser(commands)
     scaffold.configure(commands.add_parser("new", help="create a service project from a template"))
     check.configure(
         commands.add_parser(
@@ -93,6 +95,8 @@ def main(argv: list[str] | None = None) -> int:
         return scaffold.run(args)
     if args.command == "check":
         return check.run(args)
+    if args.command == "config":
+        return config_files.run(args)
     if args.command in CLIENT_COMMANDS:
         return client.run(args)
     logs.configure(args.log_level, args.log_format or "text")

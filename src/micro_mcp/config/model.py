@@ -21,7 +21,10 @@ logger = logging.getLogger(__name__)
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+    # Field docstrings become descriptions: docs/CONFIG.md and the JSON Schemas are made of them.
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", populate_by_name=True, use_attribute_docstrings=True
+    )
 
 
 class LimitsSpec(_Frozen):
@@ -58,11 +61,22 @@ class ServiceSpec(_Frozen):
     type: Literal["stdio", "http", "streamable-http", "sse"] | None = None
     """Optional transport hint (VS Code writes it); inferred from `command` / `url` when absent."""
     command: str | None = None
+    """A stdio service: the program to run, without a shell. A name is looked up on the
+    service's PATH (the gateway's own venv `bin` first); a path with `/` is relative to the
+    service's working folder; `python` means the gateway's own interpreter."""
     args: tuple[str, ...] = ()
+    """The program's arguments, exactly as given (relative paths mean the working folder)."""
     env: dict[str, str] = Field(default_factory=dict)
+    """Environment variables for the service, on top of the few it inherits (`PATH`, `HOME`,
+    `USER`, `LOGNAME`, `LANG`, `LC_ALL`, `LC_CTYPE`, `TZ`, `TMPDIR`)."""
     cwd: str | None = None
+    """The service's working folder, relative to the manifest's folder; unset: the manifest's
+    folder itself (for a sandboxed service, `/`)."""
     url: str | None = None
+    """A service reached over the network: its Streamable HTTP (or, with `type: sse`, HTTP+SSE)
+    endpoint."""
     headers: dict[str, str] = Field(default_factory=dict)
+    """HTTP headers sent to a `url` service (its own credentials; a client's token never is)."""
     limits: LimitsSpec | None = None
     """Resource limits for a stdio service; none unless given."""
     sandbox: SandboxSpec | None = None
@@ -117,6 +131,8 @@ class Manifest(_Frozen):
     """The discovery manifest: the services the gateway fronts, keyed by namespace."""
 
     mcp_servers: dict[str, ServiceSpec] = Field(alias="mcpServers")
+    """The services, keyed by namespace (1-32 characters of a-z, 0-9 and `-`, starting with a
+    letter): their tools appear as `namespace.tool`."""
 
     @field_validator("mcp_servers")
     @classmethod
@@ -139,14 +155,18 @@ class PolicySpec(_Frozen):
     """Glob patterns over canonical `namespace.name` subjects; deny wins over allow."""
 
     allow: tuple[str, ...] = ("*",)
+    """Glob patterns (`fs.*`, `http.fetchText`) of what may be listed and used."""
     deny: tuple[str, ...] = ()
+    """Glob patterns of what may not, even when allowed."""
 
 
 class PrincipalSpec(_Frozen):
     """A caller the gateway knows, identified by its token."""
 
     token: str = Field(min_length=16)
+    """The principal's static token: a bearer token over HTTP, `MICRO_MCP_TOKEN` on stdio."""
     policy: PolicySpec = PolicySpec()
+    """What this principal may list and use."""
 
 
 class AuditSpec(_Frozen):
@@ -202,6 +222,7 @@ class GatewayConfig(_Frozen):
     principals: dict[str, PrincipalSpec] = Field(default_factory=dict)
     """Further callers by name, each with its own token and policy."""
     audit: AuditSpec = AuditSpec()
+    """The audit trail: where it goes, what it records."""
     separator: str = "."
     """Between namespace and name in exposed tool and prompt names."""
     page_size: int = Field(default=1000, ge=1, alias="pageSize")
@@ -209,7 +230,9 @@ class GatewayConfig(_Frozen):
     max_message_bytes: int = Field(default=8 * 1024 * 1024, ge=1024, alias="maxMessageBytes")
     """Largest message accepted on a stdio pipe, from the client or a service."""
     http: HttpSpec = HttpSpec()
+    """The Streamable HTTP front (`--transport http`)."""
     telemetry: TelemetrySpec = TelemetrySpec()
+    """Traces, logs, metrics and the operator's view."""
     reload_interval: float = Field(default=1.0, ge=0, alias="reloadInterval")
     """Seconds between checks of the manifest file for edits; 0 reloads only on SIGHUP."""
 
