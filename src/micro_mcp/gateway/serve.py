@@ -13,7 +13,7 @@ import anyio
 import uvicorn
 from anyio.abc import TaskGroup
 
-from micro_mcp.audit.sinks import AuditSink, JsonlSink
+from micro_mcp.audit.sinks import AuditSink, AuditTail, JsonlSink
 from micro_mcp.config.model import GatewayConfig, Manifest, PolicySpec
 from micro_mcp.errors import ConfigError
 from micro_mcp.gateway.core.dispatcher import Dispatcher
@@ -22,6 +22,7 @@ from micro_mcp.gateway.fronts.http import HttpFront
 from micro_mcp.gateway.fronts.server import BoundedHeadProtocol, GatewayServer
 from micro_mcp.gateway.fronts.stdio import DRAIN_TIMEOUT, serve_stdio
 from micro_mcp.gateway.operator import admin
+from micro_mcp.gateway.operator.console import Console
 from micro_mcp.gateway.services.mesh import Mesh
 from micro_mcp.gateway.services.reloader import watch_manifest
 from micro_mcp.policy.engine import ANONYMOUS, Authenticator
@@ -95,7 +96,7 @@ async def serve(
         )
     listener = _listen(host, port) if transport == "http" else None
     recorder = telemetry if telemetry is not None else Recorder.from_spec(config.telemetry)
-    sink = audit if audit is not None else JsonlSink(config.audit.path)
+    sink = AuditTail(audit if audit is not None else JsonlSink(config.audit.path))
     mesh = Mesh(manifest, config, base_dir)
     dispatcher = Dispatcher(mesh, sink, recorder)
     try:
@@ -103,7 +104,8 @@ async def serve(
             await tg.start(mesh.run)
             scrape = metrics_port if metrics_port is not None else config.telemetry.metrics_port
             stdio_scrape = scrape if listener is None else None  # HTTP serves /metrics itself
-            await tg.start(admin.observe, mesh, recorder, transport, stdio_scrape)
+            console = Console(dispatcher)
+            await tg.start(admin.observe, mesh, recorder, transport, stdio_scrape, console)
             if manifest_path is not None:
                 tg.start_soon(watch_manifest, mesh, manifest_path, config.reload_interval)
             stop = anyio.Event()
