@@ -1,0 +1,86 @@
+"""The package as a user gets it: an sdist and a wheel built from the clone (the wheel from the
+sdist, so the sdist is complete), installed into a clean environment with pipx, running the
+quickstart's start command; and `pipx install .` as the README shows it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tarfile
+import zipfile
+from pathlib import Path
+
+import anyio
+import pytest
+from mcp import Client, StdioServerParameters
+
+pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
+
+REPO = Path(__file__).resolve().parents[2]
+SHIPPED = (
+    "micro_mcp/defaults/discovery.default.json",
+    "micro_mcp/gateway/operator/admin.html",
+    "micro_mcp/schemas/manifest.schema.json",
+    "micro_mcp/schemas/gateway.schema.json",
+    "micro_mcp/templates/python/pyproject.toml",
+    "micro_mcp/templates/python/src/tpl_service/server.py",
+    "micro_mcp/templates/typescript/package.json",
+)
+"""Files the code reads from the installed package, besides its modules."""
+
+
+async def run(argv: list[str], cwd: Path, env: dict[str, str] | None = None) -> str:
+    with anyio.fail_after(600):
+        done = await anyio.run_process(
+            argv, cwd=cwd, env=env, check=False, stderr=subprocess.STDOUT
+        )
+    output = done.stdout.decode(errors="replace")
+    assert done.returncode == 0, f"{' '.join(argv)}:\n{output}"
+    return output
+
+
+def pipx_env(tmp_path: Path) -> dict[str, str]:
+    """pipx confined to `tmp_path`: its venvs and its bin folder there, not the user's."""
+    return {
+        **os.environ,
+        "PIPX_HOME": str(tmp_path / "pipx"),
+        "PIPX_BIN_DIR": str(tmp_path / "bin"),
+        "PIPX_MAN_DIR": str(tmp_path / "man"),
+    }
+
+
+async def test_the_wheel_built_from_the_sdist_installs_alone_and_serves_the_quickstart(
+    tmp_path: Path,
+) -> None:
+    dist = tmp_path / "dist"
+    await run([sys.executable, "-m", "build", "--outdir", str(dist), str(REPO)], tmp_path)
+    (wheel,) = dist.glob("*.whl")
+    (sdist,) = dist.glob("*.tar.gz")
+    with zipfile.ZipFile(wheel) as archive:
+        names = set(archive.namelist())
+    assert set(SHIPPED) <= names
+    with tarfile.open(sdist) as archive:
+        members = archive.getnames()
+    assert not [m for m in members if "/.import_linter_cache/" in m or "/.venv/" in m]
+
+    env = pipx_env(tmp_path)
+    await run([sys.executable, "-m", "pipx", "install", str(wheel)], tmp_path, env)
+    command = tmp_path / "bin" / "micro-mcp"
+    assert (await run([str(command), "--version"], tmp_path)).strip() == "micro-mcp 0.1.0"
+
+    # The quickstart's start command, from the clean install, as an MCP client launches it.
+    async with Client(StdioServerParameters(command=str(command), args=["gateway"])) as client:
+        tools = {tool.name for tool in (await client.list_tools()).tools}
+    assert {"fs.listDir", "http.fetchText", "vector.search"} <= tools
+
+    await run([str(command), "new", "weather", "--lang", "typescript"], tmp_path)
+    assert (tmp_path / "weather" / "src" / "server.ts").is_file()
+    schema = await run([str(command), "config", "schema", "gateway"], tmp_path)
+    assert '"maxMessageBytes"' in schema
+
+
+async def test_pipx_install_dot_works_from_the_clone(tmp_path: Path) -> None:
+    await run([sys.executable, "-m", "pipx", "install", "."], REPO, pipx_env(tmp_path))
+    version = await run([str(tmp_path / "bin" / "micro-mcp"), "--version"], tmp_path)
+    assert version.strip() == "micro-mcp 0.1.0"
