@@ -1,9 +1,11 @@
 """The package as a user gets it: an sdist and a wheel built from the clone (the wheel from the
-sdist, so the sdist is complete), installed into a clean environment with pipx, running the
-quickstart's start command; and `pipx install .` as the README shows it."""
+sdist, so the sdist is complete), the wheel alone installed into a clean environment with pipx
+(the lean gateway), and `pipx install '.[examples]'` as the README shows it, serving the
+quickstart."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -64,23 +66,42 @@ async def test_the_wheel_built_from_the_sdist_installs_alone_and_serves_the_quic
         members = archive.getnames()
     assert not [m for m in members if "/.import_linter_cache/" in m or "/.venv/" in m]
 
+    # The wheel alone: the gateway without the example services' libraries or the tracing SDK.
     env = pipx_env(tmp_path)
     await run([sys.executable, "-m", "pipx", "install", str(wheel)], tmp_path, env)
+    installed = await run(
+        [sys.executable, "-m", "pipx", "runpip", "micro-mcp", "list"], tmp_path, env
+    )
+    present = {line.split()[0].lower() for line in installed.splitlines()[2:] if line.strip()}
+    assert "mcp" in present
+    assert not present & {"numpy", "beautifulsoup4", "markdownify", "opentelemetry-sdk"}
     command = tmp_path / "bin" / "micro-mcp"
     assert (await run([str(command), "--version"], tmp_path)).strip() == "micro-mcp 0.1.0"
 
-    # The quickstart's start command, from the clean install, as an MCP client launches it.
-    async with Client(StdioServerParameters(command=str(command), args=["gateway"])) as client:
-        tools = {tool.name for tool in (await client.list_tools()).tools}
-    assert {"fs.listDir", "http.fetchText", "vector.search"} <= tools
+    # It fronts a service that needs nothing more, from the manifest a user writes.
+    fs = {"command": "python", "args": ["-m", "micro_mcp.services.fs", "--root", "."]}
+    (tmp_path / "fs.json").write_text(json.dumps({"mcpServers": {"fs": fs}}))
+    params = StdioServerParameters(
+        command=str(command), args=["gateway", "--discovery", str(tmp_path / "fs.json")]
+    )
+    async with Client(params) as client:
+        listing = await client.call_tool("fs.listDir", {"path": "."})
+    assert "fs.json" in json.dumps(listing.structured_content)
 
+    # Templates and schemas come from the installed package.
     await run([str(command), "new", "weather", "--lang", "typescript"], tmp_path)
     assert (tmp_path / "weather" / "src" / "server.ts").is_file()
     schema = await run([str(command), "config", "schema", "gateway"], tmp_path)
     assert '"maxMessageBytes"' in schema
 
 
-async def test_pipx_install_dot_works_from_the_clone(tmp_path: Path) -> None:
-    await run([sys.executable, "-m", "pipx", "install", "."], REPO, pipx_env(tmp_path))
-    version = await run([str(tmp_path / "bin" / "micro-mcp"), "--version"], tmp_path)
-    assert version.strip() == "micro-mcp 0.1.0"
+async def test_pipx_install_from_the_clone_with_the_examples_serves_the_quickstart(
+    tmp_path: Path,
+) -> None:
+    env = pipx_env(tmp_path)
+    await run([sys.executable, "-m", "pipx", "install", ".[examples]"], REPO, env)
+    command = tmp_path / "bin" / "micro-mcp"
+    # The quickstart's start command, as an MCP client launches it.
+    async with Client(StdioServerParameters(command=str(command), args=["gateway"])) as client:
+        tools = {tool.name for tool in (await client.list_tools()).tools}
+    assert {"fs.listDir", "http.fetchText", "vector.search"} <= tools
