@@ -88,6 +88,16 @@ async def test_the_wheel_built_from_the_sdist_installs_alone_and_serves_the_quic
         listing = await client.call_tool("fs.listDir", {"path": "."})
     assert "fs.json" in json.dumps(listing.structured_content)
 
+    # The example services that need the extra say so instead of failing obscurely.
+    with anyio.fail_after(120):
+        checked = await anyio.run_process(
+            [str(command), "check"], cwd=tmp_path, check=False, stderr=subprocess.STDOUT
+        )
+    report = checked.stdout.decode(errors="replace")
+    assert checked.returncode == 1, report
+    assert "the vector service needs numpy" in report
+    assert "the http service needs beautifulsoup4 and markdownify" in report
+
     # Templates and schemas come from the installed package.
     await run([str(command), "new", "weather", "--lang", "typescript"], tmp_path)
     assert (tmp_path / "weather" / "src" / "server.ts").is_file()
