@@ -124,14 +124,15 @@ async def test_a_service_added_by_a_reload_takes_its_namespace_back(tmp_path: Pa
 async def test_the_admin_endpoint_approves_a_held_tool_with_the_operator_token(tmp_path: Path):
     port, token = free_port(), "operator-token-0123456789"
     config = {"telemetry": {"operatorToken": token, "metricsPort": port}}
-    url = f"http://127.0.0.1:{port}/admin/approve?name=weather.forecast"
+    url = f"http://127.0.0.1:{port}/admin/approve"
+    body = {"name": "weather.forecast"}
     async with watched(tmp_path, WEATHER, config) as (client, log):
         await client.call_tool("weather.rug_pull", {})
         with anyio.fail_after(20):
             await log.next("definition(s) held, recorded in")
         async with httpx2.AsyncClient() as http:
-            assert (await http.post(url)).status_code == 401
-            answer = await http.post(url, headers={"Authorization": f"Bearer {token}"})
+            assert (await http.post(url, json=body)).status_code == 401
+            answer = await http.post(url, json=body, headers={"Authorization": f"Bearer {token}"})
         assert answer.status_code == 200
         assert answer.json() == {"approved": ["tool weather.forecast"]}
         assert _text(await client.call_tool("weather.forecast", {})) == "sunny"

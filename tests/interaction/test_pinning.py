@@ -12,7 +12,7 @@ from mcp.server.mcpserver import MCPServer
 
 from micro_mcp import codes
 from micro_mcp.config.model import Manifest
-from micro_mcp.gateway.operator.admin import APPROVE_PATH, Admin
+from micro_mcp.gateway.operator.admin import APPROVE_PATH, ActionRequest, Admin
 from micro_mcp.protocol import jsonrpc
 from micro_mcp.telemetry.recorder import Recorder
 from tests.interaction.harness import Client, Gateway, Tap, gateway, sdk_service
@@ -20,6 +20,7 @@ from tests.interaction.harness import Client, Gateway, Tap, gateway, sdk_service
 pytestmark = pytest.mark.anyio
 
 TOOLS_CHANGED = "notifications/tools/list_changed"
+JSON = "application/json"
 
 
 def _weather() -> MCPServer:
@@ -249,19 +250,21 @@ async def test_the_admin_page_approves_what_a_service_holds_with_the_operator_to
         await gw.mesh.pinning.write()
         token = "operator-token-0123456789"
         admin = Admin(gw.mesh, Recorder(), transport="http", operator_token=token, loopback=True)
-        open_admin = Admin(
-            gw.mesh, Recorder(), transport="http", operator_token=None, loopback=True
-        )
         bearer = f"Bearer {token}"
-        assert (await open_admin.respond("POST", APPROVE_PATH, "all=1", None, None)).status == 403
-        assert (await admin.respond("GET", APPROVE_PATH, "all=1", bearer, None)).status == 405
-        assert (await admin.respond("POST", APPROVE_PATH, "all=1", None, None)).status == 401
-        assert (await admin.respond("POST", APPROVE_PATH, "", bearer, None)).status == 400
+
+        def request(body: bytes, auth: str | None = bearer, method: str = "POST") -> ActionRequest:
+            return ActionRequest(method, APPROVE_PATH, auth, content_type=JSON, body=body)
+
+        assert (await admin.act(request(b'{"all": true}', method="GET"))).status == 405
+        assert (await admin.act(request(b'{"all": true}', auth=None))).status == 401
+        assert (await admin.act(request(b"{}"))).status == 400
+        plain = ActionRequest("POST", APPROVE_PATH, bearer, content_type="text/plain", body=b"")
+        assert (await admin.act(plain)).status == 415
         assert "weather.forecast" not in await _names(client)
         status = admin.status().services[0]
         assert status.held == ("tool weather.forecast changed since it was approved (description)",)
 
-        answer = await admin.respond("POST", APPROVE_PATH, "name=weather", bearer, None)
+        answer = await admin.act(request(b'{"name": "weather"}'))
         assert answer.status == 200
         assert orjson.loads(answer.body) == {"approved": ["tool weather.forecast"]}
         assert "weather.forecast" in await _names(client)

@@ -31,7 +31,9 @@ DEFAULT_MAX_BYTES: Final = 64 * 1024
 class PinningSpec(BaseModel):
     """Where pins are kept and the largest definition pinned."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", populate_by_name=True, use_attribute_docstrings=True
+    )
 
     store: str | None = None
     """The SQLite file, relative to the config file's folder; default in the module docstring."""
