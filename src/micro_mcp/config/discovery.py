@@ -15,8 +15,12 @@ class DiscoveryNames(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
     search: str = Field(default="gateway.searchTools", pattern=_NAME)
+    """The ranked search: `{query, limit?}` -> names and short descriptions, best first."""
     describe: str = Field(default="gateway.describeTool", pattern=_NAME)
+    """One tool's whole definition: `{name}` -> the tool as listed, input schema included."""
     call: str = Field(default="gateway.callTool", pattern=_NAME)
+    """A call by name: `{name, arguments}` -> the tool's own result, through policy, rules,
+    rate limits and consent as a direct call."""
 
     @model_validator(mode="after")
     def _distinct(self) -> DiscoveryNames:
@@ -35,6 +39,8 @@ class DiscoverySpec(BaseModel):
     enabled: bool = False
     """Off: no meta-tools, and tools/list and tools/call pay nothing for them."""
     names: DiscoveryNames = DiscoveryNames()
+    """What the three meta-tools are called (1-64 of `[A-Za-z0-9_.-]`); they shadow a
+    service's tool of the same name."""
     listing: Literal["meta", "all"] = "meta"
     """What tools/list shows while discovery is on: `meta`, the three meta-tools only (the
     point: a host's context holds three definitions); `all`, the meta-tools before every tool
@@ -43,6 +49,7 @@ class DiscoverySpec(BaseModel):
     """Results of a search when the query gives no `limit`; a query may ask for up to
     `maxLimit`."""
     max_limit: int = Field(default=50, ge=1, le=1000, alias="maxLimit")
+    """The most results a search returns, whatever its `limit` asks."""
 
     @model_validator(mode="after")
     def _limits(self) -> DiscoverySpec:

@@ -12,13 +12,15 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import anyio
 
 from micro_mcp import codes
 from micro_mcp.audit.sinks import AuditSink
+from micro_mcp.config.discovery import DiscoverySpec
 from micro_mcp.errors import (
+    ConfigError,
     McpError,
     PolicyDenied,
     RateLimited,
@@ -29,7 +31,6 @@ from micro_mcp.gateway.clients.client import LOG_LEVELS, ClientSession, Listen
 from micro_mcp.gateway.core import relay, tasks
 from micro_mcp.gateway.core.authorization import authorize
 from micro_mcp.gateway.core.consent import Consent
-from micro_mcp.gateway.core.discovery import Discovery
 from micro_mcp.gateway.core.eras import dress_result, settle_era
 from micro_mcp.gateway.core.exchange import Exchange
 from micro_mcp.gateway.core.rate_limits import RateLimits
@@ -45,6 +46,9 @@ from micro_mcp.protocol.versions import Era
 from micro_mcp.registry.catalog import Catalog, Route
 from micro_mcp.registry.paging import decode_cursor, encode_cursor
 from micro_mcp.telemetry.recorder import Recorder
+
+if TYPE_CHECKING:  # imported when discovery is on: it needs the `search` extra (numpy)
+    from micro_mcp.gateway.core.discovery import Discovery
 
 logger = logging.getLogger(__name__)
 
@@ -96,7 +100,7 @@ class Dispatcher:
         }
         self.tasks = TaskOwners()
         spec = mesh.config.discovery
-        self.discovery = Discovery(spec) if spec.enabled else None
+        self.discovery: Discovery | None = _discovery(spec) if spec.enabled else None
         """The meta-tools (`discovery`); None when off (then listing and calls pay nothing)."""
 
     # --- the boundary -----------------------------------------------------------------------
@@ -143,7 +147,9 @@ class Dispatcher:
         if ex.client.principal is None:
             self.trail.call(ex, "deny")
             raise Unauthenticated(
-                "Unauthenticated: the gateway requires a token (set MICRO_MCP_TOKEN for stdio)"
+                f"Unauthenticated: {ex.client.refusal}"
+                if ex.client.refusal
+                else "Unauthenticated: the gateway requires a token (set MICRO_MCP_TOKEN for stdio)"
             )
         handler = self._handlers.get(ex.method)
         if handler is None or (ex.client.era is Era.MODERN and ex.method in HANDSHAKE_ONLY):
@@ -501,6 +507,22 @@ _ROUTED: Final = frozenset(
     }
 )
 _LISTEN_KINDS: Final = ("toolsListChanged", "promptsListChanged", "resourcesListChanged")
+
+
+def _discovery(spec: DiscoverySpec) -> Discovery:
+    """The meta-tools, imported only when on.
+
+    Raises:
+        ConfigError: the `search` extra (bm25s, PyStemmer, numpy) is not installed.
+    """
+    try:
+        from micro_mcp.gateway.core.discovery import Discovery
+    except ImportError as exc:
+        raise ConfigError(
+            f"discovery.enabled needs the search extra ({exc.name} is missing): "
+            "pip install 'micro-mcp[search]'"
+        ) from exc
+    return Discovery(spec)
 
 
 def _outcome(exc: McpError) -> str:
