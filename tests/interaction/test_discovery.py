@@ -8,12 +8,20 @@ rate limits and the audit as a direct call does.
 from __future__ import annotations
 
 import json
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
 from mcp.server.mcpserver import MCPServer
 
 from micro_mcp import codes
+from micro_mcp.audit.sinks import MemoryAuditSink
+from micro_mcp.config.model import GatewayConfig, Manifest
+from micro_mcp.errors import ConfigError
+from micro_mcp.gateway.core.dispatcher import Dispatcher
+from micro_mcp.gateway.services.mesh import Mesh
+from micro_mcp.upstream.memory import memory_connector
 from tests.interaction.harness import Tap, gateway, modern_meta, sdk_service
 
 pytestmark = pytest.mark.anyio
@@ -238,3 +246,15 @@ async def test_without_discovery_the_meta_tools_do_not_exist() -> None:
         ]
         reply = await bob.request("tools/call", _call(META[0], query="file"))
         assert reply["error"]["code"] == codes.INVALID_PARAMS
+
+
+async def test_discovery_without_the_search_extra_is_refused_at_start(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for module in ("micro_mcp.gateway.core.discovery", "micro_mcp.registry.search"):
+        monkeypatch.delitem(sys.modules, module, raising=False)
+    monkeypatch.setitem(sys.modules, "bm25s", None)  # as if not installed: import fails
+    manifest = Manifest.model_validate({"mcpServers": {}})
+    mesh = Mesh(manifest, GatewayConfig.model_validate(_config()), Path("."), memory_connector({}))
+    with pytest.raises(ConfigError, match=r"micro-mcp\[search\]"):
+        Dispatcher(mesh, MemoryAuditSink())
