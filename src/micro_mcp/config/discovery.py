@@ -12,7 +12,9 @@ _NAME = r"^[A-Za-z0-9_.-]{1,64}$"
 class DiscoveryNames(BaseModel):
     """The names the three meta-tools are listed and called by."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", populate_by_name=True, use_attribute_docstrings=True
+    )
 
     search: str = Field(default="gateway.searchTools", pattern=_NAME)
     """The ranked search: `{query, limit?}` -> names and short descriptions, best first."""
@@ -34,7 +36,9 @@ class DiscoverySpec(BaseModel):
     search over the tools the caller may use, a tool's full definition, and a call by name
     that goes through policy, rules, rate limits and consent as a direct call does."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", populate_by_name=True, use_attribute_docstrings=True
+    )
 
     enabled: bool = False
     """Off: no meta-tools, and tools/list and tools/call pay nothing for them."""
