@@ -256,5 +256,5 @@ async def test_discovery_without_the_search_extra_is_refused_at_start(
     monkeypatch.setitem(sys.modules, "bm25s", None)  # as if not installed: import fails
     manifest = Manifest.model_validate({"mcpServers": {}})
     mesh = Mesh(manifest, GatewayConfig.model_validate(_config()), Path("."), memory_connector({}))
-    with pytest.raises(ConfigError, match=r"micro-mcp\[search\]"):
+    with pytest.raises(ConfigError, match=r"\.\[search\]"):
         Dispatcher(mesh, MemoryAuditSink())

@@ -519,8 +519,8 @@ def _discovery(spec: DiscoverySpec) -> Discovery:
         from micro_mcp.gateway.core.discovery import Discovery
     except ImportError as exc:
         raise ConfigError(
-            f"discovery.enabled needs the search extra ({exc.name} is missing): "
-            "pip install 'micro-mcp[search]'"
+            f"discovery.enabled needs the `search` extra ({exc.name} is missing): "
+            "pip install '.[search]' from the clone"
         ) from exc
     return Discovery(spec)
 
