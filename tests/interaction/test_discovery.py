@@ -258,3 +258,25 @@ async def test_discovery_without_the_search_extra_is_refused_at_start(
     mesh = Mesh(manifest, GatewayConfig.model_validate(_config()), Path("."), memory_connector({}))
     with pytest.raises(ConfigError, match=r"\.\[search\]"):
         Dispatcher(mesh, MemoryAuditSink())
+
+
+async def test_call_tool_asks_for_consent_on_the_target_tool() -> None:
+    fs = _fs()
+    config = {**_config(), "consent": {"tools": ["fs.read_file"]}}
+    async with gateway({"fs": fs}, config) as gw:
+        bob = gw.client(BOB)
+        await bob.initialize({"elicitation": {}})
+        questions: list[str] = []
+
+        def answer(message: dict[str, Any]) -> dict[str, Any]:
+            questions.append(message["method"])
+            return {"action": "decline"}
+
+        bob.answer = answer
+        call = _call(META[2], name="fs.read_file", arguments={"path": "a"})
+        refused = await bob.request("tools/call", call)
+        assert refused["error"]["code"] == codes.CONSENT_REFUSED
+        assert questions == ["elicitation/create"]
+        assert fs.of("tools/call") == []
+        (decision,) = gw.audit.of(event="consent")
+        assert (decision.name, decision.consent) == ("fs.read_file", "declined")
