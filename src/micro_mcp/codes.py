@@ -49,3 +49,6 @@ CONSENT_REFUSED: Final = -32018
 """micro-mcp: the call needs the human's consent, which was declined, cancelled, not given in
 time, or could not be asked (the client cannot take an elicitation); `data.reason` says which.
 The service never saw the call."""
+STATE_UNAVAILABLE: Final = -32019
+"""micro-mcp: the state gateway replicas share (`state.redis`) cannot be reached, so a request
+that needs it (a consent answer, a task) is refused; HTTP answers it with 503."""

@@ -17,6 +17,7 @@ from micro_mcp.config.consent import ConsentSpec
 from micro_mcp.config.oauth import OAuthSpec
 from micro_mcp.config.rate_limits import RateLimitsSpec
 from micro_mcp.config.rules import RuleSpec, unique_ids
+from micro_mcp.config.state import StateSpec
 from micro_mcp.config.telemetry import TelemetrySpec
 from micro_mcp.protocol import names
 
@@ -289,6 +290,8 @@ class GatewayConfig(StaticToken):
     """Rate limits and quotas on calls; none unless rules are given."""
     consent: ConsentSpec = ConsentSpec()
     """Calls that wait for the human's approval (MCP elicitation) before they run."""
+    state: StateSpec = StateSpec()
+    """Where replicas of one deployment share their state (Redis); each alone when unset."""
     reload_interval: float = Field(default=1.0, ge=0, alias="reloadInterval")
     """Seconds between checks of the manifest file for edits; 0 reloads only on SIGHUP."""
 
