@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -26,7 +26,10 @@ pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
 
 ALICE, BOB = "replica-alice-token-0123456789", "replica-bob-token-0123456789ab"
 CONSENT_KEY = "micro-mcp/consent"
-CAPABILITIES = {"elicitation": {"form": {}}, "extensions": {versions.TASKS_EXTENSION: {}}}
+CAPABILITIES: dict[str, Any] = {
+    "elicitation": {"form": {}},
+    "extensions": {versions.TASKS_EXTENSION: {}},
+}
 APPROVE = {CONSENT_KEY: {"action": "accept", "content": {"approve": True}}}
 
 
@@ -67,7 +70,7 @@ def _config(redis_url: str, prefix: str = "micro-mcp:") -> dict[str, Any]:
 @asynccontextmanager
 async def _replicas(
     tmp_path: Path, service: dict[str, Any], configs: list[dict[str, Any]]
-) -> AsyncIterator[list[str]]:
+) -> AsyncGenerator[list[str]]:
     """One gateway process per config, each in a folder of its own; yields their MCP URLs."""
     async with AsyncExitStack() as stack:
         urls: list[str] = []
@@ -82,11 +85,16 @@ async def _replicas(
 
 async def _post(url: str, method: str, token: str = ALICE, **params: Any) -> httpx2.Response:
     """One raw 2026-07-28 request, for its status and body; `Mcp-Name` from its params."""
-    meta = {
+    meta: dict[str, Any] = {
         versions.PROTOCOL_VERSION_KEY: versions.LATEST_MODERN,
         versions.CLIENT_CAPABILITIES_KEY: CAPABILITIES,
     }
-    body = {"jsonrpc": "2.0", "id": 1, "method": method, "params": {**params, "_meta": meta}}
+    body: dict[str, Any] = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": method,
+        "params": {**params, "_meta": meta},
+    }
     headers = {
         "Authorization": f"Bearer {token}",
         "Accept": "application/json, text/event-stream",
