@@ -205,3 +205,18 @@ async def test_with_redis_down_a_request_that_needs_it_gets_503_then_works_when_
     assert plain.status_code == 200 and "jobs.echo" in plain.text
     assert again["resultType"] == "input_required"
     assert answered["result"]["content"][0]["text"] == '{"n": 1}'
+
+
+async def test_a_list_cursor_cut_by_one_replica_pages_on_another(
+    tmp_path: Path, redis: RedisServer, service: dict[str, Any]
+) -> None:
+    config = {**_config(redis.url), "pageSize": 1}
+    async with _replicas(tmp_path, service, [config] * 2) as (a, b):
+        first = (await _post(a, "tools/list")).json()["result"]
+        second = (await _post(b, "tools/list", cursor=first["nextCursor"])).json()["result"]
+
+    assert [tool["name"] for tool in first["tools"] + second["tools"]] == [
+        "jobs.echo",
+        "jobs.render",
+    ]
+    assert "nextCursor" not in second

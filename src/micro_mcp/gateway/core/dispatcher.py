@@ -245,8 +245,8 @@ class Dispatcher:
         if cursor is not None:
             if not isinstance(cursor, str):
                 raise McpError("cursor must be a string", code=codes.INVALID_PARAMS)
-            generation, offset = decode_cursor(cursor, kind)
-            catalog = self.mesh.snapshot(generation)
+            fingerprint, offset = decode_cursor(cursor, kind)
+            catalog = self.mesh.snapshot(fingerprint, kind)
             if catalog is None:
                 raise McpError(
                     "cursor expired: the catalog changed; list again from the start",
@@ -259,7 +259,7 @@ class Dispatcher:
         size = self.mesh.config.page_size
         result: dict[str, Any] = {kind: items[offset : offset + size]}
         if offset + size < len(items):
-            result["nextCursor"] = encode_cursor(catalog.generation, kind, offset + size)
+            result["nextCursor"] = encode_cursor(catalog.fingerprint(kind), kind, offset + size)
         return result
 
     # --- routed calls -----------------------------------------------------------------------
