@@ -220,3 +220,40 @@ async def test_a_list_cursor_cut_by_one_replica_pages_on_another(
         "jobs.render",
     ]
     assert "nextCursor" not in second
+
+
+async def test_a_handshake_session_id_is_refused_by_a_replica_that_did_not_create_it(
+    tmp_path: Path, redis: RedisServer, service: dict[str, Any]
+) -> None:
+    # Handshake-era sessions are not shared yet: another replica must refuse the id (404, the
+    # client initializes again), and no replica serves it to another principal.
+    initialize = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {
+            "protocolVersion": "2025-11-25",
+            "capabilities": {},
+            "clientInfo": {"name": "t", "version": "1"},
+        },
+    }
+    listing = {"jsonrpc": "2.0", "id": 2, "method": "tools/list"}
+    accept = {"Accept": "application/json, text/event-stream"}
+    alice = {**accept, "Authorization": f"Bearer {ALICE}"}
+    bob = {**accept, "Authorization": f"Bearer {BOB}"}
+    async with (
+        _replicas(tmp_path, service, [_config(redis.url)] * 2) as (a, b),
+        httpx2.AsyncClient() as http,
+    ):
+        opened = await http.post(a, json=initialize, headers=alice)
+        session = {
+            "Mcp-Session-Id": opened.headers["mcp-session-id"],
+            "MCP-Protocol-Version": "2025-11-25",
+        }
+        on_a = await http.post(a, json=listing, headers={**alice, **session})
+        on_b = await http.post(b, json=listing, headers={**alice, **session})
+        bobs_on_a = await http.post(a, json=listing, headers={**bob, **session})
+
+    assert on_a.status_code == 200 and "jobs.echo" in on_a.text
+    assert on_b.status_code == 404 and "jobs.echo" not in on_b.text
+    assert bobs_on_a.status_code == 404 and "jobs.echo" not in bobs_on_a.text
