@@ -33,8 +33,17 @@ def require_haproxy() -> str:
     return binary
 
 
-def config(port: int, backends: dict[str, int]) -> str:
-    """HAProxy's config: one frontend on `port`, round robin over `backends` (name: port)."""
+def config(port: int, backends: dict[str, int], *, sticky: bool = False) -> str:
+    """HAProxy's config: one frontend on `port`, round robin over `backends` (name: port);
+    `sticky`: a request naming a handshake-era session goes to the replica whose `initialize`
+    reply created it (learnt from the reply's `Mcp-Session-Id`)."""
+    stick = (
+        "  stick-table type string len 128 size 100k expire 1h\n"
+        "  stick store-response res.hdr(mcp-session-id)\n"
+        "  stick match req.hdr(mcp-session-id)\n"
+        if sticky
+        else ""
+    )
     servers = "".join(
         f"  server {name} 127.0.0.1:{backend} check inter 200ms fall 1 rise 1\n"
         for name, backend in backends.items()
@@ -59,15 +68,17 @@ backend gateways
   http-check send meth GET uri /healthz ver HTTP/1.1 hdr Host localhost
   http-check expect status 200
   http-response set-header X-Served-By %[srv_name]
-{servers}"""
+{stick}{servers}"""
 
 
 @asynccontextmanager
-async def haproxy(folder: Path, port: int, backends: dict[str, int]) -> AsyncGenerator[str]:
+async def haproxy(
+    folder: Path, port: int, backends: dict[str, int], *, sticky: bool = False
+) -> AsyncGenerator[str]:
     """HAProxy on `port` over `backends`, in the foreground; yields the URL of its `/mcp`
     (the gateways must accept its `Host`, `127.0.0.1:PORT`: `http.allowedHosts`)."""
     cfg = folder / "haproxy.cfg"
-    cfg.write_text(config(port, backends))
+    cfg.write_text(config(port, backends, sticky=sticky))
     with (folder / "haproxy.log").open("ab") as log:
         process = await anyio.open_process(
             [require_haproxy(), "-db", "-f", str(cfg)],

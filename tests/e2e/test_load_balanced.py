@@ -49,15 +49,19 @@ class Cluster:
     """(replica, Mcp-Method, whether the request answered a question) per response."""
 
     @asynccontextmanager
-    async def client(self, **options: Any) -> AsyncGenerator[Client]:
-        """An SDK client through the load balancer, its responses recorded in `served`; its
-        HTTP connections closed when the block ends (also when the client broke)."""
+    async def client(
+        self, served: list[tuple[str, str, bool]] | None = None, **options: Any
+    ) -> AsyncGenerator[Client]:
+        """An SDK client through the load balancer, its responses recorded in `served` (the
+        cluster's unless given); its HTTP connections closed when the block ends (also when
+        the client broke)."""
+        into = self.served if served is None else served
 
         async def record(response: httpx2.Response) -> None:
             request = response.request
             answering = b'"requestState"' in request.content
             method = request.headers.get("mcp-method", "")
-            self.served.append((response.headers.get(SERVED_BY, "?"), method, answering))
+            into.append((response.headers.get(SERVED_BY, "?"), method, answering))
 
         auth = {"Authorization": f"Bearer {TOKEN}"}
         async with (
@@ -75,8 +79,11 @@ async def redis(tmp_path: Path) -> AsyncIterator[RedisServer]:
 
 
 @asynccontextmanager
-async def _cluster(tmp_path: Path, redis: RedisServer, **config: Any) -> AsyncGenerator[Cluster]:
-    """The task service, three gateways on `redis` and HAProxy in front of them."""
+async def _cluster(
+    tmp_path: Path, redis: RedisServer, *, sticky: bool = False, **config: Any
+) -> AsyncGenerator[Cluster]:
+    """The task service, three gateways on `redis` and HAProxy in front of them (`sticky`:
+    with affinity on the handshake-era session header)."""
     port = free_port()
     async with AsyncExitStack() as stack:
         with (tmp_path / "service.log").open("wb") as log:
@@ -89,7 +96,10 @@ async def _cluster(tmp_path: Path, redis: RedisServer, **config: Any) -> AsyncGe
         stack.push_async_callback(reap, service)
         stack.callback(service.terminate)
         await wait_listening(port)
-        entry = {"url": f"http://127.0.0.1:{port}/mcp", "protocol": "modern"}
+        # One session to the service for every client: it speaks 2026-07-28 only, so cannot
+        # open the per-client handshake sessions `auto` would give handshake-era clients.
+        url = f"http://127.0.0.1:{port}/mcp"
+        entry = {"url": url, "protocol": "modern", "sessions": "shared"}
         balancer = free_port()
         gateway = {
             "token": TOKEN,
@@ -105,7 +115,7 @@ async def _cluster(tmp_path: Path, redis: RedisServer, **config: Any) -> AsyncGe
             started = http_gateway_process(folder, {"jobs": entry}, gateway)
             url, processes[name] = await stack.enter_async_context(started)
             backends[name] = urlsplit(url).port or 0
-        url = await stack.enter_async_context(haproxy(tmp_path, balancer, backends))
+        url = await stack.enter_async_context(haproxy(tmp_path, balancer, backends, sticky=sticky))
         yield Cluster(url, processes)
 
 
@@ -247,3 +257,23 @@ async def test_redis_restarting_mid_run_gives_a_clear_error_then_service_resumes
     assert down.value.code == codes.STATE_UNAVAILABLE
     assert {tool.name for tool in listed.tools} == {"jobs.echo", "jobs.render"}
     assert not any(result.is_error for result in after)
+
+
+async def test_with_session_affinity_handshake_era_sessions_stay_on_their_replica(
+    tmp_path: Path, redis: RedisServer
+) -> None:
+    # Until sessions are shared: the balancer learns each session's replica from the reply to
+    # its `initialize` (which was balanced like any request) and sends the session there.
+    served: list[list[tuple[str, str, bool]]] = [[] for _ in REPLICAS]
+    async with _cluster(tmp_path, redis, sticky=True) as cluster, AsyncExitStack() as stack:
+        clients = [
+            await stack.enter_async_context(cluster.client(log, mode="legacy")) for log in served
+        ]
+        for _ in range(3):
+            for client in clients:
+                echoed = await client.call_tool("jobs.echo", {"n": 1})
+                assert getattr(echoed.content[0], "text", None) == '{"n": 1}'
+
+    replicas = [{replica for replica, _, _ in log} for log in served]
+    assert all(len(each) == 1 for each in replicas)  # every request of a session: one replica
+    assert set[str]().union(*replicas) == set(REPLICAS)  # the sessions themselves spread over all
