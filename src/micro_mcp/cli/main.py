@@ -4,19 +4,65 @@ from __future__ import annotations
 
 import argparse
 import sys
+from importlib import metadata
 from pathlib import Path
 
 import anyio
 
-from micro_mcp.cli import add, check, deploy, scaffold, service, status, token
+from micro_mcp.cli import (
+    add,
+    approve,
+    check,
+    client,
+    config_files,
+    deploy,
+    scaffold,
+    service,
+    status,
+    token,
+)
 from micro_mcp.config.load import load_config, load_manifest
 from micro_mcp.errors import ConfigError
 from micro_mcp.gateway.serve import serve
 from micro_mcp.telemetry import logs
 
+DESCRIPTION = """\
+One MCP endpoint over many small MCP servers: the gateway starts the services of a manifest,
+merges their tools, resources and prompts under namespaces, checks tokens and policy, and
+audits every call."""
+EPILOG = """\
+examples:
+  micro-mcp gateway                                 the example services, MCP on stdio
+  micro-mcp gateway --discovery my-services.json --transport http --port 8765
+  micro-mcp check --discovery my-services.json     start each service once, show the catalog
+  micro-mcp new weather --lang python               a service project from a template
+  micro-mcp config check gateway.json               validate a file (docs/CONFIG.md: every key)
+  micro-mcp status --url http://127.0.0.1:8765      a running gateway's services
+  micro-mcp tools --url http://127.0.0.1:8765       its tools (token: $MICRO_MCP_TOKEN or --token)
+  micro-mcp call fs.listDir '{"path": "."}' --discovery my-services.json
+
+Run `micro-mcp COMMAND --help` for a command's options."""
+
+
+CLIENT_COMMANDS = frozenset({"tools", "call", "read", "prompts", "resources"})
+"""Commands that talk to a gateway as an MCP client (`cli/client.py`)."""
+
+
+def _version() -> str:
+    try:
+        return metadata.version("micro-mcp")
+    except metadata.PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown"
+
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="micro-mcp", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="micro-mcp",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"micro-mcp {_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
     gateway = commands.add_parser(
         "gateway", help="serve the services of a manifest as one MCP server"
@@ -29,6 +75,12 @@ def _parser() -> argparse.ArgumentParser:
     gateway.add_argument(
         "--config", metavar="FILE", help="the gateway config: token, policy, audit"
     )
+    gateway.add_argument(
+        "--pins",
+        metavar="FILE",
+        help="the pin store (SQLite); default: the config's pinning.store, else next to the "
+        "manifest",
+    )
     gateway.add_argument("--transport", choices=["stdio", "http"], default="stdio")
     gateway.add_argument("--host", default="127.0.0.1", help="with --transport http")
     gateway.add_argument("--port", type=int, default=8765, help="with --transport http")
@@ -40,6 +92,8 @@ def _parser() -> argparse.ArgumentParser:
         "--metrics-port", type=int, help="with stdio: serve /metrics and /admin on 127.0.0.1"
     )
     status.add_parser(commands)
+    client.add_parsers(commands)
+    config_files.add_parser(commands)
     scaffold.configure(commands.add_parser("new", help="create a service project from a template"))
     check.configure(
         commands.add_parser(
@@ -60,6 +114,11 @@ def _parser() -> argparse.ArgumentParser:
         commands.add_parser("add", help="add a server from the official MCP Registry to a manifest")
     )
     token.configure(commands.add_parser("token", help="make a static token, or hash one"))
+    approve.configure(
+        commands.add_parser(
+            "approve", help="show tool definitions pinning holds back (a diff), and approve them"
+        )
+    )
     return parser
 
 
@@ -80,6 +139,12 @@ def main(argv: list[str] | None = None) -> int:
         return add.run(args)
     if args.command == "token":
         return token.run(args)
+    if args.command == "approve":
+        return approve.run(args)
+    if args.command == "config":
+        return config_files.run(args)
+    if args.command in CLIENT_COMMANDS:
+        return client.run(args)
     logs.configure(args.log_level, args.log_format or "text")
     try:
         manifest, base_dir = load_manifest(args.discovery)
@@ -97,6 +162,7 @@ def main(argv: list[str] | None = None) -> int:
                 manifest_path=Path(args.discovery) if args.discovery else None,
                 config_path=Path(args.config) if args.config else None,
                 metrics_port=args.metrics_port,
+                pins_path=Path(args.pins) if args.pins else None,
             )
         )
     except ConfigError as exc:

@@ -19,7 +19,9 @@ class StateSpec(BaseModel):
     """The store that gateway replicas share state through (consent approvals and the key
     that seals consent states, task owners). None: each process keeps its own, in memory."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", populate_by_name=True, use_attribute_docstrings=True
+    )
 
     redis: str | None = None
     """`redis://[:password@]host:port/db`, `rediss://...` (TLS) or `unix:///path.sock`: every

@@ -13,8 +13,9 @@ import anyio
 import uvicorn
 from anyio.abc import TaskGroup
 
-from micro_mcp.audit.sinks import AuditSink, JsonlSink
+from micro_mcp.audit.sinks import AuditSink, AuditTail, JsonlSink
 from micro_mcp.config.model import GatewayConfig, Manifest
+from micro_mcp.config.pinning import store_path
 from micro_mcp.errors import ConfigError, McpError
 from micro_mcp.gateway.access import Access
 from micro_mcp.gateway.core.dispatcher import Dispatcher
@@ -25,12 +26,15 @@ from micro_mcp.gateway.fronts.http import HttpFront
 from micro_mcp.gateway.fronts.server import BoundedHeadProtocol, GatewayServer
 from micro_mcp.gateway.fronts.stdio import DRAIN_TIMEOUT, serve_stdio
 from micro_mcp.gateway.operator import admin
+from micro_mcp.gateway.operator.console import Console
 from micro_mcp.gateway.services.mesh import Mesh
+from micro_mcp.gateway.services.pinning import Pinning
 from micro_mcp.gateway.services.reloader import Reload, reload_manifest, watch
 from micro_mcp.identity.authority import Authority
 from micro_mcp.policy.engine import ANONYMOUS
 from micro_mcp.policy.model import Principal
 from micro_mcp.policy.rules import compile_rules
+from micro_mcp.registry.pin_store import PinStore, SqlitePinStore
 from micro_mcp.state.redis_store import open_store
 from micro_mcp.telemetry.recorder import Recorder
 
@@ -39,6 +43,13 @@ logger = logging.getLogger(__name__)
 TOKEN_ENV = "MICRO_MCP_TOKEN"
 """Where a stdio client puts its token (static, or an OAuth access token): the gateway's own
 environment, set by whoever spawns it."""
+
+
+def _stdio_refusal(token: str | None, why: str) -> str:
+    """Why a stdio client is refused: no token in the environment, or one that was refused."""
+    if not token:
+        return f"{TOKEN_ENV} is not set, and the gateway's config requires a token"
+    return f"{TOKEN_ENV} is set but was refused: {why}"
 
 
 async def serve(
@@ -55,6 +66,8 @@ async def serve(
     config_path: Path | None = None,
     metrics_port: int | None = None,
     telemetry: Recorder | None = None,
+    pins: PinStore | None = None,
+    pins_path: Path | None = None,
 ) -> None:
     """Start the services and serve clients until input ends or a signal arrives. With
     `manifest_path`, edits of that file (and SIGHUP) reload the services; with `config_path`,
@@ -64,6 +77,7 @@ async def serve(
         ConfigError: the transport is unknown, HTTP on a non-loopback address without tokens,
             a rule's condition does not compile, the shared state store (`state.redis`)
             cannot be reached, or `state.sealingKeyEnv` names no usable key.
+        PinStoreError: the pin store is unreadable or a record in it fails its checks.
     """
     if transport not in ("stdio", "http"):
         raise ConfigError(f"unknown transport {transport!r}; use stdio or http")
@@ -89,8 +103,13 @@ async def serve(
         )
     listener = _listen(host, port) if transport == "http" else None
     recorder = telemetry if telemetry is not None else Recorder.from_spec(config.telemetry)
-    sink = audit if audit is not None else JsonlSink(config.audit.path)
-    mesh = Mesh(manifest, config, base_dir)
+    sink = AuditTail(audit if audit is not None else JsonlSink(config.audit.path))
+    pin_path = pins_path or store_path(config.pinning, config_path, manifest_path, environ)
+    pinning = Pinning(
+        pins if pins is not None else SqlitePinStore(pin_path), config.pinning.max_definition_bytes
+    )
+    await pinning.load()  # a broken store stops the gateway here, saying which file and why
+    mesh = Mesh(manifest, config, base_dir, pinning=pinning)
     try:
         async with (
             RateLimits.open(config.rate_limits, recorder) as rate_limits,
@@ -104,7 +123,8 @@ async def serve(
             await tg.start(mesh.run)
             scrape = metrics_port if metrics_port is not None else config.telemetry.metrics_port
             stdio_scrape = scrape if listener is None else None  # HTTP serves /metrics itself
-            await tg.start(admin.observe, mesh, recorder, transport, stdio_scrape)
+            console = Console(dispatcher)
+            await tg.start(admin.observe, mesh, recorder, transport, stdio_scrape, console)
             access = Access(
                 config,
                 authority,
@@ -118,6 +138,8 @@ async def serve(
                 watched.append((manifest_path, lambda path: reload_manifest(mesh, path)))
             if config_path is not None:
                 watched.append((config_path, _reloading(access)))
+            if pins is None:  # `micro-mcp approve` writes the file; the gateway reads it again
+                watched.append((pin_path, lambda _path: mesh.reload_pins()))
             if watched:
                 tg.start_soon(watch, mesh, watched, config.reload_interval)
             stop = anyio.Event()
@@ -125,21 +147,31 @@ async def serve(
             if listener is not None:
                 await _serve_http(dispatcher, access, config, listener, tg, stop)
             else:
-                principal = await _stdio_principal(authority, environ.get(TOKEN_ENV))
-                await serve_stdio(dispatcher, principal, config.max_message_bytes, stop)
+                token = environ.get(TOKEN_ENV)
+                principal, refusal = await _stdio_principal(authority, token)
+                await serve_stdio(dispatcher, principal, config.max_message_bytes, stop, refusal)
+                if not mesh.started.is_set():
+                    logger.warning(
+                        "stdin closed before the gateway was ready (services were still "
+                        "starting): stopping without having served a request"
+                    )
             tg.cancel_scope.cancel()
     finally:
         sink.close()
         recorder.close()
 
 
-async def _stdio_principal(authority: Authority, token: str | None) -> Principal | None:
-    """Who the stdio client is, from the token it was started with (checked once, at start)."""
+async def _stdio_principal(
+    authority: Authority, token: str | None
+) -> tuple[Principal | None, str | None]:
+    """Who the stdio client is, from the token it was started with (checked once, at start),
+    or why it is refused (said in the log and in every refusal the client gets)."""
     try:
-        return await authority.authenticate(token)
+        return await authority.authenticate(token), None
     except McpError as exc:
-        logger.error("%s: %s: every request will be refused", TOKEN_ENV, exc.message)
-        return None
+        refusal = _stdio_refusal(token, exc.message)
+        logger.error("%s: every request will be refused", refusal)
+        return None, refusal
 
 
 def _reloading(access: Access) -> Reload:
