@@ -45,6 +45,9 @@ RATE_LIMITED: Final = -32016
 RATE_LIMIT_UNAVAILABLE: Final = -32017
 """micro-mcp: the rate-limit store (Redis) cannot be reached and `failureMode` is `closed`, so
 limited calls are refused; HTTP answers it with 503."""
+AUDIT_UNAVAILABLE: Final = -32019
+"""micro-mcp: the audit trail cannot be written and `audit.failure_mode` is `closed`, so calls
+are refused until it can; HTTP answers it with 503."""
 CONSENT_REFUSED: Final = -32018
 """micro-mcp: the call needs the human's consent, which was declined, cancelled, not given in
 time, or could not be asked (the client cannot take an elicitation); `data.reason` says which.

@@ -14,6 +14,7 @@
        ├─ Overloaded
        ├─ RateLimited
        ├─ RateLimitUnavailable
+       ├─ AuditUnavailable      the audit trail cannot be written; calls fail closed
        ├─ MessageTooLarge
        └─ UpstreamError         the upstream answered with an error; its payload passes through
 
@@ -125,6 +126,12 @@ class RateLimitUnavailable(McpError):
     """The rate-limit store cannot be reached, and limited calls fail closed."""
 
     code = codes.RATE_LIMIT_UNAVAILABLE
+
+
+class AuditUnavailable(McpError):
+    """The audit trail cannot be written, and calls fail closed until it can."""
+
+    code = codes.AUDIT_UNAVAILABLE
 
 
 class MessageTooLarge(McpError):

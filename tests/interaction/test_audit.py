@@ -4,6 +4,7 @@ id the service saw; arguments kept as size and digest unless the operator asks f
 from __future__ import annotations
 
 import hashlib
+import hmac
 from typing import Any
 
 import anyio
@@ -121,7 +122,9 @@ async def test_every_routed_request_has_one_call_and_one_reply_with_the_same_fie
         release.set()
 
 
-async def test_arguments_are_audited_only_as_size_and_sha256_of_their_canonical_json() -> None:
+async def test_arguments_are_audited_only_as_size_and_keyed_digest_of_their_canonical_json() -> (
+    None
+):
     async with gateway({"fs": _fs(anyio.Event())}, {"principals": PRINCIPALS}) as gw:
         client = gw.client(ALICE)
         await client.initialize()
@@ -130,9 +133,11 @@ async def test_arguments_are_audited_only_as_size_and_sha256_of_their_canonical_
 
         calls = gw.audit.of(event="call", service="fs")
         assert [c.method for c in calls] == ["tools/call", "prompts/get"]
-        digest = hashlib.sha256(CANONICAL).hexdigest()
+        digest = hmac.new(gw.dispatcher.trail.keys.arguments, CANONICAL, "sha256").hexdigest()
+        # Keyed: the plain SHA-256 of a guessed argument is nowhere in the trail.
+        assert hashlib.sha256(CANONICAL).hexdigest() != digest
         for call in calls:
-            assert (call.arguments, call.arguments_size, call.arguments_sha256) == (
+            assert (call.arguments, call.arguments_size, call.arguments_hmac) == (
                 None,
                 len(CANONICAL),
                 digest,
@@ -140,6 +145,7 @@ async def test_arguments_are_audited_only_as_size_and_sha256_of_their_canonical_
         trail = b"".join(event.to_json() for event in gw.audit.events)
         assert b"diary" not in trail
         assert digest.encode() in trail
+        assert hashlib.sha256(CANONICAL).hexdigest().encode() not in trail
 
 
 async def test_arguments_are_audited_verbatim_when_include_arguments_is_set() -> None:
@@ -155,4 +161,4 @@ async def test_arguments_are_audited_verbatim_when_include_arguments_is_set() ->
             ("tools/call", ARGUMENTS),
             ("prompts/get", ARGUMENTS),
         ]
-        assert [(c.arguments_size, c.arguments_sha256) for c in calls] == [(None, None)] * 2
+        assert [(c.arguments_size, c.arguments_hmac) for c in calls] == [(None, None)] * 2

@@ -48,7 +48,9 @@ class AuditEvent:
     arguments: Any = None
     """Verbatim arguments, only when the operator asked for them."""
     arguments_size: int | None = None
-    arguments_sha256: str | None = None
+    arguments_hmac: str | None = None
+    """HMAC-SHA256 of the arguments' canonical JSON under the audit key: matches calls with the
+    same arguments, but a guessed argument cannot be confirmed without the key."""
 
     def to_json(self) -> bytes:
         """The record as one JSON line, leaving out fields that do not apply."""

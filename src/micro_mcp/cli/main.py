@@ -8,7 +8,7 @@ from pathlib import Path
 
 import anyio
 
-from micro_mcp.cli import add, check, deploy, scaffold, service, status, token
+from micro_mcp.cli import add, audit, check, deploy, scaffold, service, status, token
 from micro_mcp.config.load import load_config, load_manifest
 from micro_mcp.errors import ConfigError
 from micro_mcp.gateway.serve import serve
@@ -60,6 +60,7 @@ def _parser() -> argparse.ArgumentParser:
         commands.add_parser("add", help="add a server from the official MCP Registry to a manifest")
     )
     token.configure(commands.add_parser("token", help="make a static token, or hash one"))
+    audit.configure(commands.add_parser("audit", help="check the audit trail (verify)"))
     return parser
 
 
@@ -80,6 +81,8 @@ def main(argv: list[str] | None = None) -> int:
         return add.run(args)
     if args.command == "token":
         return token.run(args)
+    if args.command == "audit":
+        return audit.run(args)
     logs.configure(args.log_level, args.log_format or "text")
     try:
         manifest, base_dir = load_manifest(args.discovery)

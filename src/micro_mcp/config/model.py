@@ -202,7 +202,32 @@ class AuditSpec(_Frozen):
     path: str = "-"
     """A file to append JSON lines to; `-` is the gateway's stderr."""
     include_arguments: bool = False
-    """Record arguments verbatim; off by default, when only their size and a hash are kept."""
+    """Record arguments verbatim; off by default, when only their size and a keyed hash (HMAC
+    with the audit key) are kept."""
+    key_env: str = "MICRO_MCP_AUDIT_KEY"
+    """The environment variable holding the deployment's audit key (at least 16 characters):
+    records then carry a `mac` and argument digests are keyed with it."""
+    key_file: str | None = None
+    """With no key in `key_env`: a file holding the key, generated (mode 0600) on first start.
+    With neither, records carry the hash chain without a `mac`, and argument digests use a key
+    made for the run (they match within one run only)."""
+    fsync: Literal["always", "interval", "never"] = "interval"
+    """When the JSON-lines file is forced to disk. Every record is written to the file before
+    its reply is sent, so a killed gateway loses none; `fsync` is about the host losing power:
+    `always` (a reply waits for its record's fsync, shared by the calls that wait with it),
+    `interval` (at most `fsync_interval_ms` apart), `never` (the kernel decides)."""
+    fsync_interval_ms: int = Field(default=1000, ge=1)
+    rotate_bytes: int | None = Field(default=None, ge=1024)
+    """Start a new file once the current one passes this size; the full one is renamed
+    `<path>.<n>` (n = 1, 2, ...) and the chain goes on in the new file."""
+    sqlite: str | None = None
+    """Also write the sealed records to this SQLite database (table `audit`)."""
+    otlp: bool = False
+    """Also export the sealed records as OpenTelemetry log records (needs the `otlp` extra and
+    `telemetry.otlp_endpoint`)."""
+    failure_mode: Literal["closed", "open"] = "closed"
+    """When a sink cannot write: `closed` refuses calls (error -32019) until it can again;
+    `open` serves them, logs an error and counts `micro_mcp_audit_failures_total`."""
 
 
 class HttpSpec(_Frozen):

@@ -13,7 +13,9 @@ import anyio
 import uvicorn
 from anyio.abc import TaskGroup
 
-from micro_mcp.audit.sinks import AuditSink, JsonlSink
+from micro_mcp.audit.keys import from_key
+from micro_mcp.audit.setup import open_trail
+from micro_mcp.audit.sinks import AuditSink
 from micro_mcp.config.model import GatewayConfig, Manifest
 from micro_mcp.errors import ConfigError, McpError
 from micro_mcp.gateway.access import Access
@@ -86,14 +88,19 @@ async def serve(
         )
     listener = _listen(host, port) if transport == "http" else None
     recorder = telemetry if telemetry is not None else Recorder.from_spec(config.telemetry)
-    sink = audit if audit is not None else JsonlSink(config.audit.path)
+    if audit is not None:
+        sink, audit_keys = audit, from_key(None)
+    else:
+        sink, audit_keys = open_trail(
+            config.audit, config.telemetry, environ, recorder.on_audit_failure
+        )
     mesh = Mesh(manifest, config, base_dir)
     try:
         async with (
             RateLimits.open(config.rate_limits, recorder) as rate_limits,
             anyio.create_task_group() as tg,
         ):
-            dispatcher = Dispatcher(mesh, sink, recorder, rate_limits, rules)
+            dispatcher = Dispatcher(mesh, sink, recorder, rate_limits, rules, audit_keys)
             await tg.start(authority.run)
             await tg.start(mesh.run)
             scrape = metrics_port if metrics_port is not None else config.telemetry.metrics_port

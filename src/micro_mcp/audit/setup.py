@@ -1,0 +1,45 @@
+"""The audit trail a config asks for: its key, its sinks, and the breaker over them."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+
+from micro_mcp.audit.breaker import Breaker
+from micro_mcp.audit.jsonl import JsonlSink
+from micro_mcp.audit.keys import AuditKeys, from_key, load_key
+from micro_mcp.audit.sinks import AuditSink
+from micro_mcp.audit.sqlite import SqliteSink
+from micro_mcp.config.model import AuditSpec, TelemetrySpec
+
+
+def open_trail(
+    spec: AuditSpec,
+    telemetry: TelemetrySpec,
+    environ: Mapping[str, str] = os.environ,
+    on_failure: Callable[[str], None] | None = None,
+) -> tuple[Breaker, AuditKeys]:
+    """The configured sinks behind a breaker, and the keys for records and argument digests.
+
+    Raises:
+        ConfigError: the key is unusable, the file is no audit trail, or OTLP is asked for
+            without an endpoint or the `otlp` extra.
+        sqlite3.Error: the SQLite database cannot be opened.
+    """
+    keys = from_key(load_key(spec.key_env, spec.key_file, environ))
+    sinks: list[AuditSink] = [
+        JsonlSink(
+            spec.path,
+            key=keys.record,
+            fsync=spec.fsync,
+            fsync_interval=spec.fsync_interval_ms / 1000,
+            rotate_bytes=spec.rotate_bytes,
+        )
+    ]
+    if spec.sqlite is not None:
+        sinks.append(SqliteSink(spec.sqlite, key=keys.record, durable=spec.fsync == "always"))
+    if spec.otlp:
+        from micro_mcp.audit.otlp import OtlpSink  # the exporter is an optional extra
+
+        sinks.append(OtlpSink.from_spec(telemetry, key=keys.record))
+    return Breaker(sinks, spec.failure_mode, on_failure), keys
