@@ -7,6 +7,7 @@ import sqlite3
 
 from micro_mcp.audit.chain import Chain, line_hash
 from micro_mcp.audit.events import AuditEvent
+from micro_mcp.audit.verify import as_bytes
 
 SCHEMA = "CREATE TABLE IF NOT EXISTS audit (seq INTEGER PRIMARY KEY, line BLOB NOT NULL)"
 
@@ -31,7 +32,7 @@ class SqliteSink:
         last = self._db.execute("SELECT seq, line FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
         if last is not None:
             self.chain.seq = int(last[0]) + 1
-            self.chain.prev = line_hash(bytes(last[1]))
+            self.chain.prev = line_hash(as_bytes(last[1]))
 
     def emit(self, event: AuditEvent) -> None:
         """Seal and insert the event.

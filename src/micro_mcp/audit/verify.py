@@ -58,12 +58,18 @@ def read_lines(path: str) -> list[bytes]:
     if data.startswith(SQLITE_MAGIC):
         db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         try:
-            return [bytes(row[0]) for row in db.execute("SELECT line FROM audit ORDER BY seq")]
+            rows = db.execute("SELECT line FROM audit ORDER BY seq")
+            return [as_bytes(row[0]) for row in rows]
         finally:
             db.close()
     lines = [part + b"\n" for part in data.split(b"\n")]
     lines[-1] = lines[-1][:-1]  # what follows the last newline: b"" or a cut-short line
     return lines if lines[-1] else lines[:-1]
+
+
+def as_bytes(value: str | bytes) -> bytes:
+    """A stored line as bytes (SQL edits may have turned the BLOB into TEXT)."""
+    return value.encode() if isinstance(value, str) else bytes(value)
 
 
 def verify(
@@ -96,9 +102,12 @@ def verify(
             elif seq > expected:
                 what = f"seq {seq}, expected {expected}: {seq - expected} record(s) removed"
                 report.problems.append(Problem(*where, what + " before this line"))
-            elif seq < expected:
+            elif seq < expected:  # the chain goes on from the highest seq seen
                 what = f"seq {seq} after {expected - 1}: a line out of order or repeated"
                 report.problems.append(Problem(*where, what))
+                _check_mac(report, key, line, where)
+                report.records += 1
+                continue
             elif claimed != prev:
                 what = (
                     "this file does not continue the previous one"
@@ -106,19 +115,23 @@ def verify(
                     else f"the line before ({number - 1}) was changed"
                 )
                 report.problems.append(Problem(*where, f"prev does not match: {what}"))
-            if key is not None:
-                signed = mac_ok(key, line)
-                if signed is None:
-                    report.problems.append(Problem(*where, "no mac: the line is not signed"))
-                elif not signed:
-                    what = "mac does not match: the line was changed"
-                    report.problems.append(Problem(*where, what))
+            _check_mac(report, key, line, where)
             expected = seq + 1
             prev = line_hash(line)
             report.records += 1
             report.last_seq = seq
     report.head = prev
     return report
+
+
+def _check_mac(report: Report, key: bytes | None, line: bytes, where: tuple[str, int]) -> None:
+    if key is None:
+        return
+    signed = mac_ok(key, line)
+    if signed is None:
+        report.problems.append(Problem(*where, "no mac: the line is not signed"))
+    elif not signed:
+        report.problems.append(Problem(*where, "mac does not match: the line was changed"))
 
 
 def _first_seq(lines: list[bytes]) -> int:
