@@ -6,6 +6,7 @@ refusal."""
 
 from __future__ import annotations
 
+import contextlib
 import time
 from typing import Any
 
@@ -17,6 +18,7 @@ from micro_mcp.gateway.clients.client import ClientSession
 from micro_mcp.gateway.core.exchange import Exchange
 from micro_mcp.policy import engine
 from micro_mcp.policy.model import Decision
+from micro_mcp.protocol.jsonrpc import next_id
 from micro_mcp.telemetry.recorder import Recorder
 
 ARGUMENT_METHODS = ("tools/call", "prompts/get")
@@ -88,6 +90,25 @@ class Trail:
         except AuditUnavailable as exc:
             return exc
         return None
+
+    def refusal(self, status: int, code: int, reason: str, peer: str | None) -> None:
+        """Record an HTTP request refused before the dispatcher saw it (401, 403, 400). The
+        record holds why, never the token."""
+        event = AuditEvent(
+            event="refused",
+            time=time.time(),
+            correlation_id=str(next_id()),
+            principal=engine.ANONYMOUS + "?",
+            method="http",
+            decision="deny",
+            reason=reason,
+            outcome="denied",
+            error_code=code,
+            http_status=status,
+            peer=peer,
+        )
+        with contextlib.suppress(AuditUnavailable):  # the request is refused either way
+            self.audit.emit(event)
 
     def _reply(self, ex: Exchange, outcome: str, code: int | None) -> None:
         seconds = time.perf_counter() - ex.started
