@@ -1,0 +1,128 @@
+"""The audit trail of a real gateway under load: SIGKILLed in the middle of 1,000 calls from
+several clients, it has recorded every call a client saw answered, and `micro-mcp audit verify`
+passes on the files it left (rotated ones included); an edited line then fails it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import anyio
+import httpx2
+import orjson
+import pytest
+
+from tests.e2e.conftest import demo, http_gateway_process
+
+pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
+
+TOKEN = "audit-test-token-0123456789"
+TOTAL = 1000
+CLIENTS = 8
+KILL_AFTER = 500
+"""Answered calls after which the gateway is killed: the other half is still to come."""
+HEADERS = {
+    "Authorization": f"Bearer {TOKEN}",
+    "Accept": "application/json, text/event-stream",
+    "Content-Type": "application/json",
+    "Mcp-Method": "tools/call",
+    "Mcp-Name": "one.echo",
+    "MCP-Protocol-Version": "2026-07-28",
+}
+META = {
+    "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+    "io.modelcontextprotocol/clientCapabilities": {},
+}
+
+
+def _call(n: int) -> bytes:
+    params = {"_meta": META, "name": "one.echo", "arguments": {"text": f"call-{n}"}}
+    return orjson.dumps({"jsonrpc": "2.0", "id": n, "method": "tools/call", "params": params})
+
+
+def _result(response: httpx2.Response) -> Any:
+    if response.headers.get("content-type", "").startswith("text/event-stream"):
+        data = [line[5:] for line in response.text.splitlines() if line.startswith("data:")]
+        body = json.loads(data[-1])
+    else:
+        body = response.json()
+    return body.get("result")
+
+
+def verify(*args: str) -> subprocess.CompletedProcess[str]:
+    """`micro-mcp audit verify ARGS`, as an operator runs it."""
+    argv = [sys.executable, "-m", "micro_mcp", "audit", "verify", *args]
+    return subprocess.run(argv, capture_output=True, text=True, check=False)
+
+
+@pytest.mark.parametrize("fsync", ["interval", "always"])
+async def test_sigkill_during_1000_calls_loses_no_answered_call_and_the_trail_verifies(
+    tmp_path: Path, fsync: str
+) -> None:
+    audit, key = tmp_path / "audit.jsonl", tmp_path / "audit.key"
+    config = {
+        "token": TOKEN,
+        "audit": {
+            "path": str(audit),
+            "include_arguments": True,  # to match each answered call to its record
+            "key_file": str(key),
+            "fsync": fsync,
+            "rotate_bytes": 128 * 1024,
+        },
+    }
+    answered: set[str] = set()
+    enough = anyio.Event()
+    async with http_gateway_process(tmp_path, {"one": demo()}, config) as (url, process):
+
+        async def client(first: int) -> None:
+            async with httpx2.AsyncClient(timeout=60) as http:
+                for n in range(first, TOTAL, CLIENTS):
+                    try:
+                        response = await http.post(url, content=_call(n), headers=HEADERS)
+                    except httpx2.TransportError:
+                        return  # the gateway is gone
+                    if response.status_code == 200 and _result(response) is not None:
+                        answered.add(f"call-{n}")
+                    if len(answered) >= KILL_AFTER:
+                        enough.set()
+
+        async with anyio.create_task_group() as tg:
+            for first in range(CLIENTS):
+                tg.start_soon(client, first)
+            with anyio.fail_after(120):
+                await enough.wait()
+            process.kill()  # SIGKILL: nothing is flushed or closed on the way out
+        assert await process.wait() == -9
+    assert KILL_AFTER <= len(answered) < TOTAL
+
+    files = sorted(str(p) for p in tmp_path.glob("audit.jsonl*"))
+    assert len(files) >= 2  # rotated at least once: the chain crosses files
+    records = [orjson.loads(line) for f in files for line in Path(f).read_bytes().splitlines()]
+    calls = {
+        r["correlation_id"]: r["arguments"]["text"]
+        for r in records
+        if r["event"] == "call" and r.get("name") == "one.echo"
+    }
+    ok = {r["correlation_id"] for r in records if r["event"] == "reply" and r["outcome"] == "ok"}
+    recorded = {text for correlation, text in calls.items() if correlation in ok}
+    assert answered - recorded == set()  # every answer the clients saw is in the trail
+
+    checked = verify("--key-file", str(key), *reversed(files))  # any order: verify sorts them
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert checked.stdout.startswith("OK: ") and "MACs checked" in checked.stdout
+
+    target = Path(files[0])
+    lines = target.read_bytes().splitlines(keepends=True)
+    middle = len(lines) // 2
+    edited = lines[middle].replace(b'"time":1', b'"time":2', 1)  # backdated by decades
+    assert edited != lines[middle]
+    target.write_bytes(b"".join([*lines[:middle], edited, *lines[middle + 1 :]]))
+    broken = verify("--key-file", str(key), *files)
+    assert broken.returncode == 1
+    assert f"{target}:{middle + 1}: mac does not match: the line was changed" in broken.stdout
+    assert f"{target}:{middle + 2}: prev does not match" in broken.stdout
+    unkeyed = verify("--key-env", "NO_SUCH_VARIABLE", *files)  # the chain alone finds it too
+    assert unkeyed.returncode == 1 and f"{target}:{middle + 2}:" in unkeyed.stdout
