@@ -32,14 +32,14 @@ HEADERS = {
     "Mcp-Name": "one.echo",
     "MCP-Protocol-Version": "2026-07-28",
 }
-META = {
+META: dict[str, Any] = {
     "io.modelcontextprotocol/protocolVersion": "2026-07-28",
     "io.modelcontextprotocol/clientCapabilities": {},
 }
 
 
 def _call(n: int) -> bytes:
-    params = {"_meta": META, "name": "one.echo", "arguments": {"text": f"call-{n}"}}
+    params: dict[str, Any] = {"_meta": META, "name": "one.echo", "arguments": {"text": f"call-{n}"}}
     return orjson.dumps({"jsonrpc": "2.0", "id": n, "method": "tools/call", "params": params})
 
 
@@ -98,6 +98,10 @@ async def test_sigkill_during_1000_calls_loses_no_answered_call_and_the_trail_ve
         assert await process.wait() == -9
     assert KILL_AFTER <= len(answered) < TOTAL
 
+    _check_trail(tmp_path, key, answered)
+
+
+def _check_trail(tmp_path: Path, key: Path, answered: set[str]) -> None:
     files = sorted(str(p) for p in tmp_path.glob("audit.jsonl*"))
     assert len(files) >= 2  # rotated at least once: the chain crosses files
     records = [orjson.loads(line) for f in files for line in Path(f).read_bytes().splitlines()]
