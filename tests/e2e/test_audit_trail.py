@@ -4,9 +4,12 @@ passes on the files it left (rotated ones included); an edited line then fails i
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +18,7 @@ import httpx2
 import orjson
 import pytest
 
+from micro_mcp import codes
 from tests.e2e.conftest import demo, http_gateway_process
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
@@ -130,3 +134,77 @@ def _check_trail(tmp_path: Path, key: Path, answered: set[str]) -> None:
     assert f"{target}:{middle + 2}: prev does not match" in broken.stdout
     unkeyed = verify("--key-env", "NO_SUCH_VARIABLE", *files)  # the chain alone finds it too
     assert unkeyed.returncode == 1 and f"{target}:{middle + 2}:" in unkeyed.stdout
+
+
+@pytest.fixture
+def tiny_disk(tmp_path: Path) -> Iterator[Path]:
+    """A real 64 KiB filesystem (tmpfs) to fill up; mounting needs root."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount)],
+        capture_output=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()!r}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "--lazy", str(mount)], check=True)
+
+
+def _fill(path: Path) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT)
+    try:
+        with pytest.raises(OSError) as full:
+            while True:
+                os.write(fd, b"\0" * 512)
+        assert full.value.errno == errno.ENOSPC
+    finally:
+        os.close(fd)
+
+
+@pytest.mark.parametrize("failure_mode", ["closed", "open"])
+async def test_a_full_disk_refuses_or_serves_by_config_and_the_gateway_recovers(
+    tmp_path: Path, tiny_disk: Path, failure_mode: str
+) -> None:
+    audit, key = tiny_disk / "audit.jsonl", tmp_path / "audit.key"
+    config = {
+        "token": TOKEN,
+        "audit": {"path": str(audit), "key_file": str(key), "failure_mode": failure_mode},
+    }
+    filler = tiny_disk / "filler"
+    async with (
+        http_gateway_process(tmp_path, {"one": demo()}, config) as (url, process),
+        httpx2.AsyncClient(timeout=60) as http,
+    ):
+        first = await http.post(url, content=_call(1), headers=HEADERS)
+        assert first.status_code == 200 and _result(first) is not None
+        await anyio.to_thread.run_sync(_fill, filler)
+        answers: list[httpx2.Response] = []
+        for n in range(2, 60):  # the audit file's last page may still take a few records
+            answers.append(await http.post(url, content=_call(n), headers=HEADERS))
+            if failure_mode == "closed" and answers[-1].status_code != 200:
+                break
+        if failure_mode == "closed":
+            refused = answers[-1]
+            assert refused.status_code == 503
+            error = refused.json()["error"]
+            assert error["code"] == codes.AUDIT_UNAVAILABLE
+            assert "No space left on device" in error["message"]
+        else:
+            assert all(a.status_code == 200 and _result(a) is not None for a in answers)
+            scraped = (await http.get(url.replace("/mcp", "/metrics"))).text
+            assert 'micro_mcp_audit_failures_total{failure_mode="open"}' in scraped
+        assert process.returncode is None  # the gateway lives on
+        await anyio.to_thread.run_sync(filler.unlink)
+        back = await http.post(url, content=_call(99), headers=HEADERS)
+        assert back.status_code == 200 and _result(back) is not None
+        assert process.returncode is None
+    log = await anyio.Path(tmp_path / "gateway-http.log").read_text()
+    assert "audit: the trail cannot be written" in log
+    assert "audit: the trail is written again" in log
+    checked = verify("--key-file", str(key), str(audit))
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert '"call-99"' not in await anyio.Path(audit).read_text()  # arguments are digests

@@ -5,6 +5,7 @@ running, and notices by itself when the sink recovers (the next record is tried 
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 from collections.abc import Callable, Sequence
 from typing import Final, Literal
@@ -91,4 +92,10 @@ class Breaker:
         if self.on_failure is not None:
             self.on_failure(self.failure_mode)
         if self.failure_mode == "closed":
-            raise AuditUnavailable(f"Audit trail unavailable, calls are refused: {reason}")
+            # The client is told what failed, not where: paths stay in the operator's log.
+            what = (
+                os.strerror(failure.errno)
+                if isinstance(failure, OSError) and failure.errno
+                else type(failure).__name__
+            )
+            raise AuditUnavailable(f"Audit trail unavailable, calls are refused: {what}")

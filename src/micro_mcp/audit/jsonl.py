@@ -80,7 +80,7 @@ class JsonlSink:
         try:
             written = os.write(fd, line)
             if written != len(line):
-                raise OSError(errno.ENOSPC, "short write", self.path)
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC) + " (short write)", self.path)
         except OSError:
             self._cut_back(fd)
             raise
