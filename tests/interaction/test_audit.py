@@ -3,16 +3,19 @@ id the service saw; arguments kept as size and digest unless the operator asks f
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import hmac
-from typing import Any
+from typing import Any, Literal
 
 import anyio
 import pytest
 from mcp.server.mcpserver import MCPServer
 
 from micro_mcp import codes
+from micro_mcp.audit.breaker import Breaker
 from micro_mcp.audit.events import AuditEvent
+from micro_mcp.audit.sinks import MemoryAuditSink
 from tests.interaction.harness import Gateway, Tap, gateway, sdk_service
 
 pytestmark = pytest.mark.anyio
@@ -162,3 +165,47 @@ async def test_arguments_are_audited_verbatim_when_include_arguments_is_set() ->
             ("prompts/get", ARGUMENTS),
         ]
         assert [(c.arguments_size, c.arguments_hmac) for c in calls] == [(None, None)] * 2
+
+
+class _Disk:
+    """A sink in front of the memory trail whose disk can fill up."""
+
+    def __init__(self, trail: MemoryAuditSink) -> None:
+        self.full = False
+        self.trail = trail
+
+    def emit(self, event: AuditEvent) -> None:
+        if self.full:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        self.trail.emit(event)
+
+    async def settle(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize("failure_mode", ["closed", "open"])
+async def test_a_trail_that_cannot_be_written_refuses_calls_before_the_service_or_serves_them(
+    failure_mode: Literal["closed", "open"],
+) -> None:
+    fs = _fs(anyio.Event())
+    async with gateway({"fs": fs}, {"principals": PRINCIPALS}) as gw:
+        disk = _Disk(gw.audit)
+        gw.dispatcher.trail.audit = Breaker([disk], failure_mode)
+        client = gw.client(ALICE)
+        await client.initialize()
+        disk.full = True
+        during = await client.request("tools/call", {"name": "fs.read", "arguments": ARGUMENTS})
+        disk.full = False
+        after = await client.request("tools/call", {"name": "fs.read", "arguments": ARGUMENTS})
+    reads = [m for m in fs.of("tools/call") if m["params"]["name"] == "read"]
+    if failure_mode == "closed":
+        assert during["error"]["code"] == codes.AUDIT_UNAVAILABLE
+        assert len(reads) == 1  # the refused call never reached the service
+    else:
+        assert during["result"]["content"][0]["text"] == ARGUMENTS["path"]
+        assert len(reads) == 2
+    assert after["result"]["content"][0]["text"] == ARGUMENTS["path"]
+    assert [e.event for e in gw.audit.events if e.service == "fs"] == ["call", "reply"]
