@@ -208,3 +208,29 @@ async def test_a_full_disk_refuses_or_serves_by_config_and_the_gateway_recovers(
     checked = verify("--key-file", str(key), str(audit))
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert '"call-99"' not in await anyio.Path(audit).read_text()  # arguments are digests
+
+
+def test_the_quickstart_verify_example_runs_as_written(tmp_path: Path) -> None:
+    demo_py = Path(__file__).resolve().parents[2] / "examples" / "demo.py"
+    ran = subprocess.run(
+        [sys.executable, str(demo_py), "--audit", "demo-audit.jsonl"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    assert ran.returncode == 0, ran.stderr
+    trail, key = tmp_path / "demo-audit.jsonl", tmp_path / "demo-audit.key"
+    checked = verify("--key-file", str(key), str(trail))
+    assert checked.returncode == 0 and checked.stdout.startswith("OK: ")  # counts vary by run
+    assert "MACs checked" in checked.stdout
+    lines = trail.read_text().splitlines(keepends=True)
+    lines[2] = lines[2].replace('"time":1', '"time":2', 1)  # sed -i '3s/"time":1/"time":2/'
+    trail.write_text("".join(lines))
+    broken = verify("--key-file", str(key), str(trail))
+    assert broken.returncode == 1
+    assert broken.stdout.splitlines()[:2] == [
+        f"{trail}:3: mac does not match: the line was changed",
+        f"{trail}:4: prev does not match: the line before (3) was changed",
+    ]
