@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 from collections.abc import Callable, Mapping
 
 from micro_mcp.audit.breaker import Breaker
@@ -11,6 +12,7 @@ from micro_mcp.audit.keys import AuditKeys, from_key, load_key
 from micro_mcp.audit.sinks import AuditSink
 from micro_mcp.audit.sqlite import SqliteSink
 from micro_mcp.config.model import AuditSpec, TelemetrySpec
+from micro_mcp.errors import ConfigError
 
 
 def open_trail(
@@ -22,9 +24,8 @@ def open_trail(
     """The configured sinks behind a breaker, and the keys for records and argument digests.
 
     Raises:
-        ConfigError: the key is unusable, the file is no audit trail, or OTLP is asked for
-            without an endpoint or the `otlp` extra.
-        sqlite3.Error: the SQLite database cannot be opened.
+        ConfigError: the key is unusable, the file is no audit trail, the SQLite database
+            cannot be opened, or OTLP is asked for without an endpoint or the `otlp` extra.
     """
     keys = from_key(load_key(spec.key_env, spec.key_file, environ))
     sinks: list[AuditSink] = [
@@ -37,7 +38,10 @@ def open_trail(
         )
     ]
     if spec.sqlite is not None:
-        sinks.append(SqliteSink(spec.sqlite, key=keys.record, durable=spec.fsync == "always"))
+        try:
+            sinks.append(SqliteSink(spec.sqlite, key=keys.record, durable=spec.fsync == "always"))
+        except sqlite3.Error as exc:
+            raise ConfigError(f"audit.sqlite {spec.sqlite}: {exc}") from exc
     if spec.otlp:
         from micro_mcp.audit.otlp import OtlpSink  # the exporter is an optional extra
 

@@ -215,7 +215,8 @@ class AuditSpec(_Frozen):
     """When the JSON-lines file is forced to disk. Every record is written to the file before
     its reply is sent, so a killed gateway loses none; `fsync` is about the host losing power:
     `always` (a reply waits for its record's fsync, shared by the calls that wait with it),
-    `interval` (at most `fsync_interval_ms` apart), `never` (the kernel decides)."""
+    `interval` (at the first record once `fsync_interval_ms` have passed since the last one,
+    and at shutdown), `never` (the kernel decides)."""
     fsync_interval_ms: int = Field(default=1000, ge=1)
     rotate_bytes: int | None = Field(default=None, ge=1024)
     """Start a new file once the current one passes this size; the full one is renamed
