@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import io
 from pathlib import Path
 
@@ -11,14 +12,15 @@ from micro_mcp.audit.chain import RECORD_KEY_LABEL, derive
 from micro_mcp.audit.events import AuditEvent
 from micro_mcp.audit.jsonl import JsonlSink
 from micro_mcp.cli import audit
-from micro_mcp.cli.main import _parser  # pyright: ignore[reportPrivateUsage]
 
 KEY = "cli-test-audit-key-0123456789"
 
 
 def _run(*argv: str, environ: dict[str, str] | None = None) -> tuple[int, str]:
     out = io.StringIO()
-    args = _parser().parse_args(["audit", "verify", *argv])
+    parser = argparse.ArgumentParser()
+    audit.configure(parser)
+    args = parser.parse_args(["verify", *argv])
     return audit.run(args, stdout=out, environ=environ or {}), out.getvalue()
 
 
