@@ -96,11 +96,27 @@ def test_a_line_cut_short_at_the_end_is_dropped_on_restart(tmp_path: Path) -> No
     assert _verify(path) == []
 
 
-def test_a_file_that_is_no_sealed_trail_is_refused_clearly(tmp_path: Path) -> None:
+def test_a_file_that_is_no_audit_trail_is_refused_clearly(tmp_path: Path) -> None:
     path = tmp_path / "audit.jsonl"
-    path.write_bytes(b'{"event":"call"}\n')
+    path.write_bytes(b"this is not JSON\n")
     with pytest.raises(ConfigError, match="not a sealed audit record"):
         JsonlSink(str(path))
+    assert path.read_bytes() == b"this is not JSON\n"
+
+
+def test_a_trail_from_before_the_chain_is_moved_aside_and_a_new_chain_starts(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "audit.jsonl"
+    old = b'{"event":"call","time":1.0,"correlation_id":"1","principal":"a","method":"m"}\n'
+    path.write_bytes(old)
+    sink = JsonlSink(str(path), key=KEY)
+    sink.emit(_event(0))
+    sink.close()
+    (aside,) = tmp_path.glob("audit-unchained-*.jsonl")
+    assert aside.read_bytes() == old
+    assert _verify(path) == []
+    assert "moved to" in caplog.text
 
 
 def test_rotation_starts_new_files_and_the_chain_runs_through_them(tmp_path: Path) -> None:

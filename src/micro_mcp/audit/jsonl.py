@@ -10,7 +10,7 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Final, Literal
+from typing import Any, Final, Literal
 
 import anyio
 import anyio.to_thread
@@ -139,6 +139,18 @@ class JsonlSink:
             size = os.fstat(fd).st_size
             if self._fd is None and self._written == 0 and size > 0:
                 size = self._resume(fd, size)
+        except _Unchained:
+            os.close(fd)
+            path = Path(self.path)
+            aside = path.with_name(f"{path.stem}-unchained-{int(time.time())}{path.suffix}")
+            os.rename(path, aside)
+            logger.warning(
+                "audit: %s holds records of a gateway without the hash chain; moved to %s, "
+                "and the chain starts in a new file",
+                path,
+                aside,
+            )
+            return self._open()
         except BaseException:
             os.close(fd)
             raise
@@ -160,7 +172,9 @@ class JsonlSink:
             with open(self.path, "rb") as file:
                 last = _last_line(file.fileno(), size)
         try:
-            record = orjson.loads(last)
+            record: Any = orjson.loads(last)
+            if isinstance(record, dict) and "event" in record and "seq" not in record:
+                raise _Unchained
             seq, prev = record["seq"], record["prev"]
         except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
             raise ConfigError(
@@ -200,6 +214,10 @@ class JsonlSink:
         ]
         os.rename(path, f"{path}.{max(taken, default=0) + 1}")
         self._open()
+
+
+class _Unchained(Exception):
+    """The file is a trail from before the chain (its records have no `seq`): moved aside."""
 
 
 def _sync_and_close(fd: int) -> None:
