@@ -173,16 +173,18 @@ class JsonlSink:
                 last = _last_line(file.fileno(), size)
         try:
             record: Any = orjson.loads(last)
-            if isinstance(record, dict) and "event" in record and "seq" not in record:
+        except orjson.JSONDecodeError:
+            record = None
+        match record:
+            case {"seq": int() as seq, "prev": str()} if not isinstance(seq, bool):
+                pass
+            case {"event": str()} if "seq" not in record:
                 raise _Unchained
-            seq, prev = record["seq"], record["prev"]
-        except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
-            raise ConfigError(
-                f"audit.path {self.path}: its last line is not a sealed audit record; "
-                "move the file away (or run `micro-mcp audit verify` on it)"
-            ) from exc
-        if not isinstance(seq, int) or not isinstance(prev, str):
-            raise ConfigError(f"audit.path {self.path}: its last line has no valid seq")
+            case _:
+                raise ConfigError(
+                    f"audit.path {self.path}: its last line is not a sealed audit record; "
+                    "move the file away (or run `micro-mcp audit verify` on it)"
+                )
         self.chain.seq = seq + 1
         self.chain.prev = line_hash(last)
         return size
