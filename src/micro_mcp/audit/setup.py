@@ -43,7 +43,13 @@ def open_trail(
         except sqlite3.Error as exc:
             raise ConfigError(f"audit.sqlite {spec.sqlite}: {exc}") from exc
     if spec.otlp:
-        from micro_mcp.audit.otlp import OtlpSink  # the exporter is an optional extra
+        try:
+            from micro_mcp.audit.otlp import OtlpSink  # the OTel SDK is an optional extra
+        except ImportError as exc:
+            raise ConfigError(
+                "audit.otlp needs the OpenTelemetry SDK: from the clone, "
+                ".venv/bin/pip install '.[otlp]'"
+            ) from exc
 
         sinks.append(OtlpSink.from_spec(telemetry, key=keys.record))
     return Breaker(sinks, spec.failure_mode, on_failure), keys

@@ -9,7 +9,9 @@ start rather than a silently ignored option.
 from __future__ import annotations
 
 import hashlib
-from typing import Literal
+import logging
+from collections.abc import Mapping
+from typing import Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -20,9 +22,14 @@ from micro_mcp.config.rules import RuleSpec, unique_ids
 from micro_mcp.config.telemetry import TelemetrySpec
 from micro_mcp.protocol import names
 
+logger = logging.getLogger(__name__)
+
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+    # Field docstrings become descriptions: docs/CONFIG.md and the JSON Schemas are made of them.
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", populate_by_name=True, use_attribute_docstrings=True
+    )
 
 
 class LimitsSpec(_Frozen):
@@ -59,11 +66,22 @@ class ServiceSpec(_Frozen):
     type: Literal["stdio", "http", "streamable-http", "sse"] | None = None
     """Optional transport hint (VS Code writes it); inferred from `command` / `url` when absent."""
     command: str | None = None
+    """A stdio service: the program to run, without a shell. A name is looked up on the
+    service's PATH (the gateway's own venv `bin` first); a path with `/` is relative to the
+    service's working folder; `python` means the gateway's own interpreter."""
     args: tuple[str, ...] = ()
+    """The program's arguments, exactly as given (relative paths mean the working folder)."""
     env: dict[str, str] = Field(default_factory=dict)
+    """Environment variables for the service, on top of the few it inherits (`PATH`, `HOME`,
+    `USER`, `LOGNAME`, `LANG`, `LC_ALL`, `LC_CTYPE`, `TZ`, `TMPDIR`)."""
     cwd: str | None = None
+    """The service's working folder, relative to the manifest's folder; unset: the manifest's
+    folder itself (for a sandboxed service, `/`)."""
     url: str | None = None
+    """A service reached over the network: its Streamable HTTP (or, with `type: sse`, HTTP+SSE)
+    endpoint."""
     headers: dict[str, str] = Field(default_factory=dict)
+    """HTTP headers sent to a `url` service (its own credentials; a client's token never is)."""
     limits: LimitsSpec | None = None
     """Resource limits for a stdio service; none unless given."""
     sandbox: SandboxSpec | None = None
@@ -118,6 +136,8 @@ class Manifest(_Frozen):
     """The discovery manifest: the services the gateway fronts, keyed by namespace."""
 
     mcp_servers: dict[str, ServiceSpec] = Field(alias="mcpServers")
+    """The services, keyed by namespace (1-32 characters of a-z, 0-9 and `-`, starting with a
+    letter): their tools appear as `namespace.tool`."""
 
     @field_validator("mcp_servers")
     @classmethod
@@ -140,7 +160,9 @@ class PolicySpec(_Frozen):
     """Glob patterns over canonical `namespace.name` subjects; deny wins over allow."""
 
     allow: tuple[str, ...] = ("*",)
+    """Glob patterns (`fs.*`, `http.fetchText`) of what may be listed and used."""
     deny: tuple[str, ...] = ()
+    """Glob patterns of what may not, even when allowed."""
 
 
 class StaticToken(_Frozen):
@@ -192,6 +214,7 @@ class PrincipalSpec(StaticToken):
     that OAuth token holders are given through `oauth.principals`."""
 
     policy: PolicySpec = PolicySpec()
+    """What this principal may list and use."""
     groups: tuple[str, ...] = ()
     """Groups the caller belongs to, for `rules` that name groups."""
 
@@ -201,34 +224,46 @@ class AuditSpec(_Frozen):
 
     path: str = "-"
     """A file to append JSON lines to; `-` is the gateway's stderr."""
-    include_arguments: bool = False
+    include_arguments: bool = Field(default=False, alias="includeArguments")
     """Record arguments verbatim; off by default, when only their size and a keyed hash (HMAC
     with the audit key) are kept."""
-    key_env: str = "MICRO_MCP_AUDIT_KEY"
+    key_env: str = Field(default="MICRO_MCP_AUDIT_KEY", alias="keyEnv")
     """The environment variable holding the deployment's audit key (at least 16 characters):
     records then carry a `mac` and argument digests are keyed with it."""
-    key_file: str | None = None
-    """With no key in `key_env`: a file holding the key, generated (mode 0600) on first start.
+    key_file: str | None = Field(default=None, alias="keyFile")
+    """With no key in `keyEnv`: a file holding the key, generated (mode 0600) on first start.
     With neither, records carry the hash chain without a `mac`, and argument digests use a key
     made for the run (they match within one run only)."""
     fsync: Literal["always", "interval", "never"] = "interval"
     """When the JSON-lines file is forced to disk. Every record is written to the file before
     its reply is sent, so a killed gateway loses none; `fsync` is about the host losing power:
     `always` (a reply waits for its record's fsync, shared by the calls that wait with it),
-    `interval` (at the first record once `fsync_interval_ms` have passed since the last one,
+    `interval` (at the first record once `fsyncIntervalMs` have passed since the last one,
     and at shutdown), `never` (the kernel decides)."""
-    fsync_interval_ms: int = Field(default=1000, ge=1)
-    rotate_bytes: int | None = Field(default=None, ge=1024)
+    fsync_interval_ms: int = Field(default=1000, ge=1, alias="fsyncIntervalMs")
+    """Milliseconds between fsyncs with `fsync: interval`."""
+    rotate_bytes: int | None = Field(default=None, ge=1024, alias="rotateBytes")
     """Start a new file once the current one passes this size; the full one is renamed
     `<path>.<n>` (n = 1, 2, ...) and the chain goes on in the new file."""
     sqlite: str | None = None
     """Also write the sealed records to this SQLite database (table `audit`)."""
     otlp: bool = False
     """Also export the sealed records as OpenTelemetry log records (needs the `otlp` extra and
-    `telemetry.otlp_endpoint`)."""
-    failure_mode: Literal["closed", "open"] = "closed"
+    `telemetry.otlpEndpoint`)."""
+    failure_mode: Literal["closed", "open"] = Field(default="closed", alias="failureMode")
     """When a sink cannot write: `closed` refuses calls (error -32019) until it can again;
     `open` serves them, logs an error and counts `micro_mcp_audit_failures_total`."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _old_key(cls, data: Any) -> Any:
+        # Before every other key was camelCase this one was written `include_arguments`;
+        # configs that still say so keep working, with a warning.
+        if isinstance(data, Mapping) and "include_arguments" in data:
+            logger.warning(
+                "audit.include_arguments is deprecated: write audit.includeArguments instead"
+            )
+        return cast(Any, data)
 
 
 class HttpSpec(_Frozen):
@@ -301,6 +336,7 @@ class GatewayConfig(StaticToken):
     oauth: OAuthSpec | None = None
     """Accept OAuth 2.1 access tokens from an authorization server (off unless given)."""
     audit: AuditSpec = AuditSpec()
+    """The audit trail: where it goes, what it records."""
     separator: str = "."
     """Between namespace and name in exposed tool and prompt names."""
     names: NamesSpec = NamesSpec()
@@ -310,7 +346,9 @@ class GatewayConfig(StaticToken):
     max_message_bytes: int = Field(default=8 * 1024 * 1024, ge=1024, alias="maxMessageBytes")
     """Largest message accepted on a stdio pipe, from the client or a service."""
     http: HttpSpec = HttpSpec()
+    """The Streamable HTTP front (`--transport http`)."""
     telemetry: TelemetrySpec = TelemetrySpec()
+    """Traces, logs, metrics and the operator's view."""
     rate_limits: RateLimitsSpec = Field(default=RateLimitsSpec(), alias="rateLimits")
     """Rate limits and quotas on calls; none unless rules are given."""
     consent: ConsentSpec = ConsentSpec()

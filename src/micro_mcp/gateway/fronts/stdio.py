@@ -31,12 +31,14 @@ async def serve_stdio(
     principal: Principal | None,
     max_message_bytes: int,
     stop: anyio.Event | None = None,
+    refusal: str | None = None,
     read_fd: int = 0,
     write_fd: int = 1,
 ) -> None:
-    """Serve one client on the given descriptors until its input ends or `stop` is set."""
+    """Serve one client on the given descriptors until its input ends or `stop` is set;
+    `refusal` says why a client without a principal is refused."""
     with FdStream(read_fd, write_fd) as stream:
-        client = ClientSession(line_outbox(stream.send), principal)
+        client = ClientSession(line_outbox(stream.send), principal, refusal=refusal)
         await serve_client(dispatcher, client, stream.receive, max_message_bytes, stop)
 
 
