@@ -71,10 +71,10 @@ async def test_sigkill_during_1000_calls_loses_no_answered_call_and_the_trail_ve
         "token": TOKEN,
         "audit": {
             "path": str(audit),
-            "include_arguments": True,  # to match each answered call to its record
-            "key_file": str(key),
+            "includeArguments": True,  # to match each answered call to its record
+            "keyFile": str(key),
             "fsync": fsync,
-            "rotate_bytes": 128 * 1024,
+            "rotateBytes": 128 * 1024,
         },
     }
     answered: set[str] = set()
@@ -172,7 +172,7 @@ async def test_a_full_disk_refuses_or_serves_by_config_and_the_gateway_recovers(
     audit, key = tiny_disk / "audit.jsonl", tmp_path / "audit.key"
     config = {
         "token": TOKEN,
-        "audit": {"path": str(audit), "key_file": str(key), "failure_mode": failure_mode},
+        "audit": {"path": str(audit), "keyFile": str(key), "failureMode": failure_mode},
     }
     filler = tiny_disk / "filler"
     async with (

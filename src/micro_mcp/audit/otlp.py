@@ -59,7 +59,8 @@ class OtlpSink:
             from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
         except ImportError as exc:
             raise ConfigError(
-                "audit.otlp needs the OTLP exporter: from the clone, .venv/bin/pip install '.[otlp]'"
+                "audit.otlp needs the OTLP exporter: from the clone, "
+                ".venv/bin/pip install '.[otlp]'"
             ) from exc
         endpoint = spec.otlp_endpoint.removesuffix("/v1/traces").rstrip("/") + "/v1/logs"
         exporter = OTLPLogExporter(endpoint=endpoint, headers=dict(spec.otlp_headers))
