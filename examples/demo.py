@@ -63,15 +63,7 @@ async def main(mode: str, keep: str | None) -> None:
         config.write_text(json.dumps({"audit": {"path": str(audit), "keyFile": str(key)}}))
         gateway = StdioServerParameters(
             command=sys.executable,
-            args=[
-                "-m",
-                "micro_mcp",
-                "gateway",
-                "--discovery",
-                str(discovery),
-                "--config",
-                str(config),
-            ],
+            args=["-m", "micro_mcp", "gateway", "--discovery", str(discovery), "--config", str(config)],
         )
         async with Client(gateway, mode=mode) as client:
             print(f"connected: protocol {client.protocol_version}")
@@ -79,21 +71,11 @@ async def main(mode: str, keep: str | None) -> None:
             print(f"\n== merged catalog: {len(tools)} tools")
             for tool in tools:
                 print(f"  {tool.name:22} {(tool.description or '').splitlines()[0][:60]}")
-            show(
-                "fs.readFileText", await client.call_tool("fs.readFileText", {"path": "hello.txt"})
-            )
+            show("fs.readFileText", await client.call_tool("fs.readFileText", {"path": "hello.txt"}))
             show("http.fetchText", await client.call_tool("http.fetchText", {"url": url}))
-            await client.call_tool(
-                "vector.addDocument",
-                {"id": "mesh", "text": "a gateway composes many small MCP services"},
-            )
-            await client.call_tool(
-                "vector.addDocument", {"id": "bread", "text": "bread needs flour, water and time"}
-            )
-            show(
-                "vector.search",
-                await client.call_tool("vector.search", {"query": "compose services", "k": 1}),
-            )
+            await client.call_tool("vector.addDocument", {"id": "mesh", "text": "a gateway composes many small MCP services"})
+            await client.call_tool("vector.addDocument", {"id": "bread", "text": "bread needs flour, water and time"})
+            show("vector.search", await client.call_tool("vector.search", {"query": "compose services", "k": 1}))
         lines = audit.read_text().splitlines()
         print(f"\n== audit trail: {len(lines)} lines; the last one:\n{lines[-1]}")
     web.shutdown()
