@@ -45,10 +45,14 @@ RATE_LIMITED: Final = -32016
 RATE_LIMIT_UNAVAILABLE: Final = -32017
 """micro-mcp: the rate-limit store (Redis) cannot be reached and `failureMode` is `closed`, so
 limited calls are refused; HTTP answers it with 503."""
-AUDIT_UNAVAILABLE: Final = -32019
-"""micro-mcp: the audit trail cannot be written and `audit.failure_mode` is `closed`, so calls
-are refused until it can; HTTP answers it with 503."""
 CONSENT_REFUSED: Final = -32018
 """micro-mcp: the call needs the human's consent, which was declined, cancelled, not given in
 time, or could not be asked (the client cannot take an elicitation); `data.reason` says which.
 The service never saw the call."""
+TOOL_HELD: Final = -32019
+"""micro-mcp: the tool or prompt changed since it was approved (or, with `pinning: review`, was
+never approved), so it is held back until an operator approves it (`micro-mcp approve`);
+`data` names the service, the item and the change. The service never saw the call."""
+AUDIT_UNAVAILABLE: Final = -32030
+"""micro-mcp: the audit trail cannot be written and `audit.failureMode` is `closed`, so calls
+are refused until it can (the error says what failed); HTTP answers it with 503."""

@@ -11,6 +11,7 @@ import anyio
 
 from micro_mcp.cli import (
     add,
+    approve,
     audit,
     check,
     client,
@@ -75,6 +76,12 @@ def _parser() -> argparse.ArgumentParser:
     gateway.add_argument(
         "--config", metavar="FILE", help="the gateway config: token, policy, audit"
     )
+    gateway.add_argument(
+        "--pins",
+        metavar="FILE",
+        help="the pin store (SQLite); default: the config's pinning.store, else next to the "
+        "manifest",
+    )
     gateway.add_argument("--transport", choices=["stdio", "http"], default="stdio")
     gateway.add_argument("--host", default="127.0.0.1", help="with --transport http")
     gateway.add_argument("--port", type=int, default=8765, help="with --transport http")
@@ -108,6 +115,11 @@ def _parser() -> argparse.ArgumentParser:
         commands.add_parser("add", help="add a server from the official MCP Registry to a manifest")
     )
     token.configure(commands.add_parser("token", help="make a static token, or hash one"))
+    approve.configure(
+        commands.add_parser(
+            "approve", help="show tool definitions pinning holds back (a diff), and approve them"
+        )
+    )
     audit.configure(commands.add_parser("audit", help="check the audit trail (verify)"))
     return parser
 
@@ -129,6 +141,8 @@ def main(argv: list[str] | None = None) -> int:
         return add.run(args)
     if args.command == "token":
         return token.run(args)
+    if args.command == "approve":
+        return approve.run(args)
     if args.command == "audit":
         return audit.run(args)
     if args.command == "config":
@@ -152,6 +166,7 @@ def main(argv: list[str] | None = None) -> int:
                 manifest_path=Path(args.discovery) if args.discovery else None,
                 config_path=Path(args.config) if args.config else None,
                 metrics_port=args.metrics_port,
+                pins_path=Path(args.pins) if args.pins else None,
             )
         )
     except ConfigError as exc:
