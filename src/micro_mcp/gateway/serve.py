@@ -13,7 +13,9 @@ import anyio
 import uvicorn
 from anyio.abc import TaskGroup
 
-from micro_mcp.audit.sinks import AuditSink, AuditTail, JsonlSink
+from micro_mcp.audit.keys import from_key
+from micro_mcp.audit.setup import open_trail
+from micro_mcp.audit.sinks import AuditSink, AuditTail
 from micro_mcp.config.model import GatewayConfig, Manifest
 from micro_mcp.config.pinning import store_path
 from micro_mcp.errors import ConfigError, McpError
@@ -103,7 +105,13 @@ async def serve(
         )
     listener = _listen(host, port) if transport == "http" else None
     recorder = telemetry if telemetry is not None else Recorder.from_spec(config.telemetry)
-    sink = AuditTail(audit if audit is not None else JsonlSink(config.audit.path))
+    if audit is not None:
+        inner, audit_keys = audit, from_key(None)
+    else:
+        inner, audit_keys = open_trail(
+            config.audit, config.telemetry, environ, recorder.on_audit_failure
+        )
+    sink = AuditTail(inner)
     pin_path = pins_path or store_path(config.pinning, config_path, manifest_path, environ)
     pinning = Pinning(
         pins if pins is not None else SqlitePinStore(pin_path), config.pinning.max_definition_bytes
@@ -116,7 +124,7 @@ async def serve(
             open_store(config.state) as store,
             anyio.create_task_group() as tg,
         ):
-            dispatcher = Dispatcher(mesh, sink, recorder, rate_limits, rules)
+            dispatcher = Dispatcher(mesh, sink, recorder, rate_limits, rules, audit_keys)
             if store is not None or sealing_key is not None:
                 await dispatcher.share(store, sealing_key)
             await tg.start(authority.run)

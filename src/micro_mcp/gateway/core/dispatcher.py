@@ -17,6 +17,7 @@ from typing import Any, Final
 import anyio
 
 from micro_mcp import codes
+from micro_mcp.audit.keys import AuditKeys
 from micro_mcp.audit.sinks import AuditSink
 from micro_mcp.errors import (
     McpError,
@@ -60,6 +61,7 @@ class Dispatcher:
         telemetry: Recorder | None = None,
         rate_limits: RateLimits | None = None,
         rules: RuleSet | None = None,
+        audit_keys: AuditKeys | None = None,
     ) -> None:
         """`rules` are the config's, compiled; without them they are compiled here.
 
@@ -75,7 +77,8 @@ class Dispatcher:
         """The config's rate limits; None when it has none (then a call pays nothing for them)."""
         self.audit = audit
         self.telemetry = telemetry if telemetry is not None else Recorder()
-        self.trail = Trail(audit, self.telemetry, mesh.config.audit.include_arguments)
+        include = mesh.config.audit.include_arguments
+        self.trail = Trail(audit, self.telemetry, include, audit_keys)
         self.consent = Consent(mesh.config.consent, self.trail)
         """Asks before calls that need consent; replace it to seal with a shared key."""
         self._handlers: dict[str, Callable[[Exchange], Awaitable[dict[str, Any]]]] = {
@@ -132,6 +135,11 @@ class Dispatcher:
             self.trail.reply(ex, "cancelled", None)
             return  # a cancelled request gets no response (MCP cancellation)
         if response is not None:
+            # The reply's record is written before the reply leaves (and on disk, with fsync
+            # `always`): a client never holds an answer the trail lacks.
+            unsettled = await self.trail.settle(ex)
+            if unsettled is not None:
+                response = jsonrpc.error(ex.request_id, unsettled.to_error())
             await client.send(response, ex.request_id)
 
     async def _answer(self, ex: Exchange) -> Message | None:
@@ -141,15 +149,18 @@ class Dispatcher:
                 return None
             result = await self._dispatch(ex)
             response = jsonrpc.result(ex.request_id, dress_result(ex.client.era, ex.method, result))
-            self.trail.reply(ex, "tool_error" if result.get("isError") is True else "ok", None)
+            outcome, code = "tool_error" if result.get("isError") is True else "ok", None
         except McpError as exc:
             response = jsonrpc.error(ex.request_id, exc.to_error())
-            self.trail.reply(ex, _outcome(exc), exc.code)
+            outcome, code = _outcome(exc), exc.code
         except Exception:  # the one catch-all: the client gets a generic error, the log the trace
             logger.exception("internal error handling %s", ex.method)
             error = {"code": codes.INTERNAL_ERROR, "message": "Internal error in the gateway"}
             response = jsonrpc.error(ex.request_id, error)
-            self.trail.reply(ex, "error", codes.INTERNAL_ERROR)
+            outcome, code = "error", codes.INTERNAL_ERROR
+        unrecorded = self.trail.reply(ex, outcome, code)
+        if unrecorded is not None:  # failing closed: no answer leaves without its record
+            response = jsonrpc.error(ex.request_id, unrecorded.to_error())
         return response
 
     async def _dispatch(self, ex: Exchange) -> dict[str, Any]:

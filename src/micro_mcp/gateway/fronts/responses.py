@@ -40,6 +40,7 @@ LIMIT_STATUS: Final = {
     codes.RATE_LIMITED: 429,
     codes.RATE_LIMIT_UNAVAILABLE: 503,
     codes.STATE_UNAVAILABLE: 503,
+    codes.AUDIT_UNAVAILABLE: 503,
 }
 """HTTP statuses of the gateway's own refusals, in both eras."""
 SMALL_REPLY_BYTES: Final = 1024
