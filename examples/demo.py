@@ -3,6 +3,7 @@ one tool of each service, as an MCP client (the official SDK's) would.
 
     .venv/bin/python examples/demo.py            # 2026-07-28 if both sides speak it
     .venv/bin/python examples/demo.py --legacy   # the initialize handshake
+    .venv/bin/python examples/demo.py --audit demo-audit.jsonl   # keep the audit trail there
 
 It needs no network: the http service fetches a page the demo serves itself on 127.0.0.1.
 """
@@ -43,7 +44,7 @@ def show(title: str, result: Any) -> None:
     print(f"\n== {title}{' (error)' if result.is_error else ''}\n{text[:400]}")
 
 
-async def main(mode: str) -> None:
+async def main(mode: str, keep: str | None) -> None:
     web = ThreadingHTTPServer(("127.0.0.1", 0), Page)
     threading.Thread(target=web.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{web.server_address[1]}/"
@@ -56,9 +57,10 @@ async def main(mode: str) -> None:
         services["http"]["env"]["ALLOWLIST"] += ",127.0.0.1"
         discovery = root / "discovery.json"
         discovery.write_text(json.dumps(manifest))
-        audit = root / "audit.jsonl"
+        audit = Path(keep).resolve() if keep else root / "audit.jsonl"
+        key = audit.with_suffix(".key")  # made on first start; signs every record
         config = root / "gateway.json"
-        config.write_text(json.dumps({"audit": {"path": str(audit)}}))
+        config.write_text(json.dumps({"audit": {"path": str(audit), "keyFile": str(key)}}))
         gateway = StdioServerParameters(
             command=sys.executable,
             args=["-m", "micro_mcp", "gateway", "--discovery", str(discovery), "--config", str(config)],
@@ -80,4 +82,5 @@ async def main(mode: str) -> None:
 
 
 if __name__ == "__main__":
-    anyio.run(main, "legacy" if "--legacy" in sys.argv else "auto")
+    kept = sys.argv[sys.argv.index("--audit") + 1] if "--audit" in sys.argv else None
+    anyio.run(main, "legacy" if "--legacy" in sys.argv else "auto", kept)

@@ -181,7 +181,7 @@ async def test_a_remote_added_by_name_is_served_by_the_gateway_with_its_header(
 
 def test_the_quickstart_example_works_as_written(tmp_path: Path) -> None:
     quickstart = (Path(__file__).resolve().parents[2] / "docs" / "QUICKSTART.md").read_text()
-    section = quickstart.split("## 9. Add a server from the MCP Registry", 1)[1]
+    section = quickstart.split("## 10. Add a server from the MCP Registry", 1)[1]
     command = section.split("```bash\n", 1)[1].split("\n```", 1)[0]
     printed = section.split("prints\n\n```\n", 1)[1].split("\n```", 1)[0]
     (tmp_path / ".venv").symlink_to(sys.prefix)  # the venv these tests run in

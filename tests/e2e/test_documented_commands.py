@@ -113,7 +113,7 @@ async def test_a_new_python_service_passes_the_commands_new_and_the_quickstart_p
     tmp_path: Path,
 ) -> None:
     root = clone_like(tmp_path)
-    steps = block(QUICKSTART, "## 8. Add a service of your own")
+    steps = block(QUICKSTART, "## 9. Add a service of your own")
     output = await bash(steps, root)
     printed = next(line for line in output.splitlines() if line.startswith("Test it:"))
     test_command = printed.removeprefix("Test it:").strip().removeprefix("cd weather && ")

@@ -230,6 +230,11 @@ async def test_http_metrics_status_and_the_traceparent_header(tmp_path: Path) ->
     assert "default-src 'none'" in page.headers["content-security-policy"]
 
 
+LEAKED = "ghp_" + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8"
+"""A GitHub token's shape, which the service echoes to its stderr."""
+REDACTED = "disk nearly full, token=[REDACTED:assigned]"
+
+
 async def test_stdio_gateway_serves_metrics_on_loopback_and_logs_service_stderr_as_json(
     tmp_path: Path,
 ) -> None:
@@ -258,13 +263,13 @@ async def test_stdio_gateway_serves_metrics_on_loopback_and_logs_service_stderr_
                     "io.modelcontextprotocol/clientCapabilities": {},
                 },
                 "name": "demo.complain",
-                "arguments": {"text": "disk nearly full"},
+                "arguments": {"text": f"disk nearly full, token={LEAKED}"},
             },
         }
         await process.stdin.send(orjson.dumps(call) + b"\n")
         with anyio.fail_after(20):
             reply = orjson.loads(await process.stdout.receive())
-        assert reply["result"]["content"][0]["text"] == "said"
+        assert reply.get("result", {}).get("content", [{}])[0].get("text") == "said", reply
         async with httpx2.AsyncClient(timeout=20) as http:
             scraped = (await http.get(f"http://127.0.0.1:{port}/metrics")).text
             rebound = await http.get(
@@ -294,13 +299,14 @@ async def test_stdio_gateway_serves_metrics_on_loopback_and_logs_service_stderr_
     table = status.stdout.decode()
     assert "demo" in table and "ready" in table and "closed" in table
     entries = [json.loads(line) for line in log.read_text().splitlines()]  # audit lines too
-    said = [e for e in entries if e.get("message") == "disk nearly full"]
+    assert LEAKED not in log.read_text()  # the service echoed it; the gateway redacted it
+    said = [e for e in entries if e.get("message") == REDACTED]
     assert said == [
         {
             "time": said[0]["time"],
             "level": "info",
             "logger": "micro_mcp.service.demo",
-            "message": "disk nearly full",
+            "message": REDACTED,
             "service": "demo",
         }
     ]

@@ -3,15 +3,19 @@ id the service saw; arguments kept as size and digest unless the operator asks f
 
 from __future__ import annotations
 
+import errno
 import hashlib
-from typing import Any
+import hmac
+from typing import Any, Literal
 
 import anyio
 import pytest
 from mcp.server.mcpserver import MCPServer
 
 from micro_mcp import codes
+from micro_mcp.audit.breaker import Breaker
 from micro_mcp.audit.events import AuditEvent
+from micro_mcp.audit.sinks import MemoryAuditSink
 from tests.interaction.harness import Gateway, Tap, gateway, sdk_service
 
 pytestmark = pytest.mark.anyio
@@ -121,7 +125,9 @@ async def test_every_routed_request_has_one_call_and_one_reply_with_the_same_fie
         release.set()
 
 
-async def test_arguments_are_audited_only_as_size_and_sha256_of_their_canonical_json() -> None:
+async def test_arguments_are_audited_only_as_size_and_keyed_digest_of_their_canonical_json() -> (
+    None
+):
     async with gateway({"fs": _fs(anyio.Event())}, {"principals": PRINCIPALS}) as gw:
         client = gw.client(ALICE)
         await client.initialize()
@@ -130,9 +136,11 @@ async def test_arguments_are_audited_only_as_size_and_sha256_of_their_canonical_
 
         calls = gw.audit.of(event="call", service="fs")
         assert [c.method for c in calls] == ["tools/call", "prompts/get"]
-        digest = hashlib.sha256(CANONICAL).hexdigest()
+        digest = hmac.new(gw.dispatcher.trail.keys.arguments, CANONICAL, "sha256").hexdigest()
+        # Keyed: the plain SHA-256 of a guessed argument is nowhere in the trail.
+        assert hashlib.sha256(CANONICAL).hexdigest() != digest
         for call in calls:
-            assert (call.arguments, call.arguments_size, call.arguments_sha256) == (
+            assert (call.arguments, call.arguments_size, call.arguments_hmac) == (
                 None,
                 len(CANONICAL),
                 digest,
@@ -140,6 +148,7 @@ async def test_arguments_are_audited_only_as_size_and_sha256_of_their_canonical_
         trail = b"".join(event.to_json() for event in gw.audit.events)
         assert b"diary" not in trail
         assert digest.encode() in trail
+        assert hashlib.sha256(CANONICAL).hexdigest().encode() not in trail
 
 
 async def test_arguments_are_audited_verbatim_when_include_arguments_is_set() -> None:
@@ -155,4 +164,48 @@ async def test_arguments_are_audited_verbatim_when_include_arguments_is_set() ->
             ("tools/call", ARGUMENTS),
             ("prompts/get", ARGUMENTS),
         ]
-        assert [(c.arguments_size, c.arguments_sha256) for c in calls] == [(None, None)] * 2
+        assert [(c.arguments_size, c.arguments_hmac) for c in calls] == [(None, None)] * 2
+
+
+class _Disk:
+    """A sink in front of the memory trail whose disk can fill up."""
+
+    def __init__(self, trail: MemoryAuditSink) -> None:
+        self.full = False
+        self.trail = trail
+
+    def emit(self, event: AuditEvent) -> None:
+        if self.full:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        self.trail.emit(event)
+
+    async def settle(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize("failure_mode", ["closed", "open"])
+async def test_a_trail_that_cannot_be_written_refuses_calls_before_the_service_or_serves_them(
+    failure_mode: Literal["closed", "open"],
+) -> None:
+    fs = _fs(anyio.Event())
+    async with gateway({"fs": fs}, {"principals": PRINCIPALS}) as gw:
+        disk = _Disk(gw.audit)
+        gw.dispatcher.trail.audit = Breaker([disk], failure_mode)
+        client = gw.client(ALICE)
+        await client.initialize()
+        disk.full = True
+        during = await client.request("tools/call", {"name": "fs.read", "arguments": ARGUMENTS})
+        disk.full = False
+        after = await client.request("tools/call", {"name": "fs.read", "arguments": ARGUMENTS})
+    reads = [m for m in fs.of("tools/call") if m["params"]["name"] == "read"]
+    if failure_mode == "closed":
+        assert during["error"]["code"] == codes.AUDIT_UNAVAILABLE
+        assert len(reads) == 1  # the refused call never reached the service
+    else:
+        assert during["result"]["content"][0]["text"] == ARGUMENTS["path"]
+        assert len(reads) == 2
+    assert after["result"]["content"][0]["text"] == ARGUMENTS["path"]
+    assert [e.event for e in gw.audit.events if e.service == "fs"] == ["call", "reply"]

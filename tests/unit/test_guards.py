@@ -10,13 +10,16 @@ import orjson
 import pytest
 
 from micro_mcp import codes
+from micro_mcp.audit.sinks import MemoryAuditSink
 from micro_mcp.config.model import GatewayConfig
+from micro_mcp.gateway.core.trail import Trail
 from micro_mcp.gateway.credentials import build_authority
 from micro_mcp.gateway.fronts import guards
 from micro_mcp.gateway.fronts.asgi import App, Receive, Scope, Send, read_body, reply
 from micro_mcp.identity.authority import Authority
 from micro_mcp.policy.engine import Authenticator, token_digest
 from micro_mcp.policy.model import Policy, Principal
+from micro_mcp.telemetry.recorder import Recorder
 from tests.fixtures.issuer import mint, new_key, public_jwk
 
 pytestmark = pytest.mark.anyio
@@ -220,3 +223,36 @@ async def test_a_token_in_the_query_string_is_refused_even_with_a_good_header() 
     assert status == 400 and body["error"]["code"] == codes.INVALID_REQUEST
     assert "query" in body["error"]["message"]
     assert 'error="invalid_request"' in answer["www-authenticate"]
+
+
+async def test_refusals_are_audited_without_the_token() -> None:
+    sink = MemoryAuditSink()
+    trail = Trail(sink, Recorder(), include_arguments=False)
+    built = build_authority(OAUTH, {})
+    app = guards.guarded(
+        echo,
+        hosts=guards.allowed_hosts("127.0.0.1", 8765, ()),
+        origins=(),
+        authority=Authority(built.static, OAUTH.oauth, built.claim_map, fetch_keys=_jwks),
+        token_paths=frozenset({"/mcp"}),
+        max_body_bytes=LIMIT,
+        refused=trail.refusal,
+    )
+    scoped, forged = _token(scope="other"), _token(aud="https://elsewhere/mcp")
+    good = _token(scope="mcp:tools")
+    await call("/mcp", HOST, app=app)
+    await call("/mcp", {**HOST, "Authorization": f"Bearer {forged}"}, app=app)
+    await call("/mcp", {**HOST, "Authorization": f"Bearer {scoped}"}, app=app)
+    await call("/mcp", HOST, app=app, query=f"access_token={good}".encode())
+    await call("/mcp", {**HOST, "Authorization": f"Bearer {good}"}, app=app)  # admitted
+    assert [(e.event, e.http_status, e.error_code, e.outcome) for e in sink.events] == [
+        ("refused", 401, codes.UNAUTHENTICATED, "denied"),
+        ("refused", 401, codes.UNAUTHENTICATED, "denied"),
+        ("refused", 403, codes.POLICY_DENIED, "denied"),
+        ("refused", 400, codes.INVALID_REQUEST, "denied"),
+    ]
+    assert "audience" in (sink.events[1].reason or "")
+    trail_bytes = b"".join(e.to_json() for e in sink.events)
+    for token in (scoped, forged, good):
+        for part in token.split("."):
+            assert part.encode() not in trail_bytes

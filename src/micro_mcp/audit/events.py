@@ -12,10 +12,11 @@ import orjson
 @dataclass(frozen=True, slots=True)
 class AuditEvent:
     """One line of the audit trail: a call as it arrives (`call`), the human's consent to it
-    (`consent`), or its outcome (`reply`)."""
+    (`consent`), its outcome (`reply`), or a request refused at the HTTP door (`refused`)."""
 
     event: str
-    """`call`, `consent` or `reply`."""
+    """`call`, `consent`, `reply`, or `refused` (an HTTP request turned away before it reached
+    the dispatcher: no token, a bad one, too few scopes)."""
     time: float
     """Unix time in seconds."""
     correlation_id: str
@@ -44,11 +45,17 @@ class AuditEvent:
     rate_limit: str | None = None
     """On replies refused by a rate limit (outcome `limited`; error code -32016, or -32017 when
     its store was unreachable): the rule's id."""
+    http_status: int | None = None
+    """On `refused` records: the HTTP status sent (400, 401, 403)."""
+    peer: str | None = None
+    """On `refused` records: the client's address, as the HTTP server saw it."""
     duration_ms: float | None = None
     arguments: Any = None
     """Verbatim arguments, only when the operator asked for them."""
     arguments_size: int | None = None
-    arguments_sha256: str | None = None
+    arguments_hmac: str | None = None
+    """HMAC-SHA256 of the arguments' canonical JSON under the audit key: matches calls with the
+    same arguments, but a guessed argument cannot be confirmed without the key."""
 
     def to_json(self) -> bytes:
         """The record as one JSON line, leaving out fields that do not apply."""

@@ -1,45 +1,36 @@
-"""Where audit records go: a JSON-lines file or stream, or a list in memory for tests."""
+"""Where audit records go: the sink protocol, and a list in memory for tests. The real sinks
+are `jsonl.JsonlSink` (the file), `sqlite.SqliteSink` and `otlp.OtlpSink`; `breaker.Breaker`
+writes to them and decides what a failing one means for the calls."""
 
 from __future__ import annotations
 
-import sys
 from collections import deque
-from typing import BinaryIO, Protocol
+from typing import Protocol
 
 from micro_mcp.audit.events import AuditEvent
+from micro_mcp.audit.jsonl import JsonlSink
+
+__all__ = ["AuditSink", "AuditTail", "JsonlSink", "MemoryAuditSink"]
 
 
 class AuditSink(Protocol):
     """Receives every audit record, in order."""
 
     def emit(self, event: AuditEvent) -> None:
-        """Record one event; must not raise for an ordinary record."""
+        """Record one event.
+
+        Raises:
+            OSError, sqlite3.Error: the record could not be written (see `breaker`).
+        """
+        ...
+
+    async def settle(self) -> None:
+        """Return once the records emitted so far are as durable as the sink promises."""
         ...
 
     def close(self) -> None:
         """Flush and release what the sink holds."""
         ...
-
-
-class JsonlSink:
-    """Appends one JSON line per event to a file, or to the gateway's stderr for `-`."""
-
-    def __init__(self, path: str) -> None:
-        self._own = path != "-"
-        # Line-buffered writes of whole lines: each record reaches the file intact and at once,
-        # so a crash loses no audit line that was emitted.
-        self._file: BinaryIO = open(path, "ab", buffering=0) if self._own else sys.stderr.buffer  # noqa: SIM115 (the sink owns the file until close())
-
-    def emit(self, event: AuditEvent) -> None:
-        """Write the event as one line."""
-        self._file.write(event.to_json())
-        if not self._own:
-            self._file.flush()
-
-    def close(self) -> None:
-        """Close the file (stderr stays open)."""
-        if self._own:
-            self._file.close()
 
 
 class MemoryAuditSink:
@@ -51,6 +42,9 @@ class MemoryAuditSink:
     def emit(self, event: AuditEvent) -> None:
         """Append the event."""
         self.events.append(event)
+
+    async def settle(self) -> None:
+        """Nothing to wait for."""
 
     def close(self) -> None:
         """Nothing to release."""
@@ -70,6 +64,10 @@ class AuditTail:
         self.inner.emit(event)
         self._count += 1
         self._events.append((self._count, event))
+
+    async def settle(self) -> None:
+        """Wait as the sink it passes events to does."""
+        await self.inner.settle()
 
     def since(self, after: int) -> list[tuple[int, AuditEvent]]:
         """The kept events numbered above `after` (0: all kept), oldest first."""

@@ -12,6 +12,7 @@ import anyio
 from micro_mcp.cli import (
     add,
     approve,
+    audit,
     check,
     client,
     config_files,
@@ -119,6 +120,7 @@ def _parser() -> argparse.ArgumentParser:
             "approve", help="show tool definitions pinning holds back (a diff), and approve them"
         )
     )
+    audit.configure(commands.add_parser("audit", help="check the audit trail (verify)"))
     return parser
 
 
@@ -141,6 +143,8 @@ def main(argv: list[str] | None = None) -> int:
         return token.run(args)
     if args.command == "approve":
         return approve.run(args)
+    if args.command == "audit":
+        return audit.run(args)
     if args.command == "config":
         return config_files.run(args)
     if args.command in CLIENT_COMMANDS:

@@ -21,6 +21,7 @@ from micro_mcp.config.oauth import OAuthSpec
 from micro_mcp.config.pinning import Mode, PinningSpec
 from micro_mcp.config.rate_limits import RateLimitsSpec
 from micro_mcp.config.rules import RuleSpec, unique_ids
+from micro_mcp.config.state import StateSpec
 from micro_mcp.config.telemetry import TelemetrySpec
 from micro_mcp.protocol import names
 
@@ -230,7 +231,34 @@ class AuditSpec(_Frozen):
     path: str = "-"
     """A file to append JSON lines to; `-` is the gateway's stderr."""
     include_arguments: bool = Field(default=False, alias="includeArguments")
-    """Record arguments verbatim; off by default, when only their size and a hash are kept."""
+    """Record arguments verbatim; off by default, when only their size and a keyed hash (HMAC
+    with the audit key) are kept."""
+    key_env: str = Field(default="MICRO_MCP_AUDIT_KEY", alias="keyEnv")
+    """The environment variable holding the deployment's audit key (at least 16 characters):
+    records then carry a `mac` and argument digests are keyed with it."""
+    key_file: str | None = Field(default=None, alias="keyFile")
+    """With no key in `keyEnv`: a file holding the key, generated (mode 0600) on first start.
+    With neither, records carry the hash chain without a `mac`, and argument digests use a key
+    made for the run (they match within one run only)."""
+    fsync: Literal["always", "interval", "never"] = "interval"
+    """When the JSON-lines file is forced to disk. Every record is written to the file before
+    its reply is sent, so a killed gateway loses none; `fsync` is about the host losing power:
+    `always` (a reply waits for its record's fsync, shared by the calls that wait with it),
+    `interval` (at the first record once `fsyncIntervalMs` have passed since the last one,
+    and at shutdown), `never` (the kernel decides)."""
+    fsync_interval_ms: int = Field(default=1000, ge=1, alias="fsyncIntervalMs")
+    """Milliseconds between fsyncs with `fsync: interval`."""
+    rotate_bytes: int | None = Field(default=None, ge=1024, alias="rotateBytes")
+    """Start a new file once the current one passes this size; the full one is renamed
+    `<path>.<n>` (n = 1, 2, ...) and the chain goes on in the new file."""
+    sqlite: str | None = None
+    """Also write the sealed records to this SQLite database (table `audit`)."""
+    otlp: bool = False
+    """Also export the sealed records as OpenTelemetry log records (needs the `otlp` extra and
+    `telemetry.otlpEndpoint`)."""
+    failure_mode: Literal["closed", "open"] = Field(default="closed", alias="failureMode")
+    """When a sink cannot write: `closed` refuses calls (error -32030) until it can again;
+    `open` serves them, logs an error and counts `micro_mcp_audit_failures_total`."""
 
     @model_validator(mode="before")
     @classmethod
@@ -335,6 +363,8 @@ class GatewayConfig(StaticToken):
     """Meta-tools to search, describe and call the catalog's tools (off unless enabled)."""
     pinning: PinningSpec = PinningSpec()
     """Where tool pins are kept (each service's mode is its manifest entry's `pinning`)."""
+    state: StateSpec = StateSpec()
+    """Where replicas of one deployment share their state (Redis); each alone when unset."""
     reload_interval: float = Field(default=1.0, ge=0, alias="reloadInterval")
     """Seconds between checks of the manifest file for edits; 0 reloads only on SIGHUP."""
 

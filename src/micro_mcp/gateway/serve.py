@@ -13,7 +13,9 @@ import anyio
 import uvicorn
 from anyio.abc import TaskGroup
 
-from micro_mcp.audit.sinks import AuditSink, AuditTail, JsonlSink
+from micro_mcp.audit.keys import from_key
+from micro_mcp.audit.setup import open_trail
+from micro_mcp.audit.sinks import AuditSink, AuditTail
 from micro_mcp.config.model import GatewayConfig, Manifest
 from micro_mcp.config.pinning import store_path
 from micro_mcp.errors import ConfigError, McpError
@@ -35,6 +37,7 @@ from micro_mcp.policy.engine import ANONYMOUS
 from micro_mcp.policy.model import Principal
 from micro_mcp.policy.rules import compile_rules
 from micro_mcp.registry.pin_store import PinStore, SqlitePinStore
+from micro_mcp.state.redis_store import open_store
 from micro_mcp.telemetry.recorder import Recorder
 
 logger = logging.getLogger(__name__)
@@ -74,13 +77,15 @@ async def serve(
 
     Raises:
         ConfigError: the transport is unknown, HTTP on a non-loopback address without tokens,
-            or a rule's condition does not compile.
+            a rule's condition does not compile, the shared state store (`state.redis`)
+            cannot be reached, or `state.sealingKeyEnv` names no usable key.
         PinStoreError: the pin store is unreadable or a record in it fails its checks.
     """
     if transport not in ("stdio", "http"):
         raise ConfigError(f"unknown transport {transport!r}; use stdio or http")
     authority = build_authority(config, environ)
     rules = compile_rules(config.rules)  # before anything starts: a bad rule stops it here
+    sealing_key = config.state.sealing_key(environ)
     if transport == "http" and authority.open_principal is not None and host not in LOOPBACK_HOSTS:
         raise ConfigError(
             f"refusing to serve {host} without authentication: set a token in the config "
@@ -100,7 +105,13 @@ async def serve(
         )
     listener = _listen(host, port) if transport == "http" else None
     recorder = telemetry if telemetry is not None else Recorder.from_spec(config.telemetry)
-    sink = AuditTail(audit if audit is not None else JsonlSink(config.audit.path))
+    if audit is not None:
+        inner, audit_keys = audit, from_key(None)
+    else:
+        inner, audit_keys = open_trail(
+            config.audit, config.telemetry, environ, recorder.on_audit_failure
+        )
+    sink = AuditTail(inner)
     pin_path = pins_path or store_path(config.pinning, config_path, manifest_path, environ)
     pinning = Pinning(
         pins if pins is not None else SqlitePinStore(pin_path), config.pinning.max_definition_bytes
@@ -110,9 +121,12 @@ async def serve(
     try:
         async with (
             RateLimits.open(config.rate_limits, recorder) as rate_limits,
+            open_store(config.state) as store,
             anyio.create_task_group() as tg,
         ):
-            dispatcher = Dispatcher(mesh, sink, recorder, rate_limits, rules)
+            dispatcher = Dispatcher(mesh, sink, recorder, rate_limits, rules, audit_keys)
+            if store is not None or sealing_key is not None:
+                await dispatcher.share(store, sealing_key)
             await tg.start(authority.run)
             await tg.start(mesh.run)
             scrape = metrics_port if metrics_port is not None else config.telemetry.metrics_port

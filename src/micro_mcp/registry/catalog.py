@@ -7,10 +7,13 @@ it was cut from.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
+
+import orjson
 
 from micro_mcp.errors import Held
 from micro_mcp.policy.model import Policy
@@ -96,6 +99,7 @@ class Catalog:
         self._tool_items: dict[str, dict[str, Any]] = {}
         self._prompts: dict[str, Route] = {}
         self._filtered: dict[tuple[str, Policy, RuleView | None], list[dict[str, Any]]] = {}
+        self._fingerprints: dict[str, int] = {}
         self.refused: list[Refusal] = []
         """Names not exposed because they read as another service's or clash, in list order."""
         self.held: dict[str, tuple[str, str]] = {}
@@ -175,6 +179,16 @@ class Catalog:
     def items(self, kind: str) -> list[dict[str, Any]]:
         """Every item of `kind` as listed (exposed names), before policy; do not modify."""
         return self._views[kind].items
+
+    def fingerprint(self, kind: str) -> int:
+        """A digest of the list of `kind` (63 bits of SHA-256 over its items' JSON), for cursors:
+        gateways whose services list the same items agree on it, so a cursor cut by one
+        replica pages on another. Computed once per snapshot and kind, when first asked."""
+        found = self._fingerprints.get(kind)
+        if found is None:
+            digest = hashlib.sha256(orjson.dumps(self._views[kind].items)).digest()
+            found = self._fingerprints[kind] = int.from_bytes(digest[:8]) >> 1
+        return found
 
     def visible(
         self, kind: str, principal: str, policy: Policy, rules: RuleView | None = None

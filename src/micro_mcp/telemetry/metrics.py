@@ -32,6 +32,9 @@ RATE_LIMITED: Final = "micro_mcp_rate_limited"
 RATE_LIMIT_STORE_ERRORS: Final = "micro_mcp_rate_limit_store_errors"
 """Counter `micro_mcp_rate_limit_store_errors_total{failure_mode}`: calls whose limits could not
 be counted because the store was unreachable (refused when `closed`, let through when `open`)."""
+AUDIT_FAILURES: Final = "micro_mcp_audit_failures"
+"""Counter `micro_mcp_audit_failures_total{failure_mode}`: audit records that could not be
+written (with `closed`, their calls were refused; with `open`, they went on unaudited)."""
 POLICY_DENIALS: Final = "micro_mcp_policy_denials"
 """Counter `micro_mcp_policy_denials_total{principal,service,tool}`: refused by policy or
 for want of a token (principal `anonymous?`)."""
@@ -179,6 +182,12 @@ class Metrics:
             (FAILURE_MODE,),
             registry=self.registry,
         )
+        self._audit_failures = Counter(
+            AUDIT_FAILURES,
+            "Audit records that could not be written.",
+            (FAILURE_MODE,),
+            registry=self.registry,
+        )
         ProcessCollector(registry=self.registry)
         self._status: Callable[[], GatewayStatus] | None = None
         self.registry.register(_StatusCollector(self))
@@ -240,6 +249,10 @@ class Metrics:
         """Count one call whose limits could not be counted (`closed`: refused; `open`: let
         through)."""
         self._store_errors.labels(failure_mode).inc()
+
+    def audit_failure(self, failure_mode: str) -> None:
+        """Count one audit record that could not be written."""
+        self._audit_failures.labels(failure_mode).inc()
 
     # --- rates ------------------------------------------------------------------------------
 

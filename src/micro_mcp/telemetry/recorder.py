@@ -138,6 +138,10 @@ class Recorder:
         """A call's limits could not be counted: the store was unreachable."""
         self.metrics.rate_limit_store_error(failure_mode)
 
+    def on_audit_failure(self, failure_mode: str) -> None:
+        """A record could not be written to the audit trail."""
+        self.metrics.audit_failure(failure_mode)
+
     def close(self) -> None:
         """Flush and stop the trace exporter, if any."""
         if self.tracing is not None:

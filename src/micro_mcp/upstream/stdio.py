@@ -18,6 +18,7 @@ from micro_mcp.config.model import ServiceSpec
 from micro_mcp.errors import McpError
 from micro_mcp.protocol import jsonrpc
 from micro_mcp.protocol.jsonrpc import Message
+from micro_mcp.redaction import Redactor
 from micro_mcp.transport.framing import LineFramer, Oversized
 from micro_mcp.upstream import process
 from micro_mcp.upstream.session import SessionHandler, UpstreamSession
@@ -158,10 +159,12 @@ async def _pump_stderr(namespace: str, stream: ByteReceiveStream) -> None:
     service_log = logging.getLogger(f"micro_mcp.service.{namespace}")
     tagged = {"service": namespace}  # a JSON log line carries it as a field of its own
     framer = LineFramer(STDERR_LINE_LIMIT)
+    redactor = Redactor()  # a service that echoes a secret must not leak it into our log
     async for chunk in stream:
         for line in framer.feed(chunk):
             if isinstance(line, bytes):
-                service_log.info("%s", line.decode("utf-8", "replace").rstrip(), extra=tagged)
+                text = redactor.line(line.decode("utf-8", "replace").rstrip())
+                service_log.info("%s", text, extra=tagged)
 
 
 async def _stop(proc: Process) -> None:

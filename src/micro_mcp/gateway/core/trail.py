@@ -1,50 +1,67 @@
 """The trail every request leaves: an audit record when it arrives and one when it is answered,
 and the matching metrics and span events. Arguments are written as size and SHA-256 unless the
-operator asked for them verbatim."""
+operator asked for them verbatim. When the trail cannot be written and fails closed, a call is
+refused before it is forwarded, and an answer that could not be recorded is replaced by the
+refusal."""
 
 from __future__ import annotations
 
+import contextlib
 import time
 from typing import Any
 
-from micro_mcp.audit.events import AuditEvent, fingerprint
+from micro_mcp.audit.events import AuditEvent
+from micro_mcp.audit.keys import AuditKeys, from_key
 from micro_mcp.audit.sinks import AuditSink
+from micro_mcp.errors import AuditUnavailable
 from micro_mcp.gateway.clients.client import ClientSession
 from micro_mcp.gateway.core.exchange import Exchange
 from micro_mcp.policy import engine
 from micro_mcp.policy.model import Decision
+from micro_mcp.protocol.jsonrpc import next_id
 from micro_mcp.telemetry.recorder import Recorder
 
 ARGUMENT_METHODS = ("tools/call", "prompts/get")
-"""The methods whose `arguments` the audit records (as a fingerprint, or verbatim)."""
+"""The methods whose `arguments` the audit records (as size and keyed digest, or verbatim)."""
 
 
 class Trail:
     """Writes each exchange's `call` and `reply` records to the audit sink and the telemetry."""
 
-    __slots__ = ("audit", "include_arguments", "telemetry")
+    __slots__ = ("audit", "include_arguments", "keys", "telemetry")
 
-    def __init__(self, audit: AuditSink, telemetry: Recorder, include_arguments: bool) -> None:
+    def __init__(
+        self,
+        audit: AuditSink,
+        telemetry: Recorder,
+        include_arguments: bool,
+        keys: AuditKeys | None = None,
+    ) -> None:
         self.audit = audit
         self.telemetry = telemetry
         self.include_arguments = include_arguments
+        self.keys = keys if keys is not None else from_key(None)
 
     def call(self, ex: Exchange, decision: str | None, why: Decision | None = None) -> None:
         """Record a request as it arrives, with the policy decision (None: none was taken) and,
-        from a policy check, the rule that decided and the reason."""
+        from a policy check, the rule that decided and the reason.
+
+        Raises:
+            AuditUnavailable: the trail cannot be written and fails closed.
+        """
         ex.audited = True
         self.telemetry.on_call(ex, decision, principal_name(ex.client))
         arguments = ex.params.get("arguments") if ex.method in ARGUMENT_METHODS else None
         size = digest = None
         if arguments is not None and not self.include_arguments:
-            size, digest = fingerprint(arguments)
+            size, digest = self.keys.digest(arguments)
         self._emit(
             ex,
             "call",
             decision=decision,
             arguments=arguments if self.include_arguments else None,
             arguments_size=size,
-            arguments_sha256=digest,
+            arguments_hmac=digest,
             rule=why.rule if why is not None else None,
             reason=why.reason if why is not None else None,
         )
@@ -53,10 +70,47 @@ class Trail:
         """Record the human's consent to a call (or why there is none) as it is decided."""
         self._emit(ex, "consent", consent=decision, reason=reason, rule=ex.consent_rule)
 
-    def reply(self, ex: Exchange, outcome: str, code: int | None) -> None:
-        """Record how a request ended; a request never recorded on arrival gets that first."""
-        if not ex.audited:
-            self.call(ex, None)
+    def reply(self, ex: Exchange, outcome: str, code: int | None) -> AuditUnavailable | None:
+        """Record how a request ended; a request never recorded on arrival gets that first.
+        Returns the refusal to send instead of the answer when the record could not be
+        written (failing closed)."""
+        try:
+            if not ex.audited:
+                self.call(ex, None)
+            self._reply(ex, outcome, code)
+        except AuditUnavailable as exc:
+            return exc
+        return None
+
+    async def settle(self, ex: Exchange) -> AuditUnavailable | None:
+        """Wait until the exchange's records are as durable as the sinks promise (fsync
+        `always`: on disk); returns the refusal to send instead when they cannot be."""
+        try:
+            await self.audit.settle()
+        except AuditUnavailable as exc:
+            return exc
+        return None
+
+    def refusal(self, status: int, code: int, reason: str, peer: str | None) -> None:
+        """Record an HTTP request refused before the dispatcher saw it (401, 403, 400). The
+        record holds why, never the token."""
+        event = AuditEvent(
+            event="refused",
+            time=time.time(),
+            correlation_id=str(next_id()),
+            principal=engine.ANONYMOUS + "?",
+            method="http",
+            decision="deny",
+            reason=reason,
+            outcome="denied",
+            error_code=code,
+            http_status=status,
+            peer=peer,
+        )
+        with contextlib.suppress(AuditUnavailable):  # the request is refused either way
+            self.audit.emit(event)
+
+    def _reply(self, ex: Exchange, outcome: str, code: int | None) -> None:
         seconds = time.perf_counter() - ex.started
         self.telemetry.on_reply(ex, outcome, code, seconds)
         duration_ms = round(seconds * 1000, 3)

@@ -20,6 +20,8 @@ from micro_mcp.identity import metadata
 from micro_mcp.identity.authority import Authority
 from micro_mcp.policy.model import Principal
 
+Refused = Callable[[int, int, str, str | None], None]
+"""Told of a refusal: HTTP status, JSON-RPC code, why (never the token), the client's address."""
 LOOPBACK_HOSTS: Final = frozenset({"127.0.0.1", "localhost", "[::1]", "::1"})
 PRINCIPAL: Final = "micro_mcp.principal"
 """The scope key under which `TokenGuard` leaves the authenticated principal."""
@@ -33,12 +35,14 @@ def guarded(
     authority: Authority,
     token_paths: Collection[str],
     max_body_bytes: int,
+    refused: Refused | None = None,
 ) -> App:
-    """`app` behind every guard; the list is outermost first, which is the order they check."""
+    """`app` behind every guard; the list is outermost first, which is the order they check.
+    `refused` is told of each request the token guard turns away (the audit trail)."""
     guards: list[Callable[[App], App]] = [
         lambda inner: HostGuard(inner, hosts),
         lambda inner: OriginGuard(inner, origins),
-        lambda inner: TokenGuard(inner, authority, token_paths),
+        lambda inner: TokenGuard(inner, authority, token_paths, refused),
         lambda inner: BodyLimit(inner, max_body_bytes),
     ]
     for guard in reversed(guards):
@@ -115,10 +119,17 @@ class TokenGuard:
     `insufficient_scope` naming the scopes to ask for, 400 for a token in the query string, 503
     when the authorization server could not check it."""
 
-    def __init__(self, app: App, authority: Authority, paths: Collection[str]) -> None:
+    def __init__(
+        self,
+        app: App,
+        authority: Authority,
+        paths: Collection[str],
+        refused: Refused | None = None,
+    ) -> None:
         self.app = app
         self.authority = authority
         self.paths = frozenset(paths)
+        self.refused = refused
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (scope["path"].rstrip("/") or "/") not in self.paths:
@@ -128,6 +139,7 @@ class TokenGuard:
         if b"access_token" in parse_qs(scope.get("query_string", b"")):
             refusal = metadata.challenge(where, error="invalid_request")
             message = "Bearer tokens in the URL query are refused: send an Authorization header"
+            self._audit(scope, 400, codes.INVALID_REQUEST, message)
             await fail(send, 400, codes.INVALID_REQUEST, message, [(b"www-authenticate", refusal)])
             return
         try:
@@ -138,16 +150,19 @@ class TokenGuard:
                 where, error="insufficient_scope", description=description, scopes=exc.scopes
             )
             challenge = [(b"www-authenticate", header_value)]
+            self._audit(scope, 403, exc.code, description)
             await fail(send, 403, exc.code, description, challenge)
             return
         except InvalidToken as exc:
             description = f"Unauthorized: {exc.message}"
             header_value = metadata.challenge(where, error="invalid_token", description=description)
+            self._audit(scope, 401, exc.code, description)
             await fail(send, 401, exc.code, description, [(b"www-authenticate", header_value)])
             return
         except Unauthenticated:
             message = "Unauthorized: a valid bearer token is required"
             challenge = [(b"www-authenticate", metadata.challenge(where))]
+            self._audit(scope, 401, codes.UNAUTHENTICATED, message)
             await fail(send, 401, codes.UNAUTHENTICATED, message, challenge)
             return
         except UpstreamUnavailable as exc:
@@ -155,6 +170,11 @@ class TokenGuard:
             return
         scope[PRINCIPAL] = principal
         await self.app(scope, receive, send)
+
+    def _audit(self, scope: Scope, status: int, code: int, reason: str) -> None:
+        if self.refused is not None:
+            client = scope.get("client")
+            self.refused(status, code, reason, f"{client[0]}:{client[1]}" if client else None)
 
 
 def _bearer(authorization: str | None) -> str | None:

@@ -127,6 +127,7 @@ class HttpFront:
             authority=authority,
             token_paths=MCP_PATHS,
             max_body_bytes=spec.max_body_bytes,
+            refused=dispatcher.trail.refusal,
         )
         """What the server runs: this front behind its guards."""
 
