@@ -16,6 +16,7 @@ from typing import Any, Literal, cast
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from micro_mcp.config.consent import ConsentSpec
+from micro_mcp.config.discovery import DiscoverySpec
 from micro_mcp.config.oauth import OAuthSpec
 from micro_mcp.config.pinning import Mode, PinningSpec
 from micro_mcp.config.rate_limits import RateLimitsSpec
@@ -358,6 +359,8 @@ class GatewayConfig(StaticToken):
     """Rate limits and quotas on calls; none unless rules are given."""
     consent: ConsentSpec = ConsentSpec()
     """Calls that wait for the human's approval (MCP elicitation) before they run."""
+    discovery: DiscoverySpec = DiscoverySpec()
+    """Meta-tools to search, describe and call the catalog's tools (off unless enabled)."""
     pinning: PinningSpec = PinningSpec()
     """Where tool pins are kept (each service's mode is its manifest entry's `pinning`)."""
     state: StateSpec = StateSpec()

@@ -176,6 +176,10 @@ class Catalog:
         """How many items of `kind` the catalog holds (before policy)."""
         return len(self._views[kind].items)
 
+    def items(self, kind: str) -> list[dict[str, Any]]:
+        """Every item of `kind` as listed (exposed names), before policy; do not modify."""
+        return self._views[kind].items
+
     def fingerprint(self, kind: str) -> int:
         """A digest of the list of `kind` (63 bits of SHA-256 over its items' JSON), for cursors:
         gateways whose services list the same items agree on it, so a cursor cut by one

@@ -12,14 +12,16 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import anyio
 
 from micro_mcp import codes
 from micro_mcp.audit.keys import AuditKeys
 from micro_mcp.audit.sinks import AuditSink
+from micro_mcp.config.discovery import DiscoverySpec
 from micro_mcp.errors import (
+    ConfigError,
     McpError,
     PolicyDenied,
     RateLimited,
@@ -47,6 +49,9 @@ from micro_mcp.registry.catalog import Catalog, Route
 from micro_mcp.registry.paging import decode_cursor, encode_cursor
 from micro_mcp.state.store import Store, shared_secret
 from micro_mcp.telemetry.recorder import Recorder
+
+if TYPE_CHECKING:  # imported when discovery is on: it needs the `search` extra (numpy)
+    from micro_mcp.gateway.core.discovery import Discovery
 
 logger = logging.getLogger(__name__)
 
@@ -99,6 +104,9 @@ class Dispatcher:
             **dict.fromkeys(versions.TASK_METHODS, self._task),
         }
         self.tasks = TaskOwners()
+        spec = mesh.config.discovery
+        self.discovery: Discovery | None = _discovery(spec) if spec.enabled else None
+        """The meta-tools (`discovery`); None when off (then listing and calls pay nothing)."""
 
     async def share(self, store: Store | None, key: bytes | None = None) -> None:
         """Keep in `store` what the replicas of a deployment must agree on, so a 2026-07-28
@@ -265,20 +273,35 @@ class Dispatcher:
                     "cursor expired: the catalog changed; list again from the start",
                     code=codes.INVALID_PARAMS,
                 )
-        principal = ex.client.principal
-        assert principal is not None
-        view = self.rules.view(principal) if self.rules is not None else None
-        items = catalog.visible(kind, principal.name, principal.policy, view)
+        items = self._visible(ex, catalog, kind)
+        if kind == "tools" and self.discovery is not None:
+            items = self.discovery.listing(items)
         size = self.mesh.config.page_size
         result: dict[str, Any] = {kind: items[offset : offset + size]}
         if offset + size < len(items):
             result["nextCursor"] = encode_cursor(catalog.fingerprint(kind), kind, offset + size)
         return result
 
+    def _visible(self, ex: Exchange, catalog: Catalog, kind: str) -> list[dict[str, Any]]:
+        """The items of `kind` the client's principal may list (policy and rules)."""
+        principal = ex.client.principal
+        assert principal is not None
+        view = self.rules.view(principal) if self.rules is not None else None
+        return catalog.visible(kind, principal.name, principal.policy, view)
+
     # --- routed calls -----------------------------------------------------------------------
 
     async def _call_tool(self, ex: Exchange) -> dict[str, Any]:
         name = _string(ex.params, "name")
+        if self.discovery is not None and name in self.discovery.names:
+            if name != self.discovery.call_name:  # search or describe: answered here
+                self.trail.call(ex, "allow")
+                catalog = self.mesh.catalog
+                await self.discovery.prepare(catalog)
+                visible = self._visible(ex, catalog, "tools")
+                return self.discovery.answer(name, ex.params.get("arguments"), catalog, visible)
+            ex.params = self.discovery.forwarded(ex.params)  # the call it stands for, routed
+            name = ex.params["name"]
         route = self._authorize(
             ex,
             self.mesh.catalog.tool(name),
@@ -515,6 +538,22 @@ _ROUTED: Final = frozenset(
     }
 )
 _LISTEN_KINDS: Final = ("toolsListChanged", "promptsListChanged", "resourcesListChanged")
+
+
+def _discovery(spec: DiscoverySpec) -> Discovery:
+    """The meta-tools, imported only when on.
+
+    Raises:
+        ConfigError: the `search` extra (bm25s, PyStemmer, numpy) is not installed.
+    """
+    try:
+        from micro_mcp.gateway.core.discovery import Discovery
+    except ImportError as exc:
+        raise ConfigError(
+            f"discovery.enabled needs the `search` extra ({exc.name} is missing): "
+            "pip install '.[search]' from the clone"
+        ) from exc
+    return Discovery(spec)
 
 
 def _outcome(exc: McpError) -> str:
