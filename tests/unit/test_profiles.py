@@ -8,12 +8,12 @@ from pydantic import ValidationError
 
 from micro_mcp.config.model import GatewayConfig
 from micro_mcp.config.profiles import ProfileSpec
-from micro_mcp.registry.profiles import resolve
+from micro_mcp.registry.profiles import Profile, resolve
 
 TAGS = {"fs": ("files", "read"), "http": ("web",), "vector": ("search", "read")}
 
 
-def _profile(**spec: object):  # noqa: ANN202 - a test helper
+def _profile(**spec: object) -> Profile:
     return resolve({"p": ProfileSpec.model_validate(spec)}, TAGS)["p"]
 
 
