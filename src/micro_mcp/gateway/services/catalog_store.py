@@ -6,6 +6,7 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Final
 
+from micro_mcp.config.profiles import ToolOverride
 from micro_mcp.protocol.names import Namer
 from micro_mcp.registry.catalog import Catalog, ServiceCatalog
 
@@ -25,10 +26,16 @@ class CatalogStore:
         """The snapshot every new request reads."""
         self._snapshots: OrderedDict[int, Catalog] = OrderedDict({0: self.current})
 
-    def rebuild(self, namers: Mapping[str, Namer], catalogs: Mapping[str, ServiceCatalog]) -> None:
-        """Merge the services' lists into a new snapshot and make it current."""
+    def rebuild(
+        self,
+        namers: Mapping[str, Namer],
+        catalogs: Mapping[str, ServiceCatalog],
+        overrides: Mapping[str, Mapping[str, ToolOverride]] | None = None,
+    ) -> None:
+        """Merge the services' lists into a new snapshot (tools shown as `overrides` say) and
+        make it current."""
         self._generation += 1
-        self.current = Catalog.build(self._generation, dict(namers), dict(catalogs))
+        self.current = Catalog.build(self._generation, dict(namers), dict(catalogs), overrides)
         self._snapshots[self._generation] = self.current
         while len(self._snapshots) > SNAPSHOTS_KEPT:
             self._snapshots.popitem(last=False)

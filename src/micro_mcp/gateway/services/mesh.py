@@ -169,12 +169,13 @@ class Mesh:
 
     def _rebuild(self) -> None:
         catalogs = {ns: s.catalog for ns, s in self.services.items()}
-        self.store.rebuild(self.supervisor.namers(), catalogs)
+        overrides = {ns: s.spec.tools for ns, s in self.services.items() if s.spec.tools}
+        self.store.rebuild(self.supervisor.namers(), catalogs, overrides)
 
     def _catalog_changed(self, service: Service) -> None:
         if self.started.is_set():  # a late or restarted service: clients see what changed
             self._rebuild()
-            self.notifier.list_changed(ALL_LISTS)
+            self.notifier.list_changed(ALL_LISTS, service.namespace)
 
     async def refresh(self, service: Service, kind: str) -> None:
         """Read one of a service's lists again (it said it changed) and tell clients."""
@@ -195,7 +196,7 @@ class Mesh:
             return
         service.catalog = catalog
         self._rebuild()
-        self.notifier.list_changed((kind,))
+        self.notifier.list_changed((kind,), service.namespace)
 
     def _spawn(self, func: Any, *args: Any) -> None:
         if self._tasks is not None:
