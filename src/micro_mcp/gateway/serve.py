@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import signal
@@ -54,6 +55,7 @@ async def serve(
     config_path: Path | None = None,
     metrics_port: int | None = None,
     telemetry: Recorder | None = None,
+    profile: str | None = None,
 ) -> None:
     """Start the services and serve clients until input ends or a signal arrives. With
     `manifest_path`, edits of that file (and SIGHUP) reload the services; with `config_path`,
@@ -61,10 +63,16 @@ async def serve(
 
     Raises:
         ConfigError: the transport is unknown, HTTP on a non-loopback address without tokens,
-            or a rule's condition does not compile.
+            a rule's condition does not compile, or `profile` (stdio only) is not configured.
     """
     if transport not in ("stdio", "http"):
         raise ConfigError(f"unknown transport {transport!r}; use stdio or http")
+    if profile is not None and (transport != "stdio" or profile not in config.profiles):
+        raise ConfigError(
+            f"--profile {profile}: no such profile under 'profiles' in the config"
+            if transport == "stdio"
+            else "--profile is for stdio; over HTTP a profile is served at /mcp/p/NAME"
+        )
     authority = build_authority(config, environ)
     rules = compile_rules(config.rules)  # before anything starts: a bad rule stops it here
     if transport == "http" and authority.open_principal is not None and host not in LOOPBACK_HOSTS:
@@ -98,7 +106,8 @@ async def serve(
             await tg.start(mesh.run)
             scrape = metrics_port if metrics_port is not None else config.telemetry.metrics_port
             stdio_scrape = scrape if listener is None else None  # HTTP serves /metrics itself
-            await tg.start(admin.observe, mesh, recorder, transport, stdio_scrape)
+            observe = functools.partial(admin.observe, cache=dispatcher.cache)
+            await tg.start(observe, mesh, recorder, transport, stdio_scrape)
             access = Access(
                 config,
                 authority,
@@ -120,7 +129,18 @@ async def serve(
                 await _serve_http(dispatcher, access, config, listener, tg, stop)
             else:
                 principal = await _stdio_principal(authority, environ.get(TOKEN_ENV))
-                await serve_stdio(dispatcher, principal, config.max_message_bytes, stop)
+                profiles = dispatcher.profiles
+                if principal is not None and profiles and not profiles.admits(principal, profile):
+                    logger.error(
+                        "--profile %s is not assigned to principal %r: every request "
+                        "will be refused",
+                        profile,
+                        principal.name,
+                    )
+                    principal = None
+                await serve_stdio(
+                    dispatcher, principal, config.max_message_bytes, stop, profile=profile
+                )
             tg.cancel_scope.cancel()
     finally:
         sink.close()

@@ -33,12 +33,13 @@ def guarded(
     authority: Authority,
     token_paths: Collection[str],
     max_body_bytes: int,
+    token_prefixes: tuple[str, ...] = (),
 ) -> App:
     """`app` behind every guard; the list is outermost first, which is the order they check."""
     guards: list[Callable[[App], App]] = [
         lambda inner: HostGuard(inner, hosts),
         lambda inner: OriginGuard(inner, origins),
-        lambda inner: TokenGuard(inner, authority, token_paths),
+        lambda inner: TokenGuard(inner, authority, token_paths, token_prefixes),
         lambda inner: BodyLimit(inner, max_body_bytes),
     ]
     for guard in reversed(guards):
@@ -115,13 +116,22 @@ class TokenGuard:
     `insufficient_scope` naming the scopes to ask for, 400 for a token in the query string, 503
     when the authorization server could not check it."""
 
-    def __init__(self, app: App, authority: Authority, paths: Collection[str]) -> None:
+    def __init__(
+        self,
+        app: App,
+        authority: Authority,
+        paths: Collection[str],
+        prefixes: tuple[str, ...] = (),
+    ) -> None:
+        """`prefixes`: paths under these need the token too (a profile's `/mcp/p/NAME`)."""
         self.app = app
         self.authority = authority
         self.paths = frozenset(paths)
+        self.prefixes = prefixes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (scope["path"].rstrip("/") or "/") not in self.paths:
+        path = scope["path"].rstrip("/") or "/"
+        if path not in self.paths and not (self.prefixes and path.startswith(self.prefixes)):
             await self.app(scope, receive, send)
             return
         where = self.authority.metadata_url

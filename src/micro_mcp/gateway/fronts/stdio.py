@@ -33,10 +33,13 @@ async def serve_stdio(
     stop: anyio.Event | None = None,
     read_fd: int = 0,
     write_fd: int = 1,
+    *,
+    profile: str | None = None,
 ) -> None:
-    """Serve one client on the given descriptors until its input ends or `stop` is set."""
+    """Serve one client on the given descriptors until its input ends or `stop` is set; with
+    `profile`, the client sees that profile (`--profile`)."""
     with FdStream(read_fd, write_fd) as stream:
-        client = ClientSession(line_outbox(stream.send), principal)
+        client = ClientSession(line_outbox(stream.send), principal, profile=profile)
         await serve_client(dispatcher, client, stream.receive, max_message_bytes, stop)
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import hmac
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from importlib import resources
 from typing import Final
 
@@ -25,10 +25,13 @@ import orjson
 from anyio.abc import SocketStream, TaskStatus
 
 from micro_mcp import __version__
+from micro_mcp.gateway.core.cache import ReadCache
 from micro_mcp.gateway.services.mesh import Mesh, Service
+from micro_mcp.policy.model import Policy
+from micro_mcp.registry import profiles
 from micro_mcp.telemetry.metrics import SAMPLE_EVERY, Metrics
 from micro_mcp.telemetry.recorder import Recorder
-from micro_mcp.telemetry.status import KINDS, GatewayStatus, ServiceStatus
+from micro_mcp.telemetry.status import KINDS, GatewayStatus, ProfileStatus, ServiceStatus
 
 logger = logging.getLogger(__name__)
 
@@ -64,8 +67,10 @@ class Answer:
     headers: list[tuple[bytes, bytes]]
 
 
-def gateway_status(mesh: Mesh, recorder: Recorder, transport: str) -> GatewayStatus:
-    """The gateway and its services now."""
+def gateway_status(
+    mesh: Mesh, recorder: Recorder, transport: str, cache: ReadCache | None = None
+) -> GatewayStatus:
+    """The gateway and its services now (with the cache of reads, when there is one)."""
     now = time.time()
     metrics = recorder.metrics
     services = tuple(_service_status(s, metrics) for s in list(mesh.services.values()))
@@ -77,6 +82,31 @@ def gateway_status(mesh: Mesh, recorder: Recorder, transport: str) -> GatewaySta
         clients=len(mesh.clients),
         catalog={kind: mesh.catalog.count(kind) for kind in KINDS},
         services=services,
+        profiles=_profiles(mesh),
+        cache=None if cache is None else asdict(cache.stats()),
+    )
+
+
+PROFILE_PATH: Final = "/mcp/p/"
+"""Where a profile is served over HTTP, before its name."""
+
+
+def _profiles(mesh: Mesh) -> tuple[ProfileStatus, ...]:
+    if not mesh.config.profiles:
+        return ()
+    catalog = mesh.catalog
+    tags = {ns: service.spec.tags for ns, service in mesh.services.items()}
+    everything = Policy()
+    return tuple(
+        ProfileStatus(
+            name=name,
+            description=profile.description,
+            endpoint=PROFILE_PATH + name,
+            catalog={
+                kind: len(catalog.visible(kind, "", everything, None, profile)) for kind in KINDS
+            },
+        )
+        for name, profile in profiles.resolve(mesh.config.profiles, tags).items()
     )
 
 
@@ -118,8 +148,10 @@ class Admin:
         transport: str,
         operator_token: str | None,
         loopback: bool,
+        cache: ReadCache | None = None,
     ) -> None:
         self.mesh = mesh
+        self.cache = cache
         self.recorder = recorder
         self.transport = transport
         self._token = operator_token.encode() if operator_token is not None else None
@@ -128,7 +160,7 @@ class Admin:
 
     def status(self) -> GatewayStatus:
         """The gateway and its services now."""
-        return gateway_status(self.mesh, self.recorder, self.transport)
+        return gateway_status(self.mesh, self.recorder, self.transport, self.cache)
 
     def answer(
         self, method: str, path: str, authorization: str | None, accept: str | None
@@ -169,12 +201,20 @@ async def observe(
     transport: str,
     metrics_port: int | None,
     *,
+    cache: ReadCache | None = None,
     task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
 ) -> None:
     """Sample call rates for as long as the gateway runs; with `metrics_port`, serve the admin
     paths on 127.0.0.1 at that port (for a gateway whose MCP side is stdio)."""
     operator_token = mesh.config.telemetry.operator_token
-    admin = Admin(mesh, recorder, transport=transport, operator_token=operator_token, loopback=True)
+    admin = Admin(
+        mesh,
+        recorder,
+        transport=transport,
+        operator_token=operator_token,
+        loopback=True,
+        cache=cache,
+    )
     async with anyio.create_task_group() as tg:
         if metrics_port is not None:
             listener = await anyio.create_tcp_listener(
