@@ -107,16 +107,18 @@ async def test_profile_endpoints_keep_the_guards_and_assignments_of_mcp(tmp_path
     services = _services(_notes(tmp_path))
     body = {"jsonrpc": "2.0", "id": 1, "method": "ping"}
     headers = {"Accept": "application/json, text/event-stream"}
-    async with http_gateway(tmp_path, services, CONFIG) as url:
-        async with httpx2.AsyncClient(headers=headers) as raw:
-            no_token = await raw.post(f"{url}/p/files", json=body)
-            unknown = await raw.post(f"{url}/p/nope", json=body, headers=AUTH)
-            alice_auth = {"Authorization": f"Bearer {ALICE}"}
-            not_hers = await raw.post(f"{url}/p/web", json=body, headers=alice_auth)
-            alice_http = httpx2.AsyncClient(headers=alice_auth)
-            async with alice_http, Client(streamable_http_client(url, http_client=alice_http)) as c:
-                alice_sees = await _tools(c)
-            admin = await raw.get(url.replace("/mcp", "/admin/status"))
+    async with (
+        http_gateway(tmp_path, services, CONFIG) as url,
+        httpx2.AsyncClient(headers=headers) as raw,
+    ):
+        no_token = await raw.post(f"{url}/p/files", json=body)
+        unknown = await raw.post(f"{url}/p/nope", json=body, headers=AUTH)
+        alice_auth = {"Authorization": f"Bearer {ALICE}"}
+        not_hers = await raw.post(f"{url}/p/web", json=body, headers=alice_auth)
+        alice_http = httpx2.AsyncClient(headers=alice_auth)
+        async with alice_http, Client(streamable_http_client(url, http_client=alice_http)) as c:
+            alice_sees = await _tools(c)
+        admin = await raw.get(url.replace("/mcp", "/admin/status"))
     assert no_token.status_code == 401
     assert unknown.status_code == 404
     assert not_hers.status_code == 404
