@@ -270,6 +270,12 @@ async def test_stdio_gateway_serves_metrics_on_loopback_and_logs_service_stderr_
             rebound = await http.get(
                 f"http://127.0.0.1:{port}/metrics", headers={"Host": "evil.example:80"}
             )
+            # The console's actions on the loopback listener too: a body read, a tool called.
+            played = await http.post(
+                f"http://127.0.0.1:{port}/admin/call",
+                json={"name": "demo.echo", "arguments": {"text": "over loopback"}},
+            )
+            tail = (await http.get(f"http://127.0.0.1:{port}/admin/audit?after=0")).json()
         status = await anyio.run_process(
             [*argv[:3], "status", "--url", f"http://127.0.0.1:{port}"], check=False
         )
@@ -281,6 +287,9 @@ async def test_stdio_gateway_serves_metrics_on_loopback_and_logs_service_stderr_
         await process.aclose()
     assert 'micro_mcp_service_state{service="demo",state="ready"} 1.0' in scraped
     assert rebound.status_code == 421  # DNS rebinding cannot read it from a web page
+    assert played.json()["result"]["content"][0]["text"] == "over loopback"
+    operator_calls = [e for e in tail["events"] if e["principal"] == "operator"]
+    assert [e["event"] for e in operator_calls] == ["call", "reply"]
     assert status.returncode == 0, status.stderr
     table = status.stdout.decode()
     assert "demo" in table and "ready" in table and "closed" in table

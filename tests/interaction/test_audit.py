@@ -143,7 +143,7 @@ async def test_arguments_are_audited_only_as_size_and_sha256_of_their_canonical_
 
 
 async def test_arguments_are_audited_verbatim_when_include_arguments_is_set() -> None:
-    config = {"principals": PRINCIPALS, "audit": {"include_arguments": True}}
+    config = {"principals": PRINCIPALS, "audit": {"includeArguments": True}}
     async with gateway({"fs": _fs(anyio.Event())}, config) as gw:
         client = gw.client(ALICE)
         await client.initialize()

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import gzip
 import zlib
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from ipaddress import IPv4Address, ip_address
 from pathlib import Path
+from ssl import SSLContext
 
-import httpcore2
 import httpx2
 import pytest
 
@@ -16,7 +16,7 @@ from micro_mcp.services.http.addresses import AddressPolicy, parse_network
 from micro_mcp.services.http.allowlist import Allowlist
 from micro_mcp.services.http.body import charset_of, read_body
 from micro_mcp.services.http.config import parse_config
-from micro_mcp.services.http.connector import GuardedBackend
+from micro_mcp.services.http.connector import AddressGuard, GuardedTransport, default_ssl_context
 from micro_mcp.services.http.errors import AddressRefused, FetchError
 from micro_mcp.services.http.host import IPAddress, literal_address
 from micro_mcp.services.http.html_markdown import html_to_markdown
@@ -217,58 +217,68 @@ def test_a_missing_ca_file_is_a_usage_error(tmp_path: Path) -> None:
     assert stop.value.code == 2
 
 
-class _Recorder(httpcore2.AsyncNetworkBackend):
-    """A network backend that records where it was asked to connect and always fails."""
+class _Recorder(httpx2.AsyncBaseTransport):
+    """A transport that records what it was asked to send, and where, and always fails."""
 
     def __init__(self) -> None:
-        self.attempts: list[str] = []
+        self.attempts: list[tuple[str, int | None, str, object]] = []
+        self.pools = 0
 
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Iterable[object] | None = None,
-    ) -> httpcore2.AsyncNetworkStream:
-        self.attempts.append(f"{host}:{port}")
-        raise httpcore2.ConnectError("refused")
+    def pool(self, ssl_context: SSLContext) -> httpx2.AsyncBaseTransport:
+        self.pools += 1
+        return self
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        host = request.url.host
+        self.attempts.append(
+            (host, request.url.port, request.headers["host"], request.extensions["sni_hostname"])
+        )
+        raise httpx2.ConnectError("refused", request=request)
 
 
-def guarded(table: dict[str, Sequence[str]], recorder: _Recorder, **allow: str) -> GuardedBackend:
+def guarded(table: dict[str, Sequence[str]], recorder: _Recorder, **allow: str) -> GuardedTransport:
     networks = tuple(parse_network(cidr) for cidr in allow.values())
     resolver = StaticResolver(
         {host: tuple(ip_address(a) for a in addresses) for host, addresses in table.items()},
         fallback=None,
     )
-    return GuardedBackend(AddressPolicy(networks=networks), resolver, recorder)
+    guard = AddressGuard(AddressPolicy(networks=networks), resolver)
+    return GuardedTransport(guard, default_ssl_context(), recorder.pool)
 
 
-async def test_the_backend_connects_to_each_checked_address_in_turn_never_the_name() -> None:
+async def test_requests_go_to_each_checked_address_in_turn_with_the_name_kept_for_tls() -> None:
     recorder = _Recorder()
-    backend = guarded({"two.test": ["8.8.8.8", "2606:4700::1"]}, recorder)
+    transport = guarded({"two.test": ["8.8.8.8", "2606:4700::1"]}, recorder)
+    async with httpx2.AsyncClient(transport=transport) as client:
+        with pytest.raises(httpx2.ConnectError):
+            await client.get("https://Two.Test./page")
 
-    with pytest.raises(httpcore2.ConnectError):
-        await backend.connect_tcp("Two.Test.", 443)
-
-    assert recorder.attempts == ["8.8.8.8:443", "2606:4700::1:443"]
+    assert recorder.attempts == [
+        ("8.8.8.8", None, "two.test.", "two.test"),
+        ("2606:4700::1", None, "two.test.", "two.test"),
+    ]
 
 
 async def test_one_internal_address_refuses_the_whole_host_before_any_connection() -> None:
     recorder = _Recorder()
-    backend = guarded({"mixed.test": ["8.8.8.8", "10.0.0.1"]}, recorder)
-
-    with pytest.raises(AddressRefused, match=r"resolves to 10\.0\.0\.1, which is private"):
-        await backend.connect_tcp("mixed.test", 80)
+    transport = guarded({"mixed.test": ["8.8.8.8", "10.0.0.1"]}, recorder)
+    async with httpx2.AsyncClient(transport=transport) as client:
+        with pytest.raises(AddressRefused, match=r"resolves to 10\.0\.0\.1, which is private"):
+            await client.get("http://mixed.test/")
 
     assert recorder.attempts == []
 
 
-async def test_unix_sockets_are_never_opened() -> None:
-    backend = guarded({}, _Recorder())
+async def test_each_host_name_gets_connections_of_its_own_even_on_a_shared_address() -> None:
+    recorder = _Recorder()
+    transport = guarded({"a.test": ["8.8.8.8"], "b.test": ["8.8.8.8"]}, recorder)
+    async with httpx2.AsyncClient(transport=transport) as client:
+        for url in ("https://a.test/", "https://b.test/", "https://a.test/again"):
+            with pytest.raises(httpx2.ConnectError):
+                await client.get(url)
 
-    with pytest.raises(FetchError):
-        await backend.connect_unix_socket("/var/run/docker.sock")
+    assert recorder.pools == 2
+    assert [sni for *_, sni in recorder.attempts] == ["a.test", "b.test", "a.test"]
 
 
 class _Chunks(httpx2.AsyncByteStream):

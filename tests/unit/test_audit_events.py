@@ -5,6 +5,7 @@ from __future__ import annotations
 import orjson
 
 from micro_mcp.audit.events import AuditEvent, fingerprint
+from micro_mcp.audit.sinks import AuditTail, MemoryAuditSink
 
 
 def test_to_json_leaves_out_fields_that_are_none():
@@ -54,3 +55,15 @@ def test_fingerprint_is_size_and_sha256_of_canonical_json():
 def test_fingerprint_differs_when_a_value_differs():
     assert fingerprint({"path": "a.txt"}) != fingerprint({"path": "b.txt"})
     assert fingerprint([1, 2]) != fingerprint([2, 1])
+
+
+def test_the_audit_tail_passes_every_event_on_and_keeps_the_last_ones_numbered() -> None:
+    inner = MemoryAuditSink()
+    tail = AuditTail(inner, size=2)
+    events = [AuditEvent("call", float(n), str(n), "p", "tools/call") for n in range(3)]
+    for event in events:
+        tail.emit(event)
+    assert inner.events == events
+    assert tail.since(0) == [(2, events[1]), (3, events[2])]
+    assert tail.since(2) == [(3, events[2])]
+    assert tail.since(3) == []

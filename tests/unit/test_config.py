@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -207,7 +208,7 @@ def test_config_loads_principals_with_their_policies(tmp_path):
         "principals": {"ci": {"token": TOKEN_B, "policy": {"allow": ["vector.*"]}}},
         "separator": "__",
         "pageSize": 10,
-        "audit": {"path": "audit.jsonl", "include_arguments": True},
+        "audit": {"path": "audit.jsonl", "includeArguments": True},
     }
     config = load_config(write(tmp_path, "gateway.json", data))
     assert config.token == TOKEN_A
@@ -215,6 +216,18 @@ def test_config_loads_principals_with_their_policies(tmp_path):
     assert config.principals["ci"].token == TOKEN_B
     assert config.principals["ci"].policy == PolicySpec(allow=("vector.*",))
     assert (config.separator, config.page_size, config.audit.include_arguments) == ("__", 10, True)
+
+
+def test_the_old_snake_case_audit_key_still_works_with_a_warning(tmp_path, caplog):
+    data = {"audit": {"include_arguments": True}}
+    with caplog.at_level(logging.WARNING, logger="micro_mcp.config.model"):
+        config = load_config(write(tmp_path, "gateway.json", data))
+    assert config.audit.include_arguments is True
+    assert "write audit.includeArguments instead" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="micro_mcp.config.model"):
+        load_config(write(tmp_path, "new.json", {"audit": {"includeArguments": True}}))
+    assert caplog.text == ""
 
 
 def test_duplicate_tokens_across_principals_are_refused(tmp_path):

@@ -193,7 +193,7 @@ def test_status_table_shows_each_service_and_its_error_share() -> None:
         "transport": "stdio",
         "uptime_seconds": 3725,
         "clients": 1,
-        "catalog": {"tools": 3, "prompts": 0, "resources": 1},
+        "catalog": {"tools": 3, "prompts": 0, "resources": 0, "resourceTemplates": 1},
         "services": [
             {
                 "namespace": "fs",
@@ -204,7 +204,7 @@ def test_status_table_shows_each_service_and_its_error_share() -> None:
                 "in_flight": 1,
                 "max_concurrent": 64,
                 "queued": 0,
-                "catalog": {"tools": 3, "prompts": 0, "resources": 1, "resourceTemplates": 0},
+                "catalog": {"tools": 3, "prompts": 0, "resources": 0, "resourceTemplates": 1},
                 "calls": 40,
                 "calls_per_second": 4.0,
                 "errors_per_second": 1.0,
@@ -217,6 +217,7 @@ def test_status_table_shows_each_service_and_its_error_share() -> None:
     console.print(status_cli.render(document))
     text = console.export_text()
     assert "up 1h 02m" in text
+    assert "3 tools, 0 prompts, 1 resources" in text  # the caption counts as the rows do
     fs_row = next(line for line in text.splitlines() if " fs " in line)
     for cell in ("ready", "1m 05s", "closed", "1/64", "40", "4.00", "1.00", "25.0"):
         assert cell in fs_row

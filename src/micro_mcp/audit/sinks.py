@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections import deque
 from typing import BinaryIO, Protocol
 
 from micro_mcp.audit.events import AuditEvent
@@ -53,3 +54,27 @@ class MemoryAuditSink:
 
     def close(self) -> None:
         """Nothing to release."""
+
+
+class AuditTail:
+    """Passes every event on to another sink and keeps the last `size` of them, numbered, for
+    the operator's live view of the trail."""
+
+    def __init__(self, inner: AuditSink, size: int = 500) -> None:
+        self.inner = inner
+        self._events: deque[tuple[int, AuditEvent]] = deque(maxlen=size)
+        self._count = 0
+
+    def emit(self, event: AuditEvent) -> None:
+        """Pass the event on, and keep it."""
+        self.inner.emit(event)
+        self._count += 1
+        self._events.append((self._count, event))
+
+    def since(self, after: int) -> list[tuple[int, AuditEvent]]:
+        """The kept events numbered above `after` (0: all kept), oldest first."""
+        return [(number, event) for number, event in self._events if number > after]
+
+    def close(self) -> None:
+        """Close the sink it passes events to."""
+        self.inner.close()

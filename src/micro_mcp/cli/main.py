@@ -4,19 +4,54 @@ from __future__ import annotations
 
 import argparse
 import sys
+from importlib import metadata
 from pathlib import Path
 
 import anyio
 
-from micro_mcp.cli import add, check, deploy, scaffold, service, status, token
+from micro_mcp.cli import add, check, client, config_files, deploy, scaffold, service, status, token
 from micro_mcp.config.load import load_config, load_manifest
 from micro_mcp.errors import ConfigError
 from micro_mcp.gateway.serve import serve
 from micro_mcp.telemetry import logs
 
+DESCRIPTION = """\
+One MCP endpoint over many small MCP servers: the gateway starts the services of a manifest,
+merges their tools, resources and prompts under namespaces, checks tokens and policy, and
+audits every call."""
+EPILOG = """\
+examples:
+  micro-mcp gateway                                 the example services, MCP on stdio
+  micro-mcp gateway --discovery my-services.json --transport http --port 8765
+  micro-mcp check --discovery my-services.json     start each service once, show the catalog
+  micro-mcp new weather --lang python               a service project from a template
+  micro-mcp config check gateway.json               validate a file (docs/CONFIG.md: every key)
+  micro-mcp status --url http://127.0.0.1:8765      a running gateway's services
+  micro-mcp tools --url http://127.0.0.1:8765       its tools (token: $MICRO_MCP_TOKEN or --token)
+  micro-mcp call fs.listDir '{"path": "."}' --discovery my-services.json
+
+Run `micro-mcp COMMAND --help` for a command's options."""
+
+
+CLIENT_COMMANDS = frozenset({"tools", "call", "read", "prompts", "resources"})
+"""Commands that talk to a gateway as an MCP client (`cli/client.py`)."""
+
+
+def _version() -> str:
+    try:
+        return metadata.version("micro-mcp")
+    except metadata.PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown"
+
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="micro-mcp", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="micro-mcp",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"micro-mcp {_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
     gateway = commands.add_parser(
         "gateway", help="serve the services of a manifest as one MCP server"
@@ -45,6 +80,8 @@ def _parser() -> argparse.ArgumentParser:
         help="with stdio: serve only this profile of the config (over HTTP: /mcp/p/NAME)",
     )
     status.add_parser(commands)
+    client.add_parsers(commands)
+    config_files.add_parser(commands)
     scaffold.configure(commands.add_parser("new", help="create a service project from a template"))
     check.configure(
         commands.add_parser(
@@ -85,6 +122,10 @@ def main(argv: list[str] | None = None) -> int:
         return add.run(args)
     if args.command == "token":
         return token.run(args)
+    if args.command == "config":
+        return config_files.run(args)
+    if args.command in CLIENT_COMMANDS:
+        return client.run(args)
     logs.configure(args.log_level, args.log_format or "text")
     try:
         manifest, base_dir = load_manifest(args.discovery)

@@ -12,7 +12,9 @@ from __future__ import annotations
 import argparse
 import json
 import keyword
+import shutil
 import sys
+import sysconfig
 from dataclasses import dataclass
 from importlib import resources
 from importlib.abc import Traversable
@@ -36,9 +38,13 @@ SKIPPED: Final = frozenset(
 )
 """What running a template's tests in place leaves behind; never part of a new project."""
 NEXT_STEPS: Final = {
-    "python": "python -m pytest",
+    # The project's own venv: the gateway's has `mcp` but not pytest (a test extra), and a bare
+    # `python` may be one with neither.
+    "python": "python3 -m venv .venv && .venv/bin/pip install -q -e '.[test]' && "
+    ".venv/bin/python -m pytest",
     "typescript": "npm install && npm run build && npm test",
 }
+"""The command, run in the new project, that installs what its tests need and runs them."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,13 +89,23 @@ def run(args: argparse.Namespace, console: Console | None = None) -> int:
         Text.assemble(f"Created the {project.language} service ", (project.name, "bold"), " in ")
         + Text(str(project.path)),
         Text(f"Test it:  cd {target} && {NEXT_STEPS[project.language]}"),
-        Text(f"Check it: micro-mcp check --discovery {target / 'manifest.json'}"),
+        Text(f"Check it: {own_command()} check --discovery {target / 'manifest.json'}"),
         Text('Add this entry under "mcpServers" in your manifest:'),
     )
     for line in lines:
         console.print(line, soft_wrap=True)
     console.print_json(data=project.manifest_entry())
     return 0
+
+
+def own_command() -> str:
+    """How to run this micro-mcp again: `micro-mcp` when that name on PATH is this one, else
+    its full path (a venv that is not activated)."""
+    mine = Path(sysconfig.get_path("scripts")) / "micro-mcp"
+    found = shutil.which("micro-mcp")
+    if found is not None and Path(found).resolve() == mine.resolve():
+        return "micro-mcp"
+    return str(mine) if mine.exists() else "micro-mcp"
 
 
 def render(name: str, language: str, target: Path, source: Traversable | None = None) -> Project:

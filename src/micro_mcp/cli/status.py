@@ -108,7 +108,7 @@ def render(status: dict[str, Any]) -> Table:
         f"micro-mcp {status.get('version', '?')} over {status.get('transport', '?')}, "
         f"up {duration(status.get('uptime_seconds'))}, {status.get('clients', 0)} client(s); "
         f"{catalog.get('tools', 0)} tools, {catalog.get('prompts', 0)} prompts, "
-        f"{catalog.get('resources', 0)} resources"
+        f"{resource_count(catalog)} resources"
     )
     table = Table(title=caption, title_justify="left")
     for header in ("service", "state", "uptime", "restarts", "circuit", "in flight", "queued"):
@@ -136,7 +136,7 @@ def render(status: dict[str, Any]) -> Table:
             str(service.get("queued", 0)),
             str(counts.get("tools", 0)),
             str(counts.get("prompts", 0)),
-            str(counts.get("resources", 0) + counts.get("resourceTemplates", 0)),
+            str(resource_count(counts)),
             str(service.get("calls", 0)),
             f"{calls_rate:.2f}",
             f"{errors_rate:.2f}",
@@ -178,6 +178,12 @@ def render_profiles(status: dict[str, Any]) -> Table | None:
 
 
 KIND_HEADERS: Final = frozenset({"tools", "prompts", "resources"})
+
+
+def resource_count(counts: dict[str, Any]) -> int:
+    """Resources and resource templates together, as the table's `resources` column counts
+    them (a service that serves only templates still has resources to read)."""
+    return int(counts.get("resources", 0)) + int(counts.get("resourceTemplates", 0))
 
 
 def duration(seconds: object) -> str:

@@ -11,7 +11,9 @@ class ConsentSpec(BaseModel):
     """Tools whose calls the gateway first puts to the human behind the client (MCP
     elicitation), and how long an approval is remembered."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", populate_by_name=True, use_attribute_docstrings=True
+    )
 
     tools: tuple[str, ...] = ()
     """Glob patterns over canonical `namespace.name` tool subjects (as in `policy`), e.g.

@@ -55,6 +55,15 @@ def load_config(path: str | Path | None) -> GatewayConfig:
     return _validate(GatewayConfig, _read(file), str(file))
 
 
+def read_document(path: str | Path) -> Any:
+    """The parsed content of a JSON, YAML or TOML file, not yet validated.
+
+    Raises:
+        ConfigError: the file is missing or unparsable.
+    """
+    return _read(Path(path))
+
+
 def _read(file: Path) -> Any:
     try:
         text = file.read_text(encoding="utf-8")

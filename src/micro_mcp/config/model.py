@@ -9,7 +9,9 @@ start rather than a silently ignored option.
 from __future__ import annotations
 
 import hashlib
-from typing import Literal
+import logging
+from collections.abc import Mapping
+from typing import Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -21,9 +23,14 @@ from micro_mcp.config.rules import RuleSpec, unique_ids
 from micro_mcp.config.telemetry import TelemetrySpec
 from micro_mcp.protocol import names
 
+logger = logging.getLogger(__name__)
+
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+    # Field docstrings become descriptions: docs/CONFIG.md and the JSON Schemas are made of them.
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", populate_by_name=True, use_attribute_docstrings=True
+    )
 
 
 class LimitsSpec(_Frozen):
@@ -60,11 +67,22 @@ class ServiceSpec(_Frozen):
     type: Literal["stdio", "http", "streamable-http", "sse"] | None = None
     """Optional transport hint (VS Code writes it); inferred from `command` / `url` when absent."""
     command: str | None = None
+    """A stdio service: the program to run, without a shell. A name is looked up on the
+    service's PATH (the gateway's own venv `bin` first); a path with `/` is relative to the
+    service's working folder; `python` means the gateway's own interpreter."""
     args: tuple[str, ...] = ()
+    """The program's arguments, exactly as given (relative paths mean the working folder)."""
     env: dict[str, str] = Field(default_factory=dict)
+    """Environment variables for the service, on top of the few it inherits (`PATH`, `HOME`,
+    `USER`, `LOGNAME`, `LANG`, `LC_ALL`, `LC_CTYPE`, `TZ`, `TMPDIR`)."""
     cwd: str | None = None
+    """The service's working folder, relative to the manifest's folder; unset: the manifest's
+    folder itself (for a sandboxed service, `/`)."""
     url: str | None = None
+    """A service reached over the network: its Streamable HTTP (or, with `type: sse`, HTTP+SSE)
+    endpoint."""
     headers: dict[str, str] = Field(default_factory=dict)
+    """HTTP headers sent to a `url` service (its own credentials; a client's token never is)."""
     limits: LimitsSpec | None = None
     """Resource limits for a stdio service; none unless given."""
     sandbox: SandboxSpec | None = None
@@ -124,6 +142,8 @@ class Manifest(_Frozen):
     """The discovery manifest: the services the gateway fronts, keyed by namespace."""
 
     mcp_servers: dict[str, ServiceSpec] = Field(alias="mcpServers")
+    """The services, keyed by namespace (1-32 characters of a-z, 0-9 and `-`, starting with a
+    letter): their tools appear as `namespace.tool`."""
 
     @field_validator("mcp_servers")
     @classmethod
@@ -146,7 +166,9 @@ class PolicySpec(_Frozen):
     """Glob patterns over canonical `namespace.name` subjects; deny wins over allow."""
 
     allow: tuple[str, ...] = ("*",)
+    """Glob patterns (`fs.*`, `http.fetchText`) of what may be listed and used."""
     deny: tuple[str, ...] = ()
+    """Glob patterns of what may not, even when allowed."""
 
 
 class StaticToken(_Frozen):
@@ -198,6 +220,7 @@ class PrincipalSpec(StaticToken):
     that OAuth token holders are given through `oauth.principals`."""
 
     policy: PolicySpec = PolicySpec()
+    """What this principal may list and use."""
     groups: tuple[str, ...] = ()
     """Groups the caller belongs to, for `rules` that name groups."""
     profile: str | None = None
@@ -223,8 +246,19 @@ class AuditSpec(_Frozen):
 
     path: str = "-"
     """A file to append JSON lines to; `-` is the gateway's stderr."""
-    include_arguments: bool = False
+    include_arguments: bool = Field(default=False, alias="includeArguments")
     """Record arguments verbatim; off by default, when only their size and a hash are kept."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _old_key(cls, data: Any) -> Any:
+        # Before every other key was camelCase this one was written `include_arguments`;
+        # configs that still say so keep working, with a warning.
+        if isinstance(data, Mapping) and "include_arguments" in data:
+            logger.warning(
+                "audit.include_arguments is deprecated: write audit.includeArguments instead"
+            )
+        return cast(Any, data)
 
 
 class HttpSpec(_Frozen):
@@ -299,6 +333,7 @@ class GatewayConfig(StaticToken):
     oauth: OAuthSpec | None = None
     """Accept OAuth 2.1 access tokens from an authorization server (off unless given)."""
     audit: AuditSpec = AuditSpec()
+    """The audit trail: where it goes, what it records."""
     separator: str = "."
     """Between namespace and name in exposed tool and prompt names."""
     names: NamesSpec = NamesSpec()
@@ -308,7 +343,9 @@ class GatewayConfig(StaticToken):
     max_message_bytes: int = Field(default=8 * 1024 * 1024, ge=1024, alias="maxMessageBytes")
     """Largest message accepted on a stdio pipe, from the client or a service."""
     http: HttpSpec = HttpSpec()
+    """The Streamable HTTP front (`--transport http`)."""
     telemetry: TelemetrySpec = TelemetrySpec()
+    """Traces, logs, metrics and the operator's view."""
     rate_limits: RateLimitsSpec = Field(default=RateLimitsSpec(), alias="rateLimits")
     """Rate limits and quotas on calls; none unless rules are given."""
     consent: ConsentSpec = ConsentSpec()

@@ -18,7 +18,9 @@ PROFILE_NAME: Final = re.compile(r"[a-z][a-z0-9-]{0,31}")
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", populate_by_name=True, use_attribute_docstrings=True
+    )
 
 
 class ProfileSpec(_Frozen):
@@ -45,7 +47,9 @@ class ToolOverride(_Frozen):
     name: str | None = Field(default=None, min_length=1, max_length=128)
     """The name clients see (behind the namespace, fitted to `names` like any other)."""
     title: str | None = None
+    """The title clients see."""
     description: str | None = None
+    """The description clients see (and models read): say what the tool does here."""
     annotations: dict[str, Any] = Field(default_factory=dict)
     """Merged over the tool's own annotations (`readOnlyHint`, `destructiveHint`, ...)."""
     hide: bool = False

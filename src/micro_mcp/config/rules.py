@@ -24,7 +24,9 @@ class RuleSpec(BaseModel):
     match (globs over canonical subjects: `fs.readFileText`, `fs.file:///docs/*`, `fs.*`).
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", populate_by_name=True, use_attribute_docstrings=True
+    )
 
     id: str
     """Names the rule in audit records, errors and logs; unique in the config."""

@@ -10,7 +10,9 @@ from pydantic import BaseModel, ConfigDict, Field
 class TelemetrySpec(BaseModel):
     """Where traces go, how logs look, where metrics are served, who may see the admin view."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", populate_by_name=True, use_attribute_docstrings=True
+    )
 
     otlp_endpoint: str | None = Field(default=None, alias="otlpEndpoint")
     """OTLP/HTTP traces endpoint (`http://collector:4318/v1/traces`). Unset: no tracing at all,

@@ -14,7 +14,7 @@ import anyio
 import uvicorn
 from anyio.abc import TaskGroup
 
-from micro_mcp.audit.sinks import AuditSink, JsonlSink
+from micro_mcp.audit.sinks import AuditSink, AuditTail, JsonlSink
 from micro_mcp.config.model import GatewayConfig, Manifest
 from micro_mcp.errors import ConfigError, McpError
 from micro_mcp.gateway.access import Access
@@ -26,6 +26,7 @@ from micro_mcp.gateway.fronts.http import HttpFront
 from micro_mcp.gateway.fronts.server import BoundedHeadProtocol, GatewayServer
 from micro_mcp.gateway.fronts.stdio import DRAIN_TIMEOUT, serve_stdio
 from micro_mcp.gateway.operator import admin
+from micro_mcp.gateway.operator.console import Console
 from micro_mcp.gateway.services.mesh import Mesh
 from micro_mcp.gateway.services.reloader import Reload, reload_manifest, watch
 from micro_mcp.identity.authority import Authority
@@ -39,6 +40,13 @@ logger = logging.getLogger(__name__)
 TOKEN_ENV = "MICRO_MCP_TOKEN"
 """Where a stdio client puts its token (static, or an OAuth access token): the gateway's own
 environment, set by whoever spawns it."""
+
+
+def _stdio_refusal(token: str | None, why: str) -> str:
+    """Why a stdio client is refused: no token in the environment, or one that was refused."""
+    if not token:
+        return f"{TOKEN_ENV} is not set, and the gateway's config requires a token"
+    return f"{TOKEN_ENV} is set but was refused: {why}"
 
 
 async def serve(
@@ -94,7 +102,7 @@ async def serve(
         )
     listener = _listen(host, port) if transport == "http" else None
     recorder = telemetry if telemetry is not None else Recorder.from_spec(config.telemetry)
-    sink = audit if audit is not None else JsonlSink(config.audit.path)
+    sink = AuditTail(audit if audit is not None else JsonlSink(config.audit.path))
     mesh = Mesh(manifest, config, base_dir)
     try:
         async with (
@@ -106,8 +114,9 @@ async def serve(
             await tg.start(mesh.run)
             scrape = metrics_port if metrics_port is not None else config.telemetry.metrics_port
             stdio_scrape = scrape if listener is None else None  # HTTP serves /metrics itself
+            console = Console(dispatcher)
             observe = functools.partial(admin.observe, cache=dispatcher.cache)
-            await tg.start(observe, mesh, recorder, transport, stdio_scrape)
+            await tg.start(observe, mesh, recorder, transport, stdio_scrape, console)
             access = Access(
                 config,
                 authority,
@@ -128,32 +137,38 @@ async def serve(
             if listener is not None:
                 await _serve_http(dispatcher, access, config, listener, tg, stop)
             else:
-                principal = await _stdio_principal(authority, environ.get(TOKEN_ENV))
+                token = environ.get(TOKEN_ENV)
+                principal, refusal = await _stdio_principal(authority, token)
                 profiles = dispatcher.profiles
                 if principal is not None and profiles and not profiles.admits(principal, profile):
-                    logger.error(
-                        "--profile %s is not assigned to principal %r: every request "
-                        "will be refused",
-                        profile,
-                        principal.name,
-                    )
+                    refusal = f"--profile {profile} is not assigned to principal {principal.name!r}"
+                    logger.error("%s: every request will be refused", refusal)
                     principal = None
                 await serve_stdio(
-                    dispatcher, principal, config.max_message_bytes, stop, profile=profile
+                    dispatcher, principal, config.max_message_bytes, stop, refusal, profile=profile
                 )
+                if not mesh.started.is_set():
+                    logger.warning(
+                        "stdin closed before the gateway was ready (services were still "
+                        "starting): stopping without having served a request"
+                    )
             tg.cancel_scope.cancel()
     finally:
         sink.close()
         recorder.close()
 
 
-async def _stdio_principal(authority: Authority, token: str | None) -> Principal | None:
-    """Who the stdio client is, from the token it was started with (checked once, at start)."""
+async def _stdio_principal(
+    authority: Authority, token: str | None
+) -> tuple[Principal | None, str | None]:
+    """Who the stdio client is, from the token it was started with (checked once, at start),
+    or why it is refused (said in the log and in every refusal the client gets)."""
     try:
-        return await authority.authenticate(token)
+        return await authority.authenticate(token), None
     except McpError as exc:
-        logger.error("%s: %s: every request will be refused", TOKEN_ENV, exc.message)
-        return None
+        refusal = _stdio_refusal(token, exc.message)
+        logger.error("%s: every request will be refused", refusal)
+        return None, refusal
 
 
 def _reloading(access: Access) -> Reload:

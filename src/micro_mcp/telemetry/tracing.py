@@ -20,18 +20,10 @@ from collections.abc import Mapping, MutableMapping
 from contextvars import ContextVar
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from opentelemetry.context import Context
 from opentelemetry.propagators.textmap import Getter
-from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import (
-    BatchSpanProcessor,
-    SimpleSpanProcessor,
-    SpanExporter,
-)
-from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 from opentelemetry.trace import SpanKind, StatusCode, Tracer, set_span_in_context
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from opentelemetry.trace.span import Span
@@ -40,6 +32,9 @@ from micro_mcp import __version__
 from micro_mcp.config.telemetry import TelemetrySpec
 from micro_mcp.errors import ConfigError, McpError
 from micro_mcp.protocol.jsonrpc import as_object
+
+if TYPE_CHECKING:  # the SDK is the `otlp` extra: imported only when tracing is configured
+    from opentelemetry.sdk.trace.export import SpanExporter
 
 META: Final = "_meta"
 TRACEPARENT: Final = "traceparent"
@@ -84,6 +79,11 @@ class Tracing:
         sample_ratio: float = 1.0,
         batch: bool = True,
     ) -> None:
+        from opentelemetry.sdk.resources import Resource
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
+        from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
+
         resource = Resource.create({"service.name": service_name, "service.version": __version__})
         sampler = ParentBased(TraceIdRatioBased(sample_ratio))
         self._provider = TracerProvider(resource=resource, sampler=sampler)
@@ -105,7 +105,8 @@ class Tracing:
             from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
         except ImportError as exc:
             raise ConfigError(
-                "telemetry.otlpEndpoint needs the OTLP exporter: pip install 'micro-mcp[otlp]'"
+                "telemetry.otlpEndpoint needs the `otlp` extra (the OpenTelemetry SDK and its "
+                "OTLP exporter): from the clone, .venv/bin/pip install '.[otlp]'"
             ) from exc
         exporter = OTLPSpanExporter(endpoint=spec.otlp_endpoint, headers=dict(spec.otlp_headers))
         return cls(exporter, service_name=spec.service_name, sample_ratio=spec.sample_ratio)

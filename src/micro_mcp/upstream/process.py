@@ -7,6 +7,7 @@ import logging
 import os
 import shutil
 import sys
+import sysconfig
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Final
@@ -38,12 +39,23 @@ whatever environment micro-mcp is installed."""
 
 
 def service_env(spec: ServiceSpec, environ: Mapping[str, str] = os.environ) -> dict[str, str]:
-    """The environment a service starts with."""
+    """The environment a service starts with. Its PATH starts with the folder of the gateway's
+    own environment's commands (a venv's `bin`), as if that environment were activated, so a
+    server installed beside micro-mcp is found by name; a PATH in the entry's `env` wins."""
     env = {key: environ[key] for key in INHERITED_ENV if key in environ}
+    env["PATH"] = _with_own_scripts(env.get("PATH", os.defpath))
     env.update(spec.env)
     # Python services must flush every line at once; buffering would stall the protocol.
     env.setdefault("PYTHONUNBUFFERED", "1")
     return env
+
+
+def _with_own_scripts(path: str) -> str:
+    scripts = sysconfig.get_path("scripts")
+    entries = path.split(os.pathsep) if path else []
+    if scripts in entries:
+        return path
+    return os.pathsep.join([scripts, *entries])
 
 
 def service_argv(
@@ -60,6 +72,10 @@ def service_argv(
     assert command is not None, "stdio services have a command"  # checked by ServiceSpec
     if command in PYTHON_ALIASES:
         resolved: str | None = sys.executable
+    elif "/" in command:  # a path, not a name: relative to where the service starts, as args are
+        candidate = Path(command) if cwd is None else cwd / command
+        executable = candidate.is_file() and os.access(candidate, os.X_OK)
+        resolved = str(candidate) if executable else None
     else:
         resolved = shutil.which(command, path=env.get("PATH"))
     if resolved is None:
@@ -109,13 +125,17 @@ def _limits_prefix(spec: ServiceSpec) -> list[str]:
 
 
 def service_cwd(spec: ServiceSpec, base_dir: Path) -> Path | None:
-    """The working directory: `cwd` relative to the manifest's folder, if given.
+    """The working directory: `cwd` relative to the manifest's folder, and the manifest's folder
+    itself when not given. So every relative path of an entry (`cwd`, a `./command`, a
+    relative argument, a sandbox path) means the same place: relative to the manifest. A
+    sandboxed service without `cwd` starts in `/` (None here): the manifest's folder, which may
+    hold the gateway's config, is not shown to it unasked.
 
     Raises:
         UpstreamUnavailable: the directory does not exist.
     """
     if spec.cwd is None:
-        return None
+        return None if spec.sandbox is not None else base_dir.resolve()
     cwd = (base_dir / spec.cwd).resolve()
     if not cwd.is_dir():
         raise UpstreamUnavailable(f"cwd is not a directory: {cwd}")

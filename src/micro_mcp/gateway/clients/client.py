@@ -61,6 +61,8 @@ class ClientSession:
     outbox: Outbox
     principal: Principal | None
     """Who the client authenticated as; None when it presented no valid token."""
+    refusal: str | None = field(default=None, kw_only=True)
+    """Why a client without a principal is refused (a missing token, or a wrong one)."""
     id: str = field(default_factory=lambda: secrets.token_hex(8))
     era: Era | None = None
     version: str | None = None

@@ -153,7 +153,9 @@ class Dispatcher:
         if ex.client.principal is None:
             self.trail.call(ex, "deny")
             raise Unauthenticated(
-                "Unauthenticated: the gateway requires a token (set MICRO_MCP_TOKEN for stdio)"
+                f"Unauthenticated: {ex.client.refusal}"
+                if ex.client.refusal
+                else "Unauthenticated: the gateway requires a token (set MICRO_MCP_TOKEN for stdio)"
             )
         handler = self._handlers.get(ex.method)
         if handler is None or (ex.client.era is Era.MODERN and ex.method in HANDSHAKE_ONLY):

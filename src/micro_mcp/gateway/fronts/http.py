@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 from typing import Any, Final
+from urllib.parse import parse_qsl
 
 import anyio
 import orjson
@@ -48,6 +49,7 @@ from micro_mcp.gateway.fronts.asgi import (
     Send,
     UntilDisconnect,
     fail,
+    read_body,
     read_message,
     reply,
 )
@@ -57,6 +59,7 @@ from micro_mcp.gateway.fronts.legacy_sse import LegacySse
 from micro_mcp.gateway.fronts.responses import ModernAnswer, stream_out
 from micro_mcp.gateway.operator import admin
 from micro_mcp.gateway.operator.admin import Admin
+from micro_mcp.gateway.operator.console import Console
 from micro_mcp.identity import metadata
 from micro_mcp.identity.authority import Authority
 from micro_mcp.policy.model import Principal
@@ -118,6 +121,7 @@ class HttpFront:
             operator_token=token,
             loopback=loopback,
             cache=dispatcher.cache,
+            console=Console(dispatcher),
         )
         self.app: App = guards.guarded(
             self,
@@ -193,6 +197,19 @@ class HttpFront:
             await reply(send, 200, orjson.dumps({"status": "ok"}), JSON_HEADERS)
         elif path == "/readyz":
             await self._readyz(send)
+        elif path in admin.ACTIONS:  # the operator's console: the same token, and a body
+            request = admin.ActionRequest(
+                method,
+                path,
+                guards.header(scope, b"authorization"),
+                host=guards.header(scope, b"host"),
+                origin=guards.header(scope, b"origin"),
+                content_type=guards.header(scope, b"content-type"),
+                query=dict(parse_qsl(scope["query_string"].decode("latin-1"))),
+                body=await read_body(receive) if method == "POST" else b"",
+            )
+            answer = await self.admin.act(request)
+            await reply(send, answer.status, answer.body, answer.headers)
         elif path in admin.PATHS:  # the operator's view has a token of its own
             auth, accept = guards.header(scope, b"authorization"), guards.header(scope, b"accept")
             answer = self.admin.answer(method, path, auth, accept)

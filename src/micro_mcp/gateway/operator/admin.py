@@ -16,9 +16,10 @@ from __future__ import annotations
 import hmac
 import logging
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from importlib import resources
 from typing import Final
+from urllib.parse import parse_qsl
 
 import anyio
 import orjson
@@ -26,6 +27,7 @@ from anyio.abc import SocketStream, TaskStatus
 
 from micro_mcp import __version__
 from micro_mcp.gateway.core.cache import ReadCache
+from micro_mcp.gateway.operator.console import Console
 from micro_mcp.gateway.services.mesh import Mesh, Service
 from micro_mcp.policy.model import Policy
 from micro_mcp.registry import profiles
@@ -38,7 +40,20 @@ logger = logging.getLogger(__name__)
 METRICS_PATH: Final = "/metrics"
 STATUS_PATH: Final = "/admin/status"
 PAGE_PATH: Final = "/admin"
-PATHS: Final = frozenset({METRICS_PATH, STATUS_PATH, PAGE_PATH})
+CATALOG_PATH: Final = "/admin/catalog"
+AUDIT_PATH: Final = "/admin/audit"
+CALL_PATH: Final = "/admin/call"
+RESTART_PATH: Final = "/admin/restart"
+DISABLE_PATH: Final = "/admin/disable"
+ACTIONS: Final = frozenset({CATALOG_PATH, AUDIT_PATH, CALL_PATH, RESTART_PATH, DISABLE_PATH})
+"""The paths of the operator's console (`Admin.act`): reading its catalog and audit tail,
+calling a tool, restarting or disabling a service."""
+POSTS: Final = frozenset({CALL_PATH, RESTART_PATH, DISABLE_PATH})
+"""Actions that change something: POST with a JSON body only, so a page on another origin
+cannot send one without a CORS preflight, which the gateway never grants."""
+PATHS: Final = frozenset({METRICS_PATH, STATUS_PATH, PAGE_PATH}) | ACTIONS
+MAX_ACTION_BYTES: Final = 1024 * 1024
+"""Largest body an action takes (a playground call's arguments)."""
 PAGE: Final = resources.files("micro_mcp.gateway.operator").joinpath("admin.html").read_bytes()
 """The page, with its script and style inline: it loads nothing from anywhere else."""
 PAGE_HEADERS: Final = [
@@ -149,11 +164,13 @@ class Admin:
         operator_token: str | None,
         loopback: bool,
         cache: ReadCache | None = None,
+        console: Console | None = None,
     ) -> None:
         self.mesh = mesh
         self.cache = cache
         self.recorder = recorder
         self.transport = transport
+        self.console = console
         self._token = operator_token.encode() if operator_token is not None else None
         self._loopback = loopback
         recorder.metrics.watch(self.status)
@@ -178,6 +195,48 @@ class Admin:
         body, content_type = self.recorder.metrics.render(accept)
         return Answer(200, body, [(b"content-type", content_type.encode())])
 
+    async def act(self, request: ActionRequest) -> Answer:
+        """The response to one of the console's `ACTIONS`."""
+        expected = "POST" if request.path in POSTS else "GET"
+        if request.method != expected:
+            return _text(405, f"only {expected}", [(b"allow", expected.encode())])
+        refusal = self._refusal(request.authorization)
+        if refusal is not None:
+            return refusal
+        if self.console is None:
+            return _text(404, "not served here")
+        if expected == "POST":
+            if not (request.content_type or "").startswith("application/json"):
+                return _text(415, "send the body as application/json")
+            if request.origin is not None and request.origin.partition("://")[2] != request.host:
+                return _text(403, "an action must come from the admin page's own origin")
+        if request.path == CATALOG_PATH:
+            return _json(200, self.console.catalog())
+        if request.path == AUDIT_PATH:
+            after = request.query.get("after", "0")
+            return _json(200, self.console.audit(int(after) if after.isdigit() else 0))
+        if request.path == CALL_PATH:
+            status, reply = await self.console.call(request.body)
+            return _json(status, reply)
+        return await self._service_action(request)
+
+    async def _service_action(self, request: ActionRequest) -> Answer:
+        try:
+            target: object = orjson.loads(request.body)
+        except orjson.JSONDecodeError:
+            target = None
+        match target:
+            case {"service": str() as namespace} if namespace in self.mesh.services:
+                pass
+            case _:
+                return _text(404, 'send {"service": NAMESPACE} naming a configured service')
+        disable = request.path == DISABLE_PATH
+        logger.warning(
+            "the operator %s service %s", "disables" if disable else "restarts", namespace
+        )
+        await self.mesh.restart(namespace, disable=disable)
+        return _json(200, {"service": namespace, "state": self.mesh.services[namespace].state})
+
     def _refusal(self, authorization: str | None) -> Answer | None:
         if self._token is None:
             if self._loopback:
@@ -190,6 +249,24 @@ class Admin:
         return _text(401, "the operator token is required", challenge)
 
 
+@dataclass(frozen=True, slots=True)
+class ActionRequest:
+    """What an action needs of its HTTP request."""
+
+    method: str
+    path: str
+    authorization: str | None
+    host: str | None = None
+    origin: str | None = None
+    content_type: str | None = None
+    query: dict[str, str] = field(default_factory=dict[str, str])
+    body: bytes = b""
+
+
+def _json(status: int, document: object) -> Answer:
+    return Answer(status, orjson.dumps(document), JSON_HEADERS)
+
+
 def _text(status: int, message: str, extra: list[tuple[bytes, bytes]] | None = None) -> Answer:
     headers = [(b"content-type", b"text/plain; charset=utf-8"), *(extra or [])]
     return Answer(status, message.encode(), headers)
@@ -200,6 +277,7 @@ async def observe(
     recorder: Recorder,
     transport: str,
     metrics_port: int | None,
+    console: Console | None = None,
     *,
     cache: ReadCache | None = None,
     task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
@@ -214,6 +292,7 @@ async def observe(
         operator_token=operator_token,
         loopback=True,
         cache=cache,
+        console=console,
     )
     async with anyio.create_task_group() as tg:
         if metrics_port is not None:
@@ -251,11 +330,25 @@ async def _serve_one(admin: Admin, hosts: frozenset[str], stream: SocketStream) 
             name.strip().lower(): value.strip()
             for name, _, value in (line.partition(":") for line in lines[1:])
         }
-        path = target.split("?", 1)[0].rstrip("/") or "/"
+        path, _, query = target.partition("?")
+        path = path.rstrip("/") or "/"
         if b"\r\n\r\n" not in head:
             answer = _text(400, "bad request")
         elif headers.get("host") not in hosts:
             answer = _text(421, "misdirected request: Host not allowed")
+        elif path in ACTIONS:
+            body = await _body(stream, head.split(b"\r\n\r\n", 1)[1], headers)
+            request = ActionRequest(
+                method,
+                path,
+                headers.get("authorization"),
+                host=headers.get("host"),
+                origin=headers.get("origin"),
+                content_type=headers.get("content-type"),
+                query=dict(parse_qsl(query)),
+                body=body if body is not None else b"",
+            )
+            answer = _text(413, "body too large") if body is None else await admin.act(request)
         elif path not in PATHS:
             answer = _text(404, "not found")
         else:
@@ -270,6 +363,22 @@ async def _serve_one(admin: Admin, hosts: frozenset[str], stream: SocketStream) 
             return
 
 
+async def _body(stream: SocketStream, start: bytes, headers: dict[str, str]) -> bytes | None:
+    """The request's body (its `content-length` bytes), or None when over the limit."""
+    length = headers.get("content-length", "0")
+    size = int(length) if length.isdigit() else 0
+    if size > MAX_ACTION_BYTES:
+        return None
+    body = start
+    with anyio.move_on_after(READ_TIMEOUT):
+        try:
+            while len(body) < size:
+                body += await stream.receive()
+        except (anyio.EndOfStream, anyio.BrokenResourceError):
+            pass
+    return body[:size]
+
+
 _REASONS: Final = {
     200: "OK",
     400: "Bad Request",
@@ -277,5 +386,7 @@ _REASONS: Final = {
     403: "Forbidden",
     404: "Not Found",
     405: "Method Not Allowed",
+    413: "Content Too Large",
+    415: "Unsupported Media Type",
     421: "Misdirected Request",
 }

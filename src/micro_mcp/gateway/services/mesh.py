@@ -165,6 +165,21 @@ class Mesh:
             )
             return {"added": added, "removed": removed, "restarted": restarted}
 
+    async def restart(self, namespace: str, *, disable: bool = False) -> None:
+        """Stop a service and start it afresh, or, with `disable`, leave it stopped and
+        `disabled` until restarted or its manifest entry changes; clients get `list_changed`.
+
+        Raises:
+            UpstreamUnavailable: no such service.
+        """
+        async with self._reloading:
+            fresh = await self.supervisor.replace(namespace, disabled=disable)
+            self._rebuild()
+            await self.supervisor.start([fresh])
+            self._rebuild()
+            self.notifier.list_changed(ALL_LISTS)
+            logger.info("service %s %s by the operator", namespace, fresh.state)
+
     # --- the catalog ------------------------------------------------------------------------
 
     def _rebuild(self) -> None:

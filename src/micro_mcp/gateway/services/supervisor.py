@@ -100,6 +100,19 @@ class Supervisor:
         service.scope.cancel()
         await service.done.wait()
 
+    async def replace(self, namespace: str, *, disabled: bool) -> Service:
+        """Stop a service and put a fresh one with the same entry in its place, disabled or not;
+        the caller starts it. Its entry in the manifest still rules: editing it replaces this.
+
+        Raises:
+            UpstreamUnavailable: no such service.
+        """
+        old = self.service(namespace)
+        await self.stop(old)
+        fresh = self._service(namespace, old.spec.model_copy(update={"disabled": disabled}))
+        self.services = {ns: fresh if ns == namespace else s for ns, s in self.services.items()}
+        return fresh
+
     async def reload(self, manifest: Manifest) -> tuple[list[str], list[str], list[str]]:
         """Stop what `manifest` removed or changed and put the new set in place; returns the
         namespaces added, removed and restarted. The caller starts `fresh` ones with `start`."""

@@ -1,22 +1,22 @@
 """The only way the http service opens a socket: resolve once, check, connect to what was checked.
 
-httpx2 sends every request through an httpcore2 connection pool, and the pool opens its
-connections through a network backend. `GuardedBackend` is that backend: for each connection
-it resolves the host (one lookup), refuses the connection if any resolved address is refused
-by the `AddressPolicy`, and otherwise connects to those same addresses. The pool still
-starts TLS with the host *name*, so the Host header, SNI and certificate checks stay on the
-name while the TCP connection goes to the pinned address. A redirect to another host opens a
-new connection, so it passes through here again; no connection can skip the check.
+`AddressGuard` resolves a host (one lookup) and refuses it if any resolved address is refused by
+the `AddressPolicy`. `GuardedTransport` sends each request through it, by httpx2's public means
+only: the request goes to the URL with the host replaced by a checked address, its `Host`
+header keeps the name, and the `sni_hostname` extension makes TLS send and verify the name; so
+the TCP connection goes to the pinned address while the Host header, SNI and certificate checks
+stay on the name. Each host name gets a connection pool of its own, so a connection verified
+for one name never carries a request for another (a redirect to a second name on the same
+address opens a new one). A redirect to another host is a new request, so it passes through
+here again; no connection can skip the check.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable
 from functools import cache
 from ssl import SSLContext
-from typing import TypeAlias
 
-import httpcore2
 import httpx2
 
 from micro_mcp.services.http.addresses import AddressPolicy
@@ -24,26 +24,13 @@ from micro_mcp.services.http.errors import AddressRefused, FetchError
 from micro_mcp.services.http.host import IPAddress, literal_address
 from micro_mcp.services.http.resolver import Resolver
 
-_SocketOption: TypeAlias = (
-    tuple[int, int, int] | tuple[int, int, bytes | bytearray] | tuple[int, int, None, int]
-)
 
+class AddressGuard:
+    """Resolves hosts and admits only addresses that the policy allows."""
 
-class GuardedBackend(httpcore2.AsyncNetworkBackend):
-    """Connects only to resolved addresses that the policy admits."""
-
-    def __init__(
-        self,
-        policy: AddressPolicy,
-        resolver: Resolver,
-        inner: httpcore2.AsyncNetworkBackend | None = None,
-    ) -> None:
+    def __init__(self, policy: AddressPolicy, resolver: Resolver) -> None:
         self._policy = policy
         self._resolver = resolver
-        # Typed as the base class: httpcore2 declares a stand-in AnyIOBackend for when anyio
-        # is missing, which hides the real class's methods from the type checker.
-        default: httpcore2.AsyncNetworkBackend = httpcore2.AnyIOBackend()  # pyright: ignore[reportAssignmentType]
-        self._inner = inner or default
 
     async def checked_addresses(self, host: str) -> list[IPAddress]:
         """Resolve `host` once and return its addresses if every one of them is allowed.
@@ -70,52 +57,59 @@ class GuardedBackend(httpcore2.AsyncNetworkBackend):
                 )
         return addresses
 
-    async def connect_tcp(
+
+class GuardedTransport(httpx2.AsyncBaseTransport):
+    """Sends each request to a checked address of its host, with the name kept for the Host
+    header, SNI and the certificate check."""
+
+    def __init__(
         self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Iterable[_SocketOption] | None = None,
-    ) -> httpcore2.AsyncNetworkStream:
-        """Connect to the first checked address of `host` that accepts."""
-        failure: Exception | None = None
-        for address in await self.checked_addresses(host):
+        guard: AddressGuard,
+        ssl_context: SSLContext,
+        connect: Callable[[SSLContext], httpx2.AsyncBaseTransport] | None = None,
+    ) -> None:
+        self._guard = guard
+        self._ssl_context = ssl_context
+        self._connect = connect or _http_transport
+        self._pools: dict[str, httpx2.AsyncBaseTransport] = {}
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        """Send `request` to the first checked address of its host that accepts a connection.
+
+        Raises:
+            AddressRefused: An address of the host is refused by the policy.
+            FetchError: The host is malformed or does not resolve.
+            httpx2.HTTPError: Every address failed (the last failure).
+        """
+        name = request.url.raw_host.decode("ascii").lower().removesuffix(".")
+        pool = self._pools.get(name)
+        if pool is None:
+            pool = self._pools[name] = self._connect(self._ssl_context)
+        failure: httpx2.HTTPError | None = None
+        for address in await self._guard.checked_addresses(name):
+            pinned = httpx2.Request(
+                request.method,
+                request.url.copy_with(host=str(address)),
+                headers=request.headers,  # with the Host header httpx2 set from the name
+                stream=request.stream,
+                extensions={**request.extensions, "sni_hostname": name},
+            )
             try:
-                return await self._inner.connect_tcp(
-                    str(address),
-                    port,
-                    timeout=timeout,
-                    local_address=local_address,
-                    socket_options=socket_options,
-                )
-            except (httpcore2.ConnectError, httpcore2.ConnectTimeout) as exc:
+                return await pool.handle_async_request(pinned)
+            except (httpx2.ConnectError, httpx2.ConnectTimeout) as exc:
                 failure = exc
         assert failure is not None  # checked_addresses never returns an empty list
         raise failure
 
-    async def connect_unix_socket(
-        self,
-        path: str,
-        timeout: float | None = None,
-        socket_options: Iterable[_SocketOption] | None = None,
-    ) -> httpcore2.AsyncNetworkStream:
-        """Refuse: the service fetches over TCP only."""
-        raise FetchError("unix sockets are never connected to")
-
-    async def sleep(self, seconds: float) -> None:
-        """Sleep as the wrapped backend does (the pool's retry back-off)."""
-        await self._inner.sleep(seconds)
+    async def aclose(self) -> None:
+        """Close every host's pool."""
+        for pool in self._pools.values():
+            await pool.aclose()
+        self._pools.clear()
 
 
-class GuardedTransport(httpx2.AsyncHTTPTransport):
-    """httpx2's HTTP/1.1 transport with its connections opened by a `GuardedBackend`."""
-
-    def __init__(self, backend: GuardedBackend, ssl_context: SSLContext) -> None:
-        super().__init__(verify=ssl_context, trust_env=False)
-        # httpx2 takes no network backend, so the pool it built is replaced by one that takes
-        # ours; everything else (request mapping, error mapping, streaming) is httpx2's own.
-        self._pool = httpcore2.AsyncConnectionPool(ssl_context=ssl_context, network_backend=backend)
+def _http_transport(ssl_context: SSLContext) -> httpx2.AsyncBaseTransport:
+    return httpx2.AsyncHTTPTransport(verify=ssl_context, trust_env=False)
 
 
 @cache

@@ -3,7 +3,7 @@
 Redirects are never followed by the HTTP client: each `Location` is resolved here and checked
 like the first URL (scheme, no credentials, host syntax, port, allowlist) before the next
 request is sent, and every connection, first or after a redirect, goes through the
-`GuardedBackend`, which checks the resolved address and connects to it (see `connector`).
+`GuardedTransport`, which checks the resolved address and connects to it (see `connector`).
 The whole fetch, name resolution and redirects included, runs under one deadline, so a server
 that drips bytes slowly cannot hold a call open past it. Bodies are read up to the byte limit
 and cut there.
@@ -24,7 +24,7 @@ from micro_mcp.services.http.addresses import AddressPolicy, IPNetwork
 from micro_mcp.services.http.allowlist import Allowlist
 from micro_mcp.services.http.body import ACCEPT_ENCODING, charset_of, decode, read_body
 from micro_mcp.services.http.connector import (
-    GuardedBackend,
+    AddressGuard,
     GuardedTransport,
     default_ssl_context,
 )
@@ -135,8 +135,8 @@ async def fetch_text(url: str, settings: FetchSettings, *, max_bytes: int | None
     """
     limit = settings.max_bytes if max_bytes is None else min(max_bytes, settings.max_bytes)
     target = checked_url(url, settings.allowlist)
-    backend = GuardedBackend(settings.address_policy(), settings.resolver)
-    transport = GuardedTransport(backend, settings.ssl_context or default_ssl_context())
+    guard = AddressGuard(settings.address_policy(), settings.resolver)
+    transport = GuardedTransport(guard, settings.ssl_context or default_ssl_context())
     with _translated_errors(url, settings.timeout), anyio.fail_after(settings.timeout):
         async with httpx2.AsyncClient(
             transport=transport, headers=_HEADERS, timeout=settings.timeout, trust_env=False
