@@ -34,7 +34,16 @@ from micro_mcp.policy.rules import compile_rules
 
 logger = logging.getLogger(__name__)
 
-RESTART_ONLY = ("http", "audit", "telemetry", "names", "separator", "page_size")
+RESTART_ONLY = (
+    "http",
+    "audit",
+    "telemetry",
+    "names",
+    "separator",
+    "page_size",
+    "profiles",
+    "cache",
+)
 """Config sections the running server is built from: a change waits for a restart."""
 
 Revoke = Callable[[frozenset[str]], None]
