@@ -115,6 +115,20 @@ async def test_profile_endpoints_keep_the_guards_and_assignments_of_mcp(tmp_path
         unknown = await raw.post(f"{url}/p/nope", json=body, headers=AUTH)
         alice_auth = {"Authorization": f"Bearer {ALICE}"}
         not_hers = await raw.post(f"{url}/p/web", json=body, headers=alice_auth)
+        initialize = {
+            "jsonrpc": "2.0",
+            "id": 2,
+            "method": "initialize",
+            "params": {
+                "protocolVersion": "2025-11-25",
+                "capabilities": {},
+                "clientInfo": {"name": "raw", "version": "0"},
+            },
+        }
+        opened = await raw.post(f"{url}/p/files", json=initialize, headers=AUTH)
+        session = {**AUTH, "Mcp-Session-Id": opened.headers["mcp-session-id"]}
+        elsewhere = await raw.post(url, json=body, headers=session)
+        same_endpoint = await raw.post(f"{url}/p/files", json=body, headers=session)
         alice_http = httpx2.AsyncClient(headers=alice_auth)
         async with alice_http, Client(streamable_http_client(url, http_client=alice_http)) as c:
             alice_sees = await _tools(c)
@@ -122,6 +136,9 @@ async def test_profile_endpoints_keep_the_guards_and_assignments_of_mcp(tmp_path
     assert no_token.status_code == 401
     assert unknown.status_code == 404
     assert not_hers.status_code == 404
+    assert opened.status_code == 200
+    assert elsewhere.status_code == 404, "a session belongs to the endpoint that opened it"
+    assert same_endpoint.status_code == 200
     assert alice_sees == ["fs.listDir", "fs.readNote", "fs.stat"], "held to 'files' on /mcp"
     profiles = {p["name"]: p for p in admin.json()["profiles"]}
     assert profiles["files"]["endpoint"] == "/mcp/p/files"

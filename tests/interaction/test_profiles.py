@@ -11,6 +11,7 @@ import pytest
 from mcp.server.mcpserver import MCPServer
 
 from micro_mcp import codes
+from micro_mcp.policy.model import Policy, Principal
 from micro_mcp.protocol import jsonrpc
 from tests.interaction.harness import Client, Tap, gateway, sdk_service
 
@@ -140,3 +141,17 @@ async def test_without_profiles_the_dispatcher_holds_none() -> None:
     async with gateway(_services()) as gw:
         assert gw.dispatcher.profiles is None
         assert gw.mesh.notifier.scope is None
+
+
+async def test_a_principal_held_to_a_profile_the_gateway_does_not_serve_sees_nothing() -> None:
+    async with gateway(_services(), {"profiles": PROFILES}) as gw:
+        client = gw.client()
+        # As after a config reload that assigned a profile defined only in the new config.
+        client.session.principal = Principal("carol", Policy(profiles=("added-later",)))
+        await client.initialize()
+        for method, params in (
+            ("tools/list", {}),
+            ("tools/call", {"name": "fs.readFile", "arguments": {}}),
+        ):
+            refused = await client.request(method, params)
+            assert refused["error"]["code"] == codes.POLICY_DENIED, method
