@@ -49,3 +49,7 @@ CONSENT_REFUSED: Final = -32018
 """micro-mcp: the call needs the human's consent, which was declined, cancelled, not given in
 time, or could not be asked (the client cannot take an elicitation); `data.reason` says which.
 The service never saw the call."""
+TOOL_HELD: Final = -32019
+"""micro-mcp: the tool or prompt changed since it was approved (or, with `pinning: review`, was
+never approved), so it is held back until an operator approves it (`micro-mcp approve`);
+`data` names the service, the item and the change. The service never saw the call."""

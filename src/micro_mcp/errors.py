@@ -2,6 +2,7 @@
 
     MicroMcpError
     ├─ ConfigError              start-up only; printed for the operator, never sent on the wire
+    │  └─ PinStoreError         the pin store is unreadable or fails its checks
     └─ McpError(code, message)  the only exception serialized as a JSON-RPC error
        ├─ PolicyDenied
        │  ├─ ConsentRefused     the human did not consent, or could not be asked
@@ -9,6 +10,7 @@
        ├─ Unauthenticated       no credential (HTTP 401)
        │  └─ InvalidToken       a credential was presented and refused (401, invalid_token)
        ├─ UnknownName
+       ├─ Held                  a pinned definition changed and waits for approval
        ├─ UpstreamUnavailable
        ├─ UpstreamTimeout
        ├─ Overloaded
@@ -91,6 +93,17 @@ class UnknownName(McpError):
     """No service owns this tool, prompt or resource (the spec's invalid-params error)."""
 
     code = codes.INVALID_PARAMS
+
+
+class PinStoreError(ConfigError):
+    """The pin store cannot be read or written, or a record in it fails its checks; the message
+    names the file and what to do. Never passed over in silence: approvals are security state."""
+
+
+class Held(McpError):
+    """A tool or prompt is held back by pinning until an operator approves its definition."""
+
+    code = codes.TOOL_HELD
 
 
 class UpstreamUnavailable(McpError):

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import copy
-import logging
 
+import pytest
 from inline_snapshot import snapshot
 
+from micro_mcp import codes
+from micro_mcp.errors import Held
 from micro_mcp.policy.model import Policy
 from micro_mcp.protocol.names import Namer
 from micro_mcp.registry.catalog import KINDS, Catalog, Route, ServiceCatalog
@@ -135,7 +137,7 @@ def test_unlisted_tool_and_prompt_names_go_to_the_unprefixed_service_to_answer()
     # diagnostics), where the gateway would answer "Unknown tool" for it.
     catalog = unprefixed_first()
     assert catalog.tool("not_listed") == Route("root", "not_listed", "root.not_listed")
-    assert catalog.prompt("fs.nope") == Route("root", "fs.nope", "root.fs.nope")
+    assert catalog.prompt("nope") == Route("root", "nope", "root.nope")
     assert catalog.tool("fs.write") == Route("fs", "write", "fs.write")  # listed: its owner
 
 
@@ -151,17 +153,51 @@ def test_prefixed_namespace_in_a_uri_still_routes_to_that_service_when_one_is_un
     )
 
 
-def test_tool_name_clash_keeps_the_first_service_in_manifest_order(caplog):
-    with caplog.at_level(logging.WARNING, logger="micro_mcp.registry.catalog"):
-        catalog = unprefixed_first()
-    assert catalog.tool("fs.read") == Route("root", "fs.read", "root.fs.read")
-    names = [tool["name"] for tool in catalog.visible("tools", "p", Policy())]
-    assert names == ["fs.read", "ping", "fs.write"]
-    assert catalog.visible("tools", "p", Policy())[0]["description"] == "root's"
-    assert len(caplog.records) == 1
+def test_an_unprefixed_service_listed_first_cannot_take_a_prefixed_services_name():
+    catalog = unprefixed_first()
+    assert catalog.tool("fs.read") == Route("fs", "read", "fs.read")
+    tools = catalog.visible("tools", "p", Policy())
+    assert [t["name"] for t in tools] == ["ping", "fs.read", "fs.write"]
+    assert "description" not in tools[1]  # fs's own, not root's
+    assert [(r.namespace, r.kind, r.name) for r in catalog.refused] == [
+        ("root", "tools", "fs.read")
+    ]
+    assert "reads as a name of service fs" in catalog.refused[0].describe()
 
 
-def test_tool_name_clash_keeps_the_first_when_the_prefixed_service_comes_first():
+def test_an_unlisted_name_in_another_services_namespace_never_reaches_the_unprefixed_one():
+    # fs is down (nothing listed): `fs.read` must not go to the service without prefix.
+    namers = {"root": Namer("root", prefixed=False), "fs": Namer("fs")}
+    catalog = Catalog.build(1, namers, {"root": ServiceCatalog(tools=({"name": "ping"},))})
+    assert catalog.tool("fs.read") is None
+    assert catalog.prompt("fs.summarize") is None
+    assert catalog.tool("ping") == Route("root", "ping", "root.ping")
+
+
+def test_with_separator_dash_service_x_cannot_shadow_service_x_y():
+    x = ServiceCatalog(tools=({"name": "y-weather", "description": "x's"}, {"name": "rain"}))
+    xy = ServiceCatalog(tools=({"name": "weather"},))
+    for order in (("x", "x-y"), ("x-y", "x")):
+        namers = {ns: Namer(ns, separator="-") for ns in order}
+        catalog = Catalog.build(1, namers, {"x": x, "x-y": xy})
+        assert catalog.tool("x-y-weather") == Route("x-y", "weather", "x-y.weather")
+        assert catalog.tool("x-rain") == Route("x", "rain", "x.rain")
+        assert sorted(t["name"] for t in catalog.visible("tools", "p", Policy())) == [
+            "x-rain",
+            "x-y-weather",
+        ]
+        assert [(r.namespace, r.name) for r in catalog.refused] == [("x", "y-weather")]
+
+
+def test_an_unprefixed_services_uri_in_another_namespace_is_refused():
+    root = ServiceCatalog(resources=({"uri": "fs+file:///etc/passwd", "name": "x"},))
+    namers = {"root": Namer("root", prefixed=False), "fs": Namer("fs")}
+    catalog = Catalog.build(1, namers, {"root": root, "fs": FS})
+    assert [r["uri"] for r in catalog.visible("resources", "p", Policy())] == ["fs+file:///a.txt"]
+    assert [(r.namespace, r.kind) for r in catalog.refused] == [("root", "resources")]
+
+
+def test_an_unprefixed_service_listed_after_cannot_take_a_prefixed_services_name():
     root = ServiceCatalog(tools=({"name": "fs.read", "description": "root's"},))
     namers = {"fs": Namer("fs"), "root": Namer("root", prefixed=False)}
     catalog = Catalog.build(1, namers, {"root": root, "fs": FS})
@@ -197,3 +233,16 @@ def test_visible_for_another_policy_under_the_same_principal_name_is_not_the_cac
     narrow = catalog.visible("tools", "ci", Policy(allow=("vector.*",)))
     assert len(wide) == 3
     assert [t["name"] for t in narrow] == ["vector__search"]
+
+
+def test_a_held_tool_is_refused_with_its_own_error_even_on_the_unprefixed_service():
+    namers = {"root": Namer("root", prefixed=False), "fs": Namer("fs")}
+    held = {"root": [("ping", "tool root.ping changed")], "fs": [("write", "tool fs.write new")]}
+    fs = ServiceCatalog(tools=FS.tools[:1])  # pinning took `write` out of the lists
+    catalog = Catalog.build(1, namers, {"root": ServiceCatalog(), "fs": fs}, held)
+    for exposed, canonical in (("ping", "root.ping"), ("fs.write", "fs.write")):
+        with pytest.raises(Held) as refused:
+            catalog.tool(exposed)
+        assert refused.value.code == codes.TOOL_HELD
+        assert f"micro-mcp approve {canonical}" in refused.value.message
+    assert catalog.tool("fs.read") == Route("fs", "read", "fs.read")

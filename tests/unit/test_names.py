@@ -257,3 +257,25 @@ def test_the_same_catalog_gives_the_same_names_in_any_order(setup, listed, data)
     again = dict(zip(shuffled, names.expose([(namers[ns], n) for ns, n in shuffled]), strict=True))
     assert first == again
     assert None not in first.values()
+
+
+def test_claimant_is_the_service_with_the_longest_prefix_other_than_the_owner():
+    namers = {
+        "x": Namer("x", separator="-"),
+        "x-y": Namer("x-y", separator="-"),
+        "root": Namer("root", separator="-", prefixed=False),
+    }
+    assert names.claimant("x-y-weather", "x", namers) == "x-y"
+    assert names.claimant("x-y-weather", "x-y", namers) is None
+    assert names.claimant("x-rain", "x", namers) is None
+    assert names.claimant("x-rain", "root", namers) == "x"
+    assert names.claimant("root-a", "x", namers) is None  # root has no prefix to claim
+    assert names.claimant("xylophone", "root", namers) is None
+
+
+def test_claimant_of_a_uri_is_the_prefixed_namespace_before_its_plus():
+    namers = {"fs": Namer("fs"), "root": Namer("root", prefixed=False)}
+    assert names.claimant("fs+file:///a", "root", namers, uri=True) == "fs"
+    assert names.claimant("fs+file:///a", "fs", namers, uri=True) is None
+    assert names.claimant("git+ssh://h/r", "root", namers, uri=True) is None
+    assert names.claimant("fs.x://a", "root", namers, uri=True) is None

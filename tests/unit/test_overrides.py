@@ -35,7 +35,7 @@ def _catalog(prefixed: bool = True, **tools: dict[str, Any]) -> Catalog:
         1,
         {"fs": Namer("fs", prefixed=prefixed)},
         {"fs": ServiceCatalog(tools=(READ, WRITE, LIST))},
-        {"fs": {name: ToolOverride.model_validate(spec) for name, spec in tools.items()}},
+        overrides={"fs": {name: ToolOverride.model_validate(spec) for name, spec in tools.items()}},
     )
 
 

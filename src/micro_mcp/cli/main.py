@@ -9,7 +9,18 @@ from pathlib import Path
 
 import anyio
 
-from micro_mcp.cli import add, check, client, config_files, deploy, scaffold, service, status, token
+from micro_mcp.cli import (
+    add,
+    approve,
+    check,
+    client,
+    config_files,
+    deploy,
+    scaffold,
+    service,
+    status,
+    token,
+)
 from micro_mcp.config.load import load_config, load_manifest
 from micro_mcp.errors import ConfigError
 from micro_mcp.gateway.serve import serve
@@ -64,6 +75,12 @@ def _parser() -> argparse.ArgumentParser:
     gateway.add_argument(
         "--config", metavar="FILE", help="the gateway config: token, policy, audit"
     )
+    gateway.add_argument(
+        "--pins",
+        metavar="FILE",
+        help="the pin store (SQLite); default: the config's pinning.store, else next to the "
+        "manifest",
+    )
     gateway.add_argument("--transport", choices=["stdio", "http"], default="stdio")
     gateway.add_argument("--host", default="127.0.0.1", help="with --transport http")
     gateway.add_argument("--port", type=int, default=8765, help="with --transport http")
@@ -102,6 +119,11 @@ def _parser() -> argparse.ArgumentParser:
         commands.add_parser("add", help="add a server from the official MCP Registry to a manifest")
     )
     token.configure(commands.add_parser("token", help="make a static token, or hash one"))
+    approve.configure(
+        commands.add_parser(
+            "approve", help="show tool definitions pinning holds back (a diff), and approve them"
+        )
+    )
     return parser
 
 
@@ -122,6 +144,8 @@ def main(argv: list[str] | None = None) -> int:
         return add.run(args)
     if args.command == "token":
         return token.run(args)
+    if args.command == "approve":
+        return approve.run(args)
     if args.command == "config":
         return config_files.run(args)
     if args.command in CLIENT_COMMANDS:
@@ -144,6 +168,7 @@ def main(argv: list[str] | None = None) -> int:
                 config_path=Path(args.config) if args.config else None,
                 metrics_port=args.metrics_port,
                 profile=args.profile,
+                pins_path=Path(args.pins) if args.pins else None,
             )
         )
     except ConfigError as exc:

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from micro_mcp.config.consent import ConsentSpec
 from micro_mcp.config.oauth import OAuthSpec
+from micro_mcp.config.pinning import Mode, PinningSpec
 from micro_mcp.config.profiles import CacheSpec, ProfileSpec, ToolOverride, check_profile_names
 from micro_mcp.config.rate_limits import RateLimitsSpec
 from micro_mcp.config.rules import RuleSpec, unique_ids
@@ -111,6 +112,9 @@ class ServiceSpec(_Frozen):
     """Restarts in a row (runs shorter than a minute) before the service is left failed."""
     restart_delay: float = Field(default=0.5, gt=0, alias="restartDelay")
     """Seconds before the first restart; each further one in a row waits twice as long (to 30 s)."""
+    pinning: Mode = "pin"
+    """Tool pinning: `pin` approves what is seen first and holds a later change until an
+    operator approves it; `review` holds new definitions too; `warn` only reports; `off`."""
     sessions: Literal["auto", "shared", "per-client"] = "auto"
     """`shared`: one upstream session serves every client. `per-client`: each handshake-era
     client gets a session of its own (for a stdio service, a process of its own), so the
@@ -350,6 +354,8 @@ class GatewayConfig(StaticToken):
     """Rate limits and quotas on calls; none unless rules are given."""
     consent: ConsentSpec = ConsentSpec()
     """Calls that wait for the human's approval (MCP elicitation) before they run."""
+    pinning: PinningSpec = PinningSpec()
+    """Where tool pins are kept (each service's mode is its manifest entry's `pinning`)."""
     reload_interval: float = Field(default=1.0, ge=0, alias="reloadInterval")
     """Seconds between checks of the manifest file for edits; 0 reloads only on SIGHUP."""
     profiles: dict[str, ProfileSpec] = Field(default_factory=dict)

@@ -32,6 +32,9 @@ REDIS_USER_ID: Final = 999
 """The `redis` user of the official Redis image."""
 DISCOVERY_DIR: Final = "/etc/micro-mcp/discovery"
 CONFIG_DIR: Final = "/etc/micro-mcp/config"
+PINS_FILE: Final = "/data/pins.sqlite"
+"""The gateway's pin store, on the pod's /data volume (lost with the pod: approvals are taken
+again on first sight, unless a persistent volume is mounted there)."""
 DISCOVERY_KEY: Final = "discovery.json"
 CONFIG_KEY: Final = "gateway.json"
 """The key of the gateway config inside the operator's Secret."""
@@ -198,6 +201,9 @@ def _gateway_deployment(options: Options, discovery: str) -> Object:
             f"{CONFIG_DIR}/{CONFIG_KEY}",
             "--log-format",
             "json",
+            # Approved tool definitions: the manifest's folder is a read-only ConfigMap.
+            "--pins",
+            PINS_FILE,
         ],
         "ports": [{"name": "http", "containerPort": GATEWAY_PORT, "protocol": "TCP"}],
         # /readyz turns 200 once the services' first start is over (503 before), and stays

@@ -16,6 +16,7 @@ from anyio.abc import TaskGroup
 
 from micro_mcp.audit.sinks import AuditSink, AuditTail, JsonlSink
 from micro_mcp.config.model import GatewayConfig, Manifest
+from micro_mcp.config.pinning import store_path
 from micro_mcp.errors import ConfigError, McpError
 from micro_mcp.gateway.access import Access
 from micro_mcp.gateway.core.dispatcher import Dispatcher
@@ -28,11 +29,13 @@ from micro_mcp.gateway.fronts.stdio import DRAIN_TIMEOUT, serve_stdio
 from micro_mcp.gateway.operator import admin
 from micro_mcp.gateway.operator.console import Console
 from micro_mcp.gateway.services.mesh import Mesh
+from micro_mcp.gateway.services.pinning import Pinning
 from micro_mcp.gateway.services.reloader import Reload, reload_manifest, watch
 from micro_mcp.identity.authority import Authority
 from micro_mcp.policy.engine import ANONYMOUS
 from micro_mcp.policy.model import Principal
 from micro_mcp.policy.rules import compile_rules
+from micro_mcp.registry.pin_store import PinStore, SqlitePinStore
 from micro_mcp.telemetry.recorder import Recorder
 
 logger = logging.getLogger(__name__)
@@ -64,6 +67,8 @@ async def serve(
     metrics_port: int | None = None,
     telemetry: Recorder | None = None,
     profile: str | None = None,
+    pins: PinStore | None = None,
+    pins_path: Path | None = None,
 ) -> None:
     """Start the services and serve clients until input ends or a signal arrives. With
     `manifest_path`, edits of that file (and SIGHUP) reload the services; with `config_path`,
@@ -72,6 +77,7 @@ async def serve(
     Raises:
         ConfigError: the transport is unknown, HTTP on a non-loopback address without tokens,
             a rule's condition does not compile, or `profile` (stdio only) is not configured.
+        PinStoreError: the pin store is unreadable or a record in it fails its checks.
     """
     if transport not in ("stdio", "http"):
         raise ConfigError(f"unknown transport {transport!r}; use stdio or http")
@@ -103,7 +109,12 @@ async def serve(
     listener = _listen(host, port) if transport == "http" else None
     recorder = telemetry if telemetry is not None else Recorder.from_spec(config.telemetry)
     sink = AuditTail(audit if audit is not None else JsonlSink(config.audit.path))
-    mesh = Mesh(manifest, config, base_dir)
+    pin_path = pins_path or store_path(config.pinning, config_path, manifest_path, environ)
+    pinning = Pinning(
+        pins if pins is not None else SqlitePinStore(pin_path), config.pinning.max_definition_bytes
+    )
+    await pinning.load()  # a broken store stops the gateway here, saying which file and why
+    mesh = Mesh(manifest, config, base_dir, pinning=pinning)
     try:
         async with (
             RateLimits.open(config.rate_limits, recorder) as rate_limits,
@@ -130,6 +141,8 @@ async def serve(
                 watched.append((manifest_path, lambda path: reload_manifest(mesh, path)))
             if config_path is not None:
                 watched.append((config_path, _reloading(access)))
+            if pins is None:  # `micro-mcp approve` writes the file; the gateway reads it again
+                watched.append((pin_path, lambda _path: mesh.reload_pins()))
             if watched:
                 tg.start_soon(watch, mesh, watched, config.reload_interval)
             stop = anyio.Event()

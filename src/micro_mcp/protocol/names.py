@@ -21,7 +21,7 @@ import functools
 import hashlib
 import re
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -54,6 +54,33 @@ def is_namespace(value: str) -> bool:
 def subject(namespace: str, name: str) -> str:
     """The canonical `ns.name` of policy patterns and audit records, whatever the separator."""
     return f"{namespace}.{name}"
+
+
+def claimant(
+    exposed: str, owner: str, namers: Mapping[str, Namer], *, uri: bool = False
+) -> str | None:
+    """The other service an exposed name (or, with `uri`, URI) reads as belonging to, or None.
+
+    A name belongs to the prefixed service with the longest `ns + sep` prefix of it (`x-y` over
+    `x` for `x-y-weather` with separator `-`); a URI to the namespace before its `+`. When that
+    is not `owner`, listing it would let `owner` answer for another service's name: a
+    `prefix: false` service's `fs.listDir`, or service `x`'s `y-weather` for `x-y`'s `weather`.
+    """
+    found: str | None = None
+    if uri:
+        split = split_uri(exposed)
+        if split is not None and (namer := namers.get(split[0])) is not None and namer.prefixed:
+            found = split[0]
+        return found if found != owner else None
+    for namespace, namer in namers.items():
+        if (
+            namer.prefixed
+            and exposed.startswith(namespace)
+            and exposed.startswith(namer.separator, len(namespace))
+            and (found is None or len(namespace) > len(found))
+        ):
+            found = namespace
+    return found if found != owner else None
 
 
 def split_uri(uri: str) -> tuple[str, str] | None:

@@ -8,11 +8,12 @@ it was cut from.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
 from micro_mcp.config.profiles import ToolOverride
+from micro_mcp.errors import Held
 from micro_mcp.policy.model import Policy
 from micro_mcp.policy.rules import Kind, RuleView
 from micro_mcp.protocol import names, uris
@@ -64,6 +65,21 @@ class Route:
     """Canonical `namespace.name`, for policy and audit."""
 
 
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """A listed name the catalog does not expose: it reads as another service's, or clashes."""
+
+    namespace: str
+    kind: str
+    name: str
+    """As the service lists it."""
+    reason: str
+
+    def describe(self) -> str:
+        """One line for logs and `/admin`."""
+        return f"{self.kind[:-1]} {self.name!r} of service {self.namespace} refused: {self.reason}"
+
+
 @dataclass(slots=True)
 class _View:
     items: list[dict[str, Any]] = field(default_factory=list[dict[str, Any]])
@@ -90,6 +106,10 @@ class Catalog:
         self._withheld: set[str] = set()
         """Own names of the unprefixed service's overridden tools: never reached by them."""
         self._fixed_own: dict[tuple[str, str], dict[str, Any]] = {}
+        self.refused: list[Refusal] = []
+        """Names not exposed because they read as another service's or clash, in list order."""
+        self.held: dict[str, tuple[str, str]] = {}
+        """Exposed tool or prompt name -> (canonical `ns.name`, why) for what pinning holds back."""
 
     @classmethod
     def build(
@@ -97,11 +117,20 @@ class Catalog:
         generation: int,
         namers: dict[str, Namer],
         services: dict[str, ServiceCatalog],
+        held: Mapping[str, Sequence[tuple[str, str]]] | None = None,
         overrides: Mapping[str, Mapping[str, ToolOverride]] | None = None,
     ) -> Catalog:
-        """Merge the services' lists, in manifest order, into a new snapshot; `overrides`
-        (namespace -> own tool name -> override) change how tools are shown."""
+        """Merge the services' lists, in manifest order, into a new snapshot. `held` names,
+        per namespace, the (tool or prompt name, why) pinning holds back: calls to them are
+        refused with `Held`. A name that reads as another service's is refused (`refused`).
+        `overrides` (namespace -> own tool name -> override) change how tools are shown."""
         catalog = cls(generation, namers)
+        for namespace, entries in (held or {}).items():
+            if (namer := namers.get(namespace)) is not None:
+                catalog.held.update(
+                    (namer.name(name), (names.subject(namespace, name), why))
+                    for name, why in entries
+                )
         for kind in KINDS:
             key = _KEY[kind]
             listed = [
@@ -113,6 +142,7 @@ class Catalog:
             ]
             if kind == "tools" and overrides:
                 listed = catalog._override(listed, overrides)
+            listed = [entry for entry in listed if catalog._owned(kind, entry[0], entry[3])]
             if key == "name":
                 exposed = names.expose([(namer, shown) for namer, _, _, shown in listed])
             else:
@@ -142,6 +172,16 @@ class Catalog:
                 result.append((namer, tool, original, override.name or original))
         return result
 
+    def _owned(self, kind: str, namer: Namer, original: str) -> bool:
+        uri = _KEY[kind] != "name"
+        exposed = namer.uri(original) if uri else namer.name(original)
+        other = names.claimant(exposed, namer.namespace, self.namers, uri=uri)
+        if other is None:
+            return True
+        reason = f"{exposed!r} reads as a name of service {other}"
+        self.refused.append(Refusal(namer.namespace, kind, original, reason))
+        return False
+
     def _add(
         self, kind: str, namer: Namer, item: dict[str, Any], original: str, exposed: str | None
     ) -> None:
@@ -150,13 +190,9 @@ class Catalog:
         if index is not None:
             if exposed is None:
                 holder = index.get(namer.name(original))
-                logger.warning(
-                    "%s %r of service %s clashes with %s; hidden",
-                    kind[:-1],
-                    namer.name(original),
-                    namer.namespace,
-                    f"service {holder.namespace}" if holder else "a name already listed",
-                )
+                clash = f"service {holder.namespace}" if holder else "a name already listed"
+                reason = f"{namer.name(original)!r} clashes with {clash}"
+                self.refused.append(Refusal(namer.namespace, kind, original, reason))
                 return
             index[exposed] = Route(namer.namespace, original, subject)
         assert exposed is not None, "only names can clash"
@@ -204,19 +240,41 @@ class Catalog:
 
     def tool(self, exposed: str) -> Route | None:
         """The route of an exposed tool name, else to the service mounted without prefix
-        (unless an override renamed, hid or fixed arguments of its tool of that name)."""
+        (unless an override renamed, hid or fixed arguments of its tool of that name).
+
+        Raises:
+            Held: pinning holds the tool back until an operator approves it.
+        """
         route = self._tools.get(exposed)
         if route is not None:
             return route
-        return None if exposed in self._withheld else self._to_unprefixed(exposed)
+        return None if exposed in self._withheld else self._unlisted(exposed)
 
     def tool_item(self, exposed: str) -> dict[str, Any] | None:
         """The tool as listed (exposed name), for its input schema."""
         return self._tool_items.get(exposed)
 
     def prompt(self, exposed: str) -> Route | None:
-        """The route of an exposed prompt name, else to the service mounted without prefix."""
-        return self._prompts.get(exposed) or self._to_unprefixed(exposed)
+        """The route of an exposed prompt name, else to the service mounted without prefix.
+
+        Raises:
+            Held: pinning holds the prompt back until an operator approves it.
+        """
+        return self._prompts.get(exposed) or self._unlisted(exposed)
+
+    def _unlisted(self, exposed: str) -> Route | None:
+        # Off the hot path: only names no service lists get here.
+        held = self.held.get(exposed)
+        if held is not None:
+            canonical, why = held
+            raise Held(
+                f"{exposed} is held back by pinning: {why}; an operator approves it with "
+                f"`micro-mcp approve {canonical}`",
+                data={"service": canonical.partition(".")[0], "name": exposed, "change": why},
+            )
+        if names.claimant(exposed, "", self.namers) is not None:
+            return None  # another service's name, even while that service is down
+        return self._to_unprefixed(exposed)
 
     def _to_unprefixed(self, name: str) -> Route | None:
         # A name no service listed goes to the service mounted without prefix, as an unknown

@@ -56,6 +56,10 @@ SLOTS: Final = "micro_mcp_upstream_slots"
 """Gauge `{service}`: `maxConcurrent`, so saturation is in-flight over slots."""
 CIRCUIT_STATE: Final = "micro_mcp_circuit_state"
 """Gauge `{service,state}`: 1 for the breaker's state (`closed`, `half-open`, `open`)."""
+PINS_HELD: Final = "micro_mcp_pins_held"
+"""Gauge `{service,state}`: definitions changed since approval, `held` back or `warned` of."""
+NAMES_REFUSED: Final = "micro_mcp_names_refused"
+"""Gauge `{service}`: names not exposed because they read as another service's, or clash."""
 CATALOG_ITEMS: Final = "micro_mcp_catalog_items"
 """Gauge `{service,kind}`: what each service lists."""
 CLIENTS: Final = "micro_mcp_client_sessions"
@@ -302,8 +306,17 @@ class Metrics:
             CIRCUIT_STATE, "1 for the breaker's state.", labels=(SERVICE, "state")
         )
         items = GaugeMetricFamily(CATALOG_ITEMS, "Catalog items by kind.", labels=(SERVICE, "kind"))
+        held = GaugeMetricFamily(
+            PINS_HELD, "Definitions changed since approval.", labels=(SERVICE, "state")
+        )
+        refused = GaugeMetricFamily(
+            NAMES_REFUSED, "Names refused as another service's.", labels=(SERVICE,)
+        )
         for service in status.services:
             name = service.namespace
+            held.add_metric((name, "held"), len(service.held))
+            held.add_metric((name, "warned"), len(service.drifted))
+            refused.add_metric((name,), len(service.refused))
             for each in STATES:
                 state.add_metric((name, each), 1.0 if service.state == each else 0.0)
             restarts.add_metric((name,), service.restarts)
@@ -316,6 +329,7 @@ class Metrics:
             for kind in KINDS:
                 items.add_metric((name, kind), service.catalog.get(kind, 0))
         yield from (state, restarts, uptime, in_flight, queued, slots, circuit, items)
+        yield from (held, refused)
         yield GaugeMetricFamily(CLIENTS, "Clients connected now.", value=status.clients)
         if status.cache is not None:
             yield GaugeMetricFamily(

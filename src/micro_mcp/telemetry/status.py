@@ -44,6 +44,12 @@ class ServiceStatus:
     calls_per_second: float
     """Over the last minute (or since start, if sooner)."""
     errors_per_second: float
+    held: tuple[str, ...] = ()
+    """Tools, prompts and templates pinning holds back until approved, each with its change."""
+    drifted: tuple[str, ...] = ()
+    """With `pinning: warn`, changes since approval that are served anyway."""
+    refused: tuple[str, ...] = ()
+    """Names not exposed because they read as another service's, or clash."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,16 +16,18 @@ from __future__ import annotations
 import hmac
 import logging
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from importlib import resources
 from typing import Final
 from urllib.parse import parse_qsl
 
 import anyio
+import anyio.to_thread
 import orjson
 from anyio.abc import SocketStream, TaskStatus
 
 from micro_mcp import __version__
+from micro_mcp.errors import PinStoreError
 from micro_mcp.gateway.core.cache import ReadCache
 from micro_mcp.gateway.operator.console import Console
 from micro_mcp.gateway.services.mesh import Mesh, Service
@@ -45,10 +47,14 @@ AUDIT_PATH: Final = "/admin/audit"
 CALL_PATH: Final = "/admin/call"
 RESTART_PATH: Final = "/admin/restart"
 DISABLE_PATH: Final = "/admin/disable"
-ACTIONS: Final = frozenset({CATALOG_PATH, AUDIT_PATH, CALL_PATH, RESTART_PATH, DISABLE_PATH})
+APPROVE_PATH: Final = "/admin/approve"
+"""`POST {"name": "SERVICE[.NAME]"}` (or `{"all": true}`): approve what pinning holds back."""
+ACTIONS: Final = frozenset(
+    {CATALOG_PATH, AUDIT_PATH, CALL_PATH, RESTART_PATH, DISABLE_PATH, APPROVE_PATH}
+)
 """The paths of the operator's console (`Admin.act`): reading its catalog and audit tail,
-calling a tool, restarting or disabling a service."""
-POSTS: Final = frozenset({CALL_PATH, RESTART_PATH, DISABLE_PATH})
+calling a tool, restarting or disabling a service, approving held definitions."""
+POSTS: Final = frozenset({CALL_PATH, RESTART_PATH, DISABLE_PATH, APPROVE_PATH})
 """Actions that change something: POST with a JSON body only, so a page on another origin
 cannot send one without a CORS preflight, which the gateway never grants."""
 PATHS: Final = frozenset({METRICS_PATH, STATUS_PATH, PAGE_PATH}) | ACTIONS
@@ -88,7 +94,19 @@ def gateway_status(
     """The gateway and its services now (with the cache of reads, when there is one)."""
     now = time.time()
     metrics = recorder.metrics
-    services = tuple(_service_status(s, metrics) for s in list(mesh.services.values()))
+    refused: dict[str, list[str]] = {}
+    for refusal in mesh.catalog.refused:
+        refused.setdefault(refusal.namespace, []).append(refusal.describe())
+    pinning = mesh.pinning
+    services = tuple(
+        replace(
+            _service_status(s, metrics),
+            held=tuple(h.describe() for h in pinning.held.get(s.namespace, ())),
+            drifted=tuple(h.describe() for h in pinning.drifted.get(s.namespace, ())),
+            refused=tuple(refused.get(s.namespace, ())),
+        )
+        for s in list(mesh.services.values())
+    )
     return GatewayStatus(
         version=__version__,
         transport=transport,
@@ -203,13 +221,15 @@ class Admin:
         refusal = self._refusal(request.authorization)
         if refusal is not None:
             return refusal
-        if self.console is None:
-            return _text(404, "not served here")
         if expected == "POST":
             if not (request.content_type or "").startswith("application/json"):
                 return _text(415, "send the body as application/json")
             if request.origin is not None and request.origin.partition("://")[2] != request.host:
                 return _text(403, "an action must come from the admin page's own origin")
+        if request.path == APPROVE_PATH:
+            return await self._approve(request.body)
+        if self.console is None:
+            return _text(404, "not served here")
         if request.path == CATALOG_PATH:
             return _json(200, self.console.catalog())
         if request.path == AUDIT_PATH:
@@ -236,6 +256,36 @@ class Admin:
         )
         await self.mesh.restart(namespace, disable=disable)
         return _json(200, {"service": namespace, "state": self.mesh.services[namespace].state})
+
+    async def _approve(self, body: bytes) -> Answer:
+        """Approve the held definitions `body` names in the pin store, then read it again."""
+        try:
+            wanted: object = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            wanted = None
+        match wanted:
+            case {"all": True}:
+                namespace, dot, item, everything = "", "", "", True
+            case {"name": str() as name} if name:
+                (namespace, dot, item), everything = name.partition("."), False
+            case _:
+                return _text(400, 'send {"name": "SERVICE[.NAME]"} or {"all": true}')
+        keys = [
+            hold.pin.key
+            for held in self.mesh.pinning.held.values()
+            for hold in held
+            if everything
+            or (hold.pin.namespace == namespace and (not dot or hold.pin.name == item))
+        ]
+        try:
+            done = await anyio.to_thread.run_sync(self.mesh.pinning.store.approve, keys)
+        except PinStoreError as exc:
+            logger.error("pinning: %s", exc)
+            return _text(500, "the pin store cannot be written; the gateway's log says why")
+        await self.mesh.reload_pins()
+        approved = [f"{new.kind[:-1]} {new.namespace}.{new.name}" for _, new in done]
+        logger.warning("the operator approves %s", ", ".join(approved) or "nothing")
+        return _json(200, {"approved": approved})
 
     def _refusal(self, authorization: str | None) -> Answer | None:
         if self._token is None:

@@ -20,17 +20,19 @@ import anyio
 from anyio.abc import TaskGroup
 
 from micro_mcp.config.model import GatewayConfig, Manifest
-from micro_mcp.errors import McpError
+from micro_mcp.config.pinning import Mode
+from micro_mcp.errors import McpError, PinStoreError
 from micro_mcp.gateway.clients.calls import CallTable
 from micro_mcp.gateway.clients.client import ClientSession
 from micro_mcp.gateway.clients.registry import Clients
 from micro_mcp.gateway.services import subscriptions
 from micro_mcp.gateway.services.catalog_store import CatalogStore
 from micro_mcp.gateway.services.notifications import Notifier
+from micro_mcp.gateway.services.pinning import Pinning
 from micro_mcp.gateway.services.service import Service
 from micro_mcp.gateway.services.service_messages import ServiceMessages
 from micro_mcp.gateway.services.supervisor import Supervisor
-from micro_mcp.registry.catalog import Catalog
+from micro_mcp.registry.catalog import Catalog, ServiceCatalog
 from micro_mcp.registry.loader import load_service_catalog
 from micro_mcp.upstream.connect import Connector, connect
 from micro_mcp.upstream.session import UpstreamSession
@@ -49,8 +51,11 @@ class Mesh:
         config: GatewayConfig,
         base_dir: Path,
         connector: Connector = connect,
+        pinning: Pinning | None = None,
     ) -> None:
         self.config = config
+        self.pinning = pinning if pinning is not None else Pinning()
+        """Tool pins: approvals, and what each service has held back (in memory by default)."""
         self.clients = Clients()
         self.calls = CallTable()
         self.notifier = Notifier(self.clients, self.calls, self._spawn)
@@ -183,9 +188,29 @@ class Mesh:
     # --- the catalog ------------------------------------------------------------------------
 
     def _rebuild(self) -> None:
-        catalogs = {ns: s.catalog for ns, s in self.services.items()}
+        judged: dict[str, tuple[Mode, ServiceCatalog]] = {
+            ns: (s.spec.pinning, s.catalog) for ns, s in self.services.items()
+        }
+        catalogs, held = self.pinning.apply(judged)
         overrides = {ns: s.spec.tools for ns, s in self.services.items() if s.spec.tools}
-        self.store.rebuild(self.supervisor.namers(), catalogs, overrides)
+        self.store.rebuild(self.supervisor.namers(), catalogs, held, overrides)
+        if self.pinning.unwritten:
+            self._spawn(self.pinning.write)
+
+    async def reload_pins(self) -> bool:
+        """Read the pin store again (an operator approved something); when approvals changed,
+        rebuild the catalog and tell clients. A broken store is logged and the approvals in
+        memory stay. Returns whether the store could be read."""
+        try:
+            changed = await self.pinning.load()
+        except PinStoreError as exc:
+            logger.error("pinning: the approvals in memory stay: %s", exc)
+            return False
+        if changed:
+            self._rebuild()
+            self.notifier.list_changed(ALL_LISTS)
+            logger.info("pinning: approvals reloaded from %s", self.pinning.store.describe())
+        return True
 
     def _catalog_changed(self, service: Service) -> None:
         if self.started.is_set():  # a late or restarted service: clients see what changed
