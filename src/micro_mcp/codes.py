@@ -53,3 +53,6 @@ TOOL_HELD: Final = -32019
 """micro-mcp: the tool or prompt changed since it was approved (or, with `pinning: review`, was
 never approved), so it is held back until an operator approves it (`micro-mcp approve`);
 `data` names the service, the item and the change. The service never saw the call."""
+STATE_UNAVAILABLE: Final = -32009
+"""micro-mcp: the state gateway replicas share (`state.redis`) cannot be reached, so a request
+that needs it (a consent answer, a task) is refused; HTTP answers it with 503."""

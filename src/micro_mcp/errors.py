@@ -16,6 +16,7 @@
        ├─ Overloaded
        ├─ RateLimited
        ├─ RateLimitUnavailable
+       ├─ StateUnavailable     the state replicas share (Redis) cannot be reached (HTTP 503)
        ├─ MessageTooLarge
        └─ UpstreamError         the upstream answered with an error; its payload passes through
 
@@ -138,6 +139,12 @@ class RateLimitUnavailable(McpError):
     """The rate-limit store cannot be reached, and limited calls fail closed."""
 
     code = codes.RATE_LIMIT_UNAVAILABLE
+
+
+class StateUnavailable(McpError):
+    """The store replicas share state through cannot be reached or failed."""
+
+    code = codes.STATE_UNAVAILABLE
 
 
 class MessageTooLarge(McpError):

@@ -222,16 +222,34 @@ async def test_a_cursor_outlives_a_few_rebuilds_and_then_expires_as_invalid_para
         client = gw.client()
         await client.initialize()
         cursor = (await client.request("tools/list"))["result"]["nextCursor"]
-        for _ in range(SNAPSHOTS_KEPT - 1):
+        for n in range(SNAPSHOTS_KEPT - 1):
+            server.add_tool(lambda: "", name=f"new{n}")  # each rebuild lists something new
             await fs.send(jsonrpc.notification(TOOLS_CHANGED))
             await client.notification(TOOLS_CHANGED)
         page = await client.request("tools/list", {"cursor": cursor})
         assert [tool["name"] for tool in page["result"]["tools"]] == ["fs.tool1"]
 
+        server.add_tool(lambda: "", name="newest")
         await fs.send(jsonrpc.notification(TOOLS_CHANGED))
         await client.notification(TOOLS_CHANGED)
         expired = await client.request("tools/list", {"cursor": cursor})
         assert expired["error"]["code"] == codes.INVALID_PARAMS
+
+
+async def test_a_cursor_of_a_list_that_did_not_change_outlives_any_number_of_rebuilds() -> None:
+    server = MCPServer("fs")
+    for i in range(2):
+        server.add_tool(lambda: "", name=f"tool{i}")
+    fs = Tap(sdk_service(server))
+    async with gateway({"fs": fs}, {"pageSize": 1}) as gw:
+        client = gw.client()
+        await client.initialize()
+        cursor = (await client.request("tools/list"))["result"]["nextCursor"]
+        for _ in range(SNAPSHOTS_KEPT + 1):
+            await fs.send(jsonrpc.notification(TOOLS_CHANGED))
+            await client.notification(TOOLS_CHANGED)
+        page = await client.request("tools/list", {"cursor": cursor})
+        assert [tool["name"] for tool in page["result"]["tools"]] == ["fs.tool1"]
 
 
 async def test_a_services_list_changed_refreshes_the_catalog_and_tells_every_client() -> None:

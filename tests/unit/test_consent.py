@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -55,35 +56,39 @@ def test_no_arguments_are_said_to_be_none() -> None:
     assert summarize(None) == summarize({}) == "  (none)"
 
 
-def test_a_grant_holds_until_its_time() -> None:
+@pytest.mark.anyio
+async def test_a_grant_holds_until_its_time() -> None:
     grants = MemoryGrants()
-    grants.put("k", until=10.0, now=0.0)
-    assert grants.holds("k", 9.9)
-    assert not grants.holds("k", 10.0)
-    assert not grants.holds("other", 0.0)
+    await grants.put("k", until=10.0, now=0.0)
+    assert await grants.holds("k", 9.9)
+    assert not await grants.holds("k", 10.0)
+    assert not await grants.holds("other", 0.0)
 
 
-def test_a_nonce_is_spent_once() -> None:
+@pytest.mark.anyio
+async def test_a_nonce_is_spent_once() -> None:
     grants = MemoryGrants()
-    assert grants.spend("n", until=10.0, now=0.0)
-    assert not grants.spend("n", until=10.0, now=1.0)
+    assert await grants.spend("n", until=10.0, now=0.0)
+    assert not await grants.spend("n", until=10.0, now=1.0)
 
 
-def test_a_full_store_drops_the_expired_first() -> None:
+@pytest.mark.anyio
+async def test_a_full_store_drops_the_expired_first() -> None:
     grants = MemoryGrants()
     for i in range(consent.MAX_GRANTS):
-        grants.put(f"k{i}", until=5.0 if i % 2 else 100.0, now=0.0)
-    grants.put("new", until=100.0, now=10.0)
-    kept = [i for i in range(consent.MAX_GRANTS) if grants.holds(f"k{i}", 10.0)]
+        await grants.put(f"k{i}", until=5.0 if i % 2 else 100.0, now=0.0)
+    await grants.put("new", until=100.0, now=10.0)
+    kept = [i for i in range(consent.MAX_GRANTS) if await grants.holds(f"k{i}", 10.0)]
     assert kept == list(range(0, consent.MAX_GRANTS, 2))  # every live one, the oldest too
-    assert grants.holds("new", 10.0)
+    assert await grants.holds("new", 10.0)
 
 
-def test_a_full_store_of_live_grants_drops_the_oldest_quarter() -> None:
+@pytest.mark.anyio
+async def test_a_full_store_of_live_grants_drops_the_oldest_quarter() -> None:
     grants = MemoryGrants()
     for i in range(consent.MAX_GRANTS + 1):
-        grants.put(f"k{i}", until=100.0, now=0.0)
-    held = [i for i in range(consent.MAX_GRANTS + 1) if grants.holds(f"k{i}", 0.0)]
+        await grants.put(f"k{i}", until=100.0, now=0.0)
+    held = [i for i in range(consent.MAX_GRANTS + 1) if await grants.holds(f"k{i}", 0.0)]
     assert held == list(range(consent.MAX_GRANTS // 4, consent.MAX_GRANTS + 1))
 
 

@@ -21,6 +21,7 @@ from micro_mcp.config.pinning import Mode, PinningSpec
 from micro_mcp.config.profiles import CacheSpec, ProfileSpec, ToolOverride, check_profile_names
 from micro_mcp.config.rate_limits import RateLimitsSpec
 from micro_mcp.config.rules import RuleSpec, unique_ids
+from micro_mcp.config.state import StateSpec
 from micro_mcp.config.telemetry import TelemetrySpec
 from micro_mcp.protocol import names
 
@@ -356,6 +357,8 @@ class GatewayConfig(StaticToken):
     """Calls that wait for the human's approval (MCP elicitation) before they run."""
     pinning: PinningSpec = PinningSpec()
     """Where tool pins are kept (each service's mode is its manifest entry's `pinning`)."""
+    state: StateSpec = StateSpec()
+    """Where replicas of one deployment share their state (Redis); each alone when unset."""
     reload_interval: float = Field(default=1.0, ge=0, alias="reloadInterval")
     """Seconds between checks of the manifest file for edits; 0 reloads only on SIGHUP."""
     profiles: dict[str, ProfileSpec] = Field(default_factory=dict)

@@ -43,6 +43,7 @@ RESTART_ONLY = (
     "page_size",
     "profiles",
     "cache",
+    "state",
 )
 """Config sections the running server is built from: a change waits for a restart."""
 

@@ -36,6 +36,7 @@ from micro_mcp.policy.engine import ANONYMOUS
 from micro_mcp.policy.model import Principal
 from micro_mcp.policy.rules import compile_rules
 from micro_mcp.registry.pin_store import PinStore, SqlitePinStore
+from micro_mcp.state.redis_store import open_store
 from micro_mcp.telemetry.recorder import Recorder
 
 logger = logging.getLogger(__name__)
@@ -76,7 +77,9 @@ async def serve(
 
     Raises:
         ConfigError: the transport is unknown, HTTP on a non-loopback address without tokens,
-            a rule's condition does not compile, or `profile` (stdio only) is not configured.
+            a rule's condition does not compile, `profile` (stdio only) is not configured,
+            the shared state store (`state.redis`) cannot be reached, or
+            `state.sealingKeyEnv` names no usable key.
         PinStoreError: the pin store is unreadable or a record in it fails its checks.
     """
     if transport not in ("stdio", "http"):
@@ -89,6 +92,7 @@ async def serve(
         )
     authority = build_authority(config, environ)
     rules = compile_rules(config.rules)  # before anything starts: a bad rule stops it here
+    sealing_key = config.state.sealing_key(environ)
     if transport == "http" and authority.open_principal is not None and host not in LOOPBACK_HOSTS:
         raise ConfigError(
             f"refusing to serve {host} without authentication: set a token in the config "
@@ -118,9 +122,12 @@ async def serve(
     try:
         async with (
             RateLimits.open(config.rate_limits, recorder) as rate_limits,
+            open_store(config.state) as store,
             anyio.create_task_group() as tg,
         ):
             dispatcher = Dispatcher(mesh, sink, recorder, rate_limits, rules)
+            if store is not None or sealing_key is not None:
+                await dispatcher.share(store, sealing_key)
             await tg.start(authority.run)
             await tg.start(mesh.run)
             scrape = metrics_port if metrics_port is not None else config.telemetry.metrics_port

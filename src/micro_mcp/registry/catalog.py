@@ -7,10 +7,13 @@ it was cut from.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
+
+import orjson
 
 from micro_mcp.config.profiles import ToolOverride
 from micro_mcp.errors import Held
@@ -106,6 +109,7 @@ class Catalog:
         self._withheld: set[str] = set()
         """Own names of the unprefixed service's overridden tools: never reached by them."""
         self._fixed_own: dict[tuple[str, str], dict[str, Any]] = {}
+        self._fingerprints: dict[str, int] = {}
         self.refused: list[Refusal] = []
         """Names not exposed because they read as another service's or clash, in list order."""
         self.held: dict[str, tuple[str, str]] = {}
@@ -210,6 +214,16 @@ class Catalog:
     def count(self, kind: str) -> int:
         """How many items of `kind` the catalog holds (before policy)."""
         return len(self._views[kind].items)
+
+    def fingerprint(self, kind: str) -> int:
+        """A digest of the list of `kind` (63 bits of SHA-256 over its items' JSON), for cursors:
+        gateways whose services list the same items agree on it, so a cursor cut by one
+        replica pages on another. Computed once per snapshot and kind, when first asked."""
+        found = self._fingerprints.get(kind)
+        if found is None:
+            digest = hashlib.sha256(orjson.dumps(self._views[kind].items)).digest()
+            found = self._fingerprints[kind] = int.from_bytes(digest[:8]) >> 1
+        return found
 
     def visible(
         self,

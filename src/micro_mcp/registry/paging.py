@@ -1,4 +1,6 @@
-"""The gateway's own list pagination: opaque cursors into a catalog snapshot."""
+"""The gateway's own list pagination: opaque cursors into a catalog snapshot, which they name
+by the fingerprint of its list (`Catalog.fingerprint`), the same on every replica that lists
+the same items."""
 
 from __future__ import annotations
 
@@ -9,13 +11,14 @@ from micro_mcp import codes
 from micro_mcp.errors import McpError
 
 
-def encode_cursor(generation: int, kind: str, offset: int) -> str:
+def encode_cursor(fingerprint: int, kind: str, offset: int) -> str:
     """A cursor naming a position in one list of one snapshot."""
-    return base64.urlsafe_b64encode(f"{generation}:{kind}:{offset}".encode()).decode().rstrip("=")
+    text = f"{fingerprint}:{kind}:{offset}"
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
 
 
 def decode_cursor(cursor: str, kind: str) -> tuple[int, int]:
-    """The snapshot generation and offset a cursor names.
+    """The list fingerprint and offset a cursor names.
 
     Raises:
         McpError: INVALID_PARAMS for a cursor this gateway did not issue for this list.

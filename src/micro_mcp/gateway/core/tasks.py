@@ -4,23 +4,29 @@ A `tools/call` may answer with a task instead of its result; the client then pol
 with `tasks/get`, `tasks/update` and `tasks/cancel`, naming it by `taskId`. The gateway exposes
 a task id like a URI of its service (`ns+id`), so it routes back by exact lookup, and keeps who
 started each task with which tool: only that principal reaches it, under that tool's policy. A
-task id the gateway did not hand out (another process's, or one from before a restart) is
-unknown here, which is the safe answer.
+task id the gateway did not hand out (another deployment's, or one from before a restart of a
+gateway that keeps its state in memory) is unknown here, which is the safe answer; replicas
+sharing a store (`state.redis`) know each other's tasks.
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Final
+
+import orjson
 
 from micro_mcp.policy.model import Principal
 from micro_mcp.protocol import jsonrpc
 from micro_mcp.protocol.names import Namer
 from micro_mcp.registry.catalog import Route
+from micro_mcp.state.store import MemoryStore, Store
 
 TASKS_KEPT: Final = 10_000
-"""Task owners remembered at most; the oldest are forgotten first."""
+"""Task owners an in-memory store remembers at most; the oldest are forgotten first."""
+OWNER_TTL: Final = 7 * 24 * 3600.0
+"""Seconds a task's owner is remembered in a shared store (tasks that run longer become
+unknown, which is the safe answer)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,31 +38,33 @@ class TaskOwner:
 
 
 class TaskOwners:
-    """The tasks started through this gateway, by exposed id, bounded."""
+    """The tasks started through this gateway (or, on a shared store, any of its replicas),
+    by exposed id."""
 
-    __slots__ = ("_owners",)
+    __slots__ = ("_store",)
 
-    def __init__(self) -> None:
-        self._owners: OrderedDict[str, TaskOwner] = OrderedDict()
+    def __init__(self, store: Store | None = None) -> None:
+        self._store: Store = store if store is not None else MemoryStore(TASKS_KEPT)
 
-    def started(self, exposed_id: str, owner: TaskOwner) -> None:
+    async def started(self, exposed_id: str, owner: TaskOwner) -> None:
         """Remember who started the task `exposed_id`."""
-        self._owners[exposed_id] = owner
-        self._owners.move_to_end(exposed_id)
-        while len(self._owners) > TASKS_KEPT:
-            self._owners.popitem(last=False)
+        value = orjson.dumps([owner.principal, owner.subject])
+        await self._store.put(f"task:{exposed_id}", value, OWNER_TTL)
 
-    def route(
+    async def route(
         self, found: Route | None, exposed_id: str, principal: Principal | None
     ) -> Route | None:
         """Where a task request goes, judged by the policy subject of the tool that started
         it: `found` (the catalog's route of the id) when `principal` started the task here."""
-        owner = self._owners.get(exposed_id)
-        if found is None or owner is None or principal is None:
+        if found is None or principal is None:
             return None
-        if owner.principal != principal.name:
+        stored = await self._store.get(f"task:{exposed_id}")
+        if stored is None:
+            return None
+        owner, subject = orjson.loads(stored)
+        if owner != principal.name:
             return None  # another principal's task does not exist for this one
-        return Route(found.namespace, found.name, owner.subject)
+        return Route(found.namespace, found.name, subject)
 
 
 def expose(namer: Namer, result: dict[str, Any]) -> str | None:

@@ -36,7 +36,11 @@ LONE_SSE_MAX_BYTES: Final = 512 * 1024
 """The largest reply sent as SSE to a client that prefers it when nothing precedes the reply;
 a larger one goes as plain JSON, which has no event size limit (the SDK's SSE reader refuses
 an event over 1 MiB)."""
-LIMIT_STATUS: Final = {codes.RATE_LIMITED: 429, codes.RATE_LIMIT_UNAVAILABLE: 503}
+LIMIT_STATUS: Final = {
+    codes.RATE_LIMITED: 429,
+    codes.RATE_LIMIT_UNAVAILABLE: 503,
+    codes.STATE_UNAVAILABLE: 503,
+}
 """HTTP statuses of the gateway's own refusals, in both eras."""
 SMALL_REPLY_BYTES: Final = 1024
 """A handshake-era reply longer than this is no refusal of the gateway's, and is not parsed."""

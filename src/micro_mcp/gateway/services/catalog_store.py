@@ -50,6 +50,10 @@ class CatalogStore:
         while len(self._snapshots) > SNAPSHOTS_KEPT:
             self._snapshots.popitem(last=False)
 
-    def snapshot(self, generation: int) -> Catalog | None:
-        """A recent snapshot by generation, for cursors; None once it fell out."""
-        return self._snapshots.get(generation)
+    def snapshot(self, fingerprint: int, kind: str) -> Catalog | None:
+        """The newest recent snapshot whose list of `kind` has `fingerprint`, for cursors (cut
+        here or by another replica); None once it fell out."""
+        for catalog in reversed(self._snapshots.values()):
+            if catalog.fingerprint(kind) == fingerprint:
+                return catalog
+        return None

@@ -88,9 +88,9 @@ class Mesh:
         """The current catalog snapshot."""
         return self.store.current
 
-    def snapshot(self, generation: int) -> Catalog | None:
-        """A recent catalog snapshot by generation, for cursors."""
-        return self.store.snapshot(generation)
+    def snapshot(self, fingerprint: int, kind: str) -> Catalog | None:
+        """A recent catalog snapshot by the fingerprint of its list of `kind`, for cursors."""
+        return self.store.snapshot(fingerprint, kind)
 
     def service(self, namespace: str) -> Service:
         """The service of a namespace.

@@ -1,0 +1,114 @@
+"""`RedisStore`: the `Store` on a Redis server that every replica of a deployment names, through
+redis-py's asyncio client; and `open_store`, which opens the config's store (or none)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncGenerator
+from contextlib import asynccontextmanager
+from typing import Final
+
+import anyio
+from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import RedisError
+
+from micro_mcp.config.state import StateSpec
+from micro_mcp.errors import ConfigError, StateUnavailable
+
+logger = logging.getLogger(__name__)
+
+CLOSE_TIMEOUT: Final = 2.0
+"""Seconds to close the store's connections at shutdown."""
+
+
+class RedisStore:
+    """A `Store` on Redis: every key under one prefix, lifetimes as Redis expiries (`PX`)."""
+
+    __slots__ = ("_prefix", "_redis", "shown")
+
+    def __init__(self, redis: Redis, prefix: str, shown: str) -> None:
+        self._redis = redis
+        self._prefix = prefix
+        self.shown = shown
+        """The server's URL without its password, for messages."""
+
+    async def get(self, key: str) -> bytes | None:
+        """The value under `key`, or None when there is none (or it expired)."""
+        async with self._mapped():
+            value = await self._redis.get(self._prefix + key)
+        return value.encode() if isinstance(value, str) else value  # bytes: no decode_responses
+
+    async def put(self, key: str, value: bytes, ttl: float | None) -> None:
+        """Set `key` to `value` for `ttl` seconds (None: until it is overwritten)."""
+        async with self._mapped():
+            await self._redis.set(self._prefix + key, value, px=_ms(ttl))
+
+    async def add(self, key: str, value: bytes, ttl: float | None) -> bool:
+        """Set `key` only if it holds nothing; False (and nothing changed) if it did."""
+        async with self._mapped():
+            done = await self._redis.set(self._prefix + key, value, px=_ms(ttl), nx=True)
+        return bool(done)
+
+    async def ping(self) -> None:
+        """Check that the server answers.
+
+        Raises:
+            StateUnavailable: it does not.
+        """
+        async with self._mapped():
+            await self._redis.ping()  # pyright: ignore[reportUnknownMemberType]
+
+    @asynccontextmanager
+    async def _mapped(self) -> AsyncGenerator[None]:
+        """redis-py's errors become `StateUnavailable`, which a client gets as a clear error."""
+        try:
+            yield
+        except RedisError as exc:
+            logger.warning("state store %s failing: %s: %s", self.shown, type(exc).__name__, exc)
+            raise StateUnavailable(
+                "The gateway's shared state store cannot be reached; try again shortly"
+            ) from exc
+
+
+@asynccontextmanager
+async def open_store(spec: StateSpec) -> AsyncGenerator[RedisStore | None]:
+    """The config's shared store, its connections closed when the block ends; None when the
+    config names none (each replica then keeps its state alone, in memory).
+
+    Raises:
+        ConfigError: the store cannot be reached at start (a replica that cannot share its
+            state must not serve as if it did).
+    """
+    if spec.redis is None:
+        yield None
+        return
+    shown = spec.shown()
+    # One retry without waiting: after a restart of Redis the pooled connection is dead, the
+    # retry reconnects; a server that is down fails the call at once, not after a backoff.
+    redis = Redis.from_url(  # pyright: ignore[reportUnknownMemberType]
+        spec.redis,
+        socket_timeout=spec.timeout,
+        socket_connect_timeout=spec.timeout,
+        retry=Retry(NoBackoff(), 1),
+    )
+    try:
+        store = RedisStore(redis, spec.key_prefix, shown)
+        try:
+            await store.ping()
+        except StateUnavailable as exc:
+            raise ConfigError(
+                f"state.redis: {shown} cannot be reached: {exc.__cause__}; the gateway does not "
+                "start without the state it shares with its replicas"
+            ) from exc
+        logger.info("sharing state with other replicas through %s", shown)
+        yield store
+    finally:
+        with anyio.move_on_after(CLOSE_TIMEOUT, shield=True):
+            await redis.aclose()
+
+
+def _ms(ttl: float | None) -> int | None:
+    """A lifetime in whole milliseconds for `PX` (at least 1: 0 is an error to Redis)."""
+    return None if ttl is None else max(1, int(ttl * 1000))
