@@ -134,3 +134,26 @@ async def test_the_readmes_command_line_client_commands_work_as_written(tmp_path
     assert "fs.listDir" in output and "vector.addDocument" in output  # the tools table
     assert '"mcpServers"' in output  # the manifest, read through fs
     assert output.rstrip().endswith("[]")  # the example services have no prompts
+
+
+async def test_the_quickstart_profile_and_override_commands_work_as_written(
+    tmp_path: Path,
+) -> None:
+    root = clone_like(tmp_path)
+    heading = "## 10. Profiles, overrides and the cache of reads"
+    output = await bash(block(QUICKSTART, heading), root)
+    listed, _, whole = output.partition("buy milk")
+    assert "3 tools" in listed and "notes.readNote" in listed and "http." not in listed
+    assert "notes.glob" not in output and "maxBytes" not in listed
+    assert "4 tools" in whole and "http.fetchText" in whole
+    setup = 'gateway="--discovery profiles.discovery.json --config profiles.config.json"\n'
+    for command, says in zip(
+        block(QUICKSTART, heading, nth=1).strip().splitlines(),
+        ["Unknown tool: http.fetchText", "argument 'maxBytes' is set by the gateway"],
+        strict=True,
+    ):
+        done = await anyio.run_process(
+            ["bash", "-c", setup + command], cwd=root, env=user_env(), check=False
+        )
+        assert done.returncode == 1
+        assert says in done.stderr.decode()

@@ -224,6 +224,30 @@ def test_status_table_shows_each_service_and_its_error_share() -> None:
     assert "failed" in text and "command not found: 'vec'" in text
 
 
+def test_status_lists_profiles_and_the_cache_only_when_there_are_some() -> None:
+    assert status_cli.render_profiles({"services": []}) is None
+    document = {
+        "profiles": [
+            {
+                "name": "files",
+                "description": "the notes",
+                "endpoint": "/mcp/p/files",
+                "catalog": {"tools": 3, "prompts": 1, "resources": 2, "resourceTemplates": 1},
+            }
+        ],
+        "cache": {"entries": 4, "bytes": 900, "hits": 3, "misses": 1},
+    }
+    table = status_cli.render_profiles(document)
+    assert table is not None
+    console = Console(width=200, record=True, file=io.StringIO())
+    console.print(table)
+    text = console.export_text()
+    row = next(line for line in text.splitlines() if "/mcp/p/files" in line)
+    for cell in ("files", " 3 ", " 1 ", "the notes"):
+        assert cell in row
+    assert "4 entries, 900 bytes, 3 hits, 1 misses (75% hits)" in text
+
+
 def test_durations_read_like_a_person_would_say_them() -> None:
     assert status_cli.duration(None) == "-"
     assert status_cli.duration(9.7) == "9s"

@@ -92,6 +92,11 @@ def _parser() -> argparse.ArgumentParser:
     gateway.add_argument(
         "--metrics-port", type=int, help="with stdio: serve /metrics and /admin on 127.0.0.1"
     )
+    gateway.add_argument(
+        "--profile",
+        metavar="NAME",
+        help="with stdio: serve only this profile of the config (over HTTP: /mcp/p/NAME)",
+    )
     status.add_parser(commands)
     client.add_parsers(commands)
     config_files.add_parser(commands)
@@ -166,6 +171,7 @@ def main(argv: list[str] | None = None) -> int:
                 manifest_path=Path(args.discovery) if args.discovery else None,
                 config_path=Path(args.config) if args.config else None,
                 metrics_port=args.metrics_port,
+                profile=args.profile,
                 pins_path=Path(args.pins) if args.pins else None,
             )
         )

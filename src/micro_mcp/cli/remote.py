@@ -47,6 +47,8 @@ class Target:
     discovery: Path | None = None
     config: Path | None = None
     token: str | None = None
+    profile: str | None = None
+    """With `discovery`: the profile the started gateway serves (`--profile`)."""
 
     def describe(self) -> str:
         """The gateway as the user named it, for messages."""
@@ -79,16 +81,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--token", help=f"the caller's token (default: ${TOKEN_ENV}, unset: no token)"
     )
+    parser.add_argument(
+        "--profile",
+        metavar="NAME",
+        help="a profile of the gateway: its endpoint /mcp/p/NAME, or with --discovery the "
+        "gateway's --profile",
+    )
     parser.add_argument("--json", action="store_true", help="print the raw JSON result")
 
 
 def target(args: argparse.Namespace) -> Target:
     """The gateway the parsed arguments name."""
     token = args.token or os.environ.get(TOKEN_ENV) or None
+    profile: str | None = getattr(args, "profile", None)
     if args.discovery is not None:
         config = Path(args.config) if args.config else None
-        return Target(discovery=Path(args.discovery), config=config, token=token)
-    return Target(url=endpoint(args.url or DEFAULT_URL), token=token)
+        return Target(discovery=Path(args.discovery), config=config, token=token, profile=profile)
+    url = endpoint(args.url or DEFAULT_URL)
+    if profile is not None:
+        url = f"{url.rstrip('/')}/p/{profile}"
+    return Target(url=url, token=token)
 
 
 def endpoint(url: str) -> str:
@@ -137,6 +149,8 @@ async def _client(target: Target, log: TextIO) -> AsyncGenerator[Client]:
     argv = ["-m", "micro_mcp", "gateway", "--discovery", str(target.discovery)]
     if target.config is not None:
         argv += ["--config", str(target.config)]
+    if target.profile is not None:
+        argv += ["--profile", target.profile]
     env = {key: value for key, value in os.environ.items() if key != TOKEN_ENV}
     if target.token:
         env[TOKEN_ENV] = target.token

@@ -66,6 +66,9 @@ def run(args: argparse.Namespace) -> int:
                 if args.watch:
                     console.clear()
                 console.print(render(status))
+                profiles = render_profiles(status)
+                if profiles is not None:
+                    console.print(profiles)
             if not args.watch:
                 return 0
             time.sleep(args.watch)
@@ -142,6 +145,39 @@ def render(status: dict[str, Any]) -> Table:
         if service.get("error"):
             table.add_row("", Text(str(service["error"]), style="red"))
     return table
+
+
+def render_profiles(status: dict[str, Any]) -> Table | None:
+    """The profiles (virtual servers) as a table, and the cache of reads; None without them."""
+    profiles: list[dict[str, Any]] = status.get("profiles") or []
+    cache: dict[str, Any] | None = status.get("cache")
+    if not profiles and not cache:
+        return None
+    caption = "profiles"
+    if cache is not None:
+        hits, misses = int(cache.get("hits", 0)), int(cache.get("misses", 0))
+        rate = f"{100 * hits / (hits + misses):.0f}%" if hits + misses else "-"
+        caption += (
+            f"; cache: {cache.get('entries', 0)} entries, {cache.get('bytes', 0)} bytes, "
+            f"{hits} hits, {misses} misses ({rate} hits)"
+        )
+    table = Table(title=caption, title_justify="left")
+    for header in ("profile", "endpoint", "tools", "prompts", "resources", "description"):
+        table.add_column(header, justify="right" if header in KIND_HEADERS else "left")
+    for profile in profiles:
+        counts = profile.get("catalog", {})
+        table.add_row(
+            str(profile.get("name", "?")),
+            str(profile.get("endpoint", "")),
+            str(counts.get("tools", 0)),
+            str(counts.get("prompts", 0)),
+            str(counts.get("resources", 0) + counts.get("resourceTemplates", 0)),
+            str(profile.get("description", "")),
+        )
+    return table
+
+
+KIND_HEADERS: Final = frozenset({"tools", "prompts", "resources"})
 
 
 def resource_count(counts: dict[str, Any]) -> int:

@@ -19,6 +19,7 @@ from micro_mcp.config.consent import ConsentSpec
 from micro_mcp.config.discovery import DiscoverySpec
 from micro_mcp.config.oauth import OAuthSpec
 from micro_mcp.config.pinning import Mode, PinningSpec
+from micro_mcp.config.profiles import CacheSpec, ProfileSpec, ToolOverride, check_profile_names
 from micro_mcp.config.rate_limits import RateLimitsSpec
 from micro_mcp.config.rules import RuleSpec, unique_ids
 from micro_mcp.config.state import StateSpec
@@ -124,6 +125,11 @@ class ServiceSpec(_Frozen):
     for a service reached by URL that speaks 2026-07-28 (such a service can ask a
     handshake-era client for input only over a handshake-era session of its own, and an HTTP
     session costs little), else `shared`."""
+    tags: tuple[str, ...] = ()
+    """Labels that `profiles` select services by (`tags: [files, read]`)."""
+    tools: dict[str, ToolOverride] = Field(default_factory=dict)
+    """Overrides by the service's own tool name: a new name, title, description or
+    annotations, arguments the gateway fills in (`fixed`), or the tool hidden (`hide`)."""
 
     @model_validator(mode="after")
     def _one_transport(self) -> ServiceSpec:
@@ -223,6 +229,22 @@ class PrincipalSpec(StaticToken):
     """What this principal may list and use."""
     groups: tuple[str, ...] = ()
     """Groups the caller belongs to, for `rules` that name groups."""
+    profile: str | None = None
+    """The one profile the caller is held to (see `profiles`)."""
+    profiles: tuple[str, ...] = ()
+    """Profiles the caller is held to: it sees the first on `/mcp` (and on stdio without
+    `--profile`), and may use only these at `/mcp/p/NAME`. Empty: the whole catalog on `/mcp`,
+    any profile at its own endpoint."""
+
+    @model_validator(mode="after")
+    def _one_way_to_assign(self) -> PrincipalSpec:
+        if self.profile is not None and self.profiles:
+            raise ValueError("give 'profile' or 'profiles', not both")
+        return self
+
+    def assigned(self) -> tuple[str, ...]:
+        """The profiles the caller is held to, the default first."""
+        return (self.profile,) if self.profile is not None else self.profiles
 
 
 class AuditSpec(_Frozen):
@@ -333,6 +355,8 @@ class GatewayConfig(StaticToken):
 
     policy: PolicySpec = PolicySpec()
     """The default principal's policy."""
+    profile: str | None = None
+    """The profile the default principal (and, without tokens, every caller) is held to."""
     principals: dict[str, PrincipalSpec] = Field(default_factory=dict)
     """Further callers by name, each with its own token and policy."""
     rules: tuple[RuleSpec, ...] = ()
@@ -367,6 +391,21 @@ class GatewayConfig(StaticToken):
     """Where replicas of one deployment share their state (Redis); each alone when unset."""
     reload_interval: float = Field(default=1.0, ge=0, alias="reloadInterval")
     """Seconds between checks of the manifest file for edits; 0 reloads only on SIGHUP."""
+    profiles: dict[str, ProfileSpec] = Field(default_factory=dict)
+    """Named subsets of the catalog, each served at `/mcp/p/NAME` (stdio: `--profile NAME`)."""
+    cache: CacheSpec | None = None
+    """Keep `resources/read` results services mark cacheable; off unless given."""
+
+    @model_validator(mode="after")
+    def _known_profiles(self) -> GatewayConfig:
+        check_profile_names(self.profiles)
+        assigned = [("profile", self.profile)] if self.profile is not None else []
+        for name, spec in self.principals.items():
+            assigned += [(f"principals.{name}.profiles", p) for p in spec.assigned()]
+        for where, profile in assigned:
+            if profile not in self.profiles:
+                raise ValueError(f"{where}: no profile {profile!r} under 'profiles'")
+        return self
 
     @field_validator("separator")
     @classmethod

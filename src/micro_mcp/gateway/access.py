@@ -43,6 +43,8 @@ RESTART_ONLY = (
     "page_size",
     "state",
     "discovery",
+    "profiles",
+    "cache",
 )
 """Config sections the running server is built from: a change waits for a restart."""
 

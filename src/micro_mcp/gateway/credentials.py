@@ -31,9 +31,12 @@ def build_authenticator(
     """
     principals: dict[str, tuple[bytes, Principal]] = {}
     owners: dict[bytes, str] = {}
-    for name, spec, policy, groups in [
-        ("default", config, config.policy, frozenset[str]()),
-        *((n, p, p.policy, frozenset(p.groups)) for n, p in config.principals.items()),
+    for name, spec, policy, groups, profiles in [
+        ("default", config, config.policy, frozenset[str](), _default_profiles(config)),
+        *(
+            (n, p, p.policy, frozenset(p.groups), p.assigned())
+            for n, p in config.principals.items()
+        ),
     ]:
         digest = _token_digest(name, spec, environ)
         if digest is None:
@@ -41,9 +44,10 @@ def build_authenticator(
         if digest in owners:
             raise ConfigError(f"principals {owners[digest]!r} and {name!r} share a token")
         owners[digest] = name
-        principals[name] = (digest, Principal(name, _policy(policy), groups=groups))
+        principals[name] = (digest, Principal(name, _policy(policy, profiles), groups=groups))
     configured = principals or config.oauth is not None
-    open_principal = None if configured else Principal(ANONYMOUS, _policy(config.policy))
+    open_policy = _policy(config.policy, _default_profiles(config))
+    open_principal = None if configured else Principal(ANONYMOUS, open_policy)
     return Authenticator(principals, open_principal)
 
 
@@ -76,8 +80,10 @@ def build_claim_map(config: GatewayConfig) -> ClaimMap | None:
     oauth = config.oauth
     if oauth is None:
         return None
-    policies = {name: _policy(spec.policy) for name, spec in config.principals.items()}
-    policies["default"] = _policy(config.policy)
+    policies = {
+        name: _policy(spec.policy, spec.assigned()) for name, spec in config.principals.items()
+    }
+    policies["default"] = _policy(config.policy, _default_profiles(config))
     grants: list[Grant] = []
     for grant in oauth.principals:
         policy = policies[grant.principal]
@@ -96,8 +102,12 @@ def build_claim_map(config: GatewayConfig) -> ClaimMap | None:
     )
 
 
-def _policy(spec: PolicySpec) -> Policy:
-    return Policy(allow=spec.allow, deny=spec.deny)
+def _policy(spec: PolicySpec, profiles: tuple[str, ...] = ()) -> Policy:
+    return Policy(allow=spec.allow, deny=spec.deny, profiles=profiles)
+
+
+def _default_profiles(config: GatewayConfig) -> tuple[str, ...]:
+    return (config.profile,) if config.profile is not None else ()
 
 
 def _token_digest(name: str, spec: StaticToken, environ: Mapping[str, str]) -> bytes | None:

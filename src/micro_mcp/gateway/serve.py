@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import signal
@@ -68,6 +69,7 @@ async def serve(
     config_path: Path | None = None,
     metrics_port: int | None = None,
     telemetry: Recorder | None = None,
+    profile: str | None = None,
     pins: PinStore | None = None,
     pins_path: Path | None = None,
 ) -> None:
@@ -77,12 +79,19 @@ async def serve(
 
     Raises:
         ConfigError: the transport is unknown, HTTP on a non-loopback address without tokens,
-            a rule's condition does not compile, the shared state store (`state.redis`)
-            cannot be reached, or `state.sealingKeyEnv` names no usable key.
+            a rule's condition does not compile, `profile` (stdio only) is not configured,
+            the shared state store (`state.redis`) cannot be reached, or
+            `state.sealingKeyEnv` names no usable key.
         PinStoreError: the pin store is unreadable or a record in it fails its checks.
     """
     if transport not in ("stdio", "http"):
         raise ConfigError(f"unknown transport {transport!r}; use stdio or http")
+    if profile is not None and (transport != "stdio" or profile not in config.profiles):
+        raise ConfigError(
+            f"--profile {profile}: no such profile under 'profiles' in the config"
+            if transport == "stdio"
+            else "--profile is for stdio; over HTTP a profile is served at /mcp/p/NAME"
+        )
     authority = build_authority(config, environ)
     rules = compile_rules(config.rules)  # before anything starts: a bad rule stops it here
     sealing_key = config.state.sealing_key(environ)
@@ -132,7 +141,8 @@ async def serve(
             scrape = metrics_port if metrics_port is not None else config.telemetry.metrics_port
             stdio_scrape = scrape if listener is None else None  # HTTP serves /metrics itself
             console = Console(dispatcher)
-            await tg.start(admin.observe, mesh, recorder, transport, stdio_scrape, console)
+            observe = functools.partial(admin.observe, cache=dispatcher.cache)
+            await tg.start(observe, mesh, recorder, transport, stdio_scrape, console)
             access = Access(
                 config,
                 authority,
@@ -157,7 +167,14 @@ async def serve(
             else:
                 token = environ.get(TOKEN_ENV)
                 principal, refusal = await _stdio_principal(authority, token)
-                await serve_stdio(dispatcher, principal, config.max_message_bytes, stop, refusal)
+                profiles = dispatcher.profiles
+                if principal is not None and profiles and not profiles.admits(principal, profile):
+                    refusal = f"--profile {profile} is not assigned to principal {principal.name!r}"
+                    logger.error("%s: every request will be refused", refusal)
+                    principal = None
+                await serve_stdio(
+                    dispatcher, principal, config.max_message_bytes, stop, refusal, profile=profile
+                )
                 if not mesh.started.is_set():
                     logger.warning(
                         "stdin closed before the gateway was ready (services were still "

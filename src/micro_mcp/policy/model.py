@@ -13,6 +13,8 @@ class Policy:
 
     allow: tuple[str, ...] = ("*",)
     deny: tuple[str, ...] = ()
+    profiles: tuple[str, ...] = ()
+    """Profiles the caller is held to, its default first; empty: none (the whole catalog)."""
     _allow: re.Pattern[str] = field(init=False, repr=False, compare=False)
     _deny: re.Pattern[str] | None = field(init=False, repr=False, compare=False)
 

@@ -15,11 +15,14 @@ from typing import Any, Final
 
 import orjson
 
+from micro_mcp.config.profiles import ToolOverride
 from micro_mcp.errors import Held
 from micro_mcp.policy.model import Policy
 from micro_mcp.policy.rules import Kind, RuleView
 from micro_mcp.protocol import names, uris
 from micro_mcp.protocol.names import Namer
+from micro_mcp.registry import overrides as overriding
+from micro_mcp.registry.profiles import Profile
 
 logger = logging.getLogger(__name__)
 
@@ -98,7 +101,14 @@ class Catalog:
         self._tools: dict[str, Route] = {}
         self._tool_items: dict[str, dict[str, Any]] = {}
         self._prompts: dict[str, Route] = {}
-        self._filtered: dict[tuple[str, Policy, RuleView | None], list[dict[str, Any]]] = {}
+        self._filtered: dict[
+            tuple[str, Policy, RuleView | None, Profile | None], list[dict[str, Any]]
+        ] = {}
+        self.fixed: dict[str, dict[str, Any]] = {}
+        """Exposed tool name -> the arguments the gateway fills in (overrides' `fixed`)."""
+        self._withheld: set[str] = set()
+        """Own names of the unprefixed service's overridden tools: never reached by them."""
+        self._fixed_own: dict[tuple[str, str], dict[str, Any]] = {}
         self._fingerprints: dict[str, int] = {}
         self.refused: list[Refusal] = []
         """Names not exposed because they read as another service's or clash, in list order."""
@@ -112,10 +122,12 @@ class Catalog:
         namers: dict[str, Namer],
         services: dict[str, ServiceCatalog],
         held: Mapping[str, Sequence[tuple[str, str]]] | None = None,
+        overrides: Mapping[str, Mapping[str, ToolOverride]] | None = None,
     ) -> Catalog:
         """Merge the services' lists, in manifest order, into a new snapshot. `held` names,
         per namespace, the (tool or prompt name, why) pinning holds back: calls to them are
-        refused with `Held`. A name that reads as another service's is refused (`refused`)."""
+        refused with `Held`. A name that reads as another service's is refused (`refused`).
+        `overrides` (namespace -> own tool name -> override) change how tools are shown."""
         catalog = cls(generation, namers)
         for namespace, entries in (held or {}).items():
             if (namer := namers.get(namespace)) is not None:
@@ -126,19 +138,43 @@ class Catalog:
         for kind in KINDS:
             key = _KEY[kind]
             listed = [
-                (namer, item, item[key])
+                (namer, item, item[key], item[key])
                 for namespace, namer in namers.items()
                 if (service := services.get(namespace)) is not None
                 for item in service.items(kind)
-                if isinstance(item.get(key), str) and catalog._owned(kind, namer, item[key])
+                if isinstance(item.get(key), str)
             ]
+            if kind == "tools" and overrides:
+                listed = catalog._override(listed, overrides)
+            listed = [entry for entry in listed if catalog._owned(kind, entry[0], entry[3])]
             if key == "name":
-                exposed = names.expose([(namer, original) for namer, _, original in listed])
+                exposed = names.expose([(namer, shown) for namer, _, _, shown in listed])
             else:
-                exposed = [namer.uri(original) for namer, _, original in listed]
-            for (namer, item, original), name in zip(listed, exposed, strict=True):
+                exposed = [namer.uri(original) for namer, _, original, _ in listed]
+            for (namer, item, original, _), name in zip(listed, exposed, strict=True):
                 catalog._add(kind, namer, item, original, name)
         return catalog
+
+    def _override(
+        self,
+        listed: list[tuple[Namer, dict[str, Any], str, str]],
+        overrides: Mapping[str, Mapping[str, ToolOverride]],
+    ) -> list[tuple[Namer, dict[str, Any], str, str]]:
+        """The tools as their overrides show them: (namer, shown item, own name, shown name)."""
+        result: list[tuple[Namer, dict[str, Any], str, str]] = []
+        for namer, item, original, _ in listed:
+            override = overrides.get(namer.namespace, {}).get(original)
+            if override is None:
+                result.append((namer, item, original, original))
+                continue
+            if not namer.prefixed:
+                self._withheld.add(original)
+            tool = overriding.shown(item, override)
+            if override.fixed:
+                self._fixed_own[namer.namespace, original] = override.fixed
+            if tool is not None:
+                result.append((namer, tool, original, override.name or original))
+        return result
 
     def _owned(self, kind: str, namer: Namer, original: str) -> bool:
         uri = _KEY[kind] != "name"
@@ -168,6 +204,9 @@ class Catalog:
         renamed[_KEY[kind]] = exposed
         if kind == "tools":
             self._tool_items[exposed] = renamed
+            fixed = self._fixed_own.get((namer.namespace, original)) if self._fixed_own else None
+            if fixed:
+                self.fixed[exposed] = fixed
         view = self._views[kind]
         view.items.append(renamed)
         view.subjects.append(subject)
@@ -191,15 +230,22 @@ class Catalog:
         return found
 
     def visible(
-        self, kind: str, principal: str, policy: Policy, rules: RuleView | None = None
+        self,
+        kind: str,
+        principal: str,
+        policy: Policy,
+        rules: RuleView | None = None,
+        profile: Profile | None = None,
     ) -> list[dict[str, Any]]:
-        """The items of `kind` that `policy` allows and, when given, the `rules` list; computed
-        once per snapshot, principal and rule view."""
-        key = (kind + "\0" + principal, policy, rules)
+        """The items of `kind` that `policy` allows and, when given, the `rules` list and the
+        `profile` holds; computed once per snapshot, principal, rule view and profile."""
+        key = (kind + "\0" + principal, policy, rules, profile)
         found = self._filtered.get(key)
         if found is None:
             view = self._views[kind]
             pairs = zip(view.items, view.subjects, strict=True)
+            if profile is not None:
+                pairs = [(item, s) for item, s in pairs if profile.holds(s)]
             if rules is None:
                 found = [item for item, s in pairs if policy.allows(s)]
             else:
@@ -211,12 +257,16 @@ class Catalog:
         return found
 
     def tool(self, exposed: str) -> Route | None:
-        """The route of an exposed tool name, else to the service mounted without prefix.
+        """The route of an exposed tool name, else to the service mounted without prefix
+        (unless an override renamed, hid or fixed arguments of its tool of that name).
 
         Raises:
             Held: pinning holds the tool back until an operator approves it.
         """
-        return self._tools.get(exposed) or self._unlisted(exposed)
+        route = self._tools.get(exposed)
+        if route is not None:
+            return route
+        return None if exposed in self._withheld else self._unlisted(exposed)
 
     def tool_item(self, exposed: str) -> dict[str, Any] | None:
         """The tool as listed (exposed name), for its input schema."""

@@ -38,6 +38,13 @@ written (with `closed`, their calls were refused; with `open`, they went on unau
 POLICY_DENIALS: Final = "micro_mcp_policy_denials"
 """Counter `micro_mcp_policy_denials_total{principal,service,tool}`: refused by policy or
 for want of a token (principal `anonymous?`)."""
+CACHE_LOOKUPS: Final = "micro_mcp_cache_lookups"
+"""Counter `micro_mcp_cache_lookups_total{service,result}`: reads looked up in the gateway's
+cache, `result` `hit` or `miss`."""
+CACHE_ENTRIES: Final = "micro_mcp_cache_entries"
+"""Gauge: results the gateway's cache holds now."""
+CACHE_BYTES: Final = "micro_mcp_cache_bytes"
+"""Gauge: bytes of results the gateway's cache holds now."""
 SERVICE_STATE: Final = "micro_mcp_service_state"
 """Gauge `{service,state}`: 1 for the state the service is in, 0 for the others."""
 SERVICE_RESTARTS: Final = "micro_mcp_service_restarts"
@@ -71,6 +78,7 @@ CODE: Final = "code"
 PRINCIPAL: Final = "principal"
 RULE: Final = "rule"
 FAILURE_MODE: Final = "failure_mode"
+RESULT: Final = "result"
 
 NO_SERVICE: Final = ""
 """The `service` label of requests no service answers (lists, `initialize`)."""
@@ -188,6 +196,12 @@ class Metrics:
             (FAILURE_MODE,),
             registry=self.registry,
         )
+        self._cache = Counter(
+            CACHE_LOOKUPS,
+            "Reads looked up in the gateway's cache.",
+            (SERVICE, RESULT),
+            registry=self.registry,
+        )
         ProcessCollector(registry=self.registry)
         self._status: Callable[[], GatewayStatus] | None = None
         self.registry.register(_StatusCollector(self))
@@ -253,6 +267,10 @@ class Metrics:
     def audit_failure(self, failure_mode: str) -> None:
         """Count one audit record that could not be written."""
         self._audit_failures.labels(failure_mode).inc()
+
+    def cache_lookup(self, service: str, hit: bool) -> None:
+        """Count one read looked up in the gateway's cache (`service`: its namespace)."""
+        self._cache.labels(service, "hit" if hit else "miss").inc()
 
     # --- rates ------------------------------------------------------------------------------
 
@@ -326,6 +344,13 @@ class Metrics:
         yield from (state, restarts, uptime, in_flight, queued, slots, circuit, items)
         yield from (held, refused)
         yield GaugeMetricFamily(CLIENTS, "Clients connected now.", value=status.clients)
+        if status.cache is not None:
+            yield GaugeMetricFamily(
+                CACHE_ENTRIES, "Results the cache holds.", value=status.cache["entries"]
+            )
+            yield GaugeMetricFamily(
+                CACHE_BYTES, "Bytes the cache holds.", value=status.cache["bytes"]
+            )
         yield GaugeMetricFamily(
             START_TIME, "Unix time the gateway started.", value=status.started_at
         )

@@ -53,6 +53,18 @@ class ServiceStatus:
 
 
 @dataclass(frozen=True, slots=True)
+class ProfileStatus:
+    """One profile (virtual server) and what it holds now."""
+
+    name: str
+    description: str
+    endpoint: str
+    """Its HTTP path (`/mcp/p/NAME`)."""
+    catalog: dict[str, int]
+    """Items per kind the profile holds (before any principal's policy)."""
+
+
+@dataclass(frozen=True, slots=True)
 class GatewayStatus:
     """The gateway and all its services now."""
 
@@ -66,6 +78,10 @@ class GatewayStatus:
     catalog: dict[str, int]
     """Items per kind in the merged catalog (before any policy)."""
     services: tuple[ServiceStatus, ...]
+    profiles: tuple[ProfileStatus, ...] = ()
+    """The config's profiles, each with the tools it holds (before any principal's policy)."""
+    cache: dict[str, int] | None = None
+    """The cache of reads (`entries`, `bytes`, `hits`, `misses`); None when it is off."""
 
     def to_json(self) -> dict[str, Any]:
         """The snapshot as JSON-ready data (`/admin/status`)."""

@@ -76,6 +76,8 @@ class ClientSession:
     listens: dict[RequestId, Listen] = field(default_factory=dict[RequestId, Listen])
     subscriptions: set[str] = field(default_factory=set[str])
     """Handshake era: exposed URIs subscribed with `resources/subscribe`."""
+    profile: str | None = None
+    """The profile the client connected through (`/mcp/p/NAME`, `--profile`); None: `/mcp`."""
 
     awaiting: Peer = field(default_factory=Peer)
     """Requests the gateway sent the client (relayed from services), by the gateway's id."""

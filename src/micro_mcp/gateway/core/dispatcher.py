@@ -31,10 +31,12 @@ from micro_mcp.errors import (
 from micro_mcp.gateway.clients.client import LOG_LEVELS, ClientSession, Listen
 from micro_mcp.gateway.core import relay, tasks
 from micro_mcp.gateway.core.authorization import authorize
+from micro_mcp.gateway.core.cache import ReadCache
 from micro_mcp.gateway.core.consent import SEALING_KEY, Consent, StoreGrants
 from micro_mcp.gateway.core.consent_seal import KEY_BYTES
 from micro_mcp.gateway.core.eras import dress_result, settle_era
 from micro_mcp.gateway.core.exchange import Exchange
+from micro_mcp.gateway.core.profiles import Profiles
 from micro_mcp.gateway.core.rate_limits import RateLimits
 from micro_mcp.gateway.core.tasks import TaskOwner, TaskOwners
 from micro_mcp.gateway.core.trail import Trail
@@ -44,7 +46,9 @@ from micro_mcp.policy.rules import Kind, RuleSet, compile_rules
 from micro_mcp.protocol import jsonrpc, versions
 from micro_mcp.protocol.eras import CAPABILITIES, GATEWAY_INFO, HANDSHAKE_ONLY, LIST_METHODS
 from micro_mcp.protocol.jsonrpc import Message, next_id
+from micro_mcp.protocol.uris import normalize
 from micro_mcp.protocol.versions import Era
+from micro_mcp.registry import overrides
 from micro_mcp.registry.catalog import Catalog, Route
 from micro_mcp.registry.paging import decode_cursor, encode_cursor
 from micro_mcp.state.store import Store, shared_secret
@@ -107,6 +111,16 @@ class Dispatcher:
         spec = mesh.config.discovery
         self.discovery: Discovery | None = _discovery(spec) if spec.enabled else None
         """The meta-tools (`discovery`); None when off (then listing and calls pay nothing)."""
+        config = mesh.config
+        self.profiles = Profiles(config.profiles, mesh) if config.profiles else None
+        """The config's profiles; None when it has none (then nothing is scoped)."""
+        if self.profiles is not None:
+            mesh.notifier.scope = self.profiles.may_see
+        self.cache: ReadCache | None = None
+        """Cacheable `resources/read` results; None unless the config has a `cache` section."""
+        if config.cache is not None:
+            self.cache = ReadCache(config.cache, on_lookup=self.telemetry.metrics.cache_lookup)
+            mesh.notifier.watchers.append(self._forget)
 
     async def share(self, store: Store | None, key: bytes | None = None) -> None:
         """Keep in `store` what the replicas of a deployment must agree on, so a 2026-07-28
@@ -283,11 +297,12 @@ class Dispatcher:
         return result
 
     def _visible(self, ex: Exchange, catalog: Catalog, kind: str) -> list[dict[str, Any]]:
-        """The items of `kind` the client's principal may list (policy and rules)."""
+        """The items of `kind` the client may list (its profile, policy and rules)."""
         principal = ex.client.principal
         assert principal is not None
         view = self.rules.view(principal) if self.rules is not None else None
-        return catalog.visible(kind, principal.name, principal.policy, view)
+        profile = self.profiles.of(ex.client) if self.profiles is not None else None
+        return catalog.visible(kind, principal.name, principal.policy, view, profile)
 
     # --- routed calls -----------------------------------------------------------------------
 
@@ -302,12 +317,17 @@ class Dispatcher:
                 return self.discovery.answer(name, ex.params.get("arguments"), catalog, visible)
             ex.params = self.discovery.forwarded(ex.params)  # the call it stands for, routed
             name = ex.params["name"]
-        route = self._authorize(
-            ex,
-            self.mesh.catalog.tool(name),
-            f"Unknown tool: {name}",
-            args=ex.params.get("arguments"),
-        )
+        catalog = self.mesh.catalog
+        found = catalog.tool(name)
+        refused: McpError | None = None
+        if catalog.fixed and found is not None and (fixed := catalog.fixed.get(name)):
+            try:  # before policy: rules and the audit see the arguments the service gets
+                ex.params = overrides.fill(ex.params, fixed)
+            except McpError as exc:
+                refused = exc
+        route = self._authorize(ex, found, f"Unknown tool: {name}", args=ex.params.get("arguments"))
+        if refused is not None:
+            raise refused
         if self.rate_limits is not None:
             await self.rate_limits.check(ex, route)
         needs_consent = ex.consent_rule is not None or self.consent.required(route)
@@ -376,6 +396,12 @@ class Dispatcher:
         )
         if self.rate_limits is not None:
             await self.rate_limits.check(ex, route)
+        principal = ex.client.principal
+        assert principal is not None
+        if self.cache is not None:
+            cached = self.cache.get(route.namespace, route.name, principal.name)
+            if cached is not None:
+                return cached
         service, result = await self._forward(ex, route, "uri", route.name)
         contents = jsonrpc.as_array(result.get("contents"))
         if contents is not None:
@@ -383,7 +409,18 @@ class Dispatcher:
             for item in jsonrpc.objects_in(contents):
                 if isinstance(item.get("uri"), str):
                     item["uri"] = namer.uri(item["uri"])
+        session = service.session
+        if self.cache is not None and session is not None and session.era is Era.MODERN:
+            self.cache.put(route.namespace, route.name, principal.name, result)
         return result
+
+    def _forget(self, namespace: str | None, uri: str | None) -> None:
+        """A service's resource (or all of its resources) changed: its reads are stale."""
+        assert self.cache is not None
+        if uri is not None:
+            with contextlib.suppress(McpError):  # a URI that escapes was never read through us
+                uri = normalize(uri)
+        self.cache.forget(namespace, uri)
 
     async def _complete(self, ex: Exchange) -> dict[str, Any]:
         ref = ex.params.get("ref")
@@ -496,6 +533,10 @@ class Dispatcher:
         invoked: bool = True,
         audit: bool = True,
     ) -> Route:
+        if self.profiles is not None and route is not None:
+            profile = self.profiles.of(ex.client)
+            if profile is not None and not profile.holds(route.subject):
+                route = None  # outside the client's profile: as if it did not exist
         if self.rules is None:  # the hot path without rules passes what it passed before them
             return authorize(self.trail, ex, route, unknown, audit=audit)
         return authorize(

@@ -36,13 +36,14 @@ def guarded(
     token_paths: Collection[str],
     max_body_bytes: int,
     refused: Refused | None = None,
+    token_prefixes: tuple[str, ...] = (),
 ) -> App:
     """`app` behind every guard; the list is outermost first, which is the order they check.
     `refused` is told of each request the token guard turns away (the audit trail)."""
     guards: list[Callable[[App], App]] = [
         lambda inner: HostGuard(inner, hosts),
         lambda inner: OriginGuard(inner, origins),
-        lambda inner: TokenGuard(inner, authority, token_paths, refused),
+        lambda inner: TokenGuard(inner, authority, token_paths, refused, token_prefixes),
         lambda inner: BodyLimit(inner, max_body_bytes),
     ]
     for guard in reversed(guards):
@@ -125,14 +126,18 @@ class TokenGuard:
         authority: Authority,
         paths: Collection[str],
         refused: Refused | None = None,
+        prefixes: tuple[str, ...] = (),
     ) -> None:
+        """`prefixes`: paths under these need the token too (a profile's `/mcp/p/NAME`)."""
         self.app = app
         self.authority = authority
         self.paths = frozenset(paths)
         self.refused = refused
+        self.prefixes = prefixes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (scope["path"].rstrip("/") or "/") not in self.paths:
+        path = scope["path"].rstrip("/") or "/"
+        if path not in self.paths and not (self.prefixes and path.startswith(self.prefixes)):
             await self.app(scope, receive, send)
             return
         where = self.authority.metadata_url

@@ -72,6 +72,8 @@ from micro_mcp.transport import sse
 logger = logging.getLogger(__name__)
 
 ENDPOINT: Final = "/mcp"
+PROFILE_PREFIX: Final = admin.PROFILE_PATH
+"""A profile is served at this prefix plus its name (`/mcp/p/NAME`), like `/mcp`."""
 MCP_PATHS: Final = frozenset({ENDPOINT, legacy_sse.STREAM_PATH, legacy_sse.MESSAGES_PATH})
 """The paths that speak MCP, which need a client's bearer token."""
 METADATA_HEADERS: Final = [*JSON_HEADERS, (b"cache-control", b"max-age=300")]
@@ -118,6 +120,7 @@ class HttpFront:
             transport="http",
             operator_token=token,
             loopback=loopback,
+            cache=dispatcher.cache,
             console=Console(dispatcher),
         )
         self.app: App = guards.guarded(
@@ -128,6 +131,7 @@ class HttpFront:
             token_paths=MCP_PATHS,
             max_body_bytes=spec.max_body_bytes,
             refused=dispatcher.trail.refusal,
+            token_prefixes=(PROFILE_PREFIX,) if dispatcher.profiles is not None else (),
         )
         """What the server runs: this front behind its guards."""
 
@@ -165,17 +169,24 @@ class HttpFront:
             return
         path = scope["path"].rstrip("/") or "/"
         method = scope["method"]
+        profile = None
+        if (
+            path.startswith(PROFILE_PREFIX)
+            and (profiles := self.dispatcher.profiles) is not None
+            and profiles.admits(guards.principal_of(scope), path[len(PROFILE_PREFIX) :])
+        ):
+            path, profile = ENDPOINT, path[len(PROFILE_PREFIX) :]
         if path == ENDPOINT:
             # HTTP excludes whitespace around a field value from the value (RFC 9110 5.5);
             # uvicorn's httptools parser keeps it, so `Mcp-Name:  x ` would not match `x`.
             headers = Headers(raw=[(k, v.strip(b" \t")) for k, v in scope["headers"]])
             principal = guards.principal_of(scope)
             if method == "POST":
-                await self._post(scope, receive, send, headers, principal)
+                await self._post(scope, receive, send, headers, principal, profile)
             elif method == "GET":
-                await self._get(scope, receive, send, headers, principal)
+                await self._get(scope, receive, send, headers, principal, profile)
             elif method == "DELETE":
-                await self._delete(send, headers, principal)
+                await self._delete(send, headers, principal, profile)
             else:
                 allow = [(b"allow", b"GET, POST, DELETE")]
                 await fail(send, 405, codes.INVALID_REQUEST, "Method not allowed", allow)
@@ -219,7 +230,13 @@ class HttpFront:
     # --- POST -------------------------------------------------------------------------------
 
     async def _post(
-        self, scope: Scope, receive: Receive, send: Send, headers: Headers, principal: Principal
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        headers: Headers,
+        principal: Principal,
+        profile: str | None = None,
     ) -> None:
         if not headers.get("content-type", "").lower().startswith("application/json"):
             await fail(send, 415, codes.INVALID_REQUEST, "Content-Type must be application/json")
@@ -239,7 +256,7 @@ class HttpFront:
             or headers.get("mcp-protocol-version") in versions.MODERN_VERSIONS
         )
         if "method" in message and modern:
-            await self._post_modern(scope, receive, send, headers, principal, message)
+            await self._post_modern(scope, receive, send, headers, principal, message, profile)
             return
         session_id = headers.get("mcp-session-id")
         if message.get("method") == "initialize" and session_id is None:
@@ -249,9 +266,10 @@ class HttpFront:
                 await refuse(send, created, limit, message.get("id"))
                 return
             session = created
+            session.client.profile = profile
             self.front.open(session.client)
         else:
-            found = await self._session(send, headers, principal)
+            found = await self._session(send, headers, principal, profile)
             if found is None:
                 return
             session = found
@@ -267,7 +285,7 @@ class HttpFront:
             await reply(send, 202, b"", [])
 
     async def _session(
-        self, send: Send, headers: Headers, principal: Principal
+        self, send: Send, headers: Headers, principal: Principal, profile: str | None = None
     ) -> HttpSession | None:
         """The request's session, or None after answering with the right error."""
         session_id = headers.get("mcp-session-id")
@@ -279,7 +297,7 @@ class HttpFront:
             await fail(send, 400, codes.INVALID_REQUEST, f"Unsupported protocol {version!r}")
             return None
         session = self.sessions.get(session_id, principal)
-        if session is None:
+        if session is None or session.client.profile != profile:  # a session has one endpoint
             await fail(send, 404, codes.INVALID_REQUEST, "Session not found")
             return None
         # This request's check of the token is the latest word on the caller: an OAuth
@@ -317,6 +335,7 @@ class HttpFront:
         headers: Headers,
         principal: Principal,
         message: Message,
+        profile: str | None = None,
     ) -> None:
         rejection = self._modern_rejection(headers, message)
         if rejection is not None:
@@ -332,7 +351,8 @@ class HttpFront:
         # The request runs in this task: the client hanging up cancels it (and the service's
         # call), and the reply, when nothing precedes it, is written without a stream.
         answer = ModernAnswer(send, message["id"], self.tasks)
-        with self.front.connected(ClientSession(answer.deliver, principal)) as client:
+        exchange = ClientSession(answer.deliver, principal, profile=profile)
+        with self.front.connected(exchange) as client:
             self._exchanges.add(client)
             try:
                 async with UntilDisconnect(scope, receive):
@@ -375,7 +395,13 @@ class HttpFront:
     # --- GET and DELETE ---------------------------------------------------------------------
 
     async def _get(
-        self, scope: Scope, receive: Receive, send: Send, headers: Headers, principal: Principal
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        headers: Headers,
+        principal: Principal,
+        profile: str | None = None,
     ) -> None:
         if sse.CONTENT_TYPE not in headers.get("accept", ""):
             await fail(send, 406, codes.INVALID_REQUEST, "GET needs Accept: text/event-stream")
@@ -383,7 +409,7 @@ class HttpFront:
         if "mcp-session-id" not in headers:
             await fail(send, 405, codes.INVALID_REQUEST, "No session: nothing to stream")
             return
-        session = await self._session(send, headers, principal)
+        session = await self._session(send, headers, principal, profile)
         if session is None:
             return
         stream, after = session.standalone, 0
@@ -405,8 +431,10 @@ class HttpFront:
             if stream is session.standalone:
                 session.listening = False
 
-    async def _delete(self, send: Send, headers: Headers, principal: Principal) -> None:
-        session = await self._session(send, headers, principal)
+    async def _delete(
+        self, send: Send, headers: Headers, principal: Principal, profile: str | None = None
+    ) -> None:
+        session = await self._session(send, headers, principal, profile)
         if session is None:
             return
         self.sessions.remove(session.id)

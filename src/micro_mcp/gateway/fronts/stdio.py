@@ -34,11 +34,16 @@ async def serve_stdio(
     refusal: str | None = None,
     read_fd: int = 0,
     write_fd: int = 1,
+    *,
+    profile: str | None = None,
 ) -> None:
     """Serve one client on the given descriptors until its input ends or `stop` is set;
-    `refusal` says why a client without a principal is refused."""
+    `refusal` says why a client without a principal is refused; with `profile`, the client
+    sees that profile (`--profile`)."""
     with FdStream(read_fd, write_fd) as stream:
-        client = ClientSession(line_outbox(stream.send), principal, refusal=refusal)
+        client = ClientSession(
+            line_outbox(stream.send), principal, refusal=refusal, profile=profile
+        )
         await serve_client(dispatcher, client, stream.receive, max_message_bytes, stop)
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import hmac
 import logging
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from importlib import resources
 from typing import Final
 from urllib.parse import parse_qsl
@@ -28,11 +28,14 @@ from anyio.abc import SocketStream, TaskStatus
 
 from micro_mcp import __version__
 from micro_mcp.errors import PinStoreError
+from micro_mcp.gateway.core.cache import ReadCache
 from micro_mcp.gateway.operator.console import Console
 from micro_mcp.gateway.services.mesh import Mesh, Service
+from micro_mcp.policy.model import Policy
+from micro_mcp.registry import profiles
 from micro_mcp.telemetry.metrics import SAMPLE_EVERY, Metrics
 from micro_mcp.telemetry.recorder import Recorder
-from micro_mcp.telemetry.status import KINDS, GatewayStatus, ServiceStatus
+from micro_mcp.telemetry.status import KINDS, GatewayStatus, ProfileStatus, ServiceStatus
 
 logger = logging.getLogger(__name__)
 
@@ -85,8 +88,10 @@ class Answer:
     headers: list[tuple[bytes, bytes]]
 
 
-def gateway_status(mesh: Mesh, recorder: Recorder, transport: str) -> GatewayStatus:
-    """The gateway and its services now."""
+def gateway_status(
+    mesh: Mesh, recorder: Recorder, transport: str, cache: ReadCache | None = None
+) -> GatewayStatus:
+    """The gateway and its services now (with the cache of reads, when there is one)."""
     now = time.time()
     metrics = recorder.metrics
     refused: dict[str, list[str]] = {}
@@ -110,6 +115,31 @@ def gateway_status(mesh: Mesh, recorder: Recorder, transport: str) -> GatewaySta
         clients=len(mesh.clients),
         catalog={kind: mesh.catalog.count(kind) for kind in KINDS},
         services=services,
+        profiles=_profiles(mesh),
+        cache=None if cache is None else asdict(cache.stats()),
+    )
+
+
+PROFILE_PATH: Final = "/mcp/p/"
+"""Where a profile is served over HTTP, before its name."""
+
+
+def _profiles(mesh: Mesh) -> tuple[ProfileStatus, ...]:
+    if not mesh.config.profiles:
+        return ()
+    catalog = mesh.catalog
+    tags = {ns: service.spec.tags for ns, service in mesh.services.items()}
+    everything = Policy()
+    return tuple(
+        ProfileStatus(
+            name=name,
+            description=profile.description,
+            endpoint=PROFILE_PATH + name,
+            catalog={
+                kind: len(catalog.visible(kind, "", everything, None, profile)) for kind in KINDS
+            },
+        )
+        for name, profile in profiles.resolve(mesh.config.profiles, tags).items()
     )
 
 
@@ -151,9 +181,11 @@ class Admin:
         transport: str,
         operator_token: str | None,
         loopback: bool,
+        cache: ReadCache | None = None,
         console: Console | None = None,
     ) -> None:
         self.mesh = mesh
+        self.cache = cache
         self.recorder = recorder
         self.transport = transport
         self.console = console
@@ -163,7 +195,7 @@ class Admin:
 
     def status(self) -> GatewayStatus:
         """The gateway and its services now."""
-        return gateway_status(self.mesh, self.recorder, self.transport)
+        return gateway_status(self.mesh, self.recorder, self.transport, self.cache)
 
     def answer(
         self, method: str, path: str, authorization: str | None, accept: str | None
@@ -297,6 +329,7 @@ async def observe(
     metrics_port: int | None,
     console: Console | None = None,
     *,
+    cache: ReadCache | None = None,
     task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
 ) -> None:
     """Sample call rates for as long as the gateway runs; with `metrics_port`, serve the admin
@@ -308,6 +341,7 @@ async def observe(
         transport=transport,
         operator_token=operator_token,
         loopback=True,
+        cache=cache,
         console=console,
     )
     async with anyio.create_task_group() as tg:

@@ -7,6 +7,7 @@ from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from typing import Final
 
+from micro_mcp.config.profiles import ToolOverride
 from micro_mcp.protocol.names import Namer
 from micro_mcp.registry.catalog import Catalog, ServiceCatalog
 
@@ -33,12 +34,15 @@ class CatalogStore:
         namers: Mapping[str, Namer],
         catalogs: Mapping[str, ServiceCatalog],
         held: Mapping[str, Sequence[tuple[str, str]]] | None = None,
+        overrides: Mapping[str, Mapping[str, ToolOverride]] | None = None,
     ) -> None:
-        """Merge the services' lists into a new snapshot and make it current; names refused
-        that the previous snapshot did not refuse are logged."""
+        """Merge the services' lists into a new snapshot (tools shown as `overrides` say) and
+        make it current; names refused that the previous snapshot did not refuse are logged."""
         self._generation += 1
         before = set(self.current.refused)
-        self.current = Catalog.build(self._generation, dict(namers), dict(catalogs), held)
+        self.current = Catalog.build(
+            self._generation, dict(namers), dict(catalogs), held, overrides
+        )
         for refusal in self.current.refused:
             if refusal not in before:
                 logger.warning("%s; the name stays with its owner", refusal.describe())

@@ -192,7 +192,8 @@ class Mesh:
             ns: (s.spec.pinning, s.catalog) for ns, s in self.services.items()
         }
         catalogs, held = self.pinning.apply(judged)
-        self.store.rebuild(self.supervisor.namers(), catalogs, held)
+        overrides = {ns: s.spec.tools for ns, s in self.services.items() if s.spec.tools}
+        self.store.rebuild(self.supervisor.namers(), catalogs, held, overrides)
         if self.pinning.unwritten:
             self._spawn(self.pinning.write)
 
@@ -214,7 +215,7 @@ class Mesh:
     def _catalog_changed(self, service: Service) -> None:
         if self.started.is_set():  # a late or restarted service: clients see what changed
             self._rebuild()
-            self.notifier.list_changed(ALL_LISTS)
+            self.notifier.list_changed(ALL_LISTS, service.namespace)
 
     async def refresh(self, service: Service, kind: str) -> None:
         """Read one of a service's lists again (it said it changed) and tell clients."""
@@ -235,7 +236,7 @@ class Mesh:
             return
         service.catalog = catalog
         self._rebuild()
-        self.notifier.list_changed((kind,))
+        self.notifier.list_changed((kind,), service.namespace)
 
     def _spawn(self, func: Any, *args: Any) -> None:
         if self._tasks is not None:

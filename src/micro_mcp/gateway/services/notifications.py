@@ -19,23 +19,39 @@ logger = logging.getLogger(__name__)
 
 Spawn = Callable[..., None]
 """Starts a coroutine function with its arguments in a task of the mesh's lifetime."""
+Scope = Callable[[ClientSession, str], bool]
+"""Whether a change of a service's lists (by namespace) may concern a client."""
+Watcher = Callable[["str | None", "str | None"], None]
+"""Told `(namespace, uri)` when a service's resource changed, `(namespace, None)` when its
+resource list did (or it restarted), `(None, None)` when every service may have changed."""
 
 
 class Notifier:
     """Sends clients what services and the catalog announce."""
 
-    __slots__ = ("calls", "clients", "spawn")
+    __slots__ = ("calls", "clients", "scope", "spawn", "watchers")
 
     def __init__(self, clients: Clients, calls: CallTable, spawn: Spawn) -> None:
         self.clients = clients
         self.calls = calls
         self.spawn = spawn
+        self.scope: Scope | None = None
+        """With profiles: which clients a service's list change concerns (else all)."""
+        self.watchers: list[Watcher] = []
+        """Told of resource changes (the cache of reads)."""
 
-    def list_changed(self, kinds: Iterable[str]) -> None:
+    def list_changed(self, kinds: Iterable[str], namespace: str | None = None) -> None:
         """Tell every client that wants to know that these lists changed (in the background:
-        a slow client must not hold up the catalog)."""
+        a slow client must not hold up the catalog); `namespace`: the service whose lists did,
+        when only one did."""
         kinds = tuple(kinds)
+        if "resources" in kinds:
+            for watcher in self.watchers:
+                watcher(namespace, None)
+        scope = self.scope if namespace is not None else None
         for client in self.clients:
+            if scope is not None and namespace is not None and not scope(client, namespace):
+                continue
             for kind in kinds:
                 self.spawn(self._send_list_changed, client, kind)
 
@@ -90,6 +106,8 @@ class Notifier:
 
     async def resource_updated(self, namer: Namer, uri: str) -> None:
         """Tell the clients watching a service URI (under its exposed form) that it changed."""
+        for watcher in self.watchers:
+            watcher(namer.namespace, uri)
         exposed = namer.uri(uri)
         for client in self.clients:
             for listen_id in client.wants_resource(exposed):
