@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
 
@@ -129,29 +130,27 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+RUNNERS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "status": status.run,
+    "new": scaffold.run,
+    "check": check.run,
+    "service": service.run,
+    "deploy": deploy.run,
+    "add": add.run,
+    "token": token.run,
+    "approve": approve.run,
+    "audit": audit.run,
+    "config": config_files.run,
+}
+"""The commands other than `gateway` and the client commands, by name."""
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the process exit code."""
     args = _parser().parse_args(argv)
-    if args.command == "status":
-        return status.run(args)
-    if args.command == "new":
-        return scaffold.run(args)
-    if args.command == "check":
-        return check.run(args)
-    if args.command == "service":
-        return service.run(args)
-    if args.command == "deploy":
-        return deploy.run(args)
-    if args.command == "add":
-        return add.run(args)
-    if args.command == "token":
-        return token.run(args)
-    if args.command == "approve":
-        return approve.run(args)
-    if args.command == "audit":
-        return audit.run(args)
-    if args.command == "config":
-        return config_files.run(args)
+    runner = RUNNERS.get(args.command)
+    if runner is not None:
+        return runner(args)
     if args.command in CLIENT_COMMANDS:
         return client.run(args)
     logs.configure(args.log_level, args.log_format or "text")
