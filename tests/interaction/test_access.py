@@ -12,7 +12,7 @@ from mcp.server import MCPServer
 
 from micro_mcp import codes
 from micro_mcp.config.model import GatewayConfig
-from micro_mcp.gateway.access import Access
+from micro_mcp.gateway.access import RELOADED, RESTART_ONLY, Access
 from micro_mcp.gateway.credentials import build_authority
 from tests.interaction.harness import Gateway, Tap, gateway, sdk_service
 
@@ -206,3 +206,9 @@ async def test_settings_the_server_is_built_from_wait_for_a_restart_and_say_so(
         assert "revoked: bob" in caplog.text
         assert "a restart is needed to apply: http, page_size" in caplog.text
         assert gw.mesh.config.page_size == 1000  # the running catalog keeps its page size
+
+
+def test_every_config_section_is_either_reloaded_or_named_as_needing_a_restart() -> None:
+    # A key added to the config without a place here would be silently ignored by a reload.
+    assert set(RELOADED).isdisjoint(RESTART_ONLY)
+    assert set(RELOADED) | set(RESTART_ONLY) == set(GatewayConfig.model_fields)

@@ -34,6 +34,21 @@ from micro_mcp.policy.rules import compile_rules
 
 logger = logging.getLogger(__name__)
 
+RELOADED = (
+    "token",
+    "token_sha256",
+    "token_file",
+    "token_env",
+    "policy",
+    "profile",
+    "principals",
+    "rules",
+    "oauth",
+    "rate_limits",
+    "consent",
+)
+"""Config sections a reload applies (for `oauth`, its claim mapping; the rest of it, and the
+rate-limit store, are checked against what runs)."""
 RESTART_ONLY = (
     "http",
     "audit",
@@ -41,6 +56,9 @@ RESTART_ONLY = (
     "names",
     "separator",
     "page_size",
+    "max_message_bytes",
+    "reload_interval",
+    "pinning",
     "state",
     "discovery",
     "profiles",
