@@ -126,7 +126,7 @@ def variant(
     tools: list[dict[str, Any]], name: int, args: int, text: int, stem: bool
 ) -> Callable[[str, int], list[str]]:
     """A BM25 ranking with other field weights (and optionally no stemming)."""
-    split = search.words if stem else (lambda s: [w.lower() for w in search._WORD.findall(s)])  # noqa: SLF001
+    split = search.words if stem else (lambda s: [w.lower() for w in search._WORD.findall(s)])
 
     def doc(tool: dict[str, Any]) -> list[str]:
         bag = split(tool["name"]) * name + split(tool.get("description") or "") * text
@@ -373,7 +373,9 @@ def main() -> None:
     w = (search.NAME_WEIGHT, search.ARGUMENT_WEIGHT, search.TEXT_WEIGHT)
     results: dict[str, Any] = {
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "machine": f"{platform.machine()}, {platform.python_implementation()} {platform.python_version()}",
+        "machine": (
+            f"{platform.machine()}, {platform.python_implementation()} {platform.python_version()}"
+        ),
         "corpus": {"servers": len(corpus["servers"]), "tools": len(tools), "queries": len(qs)},
         "quality": score(gateway_ranking, qs),
         "ablation": {

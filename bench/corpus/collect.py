@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
+import contextlib
 import datetime
 import gzip
 import json
@@ -53,15 +54,15 @@ def candidates(limit: int, min_downloads: int) -> list[tuple[str, str, str]]:
                 continue
             name, version, downloads = parts[0], parts[1], parts[2]
             low = name.lower()
-            if (
+            looks_like_a_server = (
                 "mcp-server" in low
                 or low.endswith("-mcp")
                 or "/mcp-" in low
-                or "server-" in low
-                and "mcp" in low
-            ) and not _SKIP.search(low):
-                if downloads.isdigit() and int(downloads) >= min_downloads:
-                    found.append((int(downloads), "npm", name, version))
+                or ("server-" in low and "mcp" in low)
+            )
+            popular = downloads.isdigit() and int(downloads) >= min_downloads
+            if looks_like_a_server and popular and not _SKIP.search(low):
+                found.append((int(downloads), "npm", name, version))
     found.sort(reverse=True)
     return [(registry, name, version) for _, registry, name, version in found[:limit]]
 
@@ -185,10 +186,8 @@ def list_tools(argv: list[str], env: dict[str, str], timeout: float) -> dict[str
                 break
         return {"serverInfo": init.get("serverInfo"), "tools": tools}
     finally:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, 9)
-        except ProcessLookupError:
-            pass
         proc.wait()
 
 
