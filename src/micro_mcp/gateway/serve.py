@@ -52,7 +52,7 @@ def _stdio_refusal(token: str | None, why: str) -> str:
     """Why a stdio client is refused: no token in the environment, or one that was refused."""
     if not token:
         return f"{TOKEN_ENV} is not set, and the gateway's config requires a token"
-    return f"{TOKEN_ENV} is set but was refused: {why}"
+    return f"{TOKEN_ENV} is set but matches no token in the gateway's config ({why})"
 
 
 async def serve(
