@@ -36,6 +36,7 @@ from micro_mcp.gateway.core.consent import SEALING_KEY, Consent, StoreGrants
 from micro_mcp.gateway.core.consent_seal import KEY_BYTES
 from micro_mcp.gateway.core.eras import dress_result, settle_era
 from micro_mcp.gateway.core.exchange import Exchange
+from micro_mcp.gateway.core.guard import Guard
 from micro_mcp.gateway.core.profiles import Profiles
 from micro_mcp.gateway.core.rate_limits import RateLimits
 from micro_mcp.gateway.core.tasks import TaskOwner, TaskOwners
@@ -87,7 +88,10 @@ class Dispatcher:
         self.audit = audit
         self.telemetry = telemetry if telemetry is not None else Recorder()
         include = mesh.config.audit.include_arguments
-        self.trail = Trail(audit, self.telemetry, include, audit_keys)
+        redact = mesh.config.audit.redact_secrets
+        self.trail = Trail(audit, self.telemetry, include, audit_keys, redact)
+        self.guard = Guard.of(mesh.config.guardrails, self.trail)
+        """The config's guardrails; None without checks (then a call pays nothing for them)."""
         self.consent = Consent(mesh.config.consent, self.trail)
         """Asks before calls that need consent; replace it to seal with a shared key."""
         self._handlers: dict[str, Callable[[Exchange], Awaitable[dict[str, Any]]]] = {
@@ -302,7 +306,10 @@ class Dispatcher:
         assert principal is not None
         view = self.rules.view(principal) if self.rules is not None else None
         profile = self.profiles.of(ex.client) if self.profiles is not None else None
-        return catalog.visible(kind, principal.name, principal.policy, view, profile)
+        items = catalog.visible(kind, principal.name, principal.policy, view, profile)
+        if self.guard is not None and kind == "tools":
+            items = self.guard.listing(ex, catalog, items)
+        return items
 
     # --- routed calls -----------------------------------------------------------------------
 
@@ -333,7 +340,11 @@ class Dispatcher:
         needs_consent = ex.consent_rule is not None or self.consent.required(route)
         if needs_consent and (asked := await self.consent.obtain(ex, route)):
             return asked  # a 2026-07-28 client gets the question; it calls again with the answer
+        if self.guard is not None:
+            await self.guard.call(ex, catalog, name, route)
         service, result = await self._forward(ex, route, "name", route.name)
+        if self.guard is not None:
+            result = await self.guard.result(ex, route, result)
         if ex.consented:
             self.consent.carry(ex, route, result)
         service.namer.rewrite_content(result.get("content"))
