@@ -36,6 +36,23 @@ _SHAPES: Final = {
     ),
 }
 _PATTERN: Final = re.compile("|".join(f"(?P<{k}>{v})" for k, v in _SHAPES.items()))
+_EACH: Final = {kind: re.compile(shape) for kind, shape in _SHAPES.items()}
+_ANCHORS: Final = {
+    "aws_key": ("akia", "asia"),
+    "github_token": ("gh", "github_pat_"),
+    "gitlab_token": ("glpat-",),
+    "slack_token": ("xox",),
+    "stripe_key": ("k_live_", "k_test_"),
+    "api_key": ("sk-",),
+    "google_api_key": ("aiza",),
+    "jwt": ("eyj",),
+    "credential": ("bearer", "basic"),
+    "url_password": ("://",),
+    "assigned": ("pass", "pwd", "secret", "token", "key"),
+}
+"""For `find`: words (lower case) one of which a text must hold for a shape to match in it,
+so a shape's pattern, which Python's regex engine cannot skip ahead for (it starts with `\b`
+or a look-behind), runs only on texts that may hold one."""
 _PEM_BEGIN: Final = re.compile(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY( BLOCK)?-----")
 _PEM_END: Final = re.compile(r"-----END [A-Z0-9 ]*PRIVATE KEY( BLOCK)?-----")
 _PEM_BLOCK: Final = re.compile(
@@ -89,14 +106,18 @@ def find(text: str) -> Iterator[tuple[int, int, str]]:
     `password=` pair's value, a URL's password), PEM private key blocks whole."""
     for match in _PEM_BLOCK.finditer(text):
         yield match.start(), match.end(), "private_key"
-    for match in _PATTERN.finditer(text):
-        if match.group("value") is not None:
-            yield *match.span("value"), "assigned"
-        elif match.lastgroup == "url_password":
-            start, end = match.span()
-            yield start + match.group(0).index(":") + 1, end, "url_password"
-        else:
-            yield *match.span(), match.lastgroup or "secret"
+    lowered = text.lower()
+    for kind, pattern in _EACH.items():
+        if not any(anchor in lowered for anchor in _ANCHORS[kind]):
+            continue
+        for match in pattern.finditer(text):
+            if kind == "assigned":
+                yield *match.span("value"), kind
+            elif kind == "url_password":
+                start, end = match.span()
+                yield start + match.group(0).index(":") + 1, end, kind
+            else:
+                yield *match.span(), kind
 
 
 class Redactor:

@@ -143,6 +143,6 @@ def detector(check: CheckSpec) -> Detector:
     except ImportError as exc:
         raise ConfigError(
             f"guardrails: check {check.label!r} (pii) needs the `pii` extra ({exc.name} is "
-            "missing): pip install 'micro-mcp[pii]'"
+            "missing): .venv/bin/pip install '.[pii]' from the clone"
         ) from exc
     return PiiDetector(check.entities, check.threshold)
