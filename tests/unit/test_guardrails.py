@@ -4,12 +4,15 @@ actions and bounds, with no gateway around them."""
 from __future__ import annotations
 
 import copy
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 from pydantic import ValidationError
 
 from micro_mcp.config.guardrails import GuardrailsSpec
+from micro_mcp.config.load import load_config
 from micro_mcp.errors import ConfigError
 from micro_mcp.guardrails import segments
 from micro_mcp.guardrails.injection import InjectionDetector
@@ -210,3 +213,19 @@ def test_redact_is_refused_on_listings_and_names_are_unique() -> None:
 
 def test_no_checks_by_default() -> None:
     assert GuardrailsSpec().checks == ()
+
+
+def test_the_readme_example_is_the_example_file_and_builds() -> None:
+    repo = Path(__file__).resolve().parents[2]
+    example = repo / "examples" / "guardrails.config.example.json"
+    readme = (repo / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Guardrails") :]
+    start = section.index("```json\n") + len("```json\n")
+    assert json.loads(section[start : section.index("```", start)]) == json.loads(
+        example.read_text(encoding="utf-8")
+    )
+    pipeline = Pipeline.from_spec(load_config(example).guardrails)
+    assert [c.name for c in pipeline.applicable("listing", "http.fetch")] == [
+        "injection",
+        "no-poisoned-tools",
+    ]
