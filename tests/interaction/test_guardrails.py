@@ -213,3 +213,17 @@ async def test_a_config_reload_takes_new_guardrails() -> None:
         assert reply["result"]["content"][0]["text"] == "[REDACTED:aws_access_key]"
         assert access.apply(GatewayConfig.model_validate({"principals": PRINCIPALS}))
         assert gw.dispatcher.guard is None
+
+
+async def test_a_blocked_call_is_refused_before_the_human_is_asked_for_consent() -> None:
+    crm = _crm()
+    config = _config({"use": "secrets", "action": "block", "on": ["arguments"]})
+    config["consent"] = {"tools": ["crm.echo"]}
+    async with gateway({"crm": crm}, config) as gw:
+        client = gw.client(TOKEN)
+        await client.initialize({"elicitation": {}})
+        arguments = {"text": f"use {AWS_KEY}"}
+        reply = await client.request("tools/call", {"name": "crm.echo", "arguments": arguments})
+        assert reply["error"]["code"] == codes.GUARDRAIL_BLOCKED
+        assert [m["method"] for m in client.notifications] == []  # no elicitation/create
+        assert gw.audit.of(event="consent") == []

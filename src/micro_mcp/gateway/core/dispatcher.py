@@ -337,11 +337,11 @@ class Dispatcher:
             raise refused
         if self.rate_limits is not None:
             await self.rate_limits.check(ex, route)
+        if self.guard is not None:  # before consent: no human is asked about a blocked call
+            await self.guard.call(ex, catalog, name, route)
         needs_consent = ex.consent_rule is not None or self.consent.required(route)
         if needs_consent and (asked := await self.consent.obtain(ex, route)):
             return asked  # a 2026-07-28 client gets the question; it calls again with the answer
-        if self.guard is not None:
-            await self.guard.call(ex, catalog, name, route)
         service, result = await self._forward(ex, route, "name", route.name)
         if self.guard is not None:
             result = await self.guard.result(ex, route, result)

@@ -1,9 +1,10 @@
 """Guardrails as they run in the gateway: where the pipeline is called, off the event loop when
 it may be slow, under a deadline, and what each finding leaves behind.
 
-The dispatcher asks a `Guard` three things. `call`: before a `tools/call` is forwarded (after
-policy, rate limits and consent), is the tool's definition blocked, and what do the checks make
-of the arguments (redacted ones are what the service gets)? `result`: before the result goes
+The dispatcher asks a `Guard` three things. `call`: before a `tools/call` goes on (after policy
+and rate limits, before consent and the relay), is the tool's definition blocked, and what do
+the checks make of the arguments (redacted ones are what the human is asked about and what the
+service gets)? `result`: before the result goes
 back, what do they make of it (redacted text, or a block)? `listing`: which tools may a listing
 show (a definition a `block` check objects to is hidden, and refused when called)?
 
