@@ -229,3 +229,18 @@ def test_the_readme_example_is_the_example_file_and_builds() -> None:
         "injection",
         "no-poisoned-tools",
     ]
+
+
+def test_detectors_whose_patterns_ignore_case_find_upper_case_secrets() -> None:
+    text = 'XOXB-123456789012-1234567890123-abcdefghijklmnop and AWS_TOKEN="' + "A1b2" * 10 + '"'
+    kinds = {f.kind for f in SecretDetector().find(text)}
+    assert {"slack_token", "aws_access_key"} <= kinds
+
+
+def test_every_anchored_detector_is_one_detect_secrets_ships() -> None:
+    from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_class
+
+    from micro_mcp.guardrails import secrets
+
+    shipped = set(get_mapping_from_secret_type_to_class())
+    assert set(secrets._ANCHORS) <= shipped  # pyright: ignore[reportPrivateUsage]  # a renamed detector would lose its anchors
