@@ -227,3 +227,34 @@ async def test_a_blocked_call_is_refused_before_the_human_is_asked_for_consent()
         assert reply["error"]["code"] == codes.GUARDRAIL_BLOCKED
         assert [m["method"] for m in client.notifications] == []  # no elicitation/create
         assert gw.audit.of(event="consent") == []
+
+
+async def test_prompt_and_resource_results_are_checked_too_and_the_cache_keeps_them_redacted() -> (
+    None
+):
+    server = MCPServer("crm")
+
+    @server.prompt()
+    def contact(name: str) -> str:
+        return f"Write to {name} at {EMAIL}"
+
+    @server.resource("crm://keys")
+    def keys() -> str:
+        return f"deploy key {AWS_KEY}"
+
+    config = _config({"use": "secrets"}, {"use": "pii"})
+    config["cache"] = {}
+    async with gateway({"crm": Tap(sdk_service(server))}, config) as gw:
+        client = gw.client(TOKEN)
+        await client.initialize()
+        arguments = {"name": "Jane"}
+        prompt = await client.request(
+            "prompts/get", {"name": "crm.contact", "arguments": arguments}
+        )
+        text = prompt["result"]["messages"][0]["content"]["text"]
+        assert EMAIL not in text and "[REDACTED:EMAIL_ADDRESS]" in text
+        for _ in range(2):  # the second from the cache, if the service allowed caching
+            read = await client.request("resources/read", {"uri": "crm+crm://keys"})
+            assert read["result"]["contents"][0]["text"] == "deploy key [REDACTED:aws_access_key]"
+        stages = {(r.guardrail, r.method) for r in gw.audit.of(event="guardrail")}
+        assert {("pii", "prompts/get"), ("secrets", "resources/read")} <= stages

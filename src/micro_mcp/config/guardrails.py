@@ -12,9 +12,9 @@ Kind = Literal["secrets", "pii", "injection"]
 detectors and the gateway's own shapes), `pii` (Presidio's pattern recognizers: needs the `pii`
 extra), `injection` (phrases that address the model rather than the user)."""
 Stage = Literal["arguments", "result", "listing"]
-"""Where a check runs: on a `tools/call`'s arguments before the service sees them, on its result
-before the client does, or on a tool's definition (description, title, schema descriptions)
-before a listing shows it."""
+"""Where a check runs: on a `tools/call`'s arguments before the service sees them, on the result
+of a `tools/call`, `prompts/get` or `resources/read` before the client does, or on a tool's
+definition (description, title, schema descriptions) before a listing shows it."""
 Action = Literal["redact", "block", "flag"]
 """What a finding does: `redact` replaces the text found by `[REDACTED:kind]` (arguments and
 results only), `block` refuses the call with -32031, `flag` lets it pass and reports it (log,
@@ -53,8 +53,9 @@ class CheckSpec(_Frozen):
     """The stages it runs at; by default `arguments` and `result` for `secrets`, `result` for
     `pii`, `listing` and `result` for `injection`."""
     tools: tuple[str, ...] = ("*",)
-    """Glob patterns over canonical `namespace.name` tool subjects (as in `policy`): `fs.*` is
-    one service, `web.fetch` one tool. The check runs on matching tools only."""
+    """Glob patterns over canonical subjects (as in `policy`: `namespace.name` for tools and
+    prompts, `namespace.uri` for resources): `fs.*` is one service, `web.fetch` one tool. The
+    check runs on matching subjects only."""
     entities: tuple[str, ...] = PII_ENTITIES
     """`pii` only: the Presidio entity types to find."""
     threshold: float = Field(default=0.4, ge=0, le=1)

@@ -395,6 +395,8 @@ class Dispatcher:
         if self.rate_limits is not None:
             await self.rate_limits.check(ex, route)
         service, result = await self._forward(ex, route, "name", route.name)
+        if self.guard is not None:
+            result = await self.guard.result(ex, route, result)
         messages = jsonrpc.as_array(result.get("messages"))
         if messages is not None:
             service.namer.rewrite_content([m.get("content") for m in jsonrpc.objects_in(messages)])
@@ -414,6 +416,8 @@ class Dispatcher:
             if cached is not None:
                 return cached
         service, result = await self._forward(ex, route, "uri", route.name)
+        if self.guard is not None:  # before the cache: what it keeps has been checked
+            result = await self.guard.result(ex, route, result)
         contents = jsonrpc.as_array(result.get("contents"))
         if contents is not None:
             namer = service.namer

@@ -4,8 +4,8 @@ it may be slow, under a deadline, and what each finding leaves behind.
 The dispatcher asks a `Guard` three things. `call`: before a `tools/call` goes on (after policy
 and rate limits, before consent and the relay), is the tool's definition blocked, and what do
 the checks make of the arguments (redacted ones are what the human is asked about and what the
-service gets)? `result`: before the result goes
-back, what do they make of it (redacted text, or a block)? `listing`: which tools may a listing
+service gets)? `result`: before the result of a call, a prompt or a resource read goes back,
+what do they make of it (redacted text, or a block)? `listing`: which tools may a listing
 show (a definition a `block` check objects to is hidden, and refused when called)?
 
 Every finding is logged, counted (`micro_mcp_guardrail_findings_total`) and audited (a
@@ -88,7 +88,8 @@ class Guard:
             ex.params = {**ex.params, "arguments": scan.value}
 
     async def result(self, ex: Exchange, route: Route, result: dict[str, Any]) -> dict[str, Any]:
-        """The result of a `tools/call` as the checks leave it (the text redacted).
+        """The result of a `tools/call`, `prompts/get` or `resources/read` as the checks leave
+        it (the text redacted); `route.subject` is the tool, prompt or resource matched.
 
         Raises:
             GuardrailBlocked: the result is blocked; the client never sees it.
