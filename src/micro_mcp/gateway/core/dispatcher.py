@@ -24,7 +24,8 @@ from micro_mcp.gateway.clients.client import ClientSession
 from micro_mcp.gateway.core import greeting, relay, tasks
 from micro_mcp.gateway.core.authorization import authorize
 from micro_mcp.gateway.core.cache import ReadCache
-from micro_mcp.gateway.core.consent import SEALING_KEY, Consent, StoreGrants
+from micro_mcp.gateway.core.consent import SEALING_KEY, Consent
+from micro_mcp.gateway.core.consent_grants import StoreGrants
 from micro_mcp.gateway.core.consent_seal import KEY_BYTES
 from micro_mcp.gateway.core.eras import dress_result, settle_era
 from micro_mcp.gateway.core.exchange import Exchange
