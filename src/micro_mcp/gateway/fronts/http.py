@@ -49,7 +49,7 @@ from micro_mcp.gateway.fronts.front import Front
 from micro_mcp.gateway.fronts.http_sessions import HttpSession, Refusal, SessionTable, refuse
 from micro_mcp.gateway.fronts.legacy_sse import LegacySse
 from micro_mcp.gateway.fronts.responses import ModernAnswer, stream_out
-from micro_mcp.gateway.operator import admin
+from micro_mcp.gateway.operator import admin, snapshot
 from micro_mcp.gateway.operator.admin import Admin
 from micro_mcp.gateway.operator.console import Console
 from micro_mcp.identity import metadata
@@ -63,7 +63,7 @@ from micro_mcp.transport import sse
 logger = logging.getLogger(__name__)
 
 ENDPOINT: Final = "/mcp"
-PROFILE_PREFIX: Final = admin.PROFILE_PATH
+PROFILE_PREFIX: Final = snapshot.PROFILE_PATH
 """A profile is served at this prefix plus its name (`/mcp/p/NAME`), like `/mcp`."""
 MCP_PATHS: Final = frozenset({ENDPOINT, legacy_sse.STREAM_PATH, legacy_sse.MESSAGES_PATH})
 """The paths that speak MCP, which need a client's bearer token."""
