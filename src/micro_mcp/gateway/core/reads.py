@@ -18,6 +18,7 @@ from micro_mcp.gateway.core.authorization import Authorizer
 from micro_mcp.gateway.core.cache import ReadCache
 from micro_mcp.gateway.core.exchange import Exchange
 from micro_mcp.gateway.services.mesh import Mesh
+from micro_mcp.policy.rules import Kind
 from micro_mcp.protocol import jsonrpc
 from micro_mcp.protocol.versions import Era
 from micro_mcp.registry.catalog import Route
@@ -84,29 +85,19 @@ class Reads:
         """`completion/complete` of a prompt's or resource template's argument."""
         ref = ex.params.get("ref")
         catalog = self.mesh.catalog
+        kind: Kind
         match ref:
             case {"type": "ref/prompt", "name": str() as name}:
-                route = self.authorize(
-                    ex,
-                    catalog.prompt(name),
-                    f"Unknown prompt: {name}",
-                    kind="prompts",
-                    invoked=False,
-                )
-                upstream_ref = {**ref, "name": route.name}
+                kind, key, found, unknown = "prompts", "name", catalog.prompt(name), name
             case {"type": "ref/resource", "uri": str() as uri}:
-                route = self.authorize(
-                    ex,
-                    catalog.resource(uri),
-                    f"Unknown resource: {uri}",
-                    kind="resources",
-                    invoked=False,
-                )
-                upstream_ref = {**ref, "uri": route.name}
+                kind, key, found, unknown = "resources", "uri", catalog.resource(uri), uri
             case _:
                 raise McpError(
                     "ref must be a ref/prompt with a name or a ref/resource with a uri",
                     code=codes.INVALID_PARAMS,
                 )
+        what = "prompt" if kind == "prompts" else "resource"
+        route = self.authorize(ex, found, f"Unknown {what}: {unknown}", kind=kind, invoked=False)
+        upstream_ref = {**ref, key: route.name}
         _, result = await relay.forward_routed(self.mesh, ex, route, "ref", upstream_ref)
         return result
