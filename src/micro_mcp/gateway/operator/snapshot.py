@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict, replace
-from typing import Final
+from typing import Any, Final
 
 from micro_mcp import __version__
 from micro_mcp.gateway.core.cache import ReadCache
@@ -15,7 +15,13 @@ from micro_mcp.policy.model import Policy
 from micro_mcp.registry import profiles
 from micro_mcp.telemetry.metrics import Metrics
 from micro_mcp.telemetry.recorder import Recorder
-from micro_mcp.telemetry.status import KINDS, GatewayStatus, ProfileStatus, ServiceStatus
+from micro_mcp.telemetry.status import (
+    KINDS,
+    GatewayStatus,
+    ProfileStatus,
+    ReplicaStatus,
+    ServiceStatus,
+)
 
 
 def gateway_status(
@@ -47,7 +53,19 @@ def gateway_status(
         services=services,
         profiles=_profiles(mesh),
         cache=None if cache is None else asdict(cache.stats()),
+        **_replicas(mesh),
     )
+
+
+def _replicas(mesh: Mesh) -> dict[str, Any]:
+    """This replica's config and the replicas alive, when they share a store."""
+    replicas = mesh.replicas
+    if replicas is None:
+        return {}
+    seen = tuple(
+        ReplicaStatus(r.id, r.config, r.version, r.id == replicas.me) for r in replicas.seen
+    )
+    return {"config": replicas.fingerprint(), "replicas": seen}
 
 
 PROFILE_PATH: Final = "/mcp/p/"
