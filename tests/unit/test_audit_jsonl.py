@@ -221,7 +221,8 @@ async def test_a_device_takes_the_records_and_is_never_synced_or_rotated() -> No
         sink.emit(_event(n))
         await sink.settle()
     sink.close()
-    assert os.path.exists(os.devnull) and not os.path.exists(os.devnull + ".1")
+    assert await anyio.Path(os.devnull).is_char_device()
+    assert not await anyio.Path(os.devnull + ".1").exists()
 
 
 def test_a_pipe_a_shipper_reads_gets_every_line_and_is_not_renamed(tmp_path: Path) -> None:
