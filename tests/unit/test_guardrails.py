@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -244,3 +245,12 @@ def test_every_anchored_detector_is_one_detect_secrets_ships() -> None:
 
     shipped = set(get_mapping_from_secret_type_to_class())
     assert set(secrets._ANCHORS) <= shipped  # pyright: ignore[reportPrivateUsage]  # a renamed detector would lose its anchors
+
+
+def test_a_pii_check_without_the_pii_extra_is_a_config_error_naming_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(sys.modules, "presidio_analyzer", None)  # as if not installed
+    monkeypatch.delitem(sys.modules, "micro_mcp.guardrails.pii")
+    with pytest.raises(ConfigError, match=r"`pii` extra \(presidio_analyzer is missing\)"):
+        _pipeline({"use": "secrets"}, {"use": "pii"})
