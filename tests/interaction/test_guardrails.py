@@ -161,10 +161,13 @@ async def test_an_injection_in_a_result_can_be_blocked() -> None:
         assert ok["result"]["content"][0]["text"] == "21 degrees and sunny"
 
 
-async def test_a_result_too_large_to_scan_is_blocked_and_the_next_call_is_served() -> None:
+@pytest.mark.parametrize("size", [6_000, 100_000], ids=["on-the-loop", "in-a-thread"])
+async def test_a_result_too_large_to_scan_is_blocked_and_the_next_call_is_served(
+    size: int,
+) -> None:
     config = _config({"use": "secrets"}, maxScanBytes=4096)
     async with gateway({"crm": _crm()}, config) as gw:
-        reply = await _call(gw, "crm.dump", size=100_000)
+        reply = await _call(gw, "crm.dump", size=size)
         assert reply["error"]["code"] == codes.GUARDRAIL_BLOCKED
         assert reply["error"]["data"]["guardrail"] == "unscannable"
         small = await _call(gw, "crm.dump", size=10)

@@ -68,17 +68,21 @@ class Pipeline:
             found = self._memo[key] = tuple(c for c in self.checks if c.applies(stage, subject))
         return found
 
-    def scan(self, stage: Stage, checks: tuple[Check, ...], value: Any) -> Scan:
-        """Run `checks` over the strings of `value`; the result's `value` is a copy where a
-        check redacted (the original is never changed)."""
+    def scan(
+        self, stage: Stage, checks: tuple[Check, ...], value: Any, texts: list[str] | None = None
+    ) -> Scan:
+        """Run `checks` over the strings of `value` (`texts`, when the caller has them); the
+        result's `value` is a copy where a check redacted (the original is never changed)."""
         outcome = Scan(value)
-        try:
-            texts = segments.strings(value)
-        except segments.TooDeep:
-            return self.unscannable(stage, value, f"nested deeper than {segments.MAX_DEPTH}")
-        size = sum(len(text) for text in texts)
-        if size > self.spec.max_scan_bytes:
-            return self.unscannable(stage, value, f"{size} characters of text, over maxScanBytes")
+        if texts is None:
+            try:
+                texts = segments.strings(value, self.spec.max_scan_bytes)
+            except segments.TooDeep:
+                return self.unscannable(stage, value, f"nested deeper than {segments.MAX_DEPTH}")
+        if texts is None or sum(len(text) for text in texts) > self.spec.max_scan_bytes:
+            return self.unscannable(
+                stage, value, f"over maxScanBytes ({self.spec.max_scan_bytes}) of text"
+            )
         if not texts:
             return outcome
         changed = False

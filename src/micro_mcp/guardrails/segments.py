@@ -22,56 +22,37 @@ class TooDeep(Exception):
     """The payload nests deeper than `MAX_DEPTH`."""
 
 
-def strings(value: Any) -> list[str]:
-    """The strings of `value`, in walk order.
+def strings(value: Any, limit: int | None = None) -> list[str] | None:
+    """The strings of `value`, in walk order; None once they hold more than `limit` characters
+    (the walk stops there, so a huge payload costs only as much as the limit).
 
     Raises:
         TooDeep: it nests deeper than `MAX_DEPTH`.
     """
     found: list[str] = []
-    _collect(value, found, 0)
+    budget = limit if limit is not None else 0
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, str):
+            found.append(item)
+            if limit is not None:
+                budget -= len(item)
+                if budget < 0:
+                    return None
+        elif isinstance(item, list):
+            if depth >= MAX_DEPTH:
+                raise TooDeep
+            elements = cast(list[Any], item)
+            stack.extend((child, depth + 1) for child in reversed(elements))
+        elif isinstance(item, dict):
+            if depth >= MAX_DEPTH:
+                raise TooDeep
+            entries = cast(dict[Any, Any], item)
+            stack.extend(
+                (child, depth + 1) for key, child in reversed(entries.items()) if key not in SKIPPED
+            )
     return found
-
-
-def _collect(value: Any, found: list[str], depth: int) -> None:
-    if isinstance(value, str):
-        found.append(value)
-    elif isinstance(value, dict | list):
-        if depth >= MAX_DEPTH:
-            raise TooDeep
-        for child in _children(cast(dict[Any, Any] | list[Any], value)):
-            _collect(child, found, depth + 1)
-
-
-def _children(value: dict[Any, Any] | list[Any]) -> Iterator[Any]:
-    if isinstance(value, list):
-        yield from value
-    else:
-        for key, child in value.items():
-            if key not in SKIPPED:
-                yield child
-
-
-def over(value: Any, limit: int) -> bool:
-    """Whether the strings of `value` hold more than `limit` characters (or it nests deeper
-    than `MAX_DEPTH`); stops walking as soon as it knows."""
-    budget = [limit]
-    try:
-        return _over(value, budget, 0)
-    except TooDeep:
-        return True
-
-
-def _over(value: Any, budget: list[int], depth: int) -> bool:
-    if isinstance(value, str):
-        budget[0] -= len(value)
-        return budget[0] < 0
-    if isinstance(value, dict | list):
-        if depth >= MAX_DEPTH:
-            raise TooDeep
-        children = _children(cast(dict[Any, Any] | list[Any], value))
-        return any(_over(child, budget, depth + 1) for child in children)
-    return False
 
 
 def rebuild(value: Any, texts: list[str]) -> Any:

@@ -252,6 +252,7 @@ class Metrics:
         # Label children by key: `labels()` validates and locks on every call, a dict does not.
         self._request_children: dict[tuple[str, str, str, str], Counter] = {}
         self._duration_children: dict[tuple[str, str, str], Histogram] = {}
+        self._guardrail_children: dict[tuple[str, str], Histogram] = {}
         self._clock = clock
         self.tallies: dict[str, list[int]] = {}
         """Service -> [calls, errors] since start."""
@@ -318,7 +319,11 @@ class Metrics:
 
     def guardrail(self, guardrail: str, stage: str, seconds: float) -> None:
         """Time one guardrail's scan of one payload (`guardrail`: a name from the config)."""
-        self._guardrail_duration.labels(guardrail, stage).observe(seconds)
+        timing = self._guardrail_children.get((guardrail, stage))
+        if timing is None:
+            timing = self._guardrail_duration.labels(guardrail, stage)
+            self._guardrail_children[(guardrail, stage)] = timing
+        timing.observe(seconds)
 
     def guardrail_finding(self, guardrail: str, stage: str, action: str) -> None:
         """Count one payload a guardrail redacted, blocked or flagged."""

@@ -17,6 +17,7 @@ blocked or flagged as the config says, never waited on past `guardrails.timeout`
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from typing import Any, Final
 
@@ -145,10 +146,12 @@ class Guard:
     async def _scan(self, stage: Stage, checks: tuple[Check, ...], value: Any) -> Scan:
         """Scan on the event loop when it is cheap, else in a worker thread under the deadline."""
         scan: Scan | None = None
-        if not any(check.detector.slow for check in checks) and not segments.over(
-            value, INLINE_CHARS
-        ):
-            scan = self.pipeline.scan(stage, checks, value)
+        texts: list[str] | None = None
+        if not any(check.detector.slow for check in checks):
+            with contextlib.suppress(segments.TooDeep):  # the pipeline reports it, in a thread
+                texts = segments.strings(value, INLINE_CHARS)
+        if texts is not None:
+            scan = self.pipeline.scan(stage, checks, value, texts)
         else:
             timeout = self.spec.timeout
             with anyio.move_on_after(timeout):
