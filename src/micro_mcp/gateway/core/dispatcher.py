@@ -29,6 +29,7 @@ from micro_mcp.gateway.core.consent_grants import StoreGrants
 from micro_mcp.gateway.core.consent_seal import KEY_BYTES
 from micro_mcp.gateway.core.eras import dress_result, settle_era
 from micro_mcp.gateway.core.exchange import Exchange
+from micro_mcp.gateway.core.guard import Guard
 from micro_mcp.gateway.core.listening import Listening
 from micro_mcp.gateway.core.profiles import Profiles
 from micro_mcp.gateway.core.rate_limits import RateLimits
@@ -80,7 +81,10 @@ class Dispatcher:
         self.audit = audit
         self.telemetry = telemetry if telemetry is not None else Recorder()
         include = mesh.config.audit.include_arguments
-        self.trail = Trail(audit, self.telemetry, include, audit_keys)
+        redact = mesh.config.audit.redact_secrets
+        self.trail = Trail(audit, self.telemetry, include, audit_keys, redact)
+        self.guard = Guard.of(mesh.config.guardrails, self.trail)
+        """The config's guardrails; None without checks (then a call pays nothing for them)."""
         self.consent = Consent(mesh.config.consent, self.trail)
         """Asks before calls that need consent; replace it to seal with a shared key."""
         self.tasks = TaskOwners()
@@ -98,7 +102,7 @@ class Dispatcher:
         if config.cache is not None:
             self.cache = ReadCache(config.cache, on_lookup=self.telemetry.metrics.cache_lookup)
             mesh.notifier.watchers.append(self.cache.forget)
-        self.reads = Reads(mesh, self.authorize, self.limit, self.cache)
+        self.reads = Reads(mesh, self.authorize, self.limit, self.cache, self.screen)
         self._handlers: dict[str, Callable[[Exchange], Awaitable[dict[str, Any]]]] = {
             "initialize": self._initialize,
             "server/discover": self._discover,
@@ -247,7 +251,10 @@ class Dispatcher:
         assert principal is not None
         view = self.rules.view(principal) if self.rules is not None else None
         profile = self.profiles.of(ex.client) if self.profiles is not None else None
-        return catalog.visible(kind, principal.name, principal.policy, view, profile)
+        items = catalog.visible(kind, principal.name, principal.policy, view, profile)
+        if self.guard is not None and kind == "tools":
+            items = self.guard.listing(ex, catalog, items)
+        return items
 
     # --- routed calls -----------------------------------------------------------------------
 
@@ -274,10 +281,13 @@ class Dispatcher:
         if refused is not None:
             raise refused
         await self.limit(ex, route)
+        if self.guard is not None:  # before consent: no human is asked about a blocked call
+            await self.guard.call(ex, catalog, name, route)
         needs_consent = ex.consent_rule is not None or self.consent.required(route)
         if needs_consent and (asked := await self.consent.obtain(ex, route)):
             return asked  # a 2026-07-28 client gets the question; it calls again with the answer
         service, result = await relay.forward_routed(self.mesh, ex, route, "name", route.name)
+        result = await self.screen(ex, route, result)
         if ex.consented:
             self.consent.carry(ex, route, result)
         service.namer.rewrite_content(result.get("content"))
@@ -334,6 +344,16 @@ class Dispatcher:
             invoked=invoked,
             audit=audit,
         )
+
+    async def screen(self, ex: Exchange, route: Route, result: dict[str, Any]) -> dict[str, Any]:
+        """The result as the guardrails leave it, if the config has any.
+
+        Raises:
+            GuardrailBlocked: a guardrail blocked it.
+        """
+        if self.guard is None:
+            return result
+        return await self.guard.result(ex, route, result)
 
     async def limit(self, ex: Exchange, route: Route) -> None:
         """Count the request against the rate limits, if the config has any.

@@ -33,11 +33,14 @@ class Reads:
         authorize: Authorizer,
         limit: Callable[[Exchange, Route], Awaitable[None]],
         cache: ReadCache | None,
+        screen: Callable[[Exchange, Route, dict[str, Any]], Awaitable[dict[str, Any]]],
     ) -> None:
         self.mesh = mesh
         self.authorize = authorize
         self.limit = limit
         self.cache = cache
+        self.screen = screen
+        """The guardrails' check of a result (the dispatcher's, which a reload swaps)."""
 
     async def get_prompt(self, ex: Exchange) -> dict[str, Any]:
         """`prompts/get`, its messages' content renamed."""
@@ -51,6 +54,7 @@ class Reads:
         )
         await self.limit(ex, route)
         service, result = await relay.forward_routed(self.mesh, ex, route, "name", route.name)
+        result = await self.screen(ex, route, result)
         messages = jsonrpc.as_array(result.get("messages"))
         if messages is not None:
             service.namer.rewrite_content([m.get("content") for m in jsonrpc.objects_in(messages)])
@@ -70,6 +74,7 @@ class Reads:
             if cached is not None:
                 return cached
         service, result = await relay.forward_routed(self.mesh, ex, route, "uri", route.name)
+        result = await self.screen(ex, route, result)  # before the cache keeps it
         contents = jsonrpc.as_array(result.get("contents"))
         if contents is not None:
             namer = service.namer
