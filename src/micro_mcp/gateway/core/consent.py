@@ -26,14 +26,15 @@ from micro_mcp.audit.events import fingerprint
 from micro_mcp.config.consent import ConsentSpec
 from micro_mcp.errors import ConsentRefused, McpError
 from micro_mcp.gateway.clients.outbound import ask, cannot_ask
-from micro_mcp.gateway.core.consent_grants import GrantStore, MemoryGrants
-from micro_mcp.gateway.core.consent_seal import PREFIX, Expired, Forged, Sealer
+from micro_mcp.gateway.core.consent_grants import GrantStore, MemoryGrants, StoreGrants
+from micro_mcp.gateway.core.consent_seal import KEY_BYTES, PREFIX, Expired, Forged, Sealer
 from micro_mcp.gateway.core.exchange import Exchange
 from micro_mcp.gateway.core.trail import Trail
 from micro_mcp.policy.model import Policy
 from micro_mcp.protocol import jsonrpc
 from micro_mcp.protocol.versions import Era
 from micro_mcp.registry.catalog import Route
+from micro_mcp.state.store import Store, shared_secret
 
 INPUT_KEY: Final = "micro-mcp/consent"
 """The gateway's key in a 2026-07-28 call's `inputRequests` and `inputResponses`."""
@@ -73,6 +74,22 @@ class Consent:
         self._sealer = Sealer(key)
         self._grants: GrantStore = grants if grants is not None else MemoryGrants()
         self._clock = clock
+
+    @classmethod
+    async def shared(
+        cls, spec: ConsentSpec, trail: Trail, store: Store | None, key: bytes | None
+    ) -> Consent:
+        """Consent that replicas sharing `store` agree on: states sealed with `key` (or with
+        the key the first replica generated there), approvals and spent states kept there.
+        Without a store, only the key is set.
+
+        Raises:
+            StateUnavailable: the store cannot be reached.
+        """
+        if key is None and store is not None:
+            key = await shared_secret(store, SEALING_KEY, KEY_BYTES)
+        grants = StoreGrants(store) if store is not None else None
+        return cls(spec, trail, key=key, grants=grants)
 
     def reconfigured(self, spec: ConsentSpec) -> Consent:
         """This consent under `spec` (a config reload): the same sealing key, so questions

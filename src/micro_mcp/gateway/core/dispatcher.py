@@ -24,9 +24,7 @@ from micro_mcp.gateway.clients.client import ClientSession
 from micro_mcp.gateway.core import greeting, relay, tasks
 from micro_mcp.gateway.core.authorization import authorize
 from micro_mcp.gateway.core.cache import ReadCache
-from micro_mcp.gateway.core.consent import SEALING_KEY, Consent
-from micro_mcp.gateway.core.consent_grants import StoreGrants
-from micro_mcp.gateway.core.consent_seal import KEY_BYTES
+from micro_mcp.gateway.core.consent import Consent
 from micro_mcp.gateway.core.eras import dress_result, settle_era
 from micro_mcp.gateway.core.exchange import Exchange
 from micro_mcp.gateway.core.guard import Guard
@@ -45,7 +43,7 @@ from micro_mcp.protocol.versions import Era
 from micro_mcp.registry import overrides
 from micro_mcp.registry.catalog import Catalog, Route
 from micro_mcp.registry.paging import decode_cursor, encode_cursor
-from micro_mcp.state.store import Store, shared_secret
+from micro_mcp.state.store import Store
 from micro_mcp.telemetry.recorder import Recorder
 
 if TYPE_CHECKING:  # imported when discovery is on: it needs the `search` extra (numpy)
@@ -130,10 +128,7 @@ class Dispatcher:
         Raises:
             StateUnavailable: the store cannot be reached.
         """
-        if key is None and store is not None:
-            key = await shared_secret(store, SEALING_KEY, KEY_BYTES)
-        grants = StoreGrants(store) if store is not None else None
-        self.consent = Consent(self.mesh.config.consent, self.trail, key=key, grants=grants)
+        self.consent = await Consent.shared(self.mesh.config.consent, self.trail, store, key)
         if store is not None:
             self.tasks = TaskOwners(store)
 
