@@ -4,12 +4,13 @@ redis-py's asyncio client; and `open_store`, which opens the config's store (or 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Final
+from typing import Any, Final
 
 import anyio
 from redis.asyncio import Redis
+from redis.asyncio.client import PubSub
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
@@ -50,6 +51,46 @@ class RedisStore:
         async with self._mapped():
             done = await self._redis.set(self._prefix + key, value, px=_ms(ttl), nx=True)
         return bool(done)
+
+    async def touch(self, key: str, ttl: float) -> bool:
+        """Give `key` a new lifetime of `ttl` seconds; False when it holds nothing."""
+        async with self._mapped():
+            done = await self._redis.pexpire(self._prefix + key, _ms(ttl) or 1)
+        return bool(done)
+
+    async def delete(self, key: str) -> None:
+        """Forget `key` (nothing happens when it holds nothing)."""
+        async with self._mapped():
+            await self._redis.delete(self._prefix + key)
+
+    async def publish(self, channel: str, message: bytes) -> None:
+        """Send `message` to whoever subscribes to `channel` now (at most once, unstored)."""
+        async with self._mapped():
+            await self._redis.publish(self._prefix + channel, message)  # pyright: ignore[reportUnknownMemberType]
+
+    @asynccontextmanager
+    async def subscribe(self, channel: str) -> AsyncGenerator[AsyncIterator[bytes]]:
+        """The messages published on `channel` while the block runs, in order, on a connection
+        of their own; the iterator raises `StateUnavailable` when that connection breaks."""
+        pubsub = self._redis.pubsub(ignore_subscribe_messages=True)  # pyright: ignore[reportUnknownMemberType]
+        try:
+            async with self._mapped():
+                await pubsub.subscribe(self._prefix + channel)  # pyright: ignore[reportUnknownMemberType]
+            yield self._messages(pubsub)
+        finally:
+            with anyio.move_on_after(CLOSE_TIMEOUT, shield=True):
+                await pubsub.aclose()
+
+    async def _messages(self, pubsub: PubSub) -> AsyncIterator[bytes]:
+        """The data of each message `pubsub` receives (its subscription confirmations skipped)."""
+        while True:
+            async with self._mapped():
+                message: Any = await pubsub.get_message(timeout=None)  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
+            match message:
+                case {"type": "message", "data": bytes() as data}:
+                    yield data
+                case _:
+                    pass
 
     async def ping(self) -> None:
         """Check that the server answers.

@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Final, Protocol
+
+import anyio
+from anyio.streams.memory import MemoryObjectSendStream
 
 from micro_mcp.errors import StateUnavailable
 
+logger = logging.getLogger(__name__)
+
 MAX_ENTRIES: Final = 65_536
 """Entries a `MemoryStore` keeps at most by default; the expired, then the oldest go first."""
+CHANNEL_BUFFER: Final = 256
+"""Messages a `MemoryStore` subscriber may lag behind before further ones are dropped for it
+(pub/sub delivers at most once, as Redis does to a slow subscriber it disconnects)."""
 
 
 class Store(Protocol):
@@ -32,11 +42,27 @@ class Store(Protocol):
         """Set `key` only if it holds nothing; False (and nothing changed) if it did."""
         ...
 
+    async def touch(self, key: str, ttl: float) -> bool:
+        """Give `key` a new lifetime of `ttl` seconds; False when it holds nothing."""
+        ...
+
+    async def delete(self, key: str) -> None:
+        """Forget `key` (nothing happens when it holds nothing)."""
+        ...
+
+    async def publish(self, channel: str, message: bytes) -> None:
+        """Send `message` to whoever subscribes to `channel` now (at most once, unstored)."""
+        ...
+
+    def subscribe(self, channel: str) -> AbstractAsyncContextManager[AsyncIterator[bytes]]:
+        """The messages published on `channel` while the block runs, in order."""
+        ...
+
 
 class MemoryStore:
     """A `Store` in this process: bounded, expired entries dropped as it fills."""
 
-    __slots__ = ("_clock", "_entries", "_max")
+    __slots__ = ("_channels", "_clock", "_entries", "_max")
 
     def __init__(
         self, max_entries: int = MAX_ENTRIES, clock: Callable[[], float] = time.monotonic
@@ -44,6 +70,7 @@ class MemoryStore:
         self._entries: dict[str, tuple[bytes, float]] = {}
         self._max = max_entries
         self._clock = clock
+        self._channels: dict[str, set[MemoryObjectSendStream[bytes]]] = {}
 
     async def get(self, key: str) -> bytes | None:
         """The value under `key`, or None when there is none (or it expired)."""
@@ -68,6 +95,41 @@ class MemoryStore:
             return False
         await self.put(key, value, ttl)
         return True
+
+    async def touch(self, key: str, ttl: float) -> bool:
+        """Give `key` a new lifetime of `ttl` seconds; False when it holds nothing."""
+        value = await self.get(key)
+        if value is None:
+            return False
+        self._entries[key] = (value, self._clock() + ttl)
+        return True
+
+    async def delete(self, key: str) -> None:
+        """Forget `key` (nothing happens when it holds nothing)."""
+        self._entries.pop(key, None)
+
+    async def publish(self, channel: str, message: bytes) -> None:
+        """Send `message` to whoever subscribes to `channel` now (at most once, unstored)."""
+        for subscriber in list(self._channels.get(channel, ())):
+            try:
+                subscriber.send_nowait(message)
+            except anyio.WouldBlock:
+                logger.warning("a subscriber of %r lags; a message for it was dropped", channel)
+
+    @asynccontextmanager
+    async def subscribe(self, channel: str) -> AsyncGenerator[AsyncIterator[bytes]]:
+        """The messages published on `channel` while the block runs, in order."""
+        send, receive = anyio.create_memory_object_stream[bytes](CHANNEL_BUFFER)
+        subscribers = self._channels.setdefault(channel, set())
+        subscribers.add(send)
+        try:
+            with receive:
+                yield receive
+        finally:
+            subscribers.discard(send)
+            if not subscribers:
+                del self._channels[channel]
+            send.close()
 
     def _make_room(self, now: float) -> None:
         """When full: the expired go, then the oldest down to three quarters, so a full store
