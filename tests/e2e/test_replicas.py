@@ -222,11 +222,11 @@ async def test_a_list_cursor_cut_by_one_replica_pages_on_another(
     assert "nextCursor" not in second
 
 
-async def test_a_handshake_session_id_is_refused_by_a_replica_that_did_not_create_it(
+async def test_a_handshake_session_opened_on_one_replica_is_served_by_another_for_its_owner_only(
     tmp_path: Path, redis: RedisServer, service: dict[str, Any]
 ) -> None:
-    # Handshake-era sessions are not shared yet: another replica must refuse the id (404, the
-    # client initializes again), and no replica serves it to another principal.
+    # The session's record is in Redis: another replica adopts it for the principal that opened
+    # it, and for nobody else (404, as for a forged id); DELETE on one ends it on all.
     initialize = {
         "jsonrpc": "2.0",
         "id": 1,
@@ -246,14 +246,62 @@ async def test_a_handshake_session_id_is_refused_by_a_replica_that_did_not_creat
         httpx2.AsyncClient() as http,
     ):
         opened = await http.post(a, json=initialize, headers=alice)
+        session_id = opened.headers["mcp-session-id"]
+        session = {"Mcp-Session-Id": session_id, "MCP-Protocol-Version": "2025-11-25"}
+        forged = {**session, "Mcp-Session-Id": session_id[:-2] + "xx"}
+        bobs_on_b = await http.post(b, json=listing, headers={**bob, **session})
+        on_b = await http.post(b, json=listing, headers={**alice, **session})
+        on_a = await http.post(a, json=listing, headers={**alice, **session})
+        bobs_on_a = await http.post(a, json=listing, headers={**bob, **session})
+        forged_on_b = await http.post(b, json=listing, headers={**alice, **forged})
+        ended = await http.delete(b, headers={**alice, **session})
+        after_end = [
+            await http.post(url, json=listing, headers={**alice, **session}) for url in (a, b)
+        ]
+
+    assert on_b.status_code == 200 and "jobs.echo" in on_b.text
+    assert on_a.status_code == 200 and "jobs.echo" in on_a.text
+    for refused in (bobs_on_b, bobs_on_a, forged_on_b, *after_end):
+        assert refused.status_code == 404 and "jobs.echo" not in refused.text
+    assert ended.status_code == 200
+
+
+async def test_with_redis_down_a_handshake_session_gets_503_then_is_served_again(
+    tmp_path: Path, redis: RedisServer, service: dict[str, Any]
+) -> None:
+    initialize = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {
+            "protocolVersion": "2025-11-25",
+            "capabilities": {},
+            "clientInfo": {"name": "t", "version": "1"},
+        },
+    }
+    listing = {"jsonrpc": "2.0", "id": 2, "method": "tools/list"}
+    alice = {"Accept": "application/json, text/event-stream", "Authorization": f"Bearer {ALICE}"}
+    async with (
+        _replicas(tmp_path, service, [_config(redis.url)] * 2) as (a, b),
+        httpx2.AsyncClient() as http,
+    ):
+        await redis.stop()
+        refused = await http.post(a, json=initialize, headers=alice)
+        await redis.start()  # empty again
+        opened = await http.post(a, json=initialize, headers=alice)
         session = {
             "Mcp-Session-Id": opened.headers["mcp-session-id"],
             "MCP-Protocol-Version": "2025-11-25",
         }
-        on_a = await http.post(a, json=listing, headers={**alice, **session})
-        on_b = await http.post(b, json=listing, headers={**alice, **session})
-        bobs_on_a = await http.post(a, json=listing, headers={**bob, **session})
+        await redis.stop()
+        down = await http.post(b, json=listing, headers={**alice, **session})
+        await redis.start()  # the record is lost with Redis's memory: the session is over
+        gone = await http.post(b, json=listing, headers={**alice, **session})
+        again = await http.post(b, json=initialize, headers=alice)
 
-    assert on_a.status_code == 200 and "jobs.echo" in on_a.text
-    assert on_b.status_code == 404 and "jobs.echo" not in on_b.text
-    assert bobs_on_a.status_code == 404 and "jobs.echo" not in bobs_on_a.text
+    assert refused.status_code == 503
+    assert refused.json()["error"]["code"] == codes.STATE_UNAVAILABLE
+    assert down.status_code == 503
+    assert down.json()["error"]["code"] == codes.STATE_UNAVAILABLE
+    assert gone.status_code == 404  # the client initializes again, as after a restart
+    assert again.status_code == 200 and "mcp-session-id" in again.headers

@@ -38,6 +38,7 @@ from starlette.datastructures import Headers
 
 from micro_mcp import codes
 from micro_mcp.config.model import HttpSpec
+from micro_mcp.errors import StateUnavailable
 from micro_mcp.gateway.clients.client import ClientSession
 from micro_mcp.gateway.core.dispatcher import Dispatcher
 from micro_mcp.gateway.fronts import guards, legacy_sse
@@ -57,6 +58,7 @@ from micro_mcp.gateway.fronts.front import Front
 from micro_mcp.gateway.fronts.http_sessions import HttpSession, Refusal, SessionTable, refuse
 from micro_mcp.gateway.fronts.legacy_sse import LegacySse
 from micro_mcp.gateway.fronts.responses import ModernAnswer, stream_out
+from micro_mcp.gateway.fronts.shared_sessions import SharedSessions
 from micro_mcp.gateway.operator import admin
 from micro_mcp.gateway.operator.admin import Admin
 from micro_mcp.gateway.operator.console import Console
@@ -66,6 +68,7 @@ from micro_mcp.policy.model import Principal
 from micro_mcp.protocol import jsonrpc, versions
 from micro_mcp.protocol.eras import HANDSHAKE_ONLY
 from micro_mcp.protocol.jsonrpc import Message
+from micro_mcp.state.store import Store
 from micro_mcp.telemetry import tracing
 from micro_mcp.transport import sse
 
@@ -95,6 +98,7 @@ class HttpFront:
         host: str,
         port: int,
         tg: TaskGroup,
+        store: Store | None = None,
     ) -> None:
         self.dispatcher = dispatcher
         self.resource_metadata = (
@@ -109,6 +113,13 @@ class HttpFront:
         per_principal = spec.max_sessions if open_gateway else spec.max_sessions_per_principal
         self.sessions = SessionTable(spec.max_sessions, spec.session_idle_seconds, per_principal)
         self.tasks = tg
+        self.shared: SharedSessions | None = None
+        """With a shared store (`state.redis`): sessions any replica serves."""
+        if store is not None:
+            self.shared = SharedSessions(
+                store, self.sessions, self.front, spec.session_idle_seconds
+            )
+            tg.start_soon(self.shared.run)
         self.legacy = LegacySse(dispatcher, self.sessions, tg)
         self._exchanges: set[ClientSession] = set()
         """The 2026-07-28 requests being answered, one client each."""
@@ -267,12 +278,22 @@ class HttpFront:
                 return
             session = created
             session.client.profile = profile
+            if self.shared is not None:
+                try:
+                    await self.shared.open(session)
+                except StateUnavailable as exc:
+                    self.sessions.remove(session.id)
+                    await fail(send, 503, exc.code, exc.message, request_id=message.get("id"))
+                    return
             self.front.open(session.client)
         else:
             found = await self._session(send, headers, principal, profile)
             if found is None:
                 return
             session = found
+            if self.shared is not None and await self.shared.forward(session, message):
+                await reply(send, 202, b"", [])  # an answer another replica waits for
+                return
         answered = False
 
         async def run(request: Message) -> None:
@@ -297,6 +318,12 @@ class HttpFront:
             await fail(send, 400, codes.INVALID_REQUEST, f"Unsupported protocol {version!r}")
             return None
         session = self.sessions.get(session_id, principal)
+        if self.shared is not None:
+            try:
+                session = await self.shared.find(session_id, principal, session)
+            except StateUnavailable as exc:
+                await fail(send, 503, exc.code, exc.message)
+                return None
         if session is None or session.client.profile != profile:  # a session has one endpoint
             await fail(send, 404, codes.INVALID_REQUEST, "Session not found")
             return None
@@ -437,6 +464,12 @@ class HttpFront:
         session = await self._session(send, headers, principal, profile)
         if session is None:
             return
+        if self.shared is not None:
+            try:
+                await self.shared.end(session.id)
+            except StateUnavailable as exc:
+                await fail(send, 503, exc.code, exc.message)
+                return
         self.sessions.remove(session.id)
         self.front.close(session.client)
         await reply(send, 200, b"", [])

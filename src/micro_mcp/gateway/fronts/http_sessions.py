@@ -41,10 +41,11 @@ class HttpSession:
         "listening",
         "principal",
         "standalone",
+        "tag",
     )
 
-    def __init__(self, principal: Principal) -> None:
-        self.id = secrets.token_urlsafe(24)
+    def __init__(self, principal: Principal, session_id: str | None = None) -> None:
+        self.id = session_id if session_id is not None else secrets.token_urlsafe(24)
         self.principal = principal
         self.client = ClientSession(self.deliver, principal, pause=self.pause)
         self.standalone = EventStream(STANDALONE)
@@ -53,11 +54,14 @@ class HttpSession:
         self.listening = False
         """True while a client follows the standalone stream (at most one may)."""
         self.last_used = time.monotonic()
+        self.tag = ""
+        """Appended to the names of its response streams: with sessions shared, the replica's
+        name, so that a `Last-Event-ID` of another replica's stream names none of this one's."""
 
     def open_response(self, request_id: RequestId) -> EventStream:
         """A new stream for the response to `request_id` and what belongs to it."""
         self._count += 1
-        stream = EventStream(f"r{self._count}")
+        stream = EventStream(f"r{self._count}{self.tag}")
         self._streams[request_id] = stream
         while len(self._streams) > RESPONSE_STREAMS_KEPT:
             oldest = next(iter(self._streams))
@@ -156,6 +160,22 @@ class SessionTable:
         self._sessions[session.id] = session
         self._held[name] = self._held.get(name, 0) + 1
         return session
+
+    def adopt(self, session: HttpSession) -> bool:
+        """Hold a session another replica opened (its record in the shared store); False when
+        an id like it is held already. Caps do not apply: the session exists, this replica
+        only serves it."""
+        if session.id in self._sessions:
+            return False
+        self._sessions[session.id] = session
+        name = session.principal.name
+        self._held[name] = self._held.get(name, 0) + 1
+        return True
+
+    def holding(self, session_id: str) -> HttpSession | None:
+        """The session with this id held here, whoever opened it (for what the gateway itself
+        routes to it, never for a client's request)."""
+        return self._sessions.get(session_id)
 
     def held(self, principal: Principal) -> int:
         """The sessions `principal` holds open."""

@@ -1,0 +1,275 @@
+"""Handshake-era HTTP sessions that every replica serves, through the store replicas share.
+
+With `state.redis` set, a session is a record in the store, not a replica's possession: a
+replica that gets a request for a session it does not hold reads the record, checks that the
+request's principal is the one that opened it, and adopts the session (a `ClientSession` of the
+same id, era, version, capabilities, clientInfo, log level and subscriptions). A request of
+another principal, or for an id with no record, is answered as a forged id always was: 404.
+
+    session:<id>              the record (JSON); lifetime `http.sessionIdleSeconds`, refreshed
+                              by every request of the session; deleted by DELETE
+    session:<id>:asked:<rid>  the replica waiting for the client's answer to the gateway's
+                              request <rid> (sampling, elicitation, roots, consent)
+    channel replica:<name>    answers routed to replica <name>, which hands each to its request
+
+A session's client may post the answer to a request of the gateway's to any replica: the one
+that gets it and does not wait for it publishes it on the waiting replica's channel. Without a
+shared store none of this exists: the front keeps its sessions in its own table, as ever.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from typing import Any, Final, cast
+
+import anyio
+import orjson
+
+from micro_mcp.errors import StateUnavailable
+from micro_mcp.gateway.clients.client import ClientSession, Outbox
+from micro_mcp.gateway.fronts.front import Front
+from micro_mcp.gateway.fronts.http_sessions import HttpSession, SessionTable
+from micro_mcp.policy.model import Principal
+from micro_mcp.protocol import jsonrpc
+from micro_mcp.protocol.jsonrpc import Message, RequestId
+from micro_mcp.protocol.versions import Era
+from micro_mcp.state.store import Store
+
+logger = logging.getLogger(__name__)
+
+RESUBSCRIBE_INTERVAL: Final = 1.0
+"""Seconds between attempts to subscribe to this replica's channel while the store is down."""
+
+_Snapshot = tuple[str | None, str, frozenset[str]]
+"""What of a client can change after `initialize`: version, log level, subscriptions."""
+
+
+def _key(session_id: str) -> str:
+    return f"session:{session_id}"
+
+
+def _asked_key(session_id: str, request_id: RequestId) -> str:
+    # JSON, so that the id 1 and the id "1" stay two requests
+    return f"session:{session_id}:asked:{orjson.dumps(request_id).decode()}"
+
+
+def _channel(replica: str) -> str:
+    return f"replica:{replica}"
+
+
+def _snapshot(client: ClientSession) -> _Snapshot:
+    return client.version, client.log_level, frozenset(client.subscriptions)
+
+
+def record(session: HttpSession) -> bytes:
+    """The record of `session` as the store keeps it."""
+    client = session.client
+    return orjson.dumps(
+        {
+            "principal": session.principal.name,
+            "profile": client.profile,
+            "client": client.id,
+            "era": client.era.value if client.era is not None else None,
+            "version": client.version,
+            "capabilities": client.capabilities,
+            "clientInfo": client.client_info,
+            "logLevel": client.log_level,
+            "subscriptions": sorted(client.subscriptions),
+        }
+    )
+
+
+def restore(raw: bytes, session_id: str, principal: Principal) -> HttpSession | None:
+    """The session a record describes, for `principal`; None when the record is not that
+    principal's (or unreadable): the caller answers as for an id that does not exist."""
+    try:
+        fields = jsonrpc.as_object(orjson.loads(raw)) or {}
+    except orjson.JSONDecodeError:
+        return None
+    capabilities = jsonrpc.as_object(fields.get("capabilities"))
+    client_info = jsonrpc.as_object(fields.get("clientInfo"))
+    uris: object = fields.get("subscriptions")
+    match fields:
+        case {
+            "principal": str() as name,
+            "profile": str() | None as profile,
+            "client": str() as client_id,
+            "era": "handshake" | None as era,  # a record is written for the handshake era only
+            "version": str() | None as version,
+            "logLevel": str() as log_level,
+        } if (
+            name == principal.name
+            and capabilities is not None
+            and client_info is not None
+            and isinstance(uris, list)
+        ):
+            session = HttpSession(principal, session_id)
+            client = session.client
+            client.profile, client.id, client.version = profile, client_id, version
+            client.era = Era(era) if era is not None else None
+            client.capabilities, client.client_info = capabilities, client_info
+            client.log_level = log_level
+            client.subscriptions = {
+                uri for uri in cast("list[object]", uris) if isinstance(uri, str)
+            }
+            return session
+        case _:
+            return None
+
+
+class SharedSessions:
+    """The sessions of this replica's HTTP front, recorded in the store replicas share."""
+
+    def __init__(
+        self,
+        store: Store,
+        table: SessionTable,
+        front: Front,
+        idle_seconds: float,
+        replica: str | None = None,
+    ) -> None:
+        self._store = store
+        self._table = table
+        self._front = front
+        self._ttl = idle_seconds
+        self.replica = replica if replica is not None else secrets.token_hex(8)
+        """This replica's name on the store's channels: random, one per process."""
+
+    # --- the session record -------------------------------------------------------------------
+
+    async def open(self, session: HttpSession) -> None:
+        """Record a session this replica just created, before its client learns its id.
+
+        Raises:
+            StateUnavailable: the store cannot be reached (the session is not usable).
+        """
+        await self._store.put(_key(session.id), record(session), self._ttl)
+        self._share(session, _snapshot(session.client))
+
+    async def find(
+        self, session_id: str, principal: Principal, held: HttpSession | None
+    ) -> HttpSession | None:
+        """The session a request of `principal` names: `held` (this replica's copy, if any)
+        while its record lives, else adopted from its record; None when there is no record,
+        it is another principal's, or it ended (DELETE on another replica).
+
+        Raises:
+            StateUnavailable: the store cannot be reached.
+        """
+        key = _key(session_id)
+        if held is not None:
+            if await self._store.touch(key, self._ttl):
+                return held
+            self._drop(held)  # ended elsewhere, or expired: nothing more is served on it
+            return None
+        if self._table.holding(session_id) is not None:
+            return None  # held here for another principal
+        raw = await self._store.get(key)
+        session = restore(raw, session_id, principal) if raw is not None else None
+        if session is None:
+            return None
+        await self._store.touch(key, self._ttl)
+        if not self._table.adopt(session):  # a request of the session adopted it meanwhile
+            return self._table.get(session_id, principal)
+        self._share(session, _snapshot(session.client))
+        self._front.open(session.client)
+        logger.debug("adopted session %s of %s", session_id, principal.name)
+        return session
+
+    async def end(self, session_id: str) -> None:
+        """Delete a session's record (DELETE): every replica answers 404 for it from now on.
+
+        Raises:
+            StateUnavailable: the store cannot be reached.
+        """
+        await self._store.delete(_key(session_id))
+
+    def _drop(self, session: HttpSession) -> None:
+        if self._table.remove(session.id) is not None:
+            self._front.close(session.client)
+
+    def _share(self, session: HttpSession, saved: _Snapshot) -> None:
+        """Wrap the session's outbox: a request to the client names this replica as the one
+        waiting for its answer; a response goes out after what its request changed (the
+        negotiated version, the log level, subscriptions) is in the record."""
+        session.tag = f".{self.replica}"
+        deliver: Outbox = session.client.outbox
+        last = [saved]
+
+        async def outbox(message: Message, related: RequestId | None) -> None:
+            if jsonrpc.is_request(message):
+                await self._store.put(
+                    _asked_key(session.id, message["id"]), self.replica.encode(), self._ttl
+                )
+            elif "method" not in message and (now := _snapshot(session.client)) != last[0]:
+                try:
+                    await self._store.put(_key(session.id), record(session), self._ttl)
+                    last[0] = now
+                except StateUnavailable as exc:
+                    if last[0][0] is None:  # the handshake itself: no replica could serve it
+                        message = jsonrpc.error(message.get("id"), exc.to_error())
+                    logger.warning("session %s: its record is not saved: %s", session.id, exc)
+            await deliver(message, related)
+
+        session.client.outbox = outbox
+
+    # --- answers to the gateway's requests, wherever they land --------------------------------
+
+    async def forward(self, session: HttpSession, message: Message) -> bool:
+        """Send the client's answer to a request of the gateway's to the replica waiting for it,
+        when that is not this one; False when it is this one, or none waits."""
+        request_id = message.get("id")
+        if (
+            jsonrpc.is_request(message)
+            or "method" in message
+            or not jsonrpc.is_request_id(request_id)
+            or session.client.awaiting.waiting(request_id)
+        ):
+            return False
+        try:
+            owner = await self._store.get(_asked_key(session.id, request_id))
+            if owner is None or owner.decode() == self.replica:
+                return False
+            routed = orjson.dumps({"session": session.id, "reply": message})
+            await self._store.publish(_channel(owner.decode()), routed)
+        except StateUnavailable as exc:
+            logger.warning("session %s: an answer was not routed: %s", session.id, exc)
+            return False
+        return True
+
+    def take(self, routed: bytes) -> None:
+        """Hand an answer another replica routed here to the request waiting for it."""
+        try:
+            fields: Any = orjson.loads(routed)
+        except orjson.JSONDecodeError:
+            return
+        match fields:
+            case {"session": str() as session_id, "reply": reply}:
+                session = self._table.holding(session_id)
+                answer = jsonrpc.as_object(reply)
+                if session is None or answer is None or not session.client.resolve(answer):
+                    logger.debug("a routed answer for session %s waits nowhere", session_id)
+            case _:
+                pass
+
+    async def run(
+        self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED
+    ) -> None:
+        """Take the answers routed to this replica, for as long as the gateway runs; while the
+        store is down, subscribe again every `RESUBSCRIBE_INTERVAL`."""
+        started = False
+        while True:
+            try:
+                async with self._store.subscribe(_channel(self.replica)) as routed:
+                    if not started:
+                        task_status.started()
+                        started = True
+                    async for message in routed:
+                        self.take(message)
+            except StateUnavailable as exc:
+                logger.warning("replica channel unavailable, retrying: %s", exc)
+            if not started:
+                task_status.started()
+                started = True
+            await anyio.sleep(RESUBSCRIBE_INTERVAL)

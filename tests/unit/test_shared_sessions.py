@@ -1,0 +1,200 @@
+"""Handshake-era sessions through a shared store: two replicas (two session tables) on one
+`MemoryStore` adopt each other's sessions for the principal that opened them only, forget one
+ended on the other, and route the client's answers to the replica waiting for them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anyio
+import anyio.lowlevel
+import pytest
+
+from micro_mcp import codes
+from micro_mcp.errors import StateUnavailable
+from micro_mcp.gateway.clients.client import ClientSession
+from micro_mcp.gateway.fronts.http_sessions import HttpSession, SessionTable
+from micro_mcp.gateway.fronts.shared_sessions import SharedSessions
+from micro_mcp.policy.model import Policy, Principal
+from micro_mcp.protocol import jsonrpc
+from micro_mcp.protocol.versions import Era
+from micro_mcp.state.store import MemoryStore
+
+pytestmark = pytest.mark.anyio
+
+ALICE = Principal("alice", Policy())
+BOB = Principal("bob", Policy())
+
+
+class Clients:
+    """What the front does with a client, recorded: opened (adopted) and closed."""
+
+    def __init__(self) -> None:
+        self.opened: list[ClientSession] = []
+        self.closed: list[ClientSession] = []
+
+    def open(self, client: ClientSession) -> None:
+        self.opened.append(client)
+
+    def close(self, client: ClientSession) -> None:
+        self.closed.append(client)
+
+
+class Replica:
+    """One gateway's session table and its shared view, on the deployment's store."""
+
+    def __init__(self, store: Any, name: str) -> None:
+        self.table = SessionTable(max_sessions=10, idle_seconds=60, per_principal=10)
+        self.front = Clients()
+        self.shared = SharedSessions(store, self.table, self.front, 60, replica=name)  # pyright: ignore[reportArgumentType]
+
+    async def find(self, session_id: str, principal: Principal) -> HttpSession | None:
+        held = self.table.get(session_id, principal)
+        return await self.shared.find(session_id, principal, held)
+
+
+async def opened(replica: Replica, principal: Principal = ALICE) -> HttpSession:
+    """A session created on `replica` whose `initialize` was answered."""
+    session = replica.table.create(principal)
+    assert isinstance(session, HttpSession)
+    await replica.shared.open(session)
+    client = session.client
+    client.era, client.version = Era.HANDSHAKE, "2025-11-25"
+    client.capabilities = {"elicitation": {"form": {}}}
+    client.client_info = {"name": "t", "version": "1"}
+    client.log_level = "debug"
+    await client.send(jsonrpc.result(1, {}), 1)  # the reply to initialize saves the record
+    return session
+
+
+async def test_a_session_opened_on_one_replica_is_adopted_by_another_as_it_was() -> None:
+    store = MemoryStore()
+    a, b = Replica(store, "a"), Replica(store, "b")
+    session = await opened(a)
+
+    adopted = await b.find(session.id, ALICE)
+
+    assert adopted is not None and adopted is not session
+    assert adopted.id == session.id and adopted.client.id == session.client.id
+    assert adopted.client.era is Era.HANDSHAKE and adopted.client.version == "2025-11-25"
+    assert adopted.client.capabilities == {"elicitation": {"form": {}}}
+    assert adopted.client.client_info == {"name": "t", "version": "1"}
+    assert adopted.client.log_level == "debug"
+    assert b.front.opened == [adopted.client]
+    assert await b.find(session.id, ALICE) is adopted  # held from now on
+
+
+async def test_another_principal_or_a_forged_id_finds_no_session_on_any_replica() -> None:
+    store = MemoryStore()
+    a, b = Replica(store, "a"), Replica(store, "b")
+    session = await opened(a)
+    await b.find(session.id, ALICE)
+
+    assert await a.find(session.id, BOB) is None
+    assert await b.find(session.id, BOB) is None  # held there for alice: still not bob's
+    assert await Replica(store, "c").find(session.id, BOB) is None
+    assert await b.find("forged-" + session.id, ALICE) is None
+
+
+async def test_a_session_ended_on_one_replica_is_gone_on_the_others() -> None:
+    store = MemoryStore()
+    a, b = Replica(store, "a"), Replica(store, "b")
+    session = await opened(a)
+    adopted = await b.find(session.id, ALICE)
+    assert adopted is not None
+
+    await a.shared.end(session.id)
+
+    assert await b.find(session.id, ALICE) is None
+    assert b.front.closed == [adopted.client]
+    assert b.table.holding(session.id) is None
+
+
+async def test_a_change_of_log_level_on_one_replica_is_seen_by_a_replica_adopting_later() -> None:
+    store = MemoryStore()
+    a, b = Replica(store, "a"), Replica(store, "b")
+    session = await opened(a)
+    session.client.log_level = "error"
+    session.client.subscriptions.add("fs+file:///x")
+    await session.client.send(jsonrpc.result(2, {}), 2)
+
+    adopted = await b.find(session.id, ALICE)
+
+    assert adopted is not None
+    assert adopted.client.log_level == "error"
+    assert adopted.client.subscriptions == {"fs+file:///x"}
+
+
+async def test_an_answer_posted_to_another_replica_reaches_the_request_waiting_for_it() -> None:
+    store = MemoryStore()
+    a, b = Replica(store, "a"), Replica(store, "b")
+    session = await opened(a)
+    answered: list[Any] = []
+    done = anyio.Event()
+
+    async def ask() -> None:
+        answered.append(await session.client.request(7, "roots/list", {}, None, timeout=5))
+        done.set()
+
+    async with anyio.create_task_group() as tg:
+        await tg.start(a.shared.run)
+        tg.start_soon(ask)
+        with anyio.fail_after(5):
+            while not session.client.awaiting.waiting(7):
+                await anyio.lowlevel.checkpoint()
+        elsewhere = await b.find(session.id, ALICE)
+        assert elsewhere is not None
+        answer = jsonrpc.result(7, {"roots": []})
+        assert await b.shared.forward(elsewhere, answer)
+        with anyio.fail_after(5):
+            await done.wait()
+        tg.cancel_scope.cancel()
+
+    assert answered == [answer]
+
+
+async def test_an_answer_nobody_waits_for_is_not_routed() -> None:
+    store = MemoryStore()
+    a = Replica(store, "a")
+    session = await opened(a)
+
+    assert not await a.shared.forward(session, jsonrpc.result(99, {}))
+    assert not await a.shared.forward(session, jsonrpc.notification("notifications/x", {}))
+
+
+class DownStore(MemoryStore):
+    """A store that cannot be reached."""
+
+    async def get(self, key: str) -> bytes | None:
+        raise StateUnavailable("down")
+
+    async def touch(self, key: str, ttl: float) -> bool:
+        raise StateUnavailable("down")
+
+
+async def test_with_the_store_down_finding_a_session_is_a_state_error() -> None:
+    b = Replica(DownStore(), "b")
+
+    with pytest.raises(StateUnavailable) as down:
+        await b.find("some-session", ALICE)
+
+    assert down.value.code == codes.STATE_UNAVAILABLE
+
+
+async def test_the_memory_store_touches_deletes_and_carries_messages_to_subscribers() -> None:
+    store = MemoryStore()
+    await store.put("k", b"v", 10)
+
+    assert await store.touch("k", 10)
+    assert not await store.touch("absent", 10)
+    await store.delete("k")
+    assert await store.get("k") is None
+
+    async with store.subscribe("ch") as messages:
+        await store.publish("ch", b"one")
+        await store.publish("other", b"not for us")
+        await store.publish("ch", b"two")
+        got = [await anext(aiter(messages)), await anext(aiter(messages))]
+    await store.publish("ch", b"nobody listens")
+
+    assert got == [b"one", b"two"]
