@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 import anyio
 import httpx2
+import orjson
 import pytest
 from anyio.abc import Process
 from mcp import Client
@@ -59,8 +60,11 @@ class Cluster:
 
         async def record(response: httpx2.Response) -> None:
             request = response.request
-            answering = b'"requestState"' in request.content
-            method = request.headers.get("mcp-method", "")
+            body = orjson.loads(request.content) if request.content.startswith(b"{") else {}
+            # A 2026-07-28 answer re-sends the request with its state; a handshake-era one is a
+            # JSON-RPC response to the gateway's request.
+            answering = b'"requestState"' in request.content or "result" in body
+            method = request.headers.get("mcp-method") or body.get("method", "")
             into.append((response.headers.get(SERVED_BY, "?"), method, answering))
 
         auth = {"Authorization": f"Bearer {TOKEN}"}
@@ -257,6 +261,41 @@ async def test_redis_restarting_mid_run_gives_a_clear_error_then_service_resumes
     assert down.value.code == codes.STATE_UNAVAILABLE
     assert {tool.name for tool in listed.tools} == {"jobs.echo", "jobs.render"}
     assert not any(result.is_error for result in after)
+
+
+async def test_handshake_era_sessions_are_served_by_every_replica_without_affinity(
+    tmp_path: Path, redis: RedisServer
+) -> None:
+    # Each session's requests go round robin: the replica that gets one it does not hold adopts
+    # the session from its record in Redis; consent's elicitation, sent by the replica running
+    # the call, is answered by a POST that lands on another and is routed back to it.
+    consent = {"tools": ["jobs.echo"], "rememberSeconds": 0}  # every call asks anew
+    served: list[list[tuple[str, str, bool]]] = [[] for _ in REPLICAS]
+    async with _cluster(tmp_path, redis, consent=consent) as cluster, AsyncExitStack() as stack:
+        clients = [
+            await stack.enter_async_context(
+                cluster.client(log, mode="legacy", elicitation_callback=approve)
+            )
+            for log in served
+        ]
+        for n in range(3):
+            for client in clients:
+                echoed = await client.call_tool("jobs.echo", {"n": n})
+                assert getattr(echoed.content[0], "text", None) == f'{{"n": {n}}}'
+        listed = [await client.list_tools() for client in clients]
+
+    replicas = [{replica for replica, _, _ in log} for log in served]
+    assert all(len(each) > 1 for each in replicas)  # every session served by several replicas
+    assert set[str]().union(*replicas) == set(REPLICAS)
+    crossed = [
+        (asked, answered)
+        for log in served
+        for (asked, method, _), (answered, _, answering) in itertools.pairwise(log)
+        if method == "tools/call" and answering
+    ]
+    assert len(crossed) == 9  # each call: its question answered
+    assert any(asked != answered for asked, answered in crossed)
+    assert all({t.name for t in each.tools} == {"jobs.echo", "jobs.render"} for each in listed)
 
 
 async def test_with_session_affinity_handshake_era_sessions_stay_on_their_replica(
