@@ -68,6 +68,26 @@ class RedisStore:
         async with self._mapped():
             await self._redis.publish(self._prefix + channel, message)  # pyright: ignore[reportUnknownMemberType]
 
+    async def append(
+        self, key: str, value: bytes, keep: int, ttl: float, channel: str | None = None
+    ) -> None:
+        """Add `value` to the end of the list under `key`, which keeps its last `keep` values
+        and lives `ttl` seconds from now; and publish it on `channel` if given: one round trip."""
+        name = self._prefix + key
+        async with self._mapped(), self._redis.pipeline(transaction=False) as pipe:
+            pipe.rpush(name, value)  # pyright: ignore[reportUnusedCoroutine, reportUnknownMemberType]
+            pipe.ltrim(name, -keep, -1)  # pyright: ignore[reportUnusedCoroutine, reportUnknownMemberType]
+            pipe.pexpire(name, _ms(ttl) or 1)  # pyright: ignore[reportUnusedCoroutine]
+            if channel is not None:
+                pipe.publish(self._prefix + channel, value)  # pyright: ignore[reportUnusedCoroutine, reportUnknownMemberType]
+            await pipe.execute()  # pyright: ignore[reportUnknownMemberType]
+
+    async def items(self, key: str) -> list[bytes]:
+        """The values of the list under `key`, oldest first (none when there is no list)."""
+        async with self._mapped():
+            values = await self._redis.lrange(self._prefix + key, 0, -1)  # pyright: ignore[reportUnknownMemberType]
+        return [v.encode() if isinstance(v, str) else v for v in values]  # bytes: no decoding
+
     @asynccontextmanager
     async def subscribe(self, channel: str) -> AsyncGenerator[AsyncIterator[bytes]]:
         """The messages published on `channel` while the block runs, in order, on a connection

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import secrets
 import time
+from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Final, Protocol
@@ -54,6 +55,17 @@ class Store(Protocol):
         """Send `message` to whoever subscribes to `channel` now (at most once, unstored)."""
         ...
 
+    async def append(
+        self, key: str, value: bytes, keep: int, ttl: float, channel: str | None = None
+    ) -> None:
+        """Add `value` to the end of the list under `key`, which keeps its last `keep` values
+        and lives `ttl` seconds from now; and publish it on `channel` if given."""
+        ...
+
+    async def items(self, key: str) -> list[bytes]:
+        """The values of the list under `key`, oldest first (none when there is no list)."""
+        ...
+
     def subscribe(self, channel: str) -> AbstractAsyncContextManager[AsyncIterator[bytes]]:
         """The messages published on `channel` while the block runs, in order."""
         ...
@@ -62,7 +74,7 @@ class Store(Protocol):
 class MemoryStore:
     """A `Store` in this process: bounded, expired entries dropped as it fills."""
 
-    __slots__ = ("_channels", "_clock", "_entries", "_max")
+    __slots__ = ("_channels", "_clock", "_entries", "_lists", "_max")
 
     def __init__(
         self, max_entries: int = MAX_ENTRIES, clock: Callable[[], float] = time.monotonic
@@ -71,6 +83,7 @@ class MemoryStore:
         self._max = max_entries
         self._clock = clock
         self._channels: dict[str, set[MemoryObjectSendStream[bytes]]] = {}
+        self._lists: dict[str, tuple[deque[bytes], float]] = {}
 
     async def get(self, key: str) -> bytes | None:
         """The value under `key`, or None when there is none (or it expired)."""
@@ -107,6 +120,7 @@ class MemoryStore:
     async def delete(self, key: str) -> None:
         """Forget `key` (nothing happens when it holds nothing)."""
         self._entries.pop(key, None)
+        self._lists.pop(key, None)
 
     async def publish(self, channel: str, message: bytes) -> None:
         """Send `message` to whoever subscribes to `channel` now (at most once, unstored)."""
@@ -115,6 +129,33 @@ class MemoryStore:
                 subscriber.send_nowait(message)
             except anyio.WouldBlock:
                 logger.warning("a subscriber of %r lags; a message for it was dropped", channel)
+
+    async def append(
+        self, key: str, value: bytes, keep: int, ttl: float, channel: str | None = None
+    ) -> None:
+        """Add `value` to the end of the list under `key`, which keeps its last `keep` values
+        and lives `ttl` seconds from now; and publish it on `channel` if given."""
+        now = self._clock()
+        if len(self._lists) >= self._max:  # the expired go, then the oldest
+            for old in [k for k, (_, until) in self._lists.items() if until <= now]:
+                del self._lists[old]
+            for old in list(self._lists)[: max(0, len(self._lists) - self._max * 3 // 4)]:
+                del self._lists[old]
+        values = self._lists.pop(key, (deque[bytes](maxlen=keep), now))[0]
+        if values.maxlen != keep:
+            values = deque(values, maxlen=keep)
+        values.append(value)
+        self._lists[key] = (values, now + ttl)
+        if channel is not None:
+            await self.publish(channel, value)
+
+    async def items(self, key: str) -> list[bytes]:
+        """The values of the list under `key`, oldest first (none when there is no list)."""
+        entry = self._lists.get(key)
+        if entry is None or entry[1] <= self._clock():
+            self._lists.pop(key, None)
+            return []
+        return list(entry[0])
 
     @asynccontextmanager
     async def subscribe(self, channel: str) -> AsyncGenerator[AsyncIterator[bytes]]:
