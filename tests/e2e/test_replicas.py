@@ -14,6 +14,7 @@ from typing import Any
 
 import anyio
 import httpx2
+import orjson
 import pytest
 
 from micro_mcp import codes
@@ -305,3 +306,70 @@ async def test_with_redis_down_a_handshake_session_gets_503_then_is_served_again
     assert down.json()["error"]["code"] == codes.STATE_UNAVAILABLE
     assert gone.status_code == 404  # the client initializes again, as after a restart
     assert again.status_code == 200 and "mcp-session-id" in again.headers
+
+
+async def _events(response: httpx2.Response, until: str) -> list[tuple[str, dict[str, Any]]]:
+    """The SSE events of `response` (id, message) up to the first whose text has `until`."""
+    events: list[tuple[str, dict[str, Any]]] = []
+    event_id = ""
+    async for line in response.aiter_lines():
+        if line.startswith("id:"):
+            event_id = line[3:].strip()
+        elif line.startswith("data:") and line[5:].strip():
+            events.append((event_id, orjson.loads(line[5:])))
+            if until in line:
+                break
+    return events
+
+
+async def test_a_call_dropped_on_one_replica_is_answered_and_resumed_on_another(
+    tmp_path: Path, redis: RedisServer, service: dict[str, Any]
+) -> None:
+    # The call runs on a, which asks the client for consent on the call's stream; the client
+    # drops that stream, answers the question through b (routed to a) and resumes the stream
+    # with Last-Event-ID on b, which replays what the client missed from Redis.
+    initialize = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {
+            "protocolVersion": "2025-11-25",
+            "capabilities": {"elicitation": {"form": {}}},
+            "clientInfo": {"name": "t", "version": "1"},
+        },
+    }
+    call = {
+        "jsonrpc": "2.0",
+        "id": 2,
+        "method": "tools/call",
+        "params": {"name": "jobs.echo", "arguments": {"n": 7}},
+    }
+    alice = {"Accept": "application/json, text/event-stream", "Authorization": f"Bearer {ALICE}"}
+    shared = {**service, "sessions": "shared"}  # a 2026-07-28 service: no per-client sessions
+    async with (
+        _replicas(tmp_path, shared, [_config(redis.url)] * 2) as (a, b),
+        httpx2.AsyncClient(timeout=10) as http,
+    ):
+        opened = await http.post(a, json=initialize, headers=alice)
+        session = {
+            **alice,
+            "Mcp-Session-Id": opened.headers["mcp-session-id"],
+            "MCP-Protocol-Version": "2025-11-25",
+        }
+        async with http.stream("POST", a, json=call, headers=session) as response:
+            asked = await _events(response, "elicitation/create")  # then the client drops it
+        question = asked[-1][1]
+        answer = {"jsonrpc": "2.0", "id": question["id"], "result": APPROVE[CONSENT_KEY]}
+        answered = await http.post(b, json=answer, headers=session)
+        resume = {**session, "Accept": "text/event-stream", "Last-Event-ID": asked[-1][0]}
+        async with http.stream("GET", b, headers=resume) as resumed:
+            rest = await _events(resumed, '"result"')
+        gone = await http.get(b, headers={**resume, "Last-Event-ID": "r9.nosuchreplica-1"})
+
+    assert question["method"] == "elicitation/create"
+    assert answered.status_code == 202
+    assert resumed.status_code == 200
+    assert rest[-1][1]["id"] == 2
+    assert rest[-1][1]["result"]["content"][0]["text"] == '{"n": 7}'
+    assert rest[-1][0].rpartition("-")[0] == asked[-1][0].rpartition("-")[0]  # the same stream
+    assert gone.status_code == 404

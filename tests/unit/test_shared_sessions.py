@@ -8,6 +8,7 @@ from typing import Any
 
 import anyio
 import anyio.lowlevel
+import orjson
 import pytest
 
 from micro_mcp import codes
@@ -198,3 +199,53 @@ async def test_the_memory_store_touches_deletes_and_carries_messages_to_subscrib
     await store.publish("ch", b"nobody listens")
 
     assert got == [b"one", b"two"]
+
+
+async def test_a_stream_resumed_on_another_replica_replays_what_was_missed_then_goes_live() -> None:
+    store = MemoryStore()
+    a, b = Replica(store, "a"), Replica(store, "b")
+    session = await opened(a)
+    stream = session.open_response(5)
+    await session.client.send(jsonrpc.notification("notifications/progress", {"n": 1}), 5)
+    await session.client.send(jsonrpc.notification("notifications/progress", {"n": 2}), 5)
+    got: list[tuple[int, bytes]] = []
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(a.shared.streams.beat)
+        assert b.shared.streams.foreign(stream.name) and not a.shared.streams.foreign(stream.name)
+        async with b.shared.streams.resumed(session.id, stream.name) as resumed:
+            assert resumed is not None
+            await session.client.send(jsonrpc.result(5, {"done": True}), 5)  # live, from a
+            with anyio.fail_after(5):
+                got = [event async for event in resumed.follow(after=1)]
+        tg.cancel_scope.cancel()
+
+    assert [seq for seq, _ in got] == [2, 3]
+    assert b'"n":2' in got[0][1] and b'"done":true' in got[1][1]
+    assert [stream.event_id(seq) for seq, _ in got] == [f"{stream.name}-2", f"{stream.name}-3"]
+
+
+async def test_a_stream_whose_replica_stopped_ends_with_an_error_for_its_request() -> None:
+    store = MemoryStore()
+    a, b = Replica(store, "a"), Replica(store, "b")
+    session = await opened(a)
+    stream = session.open_response(5)
+    await session.client.send(jsonrpc.notification("notifications/progress", {"n": 1}), 5)
+    # replica a never beats: as if it had been killed
+
+    async with b.shared.streams.resumed(session.id, stream.name) as resumed:
+        assert resumed is not None
+        with anyio.fail_after(5):
+            got = [data async for _, data in resumed.follow(after=1)]
+
+    assert len(got) == 1
+    error = orjson.loads(got[0])
+    assert error["id"] == 5 and error["error"]["code"] == codes.UPSTREAM_UNAVAILABLE
+
+
+async def test_a_stream_of_a_stopped_replica_with_nothing_kept_is_not_found() -> None:
+    store = MemoryStore()
+    b = Replica(store, "b")
+
+    async with b.shared.streams.resumed("some-session", "r3.a") as resumed:
+        assert resumed is None

@@ -442,6 +442,9 @@ class HttpFront:
         stream, after = session.standalone, 0
         last = headers.get("last-event-id")
         split = sse.split_event_id(last) if last is not None else None
+        if split is not None and self.shared and self.shared.streams.foreign(split[0]):
+            await self.shared.resume(scope, receive, send, session, *split)  # another replica's
+            return
         if split is not None and (named := session.stream_named(split[0])) is not None:
             stream, after = named, split[1]
         if stream is session.standalone:

@@ -82,11 +82,17 @@ class HttpSession:
             return self.standalone
         return next((s for s in self._streams.values() if s.name == name), None)
 
+    def target(self, related: RequestId | None) -> EventStream:
+        """The stream a message for request `related` joins: its response stream while that is
+        open, else the standalone one."""
+        stream = self._streams.get(related) if related is not None else None
+        return self.standalone if stream is None or stream.finished else stream
+
     async def deliver(self, message: Message, related: RequestId | None) -> None:
         """The session's outbox: a message joins its request's stream, else the standalone one."""
-        stream = self._streams.get(related) if related is not None else None
-        if stream is None or stream.finished:
-            self.standalone.push(message)
+        stream = self.target(related)
+        if stream is self.standalone:
+            stream.push(message)
             return
         stream.push(message, last=is_reply_to(message, related))
 

@@ -26,10 +26,14 @@ from typing import Any, Final, cast
 import anyio
 import orjson
 
+from micro_mcp import codes
 from micro_mcp.errors import StateUnavailable
 from micro_mcp.gateway.clients.client import ClientSession, Outbox
+from micro_mcp.gateway.fronts.asgi import Receive, Scope, Send, fail
 from micro_mcp.gateway.fronts.front import Front
 from micro_mcp.gateway.fronts.http_sessions import HttpSession, SessionTable
+from micro_mcp.gateway.fronts.responses import stream_out
+from micro_mcp.gateway.fronts.shared_streams import SharedStreams
 from micro_mcp.policy.model import Principal
 from micro_mcp.protocol import jsonrpc
 from micro_mcp.protocol.jsonrpc import Message, RequestId
@@ -135,6 +139,8 @@ class SharedSessions:
         self._ttl = idle_seconds
         self.replica = replica if replica is not None else secrets.token_hex(8)
         """This replica's name on the store's channels: random, one per process."""
+        self.streams = SharedStreams(store, self.replica)
+        """The response streams of sessions, kept for resumption on any replica."""
 
     # --- the session record -------------------------------------------------------------------
 
@@ -210,9 +216,38 @@ class SharedSessions:
                     if last[0][0] is None:  # the handshake itself: no replica could serve it
                         message = jsonrpc.error(message.get("id"), exc.to_error())
                     logger.warning("session %s: its record is not saved: %s", session.id, exc)
+            stream = session.target(related)
             await deliver(message, related)
+            if related is not None and stream is not session.standalone:
+                try:
+                    await self.streams.keep(session.id, stream, related)
+                except StateUnavailable as exc:  # served here; resumable here only
+                    logger.warning("session %s: an event is not kept: %s", session.id, exc)
 
         session.client.outbox = outbox
+
+    async def resume(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        session: HttpSession,
+        name: str,
+        after: int,
+    ) -> None:
+        """Answer a GET resuming another replica's response stream `name` after event `after`:
+        from the events the store kept, then live; 404 when it ended with its replica."""
+        extra = [(b"mcp-session-id", session.id.encode())]
+        try:
+            async with self.streams.resumed(session.id, name) as stream:
+                if stream is None:
+                    await fail(send, 404, codes.INVALID_REQUEST, "Stream not found: it ended")
+                    return
+                await stream_out(
+                    scope, receive, send, stream, extra, modern=False, after=after, sse_only=True
+                )
+        except StateUnavailable as exc:
+            await fail(send, 503, exc.code, exc.message)
 
     # --- answers to the gateway's requests, wherever they land --------------------------------
 
@@ -256,8 +291,16 @@ class SharedSessions:
     async def run(
         self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED
     ) -> None:
-        """Take the answers routed to this replica, for as long as the gateway runs; while the
-        store is down, subscribe again every `RESUBSCRIBE_INTERVAL`."""
+        """Take the answers routed to this replica, and tell the others it runs, for as long as
+        the gateway runs; while the store is down, subscribe again every `RESUBSCRIBE_INTERVAL`."""
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(self.streams.beat)
+            await tg.start(self._take_routed)
+            task_status.started()
+
+    async def _take_routed(
+        self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED
+    ) -> None:
         started = False
         while True:
             try:
