@@ -186,10 +186,12 @@ async def test_a_task_started_through_the_balancer_is_polled_on_other_replicas(
     assert [poll["result"]["status"] for _, poll in polls] == ["completed"] * 3
 
 
+@pytest.mark.parametrize("mode", ["auto", "legacy"])  # 2026-07-28, then handshake-era sessions
 async def test_a_replica_killed_under_load_fails_at_most_the_calls_in_flight_on_it(
-    tmp_path: Path, redis: RedisServer
+    tmp_path: Path, redis: RedisServer, mode: str
 ) -> None:
     outcomes: list[tuple[bool, bool]] = []  # (started after the kill, succeeded) per call
+    opened: list[bool] = []  # per client opened: whether after the kill
     killed = anyio.Event()
     warmed = anyio.Event()
     enough = anyio.Event()
@@ -199,8 +201,9 @@ async def test_a_replica_killed_under_load_fails_at_most_the_calls_in_flight_on_
         while not enough.is_set():
             pending, after = True, killed.is_set()
             try:
-                async with cluster.client(elicitation_callback=approve) as client:
+                async with cluster.client(elicitation_callback=approve, mode=mode) as client:
                     pending = False
+                    opened.append(after)
                     while not enough.is_set():
                         pending, after = True, killed.is_set()
                         try:
@@ -239,6 +242,9 @@ async def test_a_replica_killed_under_load_fails_at_most_the_calls_in_flight_on_
     assert before.count(False) <= WORKERS  # at most the calls in flight when it died
     assert len(after) >= 120 and all(after)  # nothing started after the kill fails
     assert after_kill == {"g0", "g2"}  # the survivors carried the load
+    # A session goes on on the survivors: a client opens another only when its own broke with
+    # a call in flight on the killed replica.
+    assert opened.count(True) <= before.count(False)
 
 
 async def test_redis_restarting_mid_run_gives_a_clear_error_then_service_resumes(
