@@ -25,10 +25,17 @@ from anyio.abc import Process
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
-from mcp_types import ElicitResult
+from mcp_types import CreateMessageResult, ElicitResult, TextContent
 
 from micro_mcp import codes
-from tests.e2e.conftest import FIXTURES, free_port, http_gateway_process, reap, wait_listening
+from tests.e2e.conftest import (
+    DEMO,
+    FIXTURES,
+    free_port,
+    http_gateway_process,
+    reap,
+    wait_listening,
+)
 from tests.e2e.haproxy import SERVED_BY, haproxy
 from tests.e2e.redis_server import RedisServer, redis_server
 
@@ -84,12 +91,33 @@ async def redis(tmp_path: Path) -> AsyncIterator[RedisServer]:
 
 @asynccontextmanager
 async def _cluster(
-    tmp_path: Path, redis: RedisServer, *, sticky: bool = False, **config: Any
+    tmp_path: Path,
+    redis: RedisServer,
+    *,
+    sticky: bool = False,
+    demo: bool = False,
+    **config: Any,
 ) -> AsyncGenerator[Cluster]:
     """The task service, three gateways on `redis` and HAProxy in front of them (`sticky`:
-    with affinity on the handshake-era session header)."""
+    with affinity on the handshake-era session header; `demo`: also the demo service, which
+    asks the client's model, with a session per client on each replica)."""
     port = free_port()
+    services: dict[str, Any] = {}
     async with AsyncExitStack() as stack:
+        if demo:
+            demo_port = free_port()
+            with (tmp_path / "demo.log").open("wb") as log:
+                process = await anyio.open_process(
+                    [sys.executable, DEMO, "--http", str(demo_port)],
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=log,
+                )
+            stack.push_async_callback(reap, process)
+            stack.callback(process.terminate)
+            await wait_listening(demo_port)
+            url = f"http://127.0.0.1:{demo_port}/mcp"
+            services["demo"] = {"url": url, "sessions": "per-client"}
         with (tmp_path / "service.log").open("wb") as log:
             service = await anyio.open_process(
                 [sys.executable, str(FIXTURES / "task_server.py"), str(port)],
@@ -103,7 +131,7 @@ async def _cluster(
         # One session to the service for every client: it speaks 2026-07-28 only, so cannot
         # open the per-client handshake sessions `auto` would give handshake-era clients.
         url = f"http://127.0.0.1:{port}/mcp"
-        entry = {"url": url, "protocol": "modern", "sessions": "shared"}
+        services["jobs"] = {"url": url, "protocol": "modern", "sessions": "shared"}
         balancer = free_port()
         gateway = {
             "token": TOKEN,
@@ -116,7 +144,7 @@ async def _cluster(
         for name in REPLICAS:
             folder = tmp_path / name
             folder.mkdir()
-            started = http_gateway_process(folder, {"jobs": entry}, gateway)
+            started = http_gateway_process(folder, services, gateway)
             url, processes[name] = await stack.enter_async_context(started)
             backends[name] = urlsplit(url).port or 0
         url = await stack.enter_async_context(haproxy(tmp_path, balancer, backends, sticky=sticky))
@@ -302,6 +330,40 @@ async def test_handshake_era_sessions_are_served_by_every_replica_without_affini
     assert len(crossed) == 9  # each call: its question answered
     assert any(asked != answered for asked, answered in crossed)
     assert all({t.name for t in each.tools} == {"jobs.echo", "jobs.render"} for each in listed)
+
+
+async def test_a_services_sampling_request_is_answered_through_another_replica(
+    tmp_path: Path, redis: RedisServer
+) -> None:
+    # The replica running `demo.ask` opens the client's own session on the service, which asks
+    # the client's model on it; the client's answer lands on another replica and is routed back.
+    async def sample(context: Any, params: Any) -> CreateMessageResult:
+        text = f"answer to {params.messages[0].content.text}"
+        return CreateMessageResult(
+            role="assistant", content=TextContent(type="text", text=text), model="test"
+        )
+
+    served: list[list[tuple[str, str, bool]]] = [[] for _ in REPLICAS]
+    async with _cluster(tmp_path, redis, demo=True) as cluster, AsyncExitStack() as stack:
+        clients = [
+            await stack.enter_async_context(
+                cluster.client(log, mode="legacy", sampling_callback=sample)
+            )
+            for log in served
+        ]
+        for n in range(2):
+            for c, client in enumerate(clients):
+                asked = await client.call_tool("demo.ask", {"question": f"q{c}.{n}"})
+                assert getattr(asked.content[0], "text", None) == f"answer to q{c}.{n}"
+
+    crossed = [
+        (asked, answered)
+        for log in served
+        for (asked, method, _), (answered, _, answering) in itertools.pairwise(log)
+        if method == "tools/call" and answering
+    ]
+    assert len(crossed) == 6
+    assert any(asked != answered for asked, answered in crossed)
 
 
 async def test_with_session_affinity_handshake_era_sessions_stay_on_their_replica(
