@@ -172,6 +172,9 @@ class DownStore(MemoryStore):
     async def touch(self, key: str, ttl: float) -> bool:
         raise StateUnavailable("down")
 
+    async def delete(self, key: str) -> None:
+        raise StateUnavailable("down")
+
 
 async def test_with_the_store_down_finding_a_session_is_a_state_error() -> None:
     b = Replica(DownStore(), "b")
@@ -249,3 +252,16 @@ async def test_a_stream_of_a_stopped_replica_with_nothing_kept_is_not_found() ->
 
     async with b.shared.streams.resumed("some-session", "r3.a") as resumed:
         assert resumed is None
+
+
+async def test_a_revoked_session_is_forgotten_for_every_replica_and_a_store_down_is_no_crash() -> (
+    None
+):
+    store = MemoryStore()
+    a, b = Replica(store, "a"), Replica(store, "b")
+    session = await opened(a)
+
+    await a.shared.forget(session.id)
+    await Replica(DownStore(), "c").shared.forget(session.id)  # logged, not raised
+
+    assert await b.find(session.id, ALICE) is None

@@ -158,6 +158,8 @@ class HttpFront:
         their streams close and their requests in flight are cancelled."""
         for session in self.sessions.revoke(principals):
             self.front.close(session.client)
+            if self.shared is not None:  # nor may another replica adopt it
+                self.tasks.start_soon(self.shared.forget, session.id)
 
     async def drain(self) -> None:
         """On shutdown, end what would keep a connection open with no request behind it, so the

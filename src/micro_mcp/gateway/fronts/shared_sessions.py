@@ -191,6 +191,14 @@ class SharedSessions:
         """
         await self._store.delete(_key(session_id))
 
+    async def forget(self, session_id: str) -> None:
+        """Delete a session's record, in the background (a revoked credential's sessions): a
+        store that is down is logged, and the record expires with its idle limit."""
+        try:
+            await self.end(session_id)
+        except StateUnavailable as exc:
+            logger.warning("session %s: its record is not deleted: %s", session_id, exc)
+
     def _drop(self, session: HttpSession) -> None:
         if self._table.remove(session.id) is not None:
             self._front.close(session.client)
