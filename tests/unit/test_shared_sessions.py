@@ -265,3 +265,31 @@ async def test_a_revoked_session_is_forgotten_for_every_replica_and_a_store_down
     await Replica(DownStore(), "c").shared.forget(session.id)  # logged, not raised
 
     assert await b.find(session.id, ALICE) is None
+
+
+async def test_a_cancellation_posted_to_another_replica_cancels_the_request_where_it_runs() -> None:
+    store = MemoryStore()
+    a, b = Replica(store, "a"), Replica(store, "b")
+    session = await opened(a)
+    cancelled = anyio.Event()
+
+    async def request() -> None:
+        with anyio.CancelScope() as scope:
+            session.client.in_flight[3] = scope
+            await anyio.sleep_forever()
+        cancelled.set()
+
+    async with anyio.create_task_group() as tg:
+        await tg.start(a.shared.run)
+        tg.start_soon(request)
+        elsewhere = await b.find(session.id, ALICE)
+        assert elsewhere is not None
+        notice = jsonrpc.notification("notifications/cancelled", {"requestId": 3})
+        while 3 not in session.client.in_flight:
+            await anyio.lowlevel.checkpoint()
+        assert await b.shared.forward(elsewhere, notice)
+        with anyio.fail_after(5):
+            await cancelled.wait()
+        tg.cancel_scope.cancel()
+
+    assert not await a.shared.forward(session, jsonrpc.notification("notifications/cancelled", {}))

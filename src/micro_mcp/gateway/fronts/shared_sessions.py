@@ -11,6 +11,7 @@ another principal, or for an id with no record, is answered as a forged id alway
     session:<id>:asked:<rid>  the replica waiting for the client's answer to the gateway's
                               request <rid> (sampling, elicitation, roots, consent)
     channel replica:<name>    answers routed to replica <name>, which hands each to its request
+    channel replicas          cancellations of requests, which the replica running them acts on
 
 A session's client may post the answer to a request of the gateway's to any replica: the one
 that gets it and does not wait for it publishes it on the waiting replica's channel. Without a
@@ -42,6 +43,8 @@ from micro_mcp.state.store import Store
 
 logger = logging.getLogger(__name__)
 
+BROADCAST: Final = "replicas"
+"""The channel every replica hears: cancellations, which name no replica."""
 RESUBSCRIBE_INTERVAL: Final = 1.0
 """Seconds between attempts to subscribe to this replica's channel while the store is down."""
 
@@ -261,7 +264,10 @@ class SharedSessions:
 
     async def forward(self, session: HttpSession, message: Message) -> bool:
         """Send the client's answer to a request of the gateway's to the replica waiting for it,
-        when that is not this one; False when it is this one, or none waits."""
+        or its cancellation of a request this replica does not run to every replica; False
+        when the message is this replica's to take."""
+        if message.get("method") == "notifications/cancelled":
+            return await self._cancel_elsewhere(session, message)
         request_id = message.get("id")
         if (
             jsonrpc.is_request(message)
@@ -281,13 +287,31 @@ class SharedSessions:
             return False
         return True
 
+    async def _cancel_elsewhere(self, session: HttpSession, message: Message) -> bool:
+        params = jsonrpc.as_object(message.get("params")) or {}
+        request_id = params.get("requestId")
+        if not jsonrpc.is_request_id(request_id) or request_id in session.client.in_flight:
+            return False
+        try:
+            notice = orjson.dumps({"session": session.id, "cancel": request_id})
+            await self._store.publish(BROADCAST, notice)
+        except StateUnavailable as exc:
+            logger.warning("session %s: a cancellation was not sent on: %s", session.id, exc)
+        return True
+
     def take(self, routed: bytes) -> None:
-        """Hand an answer another replica routed here to the request waiting for it."""
+        """Hand an answer another replica routed here to the request waiting for it, or cancel
+        a request of a session held here as its client asked on another replica."""
         try:
             fields: Any = orjson.loads(routed)
         except orjson.JSONDecodeError:
             return
         match fields:
+            case {"session": str() as session_id, "cancel": int() | str() as request_id}:
+                session = self._table.holding(session_id)
+                scope = session.client.in_flight.get(request_id) if session is not None else None
+                if scope is not None:
+                    scope.cancel()
             case {"session": str() as session_id, "reply": reply}:
                 session = self._table.holding(session_id)
                 answer = jsonrpc.as_object(reply)
@@ -303,16 +327,20 @@ class SharedSessions:
         the gateway runs; while the store is down, subscribe again every `RESUBSCRIBE_INTERVAL`."""
         async with anyio.create_task_group() as tg:
             tg.start_soon(self.streams.beat)
-            await tg.start(self._take_routed)
+            await tg.start(self._take_routed, _channel(self.replica))
+            await tg.start(self._take_routed, BROADCAST)
             task_status.started()
 
     async def _take_routed(
-        self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED
+        self,
+        channel: str,
+        *,
+        task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
     ) -> None:
         started = False
         while True:
             try:
-                async with self._store.subscribe(_channel(self.replica)) as routed:
+                async with self._store.subscribe(channel) as routed:
                     if not started:
                         task_status.started()
                         started = True
