@@ -293,3 +293,31 @@ async def test_a_cancellation_posted_to_another_replica_cancels_the_request_wher
         tg.cancel_scope.cancel()
 
     assert not await a.shared.forward(session, jsonrpc.notification("notifications/cancelled", {}))
+
+
+async def test_what_joins_a_standalone_stream_nobody_follows_reaches_the_replica_with_the_get() -> (
+    None
+):
+    store = MemoryStore()
+    a, b = Replica(store, "a"), Replica(store, "b")
+    session = await opened(a)
+    followed = await b.find(session.id, ALICE)
+    assert followed is not None
+    updated = jsonrpc.notification("notifications/resources/updated", {"uri": "fs+file:///x"})
+    changed = jsonrpc.notification("notifications/tools/list_changed", {})
+
+    followed.listening = True
+    async with b.shared.relayed(followed):
+        await session.client.send(changed)  # b sends its own
+        await session.client.send(updated)
+        with anyio.fail_after(5):
+            got = [orjson.loads(data) async for _, data in _first(followed.standalone.follow())]
+
+    assert got == [updated]
+    assert followed.standalone.name == "s.b" and session.standalone.name == "s.a"
+
+
+async def _first(events: Any) -> Any:
+    async for event in events:
+        yield event
+        return

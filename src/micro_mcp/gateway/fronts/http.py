@@ -20,6 +20,7 @@ the response cancels the request.
 from __future__ import annotations
 
 import logging
+from contextlib import nullcontext
 from typing import Any, Final
 from urllib.parse import parse_qsl
 
@@ -456,9 +457,11 @@ class HttpFront:
             session.listening = True
         try:
             extra = [(b"mcp-session-id", session.id.encode())]
-            await stream_out(
-                scope, receive, send, stream, extra, modern=False, after=after, sse_only=True
-            )
+            relayed = stream is session.standalone and self.shared is not None
+            async with self.shared.relayed(session) if relayed and self.shared else nullcontext():
+                await stream_out(
+                    scope, receive, send, stream, extra, modern=False, after=after, sse_only=True
+                )
         finally:
             if stream is session.standalone:
                 session.listening = False

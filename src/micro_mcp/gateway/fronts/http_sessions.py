@@ -26,7 +26,7 @@ from micro_mcp.protocol.jsonrpc import Message, RequestId
 RESPONSE_STREAMS_KEPT: Final = 32
 """Finished response streams a session keeps, for clients that resume one after a drop."""
 STANDALONE: Final = "s"
-"""The name of a session's standalone (GET) stream."""
+"""The name of a session's standalone (GET) stream (with its `tag` when sessions are shared)."""
 
 
 class HttpSession:
@@ -78,7 +78,7 @@ class HttpSession:
 
     def stream_named(self, name: str) -> EventStream | None:
         """A stream of this session by its event-id name, for `Last-Event-ID`."""
-        if name == STANDALONE:
+        if name == self.standalone.name:
             return self.standalone
         return next((s for s in self._streams.values() if s.name == name), None)
 

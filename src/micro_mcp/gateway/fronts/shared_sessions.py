@@ -12,6 +12,8 @@ another principal, or for an id with no record, is answered as a forged id alway
                               request <rid> (sampling, elicitation, roots, consent)
     channel replica:<name>    answers routed to replica <name>, which hands each to its request
     channel replicas          cancellations of requests, which the replica running them acts on
+    channel standalone:<id>   what joins the session's standalone stream on a replica where no
+                              GET follows it, for the replica where one does
 
 A session's client may post the answer to a request of the gateway's to any replica: the one
 that gets it and does not wait for it publishes it on the waiting replica's channel. Without a
@@ -22,23 +24,25 @@ from __future__ import annotations
 
 import logging
 import secrets
-from typing import Any, Final, cast
+from collections.abc import AsyncGenerator
+from contextlib import asynccontextmanager
+from typing import Any, Final
 
 import anyio
 import orjson
 
 from micro_mcp import codes
 from micro_mcp.errors import StateUnavailable
-from micro_mcp.gateway.clients.client import ClientSession, Outbox
+from micro_mcp.gateway.clients.client import Outbox
 from micro_mcp.gateway.fronts.asgi import Receive, Scope, Send, fail
 from micro_mcp.gateway.fronts.front import Front
-from micro_mcp.gateway.fronts.http_sessions import HttpSession, SessionTable
+from micro_mcp.gateway.fronts.http_sessions import STANDALONE, HttpSession, SessionTable
 from micro_mcp.gateway.fronts.responses import stream_out
+from micro_mcp.gateway.fronts.session_records import Snapshot, record, restore, snapshot
 from micro_mcp.gateway.fronts.shared_streams import SharedStreams
 from micro_mcp.policy.model import Principal
 from micro_mcp.protocol import jsonrpc
 from micro_mcp.protocol.jsonrpc import Message, RequestId
-from micro_mcp.protocol.versions import Era
 from micro_mcp.state.store import Store
 
 logger = logging.getLogger(__name__)
@@ -47,9 +51,6 @@ BROADCAST: Final = "replicas"
 """The channel every replica hears: cancellations, which name no replica."""
 RESUBSCRIBE_INTERVAL: Final = 1.0
 """Seconds between attempts to subscribe to this replica's channel while the store is down."""
-
-_Snapshot = tuple[str | None, str, frozenset[str]]
-"""What of a client can change after `initialize`: version, log level, subscriptions."""
 
 
 def _key(session_id: str) -> str:
@@ -65,64 +66,8 @@ def _channel(replica: str) -> str:
     return f"replica:{replica}"
 
 
-def _snapshot(client: ClientSession) -> _Snapshot:
-    return client.version, client.log_level, frozenset(client.subscriptions)
-
-
-def record(session: HttpSession) -> bytes:
-    """The record of `session` as the store keeps it."""
-    client = session.client
-    return orjson.dumps(
-        {
-            "principal": session.principal.name,
-            "profile": client.profile,
-            "client": client.id,
-            "era": client.era.value if client.era is not None else None,
-            "version": client.version,
-            "capabilities": client.capabilities,
-            "clientInfo": client.client_info,
-            "logLevel": client.log_level,
-            "subscriptions": sorted(client.subscriptions),
-        }
-    )
-
-
-def restore(raw: bytes, session_id: str, principal: Principal) -> HttpSession | None:
-    """The session a record describes, for `principal`; None when the record is not that
-    principal's (or unreadable): the caller answers as for an id that does not exist."""
-    try:
-        fields = jsonrpc.as_object(orjson.loads(raw)) or {}
-    except orjson.JSONDecodeError:
-        return None
-    capabilities = jsonrpc.as_object(fields.get("capabilities"))
-    client_info = jsonrpc.as_object(fields.get("clientInfo"))
-    uris: object = fields.get("subscriptions")
-    match fields:
-        case {
-            "principal": str() as name,
-            "profile": str() | None as profile,
-            "client": str() as client_id,
-            "era": "handshake" | None as era,  # a record is written for the handshake era only
-            "version": str() | None as version,
-            "logLevel": str() as log_level,
-        } if (
-            name == principal.name
-            and capabilities is not None
-            and client_info is not None
-            and isinstance(uris, list)
-        ):
-            session = HttpSession(principal, session_id)
-            client = session.client
-            client.profile, client.id, client.version = profile, client_id, version
-            client.era = Era(era) if era is not None else None
-            client.capabilities, client.client_info = capabilities, client_info
-            client.log_level = log_level
-            client.subscriptions = {
-                uri for uri in cast("list[object]", uris) if isinstance(uri, str)
-            }
-            return session
-        case _:
-            return None
+def _standalone(session_id: str) -> str:
+    return f"standalone:{session_id}"
 
 
 class SharedSessions:
@@ -154,7 +99,7 @@ class SharedSessions:
             StateUnavailable: the store cannot be reached (the session is not usable).
         """
         await self._store.put(_key(session.id), record(session), self._ttl)
-        self._share(session, _snapshot(session.client))
+        self._share(session, snapshot(session.client))
 
     async def find(
         self, session_id: str, principal: Principal, held: HttpSession | None
@@ -181,7 +126,7 @@ class SharedSessions:
         await self._store.touch(key, self._ttl)
         if not self._table.adopt(session):  # a request of the session adopted it meanwhile
             return self._table.get(session_id, principal)
-        self._share(session, _snapshot(session.client))
+        self._share(session, snapshot(session.client))
         self._front.open(session.client)
         logger.debug("adopted session %s of %s", session_id, principal.name)
         return session
@@ -206,11 +151,12 @@ class SharedSessions:
         if self._table.remove(session.id) is not None:
             self._front.close(session.client)
 
-    def _share(self, session: HttpSession, saved: _Snapshot) -> None:
+    def _share(self, session: HttpSession, saved: Snapshot) -> None:
         """Wrap the session's outbox: a request to the client names this replica as the one
         waiting for its answer; a response goes out after what its request changed (the
         negotiated version, the log level, subscriptions) is in the record."""
         session.tag = f".{self.replica}"
+        session.standalone.name = f"{STANDALONE}{session.tag}"
         deliver: Outbox = session.client.outbox
         last = [saved]
 
@@ -219,7 +165,7 @@ class SharedSessions:
                 await self._store.put(
                     _asked_key(session.id, message["id"]), self.replica.encode(), self._ttl
                 )
-            elif "method" not in message and (now := _snapshot(session.client)) != last[0]:
+            elif "method" not in message and (now := snapshot(session.client)) != last[0]:
                 try:
                     await self._store.put(_key(session.id), record(session), self._ttl)
                     last[0] = now
@@ -229,7 +175,9 @@ class SharedSessions:
                     logger.warning("session %s: its record is not saved: %s", session.id, exc)
             stream = session.target(related)
             await deliver(message, related)
-            if related is not None and stream is not session.standalone:
+            if stream is session.standalone:
+                await self._relay(session, message)
+            elif related is not None:
                 try:
                     await self.streams.keep(session.id, stream, related)
                 except StateUnavailable as exc:  # served here; resumable here only
@@ -259,6 +207,47 @@ class SharedSessions:
                 )
         except StateUnavailable as exc:
             await fail(send, 503, exc.code, exc.message)
+
+    # --- the standalone stream, wherever the client follows it ---------------------------------
+
+    async def _relay(self, session: HttpSession, message: Message) -> None:
+        """Publish what joins the standalone stream of a session nobody follows here, for the
+        replica where its client does (list changes excepted: every replica sends its own)."""
+        method = message.get("method")
+        if session.listening or (isinstance(method, str) and method.endswith("/list_changed")):
+            return
+        try:
+            await self._store.publish(_standalone(session.id), jsonrpc.encode(message))
+        except StateUnavailable as exc:
+            logger.warning("session %s: a message was not relayed: %s", session.id, exc)
+
+    @asynccontextmanager
+    async def relayed(self, session: HttpSession) -> AsyncGenerator[None]:
+        """While the block runs (a GET follows the session's standalone stream here), what the
+        other replicas relay for the session joins that stream; live only, best effort."""
+        async with anyio.create_task_group() as tg:
+            await tg.start(self._take_relayed, session)
+            try:
+                yield
+            finally:
+                tg.cancel_scope.cancel()
+
+    async def _take_relayed(
+        self, session: HttpSession, *, task_status: anyio.abc.TaskStatus[None]
+    ) -> None:
+        started = False
+        try:
+            async with self._store.subscribe(_standalone(session.id)) as relayed:
+                task_status.started()
+                started = True
+                async for raw in relayed:
+                    message = jsonrpc.as_object(orjson.loads(raw))  # as we published it
+                    if message is not None:
+                        session.standalone.push(message)
+        except StateUnavailable as exc:
+            logger.warning("session %s: nothing relayed from other replicas: %s", session.id, exc)
+            if not started:
+                task_status.started()
 
     # --- answers to the gateway's requests, wherever they land --------------------------------
 

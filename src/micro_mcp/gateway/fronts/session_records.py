@@ -1,0 +1,78 @@
+"""The record of a handshake-era HTTP session in the store replicas share: what a replica
+needs to serve a session it did not open (see `shared_sessions`), as JSON; pure."""
+
+from __future__ import annotations
+
+from typing import cast
+
+import orjson
+
+from micro_mcp.gateway.clients.client import ClientSession
+from micro_mcp.gateway.fronts.http_sessions import HttpSession
+from micro_mcp.policy.model import Principal
+from micro_mcp.protocol import jsonrpc
+from micro_mcp.protocol.versions import Era
+
+Snapshot = tuple[str | None, str, frozenset[str]]
+"""What of a client can change after `initialize`: version, log level, subscriptions."""
+
+
+def snapshot(client: ClientSession) -> Snapshot:
+    """What of `client` the record holds that can change after `initialize`."""
+    return client.version, client.log_level, frozenset(client.subscriptions)
+
+
+def record(session: HttpSession) -> bytes:
+    """The record of `session` as the store keeps it."""
+    client = session.client
+    return orjson.dumps(
+        {
+            "principal": session.principal.name,
+            "profile": client.profile,
+            "client": client.id,
+            "era": client.era.value if client.era is not None else None,
+            "version": client.version,
+            "capabilities": client.capabilities,
+            "clientInfo": client.client_info,
+            "logLevel": client.log_level,
+            "subscriptions": sorted(client.subscriptions),
+        }
+    )
+
+
+def restore(raw: bytes, session_id: str, principal: Principal) -> HttpSession | None:
+    """The session a record describes, for `principal`; None when the record is not that
+    principal's (or unreadable): the caller answers as for an id that does not exist."""
+    try:
+        fields = jsonrpc.as_object(orjson.loads(raw)) or {}
+    except orjson.JSONDecodeError:
+        return None
+    capabilities = jsonrpc.as_object(fields.get("capabilities"))
+    client_info = jsonrpc.as_object(fields.get("clientInfo"))
+    uris: object = fields.get("subscriptions")
+    match fields:
+        case {
+            "principal": str() as name,
+            "profile": str() | None as profile,
+            "client": str() as client_id,
+            "era": "handshake" | None as era,  # a record is written for the handshake era only
+            "version": str() | None as version,
+            "logLevel": str() as log_level,
+        } if (
+            name == principal.name
+            and capabilities is not None
+            and client_info is not None
+            and isinstance(uris, list)
+        ):
+            session = HttpSession(principal, session_id)
+            client = session.client
+            client.profile, client.id, client.version = profile, client_id, version
+            client.era = Era(era) if era is not None else None
+            client.capabilities, client.client_info = capabilities, client_info
+            client.log_level = log_level
+            client.subscriptions = {
+                uri for uri in cast("list[object]", uris) if isinstance(uri, str)
+            }
+            return session
+        case _:
+            return None
