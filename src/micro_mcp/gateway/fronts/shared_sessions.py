@@ -112,6 +112,8 @@ class SharedSessions:
             StateUnavailable: the store cannot be reached.
         """
         key = _key(session_id)
+        if held is not None and not held.tag:
+            return held  # a 2024-11-05 transport's session: this replica's alone, unrecorded
         if held is not None:
             if await self._store.touch(key, self._ttl):
                 return held
