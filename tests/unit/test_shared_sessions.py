@@ -145,13 +145,25 @@ async def test_an_answer_posted_to_another_replica_reaches_the_request_waiting_f
                 await anyio.lowlevel.checkpoint()
         elsewhere = await b.find(session.id, ALICE)
         assert elsewhere is not None
-        answer = jsonrpc.result(7, {"roots": []})
+        asked = orjson.loads(session.standalone.latest()[1])  # as the client got it
+        answer = jsonrpc.result(asked["id"], {"roots": []})
         assert await b.shared.forward(elsewhere, answer)
         with anyio.fail_after(5):
             await done.wait()
         tg.cancel_scope.cancel()
 
-    assert answered == [answer]
+    assert asked["id"] == "a:7"  # names the replica waiting for the answer
+    assert answered == [jsonrpc.result(7, {"roots": []})]
+
+
+async def test_an_answer_posted_to_the_replica_waiting_for_it_is_taken_there() -> None:
+    store = MemoryStore()
+    a = Replica(store, "a")
+    session = await opened(a)
+    answer = jsonrpc.result("a:7", {})
+
+    assert not await a.shared.forward(session, answer)
+    assert answer["id"] == 7  # the id its request waits under
 
 
 async def test_an_answer_nobody_waits_for_is_not_routed() -> None:
@@ -321,3 +333,16 @@ async def _first(events: Any) -> Any:
     async for event in events:
         yield event
         return
+
+
+async def test_the_gateway_cancels_its_request_to_the_client_by_the_id_the_client_knows() -> None:
+    store = MemoryStore()
+    a = Replica(store, "a")
+    session = await opened(a)
+
+    with pytest.raises(TimeoutError):
+        await session.client.request(8, "roots/list", {}, None, timeout=0)
+
+    notice = orjson.loads(session.standalone.latest()[1])
+    assert notice["method"] == "notifications/cancelled"
+    assert notice["params"]["requestId"] == "a:8"

@@ -8,15 +8,15 @@ another principal, or for an id with no record, is answered as a forged id alway
 
     session:<id>              the record (JSON); lifetime `http.sessionIdleSeconds`, refreshed
                               by every request of the session; deleted by DELETE
-    session:<id>:asked:<rid>  the replica waiting for the client's answer to the gateway's
-                              request <rid> (sampling, elicitation, roots, consent)
     channel replica:<name>    answers routed to replica <name>, which hands each to its request
     channel replicas          cancellations of requests, which the replica running them acts on
     channel standalone:<id>   what joins the session's standalone stream on a replica where no
                               GET follows it, for the replica where one does
 
-A session's client may post the answer to a request of the gateway's to any replica: the one
-that gets it and does not wait for it publishes it on the waiting replica's channel. Without a
+The gateway's requests to a session's client (sampling, elicitation, roots, consent) carry ids
+that name the replica waiting for the answer (`<replica>:<its own id>`), unique across the
+replicas serving the session; the client may post the answer to any replica, and the one that
+gets it publishes it on the waiting replica's channel. Without a
 shared store none of this exists: the front keeps its sessions in its own table, as ever.
 """
 
@@ -57,9 +57,21 @@ def _key(session_id: str) -> str:
     return f"session:{session_id}"
 
 
-def _asked_key(session_id: str, request_id: RequestId) -> str:
-    # JSON, so that the id 1 and the id "1" stay two requests
-    return f"session:{session_id}:asked:{orjson.dumps(request_id).decode()}"
+def _global_id(replica: str, request_id: RequestId) -> str:
+    """The id a request of replica `replica`'s goes to the client with."""
+    return f"{replica}:{orjson.dumps(request_id).decode()}"
+
+
+def _local_id(global_id: object) -> tuple[str, RequestId] | None:
+    """The replica and its own id that a client's answer names, or None for another id."""
+    if not isinstance(global_id, str):
+        return None
+    replica, sep, rest = global_id.partition(":")
+    try:
+        request_id: object = orjson.loads(rest) if sep and replica else None
+    except orjson.JSONDecodeError:
+        return None
+    return (replica, request_id) if jsonrpc.is_request_id(request_id) else None
 
 
 def _channel(replica: str) -> str:
@@ -68,6 +80,15 @@ def _channel(replica: str) -> str:
 
 def _standalone(session_id: str) -> str:
     return f"standalone:{session_id}"
+
+
+def _cancelled_globally(replica: str, message: Message) -> Message:
+    """The gateway's cancellation of its request to the client, with the id the client knows."""
+    params = jsonrpc.as_object(message.get("params")) or {}
+    request_id = params.get("requestId")
+    if not jsonrpc.is_request_id(request_id):
+        return message
+    return {**message, "params": {**params, "requestId": _global_id(replica, request_id)}}
 
 
 class SharedSessions:
@@ -154,9 +175,9 @@ class SharedSessions:
             self._front.close(session.client)
 
     def _share(self, session: HttpSession, saved: Snapshot) -> None:
-        """Wrap the session's outbox: a request to the client names this replica as the one
-        waiting for its answer; a response goes out after what its request changed (the
-        negotiated version, the log level, subscriptions) is in the record."""
+        """Wrap the session's outbox: a request to the client (and its cancellation) names this
+        replica as the one waiting for its answer; a response goes out after what its request
+        changed (the negotiated version, the log level, subscriptions) is in the record."""
         session.tag = f".{self.replica}"
         session.standalone.name = f"{STANDALONE}{session.tag}"
         deliver: Outbox = session.client.outbox
@@ -164,9 +185,9 @@ class SharedSessions:
 
         async def outbox(message: Message, related: RequestId | None) -> None:
             if jsonrpc.is_request(message):
-                await self._store.put(
-                    _asked_key(session.id, message["id"]), self.replica.encode(), self._ttl
-                )
+                message = {**message, "id": _global_id(self.replica, message["id"])}
+            elif message.get("method") == "notifications/cancelled":  # of a request of ours
+                message = _cancelled_globally(self.replica, message)
             elif "method" not in message and (now := snapshot(session.client)) != last[0]:
                 try:
                     await self._store.put(_key(session.id), record(session), self._ttl)
@@ -259,23 +280,20 @@ class SharedSessions:
         when the message is this replica's to take."""
         if message.get("method") == "notifications/cancelled":
             return await self._cancel_elsewhere(session, message)
-        request_id = message.get("id")
-        if (
-            jsonrpc.is_request(message)
-            or "method" in message
-            or not jsonrpc.is_request_id(request_id)
-            or session.client.awaiting.waiting(request_id)
-        ):
+        if "method" in message:
+            return False
+        named = _local_id(message.get("id"))
+        if named is None:
+            return False  # not an answer to a replica's request: the front drops it
+        owner, request_id = named
+        if owner == self.replica:
+            message["id"] = request_id  # the request waits here, under its own id
             return False
         try:
-            owner = await self._store.get(_asked_key(session.id, request_id))
-            if owner is None or owner.decode() == self.replica:
-                return False
             routed = orjson.dumps({"session": session.id, "reply": message})
-            await self._store.publish(_channel(owner.decode()), routed)
+            await self._store.publish(_channel(owner), routed)
         except StateUnavailable as exc:
             logger.warning("session %s: an answer was not routed: %s", session.id, exc)
-            return False
         return True
 
     async def _cancel_elsewhere(self, session: HttpSession, message: Message) -> bool:
@@ -305,8 +323,11 @@ class SharedSessions:
                     scope.cancel()
             case {"session": str() as session_id, "reply": reply}:
                 session = self._table.holding(session_id)
-                answer = jsonrpc.as_object(reply)
-                if session is None or answer is None or not session.client.resolve(answer):
+                answer = jsonrpc.as_object(reply) or {}
+                named = _local_id(answer.get("id"))
+                if named is not None and named[0] == self.replica:
+                    answer["id"] = named[1]
+                if session is None or named is None or not session.client.resolve(answer):
                     logger.debug("a routed answer for session %s waits nowhere", session_id)
             case _:
                 pass
