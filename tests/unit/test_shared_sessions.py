@@ -266,17 +266,23 @@ async def test_a_stream_of_a_stopped_replica_with_nothing_kept_is_not_found() ->
         assert resumed is None
 
 
-async def test_a_revoked_session_is_forgotten_for_every_replica_and_a_store_down_is_no_crash() -> (
+async def test_a_revoked_principals_sessions_are_adopted_nowhere_and_a_store_down_is_no_crash() -> (
     None
 ):
     store = MemoryStore()
     a, b = Replica(store, "a"), Replica(store, "b")
-    session = await opened(a)
+    held = await opened(a)
+    elsewhere = await opened(Replica(store, "c"))  # held by a replica that is not told
+    bobs = await opened(a, BOB)
 
-    await a.shared.forget(session.id)
-    await Replica(DownStore(), "c").shared.forget(session.id)  # logged, not raised
+    await a.shared.revoke(frozenset({"alice"}), [held.id])
+    await Replica(DownStore(), "d").shared.revoke(frozenset({"alice"}), [held.id])  # logged
+    later = await opened(a)  # with the new credential
 
-    assert await b.find(session.id, ALICE) is None
+    assert await b.find(held.id, ALICE) is None
+    assert await b.find(elsewhere.id, ALICE) is None
+    assert await b.find(bobs.id, BOB) is not None
+    assert await b.find(later.id, ALICE) is not None
 
 
 async def test_a_cancellation_posted_to_another_replica_cancels_the_request_where_it_runs() -> None:

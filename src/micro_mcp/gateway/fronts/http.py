@@ -157,10 +157,11 @@ class HttpFront:
     def revoke(self, principals: frozenset[str]) -> None:
         """End the sessions of principals whose credential was revoked (a config reload):
         their streams close and their requests in flight are cancelled."""
-        for session in self.sessions.revoke(principals):
+        revoked = self.sessions.revoke(principals)
+        for session in revoked:
             self.front.close(session.client)
-            if self.shared is not None:  # nor may another replica adopt it
-                self.tasks.start_soon(self.shared.forget, session.id)
+        if self.shared is not None:  # nor may another replica adopt them
+            self.tasks.start_soon(self.shared.revoke, principals, [s.id for s in revoked])
 
     async def drain(self) -> None:
         """On shutdown, end what would keep a connection open with no request behind it, so the

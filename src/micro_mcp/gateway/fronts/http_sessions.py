@@ -39,6 +39,7 @@ class HttpSession:
         "id",
         "last_used",
         "listening",
+        "opened",
         "principal",
         "standalone",
         "tag",
@@ -54,6 +55,8 @@ class HttpSession:
         self.listening = False
         """True while a client follows the standalone stream (at most one may)."""
         self.last_used = time.monotonic()
+        self.opened = time.time()
+        """When the session was opened (wall clock: replicas compare it with revocations)."""
         self.tag = ""
         """Appended to the names of its response streams: with sessions shared, the replica's
         name, so that a `Last-Event-ID` of another replica's stream names none of this one's."""

@@ -28,6 +28,7 @@ def record(session: HttpSession) -> bytes:
     return orjson.dumps(
         {
             "principal": session.principal.name,
+            "opened": session.opened,
             "profile": client.profile,
             "client": client.id,
             "era": client.era.value if client.era is not None else None,
@@ -53,6 +54,7 @@ def restore(raw: bytes, session_id: str, principal: Principal) -> HttpSession | 
     match fields:
         case {
             "principal": str() as name,
+            "opened": float() as opened,
             "profile": str() | None as profile,
             "client": str() as client_id,
             "era": "handshake" | None as era,  # a record is written for the handshake era only
@@ -65,6 +67,7 @@ def restore(raw: bytes, session_id: str, principal: Principal) -> HttpSession | 
             and isinstance(uris, list)
         ):
             session = HttpSession(principal, session_id)
+            session.opened = opened
             client = session.client
             client.profile, client.id, client.version = profile, client_id, version
             client.era = Era(era) if era is not None else None

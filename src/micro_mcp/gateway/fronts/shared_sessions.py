@@ -8,6 +8,8 @@ another principal, or for an id with no record, is answered as a forged id alway
 
     session:<id>              the record (JSON); lifetime `http.sessionIdleSeconds`, refreshed
                               by every request of the session; deleted by DELETE
+    revoked:<principal>       when the principal's credential was last revoked: no replica
+                              adopts a session of its opened before (same lifetime)
     channel replica:<name>    answers routed to replica <name>, which hands each to its request
     channel replicas          cancellations of requests, which the replica running them acts on
     channel standalone:<id>   what joins the session's standalone stream on a replica where no
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import time
 from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
 from typing import Any, Final
@@ -76,6 +79,10 @@ def _local_id(global_id: object) -> tuple[str, RequestId] | None:
 
 def _channel(replica: str) -> str:
     return f"replica:{replica}"
+
+
+def _revoked_key(principal: str) -> str:
+    return f"revoked:{principal}"
 
 
 def _standalone(session_id: str) -> str:
@@ -146,6 +153,9 @@ class SharedSessions:
         session = restore(raw, session_id, principal) if raw is not None else None
         if session is None:
             return None
+        revoked = await self._store.get(_revoked_key(principal.name))
+        if revoked is not None and session.opened <= float(revoked):
+            return None  # opened with a credential revoked since
         await self._store.touch(key, self._ttl)
         if not self._table.adopt(session):  # a request of the session adopted it meanwhile
             return self._table.get(session_id, principal)
@@ -162,13 +172,19 @@ class SharedSessions:
         """
         await self._store.delete(_key(session_id))
 
-    async def forget(self, session_id: str) -> None:
-        """Delete a session's record, in the background (a revoked credential's sessions): a
-        store that is down is logged, and the record expires with its idle limit."""
+    async def revoke(self, principals: frozenset[str], session_ids: list[str]) -> None:
+        """The credentials of `principals` were revoked (a config reload; run in the
+        background): delete the records of their sessions held here (`session_ids`), and mark
+        the principals revoked from now, so that no replica adopts a session of theirs opened
+        before. A store that is down is logged; the records expire with their idle limit."""
+        now = str(time.time()).encode()
         try:
-            await self.end(session_id)
+            for name in principals:
+                await self._store.put(_revoked_key(name), now, self._ttl)
+            for session_id in session_ids:
+                await self.end(session_id)
         except StateUnavailable as exc:
-            logger.warning("session %s: its record is not deleted: %s", session_id, exc)
+            logger.warning("revoked sessions' records are not deleted: %s", exc)
 
     def _drop(self, session: HttpSession) -> None:
         if self._table.remove(session.id) is not None:
