@@ -325,11 +325,14 @@ async def test_what_joins_a_standalone_stream_nobody_follows_reaches_the_replica
     changed = jsonrpc.notification("notifications/tools/list_changed", {})
 
     followed.listening = True
-    async with b.shared.relayed(followed):
-        await session.client.send(changed)  # b sends its own
-        await session.client.send(updated)
-        with anyio.fail_after(5):
-            got = [orjson.loads(data) async for _, data in _first(followed.standalone.follow())]
+    async with anyio.create_task_group() as tg:
+        await tg.start(b.shared.run)
+        async with b.shared.relayed(followed):
+            await session.client.send(changed)  # b sends its own
+            await session.client.send(updated)
+            with anyio.fail_after(5):
+                got = [orjson.loads(data) async for _, data in _first(followed.standalone.follow())]
+        tg.cancel_scope.cancel()
 
     assert got == [updated]
     assert followed.standalone.name == "s.b" and session.standalone.name == "s.a"

@@ -1,5 +1,7 @@
 """The record of a handshake-era HTTP session in the store replicas share: what a replica
-needs to serve a session it did not open (see `shared_sessions`), as JSON; pure."""
+needs to serve a session it did not open (see `shared_sessions`), as JSON; and the ids of the
+gateway's requests to a shared session's client, which name the replica waiting for the
+answer. Pure."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from micro_mcp.gateway.clients.client import ClientSession
 from micro_mcp.gateway.fronts.http_sessions import HttpSession
 from micro_mcp.policy.model import Principal
 from micro_mcp.protocol import jsonrpc
+from micro_mcp.protocol.jsonrpc import Message, RequestId
 from micro_mcp.protocol.versions import Era
 
 Snapshot = tuple[str | None, str, frozenset[str]]
@@ -79,3 +82,29 @@ def restore(raw: bytes, session_id: str, principal: Principal) -> HttpSession | 
             return session
         case _:
             return None
+
+
+def global_id(replica: str, request_id: RequestId) -> str:
+    """The id a request of replica `replica`'s goes to the client with."""
+    return f"{replica}:{orjson.dumps(request_id).decode()}"
+
+
+def local_id(global_id: object) -> tuple[str, RequestId] | None:
+    """The replica and its own id that a client's answer names, or None for another id."""
+    if not isinstance(global_id, str):
+        return None
+    replica, sep, rest = global_id.partition(":")
+    try:
+        request_id: object = orjson.loads(rest) if sep and replica else None
+    except orjson.JSONDecodeError:
+        return None
+    return (replica, request_id) if jsonrpc.is_request_id(request_id) else None
+
+
+def cancelled_globally(replica: str, message: Message) -> Message:
+    """The gateway's cancellation of its request to the client, with the id the client knows."""
+    params = jsonrpc.as_object(message.get("params")) or {}
+    request_id = params.get("requestId")
+    if not jsonrpc.is_request_id(request_id):
+        return message
+    return {**message, "params": {**params, "requestId": global_id(replica, request_id)}}

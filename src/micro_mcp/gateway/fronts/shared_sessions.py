@@ -10,10 +10,11 @@ another principal, or for an id with no record, is answered as a forged id alway
                               by every request of the session; deleted by DELETE
     revoked:<principal>       when the principal's credential was last revoked: no replica
                               adopts a session of its opened before (same lifetime)
-    channel replica:<name>    answers routed to replica <name>, which hands each to its request
+    channel replica:<name>    answers routed to replica <name>, which hands each to its request,
+                              and what joins a standalone stream its client follows there
     channel replicas          cancellations of requests, which the replica running them acts on
-    channel standalone:<id>   what joins the session's standalone stream on a replica where no
-                              GET follows it, for the replica where one does
+    session:<id>:listener     the replica where a GET follows the session's standalone stream,
+                              which the others send what joins that stream on their side
 
 The gateway's requests to a session's client (sampling, elicitation, roots, consent) carry ids
 that name the replica waiting for the answer (`<replica>:<its own id>`), unique across the
@@ -41,7 +42,15 @@ from micro_mcp.gateway.fronts.asgi import Receive, Scope, Send, fail
 from micro_mcp.gateway.fronts.front import Front
 from micro_mcp.gateway.fronts.http_sessions import STANDALONE, HttpSession, SessionTable
 from micro_mcp.gateway.fronts.responses import stream_out
-from micro_mcp.gateway.fronts.session_records import Snapshot, record, restore, snapshot
+from micro_mcp.gateway.fronts.session_records import (
+    Snapshot,
+    cancelled_globally,
+    global_id,
+    local_id,
+    record,
+    restore,
+    snapshot,
+)
 from micro_mcp.gateway.fronts.shared_streams import SharedStreams
 from micro_mcp.policy.model import Principal
 from micro_mcp.protocol import jsonrpc
@@ -60,23 +69,6 @@ def _key(session_id: str) -> str:
     return f"session:{session_id}"
 
 
-def _global_id(replica: str, request_id: RequestId) -> str:
-    """The id a request of replica `replica`'s goes to the client with."""
-    return f"{replica}:{orjson.dumps(request_id).decode()}"
-
-
-def _local_id(global_id: object) -> tuple[str, RequestId] | None:
-    """The replica and its own id that a client's answer names, or None for another id."""
-    if not isinstance(global_id, str):
-        return None
-    replica, sep, rest = global_id.partition(":")
-    try:
-        request_id: object = orjson.loads(rest) if sep and replica else None
-    except orjson.JSONDecodeError:
-        return None
-    return (replica, request_id) if jsonrpc.is_request_id(request_id) else None
-
-
 def _channel(replica: str) -> str:
     return f"replica:{replica}"
 
@@ -85,17 +77,8 @@ def _revoked_key(principal: str) -> str:
     return f"revoked:{principal}"
 
 
-def _standalone(session_id: str) -> str:
-    return f"standalone:{session_id}"
-
-
-def _cancelled_globally(replica: str, message: Message) -> Message:
-    """The gateway's cancellation of its request to the client, with the id the client knows."""
-    params = jsonrpc.as_object(message.get("params")) or {}
-    request_id = params.get("requestId")
-    if not jsonrpc.is_request_id(request_id):
-        return message
-    return {**message, "params": {**params, "requestId": _global_id(replica, request_id)}}
+def _listener_key(session_id: str) -> str:
+    return f"session:{session_id}:listener"
 
 
 class SharedSessions:
@@ -201,9 +184,9 @@ class SharedSessions:
 
         async def outbox(message: Message, related: RequestId | None) -> None:
             if jsonrpc.is_request(message):
-                message = {**message, "id": _global_id(self.replica, message["id"])}
+                message = {**message, "id": global_id(self.replica, message["id"])}
             elif message.get("method") == "notifications/cancelled":  # of a request of ours
-                message = _cancelled_globally(self.replica, message)
+                message = cancelled_globally(self.replica, message)
             elif "method" not in message and (now := snapshot(session.client)) != last[0]:
                 try:
                     await self._store.put(_key(session.id), record(session), self._ttl)
@@ -250,43 +233,56 @@ class SharedSessions:
     # --- the standalone stream, wherever the client follows it ---------------------------------
 
     async def _relay(self, session: HttpSession, message: Message) -> None:
-        """Publish what joins the standalone stream of a session nobody follows here, for the
-        replica where its client does (list changes excepted: every replica sends its own)."""
+        """Send what joins the standalone stream of a session nobody follows here to the
+        replica where its client does, if any (list changes excepted: every replica sends its
+        own)."""
         method = message.get("method")
         if session.listening or (isinstance(method, str) and method.endswith("/list_changed")):
             return
         try:
-            await self._store.publish(_standalone(session.id), jsonrpc.encode(message))
+            listener = await self._store.get(_listener_key(session.id))
+            if listener is not None and listener.decode() != self.replica:
+                relayed = orjson.dumps({"session": session.id, "standalone": message})
+                await self._store.publish(_channel(listener.decode()), relayed)
         except StateUnavailable as exc:
             logger.warning("session %s: a message was not relayed: %s", session.id, exc)
 
     @asynccontextmanager
     async def relayed(self, session: HttpSession) -> AsyncGenerator[None]:
-        """While the block runs (a GET follows the session's standalone stream here), what the
-        other replicas relay for the session joins that stream; live only, best effort."""
+        """While the block runs (a GET follows the session's standalone stream here): this
+        replica is named as the one where the client listens, so what the others send the
+        session's standalone stream comes here (live, best effort), and the session's record
+        stays alive however long the client only listens."""
         async with anyio.create_task_group() as tg:
-            await tg.start(self._take_relayed, session)
+            await tg.start(self._listen, session)
             try:
                 yield
             finally:
                 tg.cancel_scope.cancel()
+                with anyio.move_on_after(RESUBSCRIBE_INTERVAL, shield=True):
+                    try:
+                        if (
+                            await self._store.get(_listener_key(session.id))
+                            == self.replica.encode()
+                        ):
+                            await self._store.delete(_listener_key(session.id))
+                    except StateUnavailable:
+                        pass  # it expires
 
-    async def _take_relayed(
+    async def _listen(
         self, session: HttpSession, *, task_status: anyio.abc.TaskStatus[None]
     ) -> None:
         started = False
-        try:
-            async with self._store.subscribe(_standalone(session.id)) as relayed:
-                task_status.started()
-                started = True
-                async for raw in relayed:
-                    message = jsonrpc.as_object(orjson.loads(raw))  # as we published it
-                    if message is not None:
-                        session.standalone.push(message)
-        except StateUnavailable as exc:
-            logger.warning("session %s: nothing relayed from other replicas: %s", session.id, exc)
+        while True:
+            try:
+                await self._store.put(_listener_key(session.id), self.replica.encode(), self._ttl)
+                await self._store.touch(_key(session.id), self._ttl)
+            except StateUnavailable as exc:
+                logger.warning("session %s: not named as listening here: %s", session.id, exc)
             if not started:
                 task_status.started()
+                started = True
+            await anyio.sleep(self._ttl / 3)
 
     # --- answers to the gateway's requests, wherever they land --------------------------------
 
@@ -298,7 +294,7 @@ class SharedSessions:
             return await self._cancel_elsewhere(session, message)
         if "method" in message:
             return False
-        named = _local_id(message.get("id"))
+        named = local_id(message.get("id"))
         if named is None:
             return False  # not an answer to a replica's request: the front drops it
         owner, request_id = named
@@ -325,8 +321,9 @@ class SharedSessions:
         return True
 
     def take(self, routed: bytes) -> None:
-        """Hand an answer another replica routed here to the request waiting for it, or cancel
-        a request of a session held here as its client asked on another replica."""
+        """Hand an answer another replica routed here to the request waiting for it, push what
+        another replica sent a session's standalone stream its client follows here, or cancel a
+        request of a session held here as its client asked on another replica."""
         try:
             fields: Any = orjson.loads(routed)
         except orjson.JSONDecodeError:
@@ -337,10 +334,15 @@ class SharedSessions:
                 scope = session.client.in_flight.get(request_id) if session is not None else None
                 if scope is not None:
                     scope.cancel()
+            case {"session": str() as session_id, "standalone": standalone}:
+                session = self._table.holding(session_id)
+                message = jsonrpc.as_object(standalone)
+                if session is not None and session.listening and message is not None:
+                    session.standalone.push(message)
             case {"session": str() as session_id, "reply": reply}:
                 session = self._table.holding(session_id)
                 answer = jsonrpc.as_object(reply) or {}
-                named = _local_id(answer.get("id"))
+                named = local_id(answer.get("id"))
                 if named is not None and named[0] == self.replica:
                     answer["id"] = named[1]
                 if session is None or named is None or not session.client.resolve(answer):
