@@ -126,6 +126,23 @@ async def test_a_change_of_log_level_on_one_replica_is_seen_by_a_replica_adoptin
     assert adopted.client.subscriptions == {"fs+file:///x"}
 
 
+async def test_a_copy_held_by_one_replica_sees_what_another_changed_on_its_next_request() -> None:
+    store = MemoryStore()
+    a, b = Replica(store, "a"), Replica(store, "b")
+    session = await opened(a)
+    copy = await b.find(session.id, ALICE)
+    assert copy is not None
+    copy.client.log_level = "critical"
+    copy.client.subscriptions.add("fs+file:///y")
+    await copy.client.send(jsonrpc.result(3, {}), 3)  # b answers logging/setLevel
+
+    again = await a.find(session.id, ALICE)
+
+    assert again is session
+    assert session.client.log_level == "critical"
+    assert session.client.subscriptions == {"fs+file:///y"}
+
+
 async def test_an_answer_posted_to_another_replica_reaches_the_request_waiting_for_it() -> None:
     store = MemoryStore()
     a, b = Replica(store, "a"), Replica(store, "b")
@@ -182,6 +199,9 @@ class DownStore(MemoryStore):
         raise StateUnavailable("down")
 
     async def touch(self, key: str, ttl: float) -> bool:
+        raise StateUnavailable("down")
+
+    async def refresh(self, key: str, ttl: float) -> bytes | None:
         raise StateUnavailable("down")
 
     async def delete(self, key: str) -> None:

@@ -58,6 +58,13 @@ class RedisStore:
             done = await self._redis.pexpire(self._prefix + key, _ms(ttl) or 1)
         return bool(done)
 
+    async def refresh(self, key: str, ttl: float) -> bytes | None:
+        """The value under `key`, given a new lifetime of `ttl` seconds; None when none
+        (`GETEX`, Redis 6.2 or later)."""
+        async with self._mapped():
+            value = await self._redis.getex(self._prefix + key, px=_ms(ttl) or 1)  # pyright: ignore[reportUnknownMemberType]
+        return value.encode() if isinstance(value, str) else value  # bytes: no decode_responses
+
     async def delete(self, key: str) -> None:
         """Forget `key` (nothing happens when it holds nothing)."""
         async with self._mapped():

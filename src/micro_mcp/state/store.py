@@ -47,6 +47,10 @@ class Store(Protocol):
         """Give `key` a new lifetime of `ttl` seconds; False when it holds nothing."""
         ...
 
+    async def refresh(self, key: str, ttl: float) -> bytes | None:
+        """The value under `key`, given a new lifetime of `ttl` seconds; None when none."""
+        ...
+
     async def delete(self, key: str) -> None:
         """Forget `key` (nothing happens when it holds nothing)."""
         ...
@@ -116,6 +120,13 @@ class MemoryStore:
             return False
         self._entries[key] = (value, self._clock() + ttl)
         return True
+
+    async def refresh(self, key: str, ttl: float) -> bytes | None:
+        """The value under `key`, given a new lifetime of `ttl` seconds; None when none."""
+        value = await self.get(key)
+        if value is not None:
+            self._entries[key] = (value, self._clock() + ttl)
+        return value
 
     async def delete(self, key: str) -> None:
         """Forget `key` (nothing happens when it holds nothing)."""

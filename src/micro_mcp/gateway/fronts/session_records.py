@@ -44,9 +44,12 @@ def record(session: HttpSession) -> bytes:
     )
 
 
-def restore(raw: bytes, session_id: str, principal: Principal) -> HttpSession | None:
-    """The session a record describes, for `principal`; None when the record is not that
-    principal's (or unreadable): the caller answers as for an id that does not exist."""
+def restore(
+    raw: bytes, session_id: str, principal: Principal, into: HttpSession | None = None
+) -> HttpSession | None:
+    """The session a record describes, for `principal` (`into`, a copy held here, brought up
+    to date; else a new one); None when the record is not that principal's (or unreadable):
+    the caller answers as for an id that does not exist."""
     try:
         fields = jsonrpc.as_object(orjson.loads(raw)) or {}
     except orjson.JSONDecodeError:
@@ -69,10 +72,12 @@ def restore(raw: bytes, session_id: str, principal: Principal) -> HttpSession | 
             and client_info is not None
             and isinstance(uris, list)
         ):
-            session = HttpSession(principal, session_id)
-            session.opened = opened
+            session = into if into is not None else HttpSession(principal, session_id)
             client = session.client
-            client.profile, client.id, client.version = profile, client_id, version
+            if into is None:  # what never changes
+                session.opened = opened
+                client.profile, client.id = profile, client_id
+            client.version = version
             client.era = Era(era) if era is not None else None
             client.capabilities, client.client_info = capabilities, client_info
             client.log_level = log_level

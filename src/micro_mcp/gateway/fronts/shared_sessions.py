@@ -115,9 +115,9 @@ class SharedSessions:
     async def find(
         self, session_id: str, principal: Principal, held: HttpSession | None
     ) -> HttpSession | None:
-        """The session a request of `principal` names: `held` (this replica's copy, if any)
-        while its record lives, else adopted from its record; None when there is no record,
-        it is another principal's, or it ended (DELETE on another replica).
+        """The session a request of `principal` names: `held` (this replica's copy, if any,
+        updated from the record) while its record lives, else adopted from its record; None
+        when there is no record, it is another principal's, or it ended (DELETE elsewhere).
 
         Raises:
             StateUnavailable: the store cannot be reached.
@@ -126,20 +126,20 @@ class SharedSessions:
         if held is not None and not held.tag:
             return held  # a 2024-11-05 transport's session: this replica's alone, unrecorded
         if held is not None:
-            if await self._store.touch(key, self._ttl):
-                return held
+            raw = await self._store.refresh(key, self._ttl)
+            if raw is not None and restore(raw, session_id, principal, into=held) is not None:
+                return held  # brought up to date with what other replicas changed
             self._drop(held)  # ended elsewhere, or expired: nothing more is served on it
             return None
         if self._table.holding(session_id) is not None:
             return None  # held here for another principal
-        raw = await self._store.get(key)
+        raw = await self._store.refresh(key, self._ttl)
         session = restore(raw, session_id, principal) if raw is not None else None
         if session is None:
             return None
         revoked = await self._store.get(_revoked_key(principal.name))
         if revoked is not None and session.opened <= float(revoked):
             return None  # opened with a credential revoked since
-        await self._store.touch(key, self._ttl)
         if not self._table.adopt(session):  # a request of the session adopted it meanwhile
             return self._table.get(session_id, principal)
         self._share(session, snapshot(session.client))
