@@ -58,7 +58,7 @@ async def _cluster(folder: Path, replicas: int, redis_port: int) -> AsyncIterato
     balancer = _free_port()
     config = {
         "token": TOKEN,
-        "audit": {"path": str(folder / "audit.jsonl")},  # /dev/null refuses fsync
+        "audit": {"path": str(folder / "audit.jsonl")},
         "state": {"redis": f"redis://127.0.0.1:{redis_port}/0"},
         "http": {"allowedHosts": [f"127.0.0.1:{balancer}"]},
     }

@@ -16,12 +16,15 @@ stdio, its token is checked once, at start.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 
+import orjson
+
 from micro_mcp.config.load import load_config
-from micro_mcp.config.model import GatewayConfig
+from micro_mcp.config.model import GatewayConfig, ServiceSpec
 from micro_mcp.errors import ConfigError
 from micro_mcp.gateway.clients.registry import Clients
 from micro_mcp.gateway.core.dispatcher import Dispatcher
@@ -224,3 +227,13 @@ def _store(config: GatewayConfig) -> tuple[str, str, float]:
     """What names a rate-limit store: its URL, key prefix and timeout."""
     spec = config.rate_limits
     return spec.storage, spec.key_prefix, spec.timeout
+
+
+def fingerprint(config: GatewayConfig, services: Mapping[str, ServiceSpec]) -> str:
+    """A short digest of the config as it runs (the gateway config and each service's spec),
+    the same on every replica that loaded the same files, for replicas to compare."""
+    document = {
+        "config": config.model_dump(mode="json"),
+        "services": {ns: spec.model_dump(mode="json") for ns, spec in services.items()},
+    }
+    return hashlib.sha256(orjson.dumps(document, option=orjson.OPT_SORT_KEYS)).hexdigest()[:12]

@@ -74,16 +74,21 @@ class Store(Protocol):
         """The messages published on `channel` while the block runs, in order."""
         ...
 
+    async def announce(self, group: str, member: str, value: bytes, ttl: float) -> dict[str, bytes]:
+        """Set `member` of `group` to `value` for `ttl` seconds; every live member's value."""
+        ...
+
 
 class MemoryStore:
     """A `Store` in this process: bounded, expired entries dropped as it fills."""
 
-    __slots__ = ("_channels", "_clock", "_entries", "_lists", "_max")
+    __slots__ = ("_channels", "_clock", "_entries", "_groups", "_lists", "_max")
 
     def __init__(
         self, max_entries: int = MAX_ENTRIES, clock: Callable[[], float] = time.monotonic
     ) -> None:
         self._entries: dict[str, tuple[bytes, float]] = {}
+        self._groups: dict[str, dict[str, tuple[bytes, float]]] = {}
         self._max = max_entries
         self._clock = clock
         self._channels: dict[str, set[MemoryObjectSendStream[bytes]]] = {}
@@ -182,6 +187,15 @@ class MemoryStore:
             if not subscribers:
                 del self._channels[channel]
             send.close()
+
+    async def announce(self, group: str, member: str, value: bytes, ttl: float) -> dict[str, bytes]:
+        """Set `member` of `group` to `value` for `ttl` seconds; every live member's value."""
+        now = self._clock()
+        members = self._groups.setdefault(group, {})
+        members[member] = (value, now + ttl)
+        for gone in [name for name, (_, until) in members.items() if until <= now]:
+            del members[gone]
+        return {name: value for name, (value, _) in members.items()}
 
     def _make_room(self, now: float) -> None:
         """When full: the expired go, then the oldest down to three quarters, so a full store

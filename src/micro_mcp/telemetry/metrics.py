@@ -9,6 +9,7 @@ cannot grow the series. State metrics (services, circuits, queues, catalog) are 
 
 from __future__ import annotations
 
+import collections
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -65,6 +66,9 @@ NAMES_REFUSED: Final = "micro_mcp_names_refused"
 """Gauge `{service}`: names not exposed because they read as another service's, or clash."""
 CATALOG_ITEMS: Final = "micro_mcp_catalog_items"
 """Gauge `{service,kind}`: what each service lists."""
+REPLICAS: Final = "micro_mcp_replicas"
+"""Replicas alive in the shared store, by the config and version each runs (more than one
+series: they disagree)."""
 CLIENTS: Final = "micro_mcp_client_sessions"
 """Gauge: clients connected now (stdio, HTTP sessions, 2026-07-28 requests in flight)."""
 START_TIME: Final = "micro_mcp_start_time_seconds"
@@ -344,6 +348,14 @@ class Metrics:
         yield from (state, restarts, uptime, in_flight, queued, slots, circuit, items)
         yield from (held, refused)
         yield GaugeMetricFamily(CLIENTS, "Clients connected now.", value=status.clients)
+        if status.replicas:
+            replicas = GaugeMetricFamily(
+                REPLICAS, "Replicas alive, by config and version.", labels=("config", "version")
+            )
+            counts = collections.Counter((r.config, r.version) for r in status.replicas)
+            for (config, version), count in sorted(counts.items()):
+                replicas.add_metric((config, version), count)
+            yield replicas
         if status.cache is not None:
             yield GaugeMetricFamily(
                 CACHE_ENTRIES, "Results the cache holds.", value=status.cache["entries"]

@@ -13,7 +13,14 @@ from typing import Any
 from micro_mcp.audit.events import AuditEvent
 from micro_mcp.audit.keys import AuditKeys, from_key
 from micro_mcp.audit.sinks import AuditSink
-from micro_mcp.errors import AuditUnavailable
+from micro_mcp.errors import (
+    AuditUnavailable,
+    McpError,
+    PolicyDenied,
+    RateLimited,
+    RateLimitUnavailable,
+    Unauthenticated,
+)
 from micro_mcp.gateway.clients.client import ClientSession
 from micro_mcp.gateway.core.exchange import Exchange
 from micro_mcp.policy import engine
@@ -143,3 +150,11 @@ class Trail:
 def principal_name(client: ClientSession) -> str:
     """Who the client is, for the trail; an unauthenticated one is `anonymous?`."""
     return client.principal.name if client.principal is not None else engine.ANONYMOUS + "?"
+
+
+def outcome_of(exc: McpError) -> str:
+    """How a request refused with `exc` ended, for the trail: a refusal for want of the limits'
+    store is `limited` too, so it does not count as the service failing."""
+    if isinstance(exc, PolicyDenied | Unauthenticated):
+        return "denied"
+    return "limited" if isinstance(exc, RateLimited | RateLimitUnavailable) else "error"
