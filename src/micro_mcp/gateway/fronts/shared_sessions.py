@@ -12,7 +12,7 @@ another principal, or for an id with no record, is answered as a forged id alway
                               adopts a session of its opened before (same lifetime)
     channel replica:<name>    answers routed to replica <name>, which hands each to its request,
                               and what joins a standalone stream its client follows there
-    channel replicas          cancellations of requests, which the replica running them acts on
+    channel sessions:cancel   cancellations of requests, which the replica running them acts on
     session:<id>:listener     the replica where a GET follows the session's standalone stream,
                               which the others send what joins that stream on their side
 
@@ -59,7 +59,7 @@ from micro_mcp.state.store import Store
 
 logger = logging.getLogger(__name__)
 
-BROADCAST: Final = "replicas"
+BROADCAST: Final = "sessions:cancel"
 """The channel every replica hears: cancellations, which name no replica."""
 RESUBSCRIBE_INTERVAL: Final = 1.0
 """Seconds between attempts to subscribe to this replica's channel while the store is down."""
