@@ -366,6 +366,33 @@ async def test_a_services_sampling_request_is_answered_through_another_replica(
     assert any(asked != answered for asked, answered in crossed)
 
 
+async def test_with_redis_unresponsive_a_handshake_session_gets_a_clear_error_then_goes_on(
+    tmp_path: Path, redis: RedisServer
+) -> None:
+    # Redis stopped in its tracks (SIGSTOP), then resumed with what it held: the session's
+    # requests fail with -32009 meanwhile, and the same session serves again afterwards.
+    served: list[tuple[str, str, bool]] = []
+    assert redis.process is not None
+    async with (
+        _cluster(tmp_path, redis) as cluster,
+        cluster.client(served, mode="legacy") as client,
+    ):
+        before = await client.call_tool("jobs.echo", {"n": 1})
+        redis.process.send_signal(signal.SIGSTOP)
+        try:
+            with pytest.raises(MCPError) as down:
+                await client.call_tool("jobs.echo", {"n": 2})
+        finally:
+            redis.process.send_signal(signal.SIGCONT)
+        after = [await client.call_tool("jobs.echo", {"n": n}) for n in range(3, 6)]
+
+    assert not before.is_error
+    assert down.value.code == codes.STATE_UNAVAILABLE
+    assert not any(result.is_error for result in after)
+    assert [method for _, method, _ in served].count("initialize") == 1  # the same session
+    assert len({replica for replica, _, _ in served}) > 1
+
+
 async def test_with_session_affinity_handshake_era_sessions_stay_on_their_replica(
     tmp_path: Path, redis: RedisServer
 ) -> None:
