@@ -16,6 +16,7 @@ from micro_mcp.errors import StateUnavailable
 from micro_mcp.gateway.clients.client import ClientSession
 from micro_mcp.gateway.fronts.http_sessions import HttpSession, SessionTable
 from micro_mcp.gateway.fronts.shared_sessions import SharedSessions
+from micro_mcp.gateway.fronts.shared_streams import KEPT_EVENT_MAX_BYTES
 from micro_mcp.policy.model import Policy, Principal
 from micro_mcp.protocol import jsonrpc
 from micro_mcp.protocol.versions import Era
@@ -375,3 +376,18 @@ async def test_the_gateway_cancels_its_request_to_the_client_by_the_id_the_clien
     notice = orjson.loads(session.standalone.latest()[1])
     assert notice["method"] == "notifications/cancelled"
     assert notice["params"]["requestId"] == "a:8"
+
+
+async def test_a_reply_too_large_to_keep_is_kept_as_an_error_for_its_request() -> None:
+    store = MemoryStore()
+    a, b = Replica(store, "a"), Replica(store, "b")
+    session = await opened(a)
+    stream = session.open_response(5)
+    await session.client.send(jsonrpc.result(5, {"big": "x" * (KEPT_EVENT_MAX_BYTES + 1)}), 5)
+
+    async with b.shared.streams.resumed(session.id, stream.name) as resumed:
+        assert resumed is not None
+        got = [orjson.loads(data) async for _, data in resumed.follow()]
+
+    assert [message["id"] for message in got] == [5]
+    assert got[0]["error"]["code"] == codes.INTERNAL_ERROR

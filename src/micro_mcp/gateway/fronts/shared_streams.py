@@ -5,7 +5,8 @@ With sessions shared, each event of such a stream is also appended to a capped l
 store and published on the stream's channel, so a client that lost the connection and resumes
 with `Last-Event-ID` on another replica gets the events it missed, then the rest live:
 
-    session:<id>:events:<stream>   the stream's last `EVENTS_KEPT` events (`EVENTS_TTL`)
+    session:<id>:events:<stream>   the stream's last `EVENTS_KEPT` events (`EVENTS_TTL`, and
+                                   `FINISHED_TTL` once its reply is in)
     channel events:<id>:<stream>   each event as it is added
     replica:<name>:alive           refreshed every `HEARTBEAT` while replica <name> runs
 
@@ -35,6 +36,11 @@ logger = logging.getLogger(__name__)
 
 EVENTS_TTL: Final = 300.0
 """Seconds a response stream's events stay in the store after its latest one."""
+FINISHED_TTL: Final = 30.0
+"""Seconds they stay after the stream's last event (its reply): a client resumes a stream it
+lost within seconds, and most replies are written whole and never resumed."""
+KEPT_EVENT_MAX_BYTES: Final = 1024 * 1024
+"""The largest event kept in the store; a larger reply is kept as an error that says so."""
 HEARTBEAT: Final = 1.0
 """Seconds between a replica's signs of life, and between checks for the owner's."""
 ALIVE_TTL: Final = 3 * HEARTBEAT
@@ -85,11 +91,20 @@ class SharedStreams:
             StateUnavailable: the store cannot be reached.
         """
         seq, data = stream.latest()
+        if len(data) > KEPT_EVENT_MAX_BYTES:
+            if not stream.finished:
+                return  # a progress or log line that large is dropped for other replicas
+            error = {
+                "code": codes.INTERNAL_ERROR,
+                "message": "the reply was too large to keep for resumption on another gateway "
+                "replica; send the request again",
+            }
+            data = jsonrpc.encode(jsonrpc.error(request, error))[:-1]
         await self._store.append(
             _events_key(session_id, stream.name),
             _event(seq, data, stream.finished, request),
             EVENTS_KEPT,
-            EVENTS_TTL,
+            FINISHED_TTL if stream.finished else EVENTS_TTL,
             _channel(session_id, stream.name),
         )
 
