@@ -393,6 +393,33 @@ async def test_with_redis_unresponsive_a_handshake_session_gets_a_clear_error_th
     assert len({replica for replica, _, _ in served}) > 1
 
 
+async def test_after_redis_restarts_handshake_sessions_are_opened_and_answered_across_replicas(
+    tmp_path: Path, redis: RedisServer
+) -> None:
+    # Redis restarted empty: the sessions it held are gone (404: the SDK's session ends), a new
+    # one is served by every replica, and answers reach the replica waiting for them at once
+    # (every replica has subscribed to its channel again).
+    consent = {"tools": ["jobs.echo"], "rememberSeconds": 0}
+    served: list[tuple[str, str, bool]] = []
+    async with _cluster(tmp_path, redis, consent=consent) as cluster:
+        async with cluster.client(mode="legacy", elicitation_callback=approve) as client:
+            before = await client.call_tool("jobs.echo", {"n": 1})
+            await redis.stop()
+            with pytest.raises(MCPError) as down:
+                await client.call_tool("jobs.echo", {"n": 2})
+            await redis.start()
+        async with cluster.client(served, mode="legacy", elicitation_callback=approve) as client:
+            after = [await client.call_tool("jobs.echo", {"n": n}) for n in range(3, 7)]
+
+    assert not before.is_error
+    assert down.value.code == codes.STATE_UNAVAILABLE
+    assert [getattr(r.content[0], "text", None) for r in after] == [
+        f'{{"n": {n}}}' for n in range(3, 7)
+    ]
+    answered = [replica for replica, _, answering in served if answering]
+    assert len(answered) == 4 and len({replica for replica, _, _ in served}) == 3
+
+
 async def test_with_session_affinity_handshake_era_sessions_stay_on_their_replica(
     tmp_path: Path, redis: RedisServer
 ) -> None:

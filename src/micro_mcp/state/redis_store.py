@@ -71,10 +71,12 @@ class RedisStore:
         async with self._mapped():
             await self._redis.delete(self._prefix + key)
 
-    async def publish(self, channel: str, message: bytes) -> None:
-        """Send `message` to whoever subscribes to `channel` now (at most once, unstored)."""
+    async def publish(self, channel: str, message: bytes) -> int:
+        """Send `message` to whoever subscribes to `channel` now (at most once, unstored);
+        how many subscribers got it."""
         async with self._mapped():
-            await self._redis.publish(self._prefix + channel, message)  # pyright: ignore[reportUnknownMemberType]
+            got = await self._redis.publish(self._prefix + channel, message)  # pyright: ignore[reportUnknownMemberType]
+        return int(got)
 
     async def append(
         self, key: str, value: bytes, keep: int, ttl: float, channel: str | None = None

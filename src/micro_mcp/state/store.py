@@ -55,8 +55,9 @@ class Store(Protocol):
         """Forget `key` (nothing happens when it holds nothing)."""
         ...
 
-    async def publish(self, channel: str, message: bytes) -> None:
-        """Send `message` to whoever subscribes to `channel` now (at most once, unstored)."""
+    async def publish(self, channel: str, message: bytes) -> int:
+        """Send `message` to whoever subscribes to `channel` now (at most once, unstored);
+        how many subscribers got it."""
         ...
 
     async def append(
@@ -138,13 +139,17 @@ class MemoryStore:
         self._entries.pop(key, None)
         self._lists.pop(key, None)
 
-    async def publish(self, channel: str, message: bytes) -> None:
-        """Send `message` to whoever subscribes to `channel` now (at most once, unstored)."""
+    async def publish(self, channel: str, message: bytes) -> int:
+        """Send `message` to whoever subscribes to `channel` now (at most once, unstored);
+        how many subscribers got it."""
+        got = 0
         for subscriber in list(self._channels.get(channel, ())):
             try:
                 subscriber.send_nowait(message)
+                got += 1
             except anyio.WouldBlock:
                 logger.warning("a subscriber of %r lags; a message for it was dropped", channel)
+        return got
 
     async def append(
         self, key: str, value: bytes, keep: int, ttl: float, channel: str | None = None

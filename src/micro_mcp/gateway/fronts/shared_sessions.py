@@ -63,6 +63,12 @@ BROADCAST: Final = "sessions:cancel"
 """The channel every replica hears: cancellations, which name no replica."""
 RESUBSCRIBE_INTERVAL: Final = 1.0
 """Seconds between attempts to subscribe to this replica's channel while the store is down."""
+ROUTING_PATIENCE: Final = 3 * RESUBSCRIBE_INTERVAL
+"""Seconds an answer for another replica is offered while that replica has no subscription
+(it subscribes again within `RESUBSCRIBE_INTERVAL` once Redis is back; if it is gone, the
+answer is dropped after this)."""
+ROUTING_RETRY: Final = 0.05
+"""Seconds between those offers."""
 
 
 def _key(session_id: str) -> str:
@@ -301,9 +307,13 @@ class SharedSessions:
         if owner == self.replica:
             message["id"] = request_id  # the request waits here, under its own id
             return False
+        routed = orjson.dumps({"session": session.id, "reply": message})
         try:
-            routed = orjson.dumps({"session": session.id, "reply": message})
-            await self._store.publish(_channel(owner), routed)
+            # Nobody subscribed: the owner is between two subscriptions (Redis just came back)
+            # or gone. Polled, as its subscription count is all another process shows of it.
+            with anyio.move_on_after(ROUTING_PATIENCE):
+                while not await self._store.publish(_channel(owner), routed):  # noqa: ASYNC110
+                    await anyio.sleep(ROUTING_RETRY)
         except StateUnavailable as exc:
             logger.warning("session %s: an answer was not routed: %s", session.id, exc)
         return True
