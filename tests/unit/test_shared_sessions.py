@@ -1,6 +1,8 @@
 """Handshake-era sessions through a shared store: two replicas (two session tables) on one
 `MemoryStore` adopt each other's sessions for the principal that opened them only, forget one
-ended on the other, and route the client's answers to the replica waiting for them."""
+ended or revoked on the other, route the client's answers and cancellations to the replica
+concerned, relay the standalone stream to where the client listens, and resume each other's
+response streams from the events kept."""
 
 from __future__ import annotations
 
