@@ -48,8 +48,9 @@ def restore(
     raw: bytes, session_id: str, principal: Principal, into: HttpSession | None = None
 ) -> HttpSession | None:
     """The session a record describes, for `principal` (`into`, a copy held here, brought up
-    to date; else a new one); None when the record is not that principal's (or unreadable):
-    the caller answers as for an id that does not exist."""
+    to date: its log level, and subscriptions made elsewhere; else a new one); None when the
+    record is not that principal's (or unreadable): the caller answers as for an id that does
+    not exist."""
     try:
         fields = jsonrpc.as_object(orjson.loads(raw)) or {}
     except orjson.JSONDecodeError:
@@ -72,18 +73,21 @@ def restore(
             and client_info is not None
             and isinstance(uris, list)
         ):
-            session = into if into is not None else HttpSession(principal, session_id)
+            subscribed = {uri for uri in cast("list[object]", uris) if isinstance(uri, str)}
+            if into is not None:
+                # Only what requests elsewhere change; subscriptions only grow here, in place,
+                # as a request of this copy may be adding one right now.
+                into.client.log_level = log_level
+                into.client.subscriptions |= subscribed
+                return into
+            session = HttpSession(principal, session_id)
+            session.opened = opened
             client = session.client
-            if into is None:  # what never changes
-                session.opened = opened
-                client.profile, client.id = profile, client_id
-            client.version = version
+            client.profile, client.id, client.version = profile, client_id, version
             client.era = Era(era) if era is not None else None
             client.capabilities, client.client_info = capabilities, client_info
             client.log_level = log_level
-            client.subscriptions = {
-                uri for uri in cast("list[object]", uris) if isinstance(uri, str)
-            }
+            client.subscriptions = subscribed
             return session
         case _:
             return None
