@@ -1,8 +1,10 @@
 """Throughput and latency of 1, 2 and 3 gateway replicas behind HAProxy (round robin per
 request, no stickiness), sharing their state on a local redis-server, for 2026-07-28
-`tools/call`s of a no-op service (each replica runs its own, as a child over stdio).
+`tools/call`s of a no-op service (each replica runs its own, as a child over stdio), or with
+`--era handshake` for handshake-era sessions (each client one, its requests spread over the
+replicas, each adopting it from its record in Redis).
 
-    .venv/bin/python bench/replicas.py [--quick] [--clients 16] [--seconds 10]
+    .venv/bin/python bench/replicas.py [--quick] [--clients 16] [--seconds 10] [--era handshake]
 
 Each client is one keep-alive connection to HAProxy making one call at a time; HAProxy spreads
 the requests of every connection over the replicas. Figures: calls per second over the
@@ -56,7 +58,7 @@ async def _cluster(folder: Path, replicas: int, redis_port: int) -> AsyncIterato
     balancer = _free_port()
     config = {
         "token": TOKEN,
-        "audit": {"path": os.devnull},
+        "audit": {"path": str(folder / "audit.jsonl")},
         "state": {"redis": f"redis://127.0.0.1:{redis_port}/0"},
         "http": {"allowedHosts": [f"127.0.0.1:{balancer}"]},
     }
@@ -85,8 +87,8 @@ async def _cluster(folder: Path, replicas: int, redis_port: int) -> AsyncIterato
         yield f"http://127.0.0.1:{balancer}/mcp"
 
 
-async def _measure(url: str, clients: int, seconds: float) -> dict[str, Any]:
-    connected = [await HttpClient.connect(url, "modern", TOKEN) for _ in range(clients)]
+async def _measure(url: str, clients: int, seconds: float, era: str) -> dict[str, Any]:
+    connected = [await HttpClient.connect(url, era, TOKEN) for _ in range(clients)]
     args = {"name": "noop.echo", "arguments": {"text": "x"}}
     for client in connected:  # warm up: every replica has its service up and its catalog
         with anyio.fail_after(60):
@@ -121,6 +123,13 @@ async def main() -> None:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument(
+        "--era",
+        choices=("modern", "handshake"),
+        default="modern",
+        help="handshake: each client one session (initialize, Mcp-Session-Id), served by every "
+        "replica from its record in Redis",
+    )
     args = parser.parse_args()
     seconds = 2.0 if args.quick else args.seconds
     folder = Path(tempfile.mkdtemp(prefix="micro-mcp-bench-replicas-"))
@@ -132,16 +141,18 @@ async def main() -> None:
             work = folder / str(replicas)
             work.mkdir()
             async with _cluster(work, replicas, redis_port) as url:
-                results[str(replicas)] = await _measure(url, args.clients, seconds)
+                results[str(replicas)] = await _measure(url, args.clients, seconds, args.era)
             print(replicas, results[str(replicas)], flush=True)
     out = {
         "machine": f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores, "
         f"Python {platform.python_version()}",
         "clients": args.clients,
+        "era": args.era,
         "seconds": seconds,
         "replicas": results,
     }
-    target = HERE / "results" / "replicas-latest.json"
+    name = "replicas-latest.json" if args.era == "modern" else f"replicas-{args.era}-latest.json"
+    target = HERE / "results" / name
     target.parent.mkdir(exist_ok=True)
     target.write_text(json.dumps(out, indent=2) + "\n")
     print("| replicas | calls/s | p50 | p99 |\n|---|---|---|---|")

@@ -19,15 +19,23 @@ from urllib.parse import urlsplit
 
 import anyio
 import httpx2
+import orjson
 import pytest
 from anyio.abc import Process
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
-from mcp_types import ElicitResult
+from mcp_types import CreateMessageResult, ElicitResult, TextContent
 
 from micro_mcp import codes
-from tests.e2e.conftest import FIXTURES, free_port, http_gateway_process, reap, wait_listening
+from tests.e2e.conftest import (
+    DEMO,
+    FIXTURES,
+    free_port,
+    http_gateway_process,
+    reap,
+    wait_listening,
+)
 from tests.e2e.haproxy import SERVED_BY, haproxy
 from tests.e2e.redis_server import RedisServer, redis_server
 
@@ -59,8 +67,11 @@ class Cluster:
 
         async def record(response: httpx2.Response) -> None:
             request = response.request
-            answering = b'"requestState"' in request.content
-            method = request.headers.get("mcp-method", "")
+            body = orjson.loads(request.content) if request.content.startswith(b"{") else {}
+            # A 2026-07-28 answer re-sends the request with its state; a handshake-era one is a
+            # JSON-RPC response to the gateway's request.
+            answering = b'"requestState"' in request.content or "result" in body
+            method = request.headers.get("mcp-method") or body.get("method", "")
             into.append((response.headers.get(SERVED_BY, "?"), method, answering))
 
         auth = {"Authorization": f"Bearer {TOKEN}"}
@@ -80,12 +91,33 @@ async def redis(tmp_path: Path) -> AsyncIterator[RedisServer]:
 
 @asynccontextmanager
 async def _cluster(
-    tmp_path: Path, redis: RedisServer, *, sticky: bool = False, **config: Any
+    tmp_path: Path,
+    redis: RedisServer,
+    *,
+    sticky: bool = False,
+    demo: bool = False,
+    **config: Any,
 ) -> AsyncGenerator[Cluster]:
     """The task service, three gateways on `redis` and HAProxy in front of them (`sticky`:
-    with affinity on the handshake-era session header)."""
+    with affinity on the handshake-era session header; `demo`: also the demo service, which
+    asks the client's model, with a session per client on each replica)."""
     port = free_port()
+    services: dict[str, Any] = {}
     async with AsyncExitStack() as stack:
+        if demo:
+            demo_port = free_port()
+            with (tmp_path / "demo.log").open("wb") as log:
+                process = await anyio.open_process(
+                    [sys.executable, DEMO, "--http", str(demo_port)],
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=log,
+                )
+            stack.push_async_callback(reap, process)
+            stack.callback(process.terminate)
+            await wait_listening(demo_port)
+            url = f"http://127.0.0.1:{demo_port}/mcp"
+            services["demo"] = {"url": url, "sessions": "per-client"}
         with (tmp_path / "service.log").open("wb") as log:
             service = await anyio.open_process(
                 [sys.executable, str(FIXTURES / "task_server.py"), str(port)],
@@ -99,7 +131,7 @@ async def _cluster(
         # One session to the service for every client: it speaks 2026-07-28 only, so cannot
         # open the per-client handshake sessions `auto` would give handshake-era clients.
         url = f"http://127.0.0.1:{port}/mcp"
-        entry = {"url": url, "protocol": "modern", "sessions": "shared"}
+        services["jobs"] = {"url": url, "protocol": "modern", "sessions": "shared"}
         balancer = free_port()
         gateway = {
             "token": TOKEN,
@@ -112,7 +144,7 @@ async def _cluster(
         for name in REPLICAS:
             folder = tmp_path / name
             folder.mkdir()
-            started = http_gateway_process(folder, {"jobs": entry}, gateway)
+            started = http_gateway_process(folder, services, gateway)
             url, processes[name] = await stack.enter_async_context(started)
             backends[name] = urlsplit(url).port or 0
         url = await stack.enter_async_context(haproxy(tmp_path, balancer, backends, sticky=sticky))
@@ -182,10 +214,12 @@ async def test_a_task_started_through_the_balancer_is_polled_on_other_replicas(
     assert [poll["result"]["status"] for _, poll in polls] == ["completed"] * 3
 
 
+@pytest.mark.parametrize("mode", ["auto", "legacy"])  # 2026-07-28, then handshake-era sessions
 async def test_a_replica_killed_under_load_fails_at_most_the_calls_in_flight_on_it(
-    tmp_path: Path, redis: RedisServer
+    tmp_path: Path, redis: RedisServer, mode: str
 ) -> None:
     outcomes: list[tuple[bool, bool]] = []  # (started after the kill, succeeded) per call
+    opened: list[bool] = []  # per client opened: whether after the kill
     killed = anyio.Event()
     warmed = anyio.Event()
     enough = anyio.Event()
@@ -195,8 +229,9 @@ async def test_a_replica_killed_under_load_fails_at_most_the_calls_in_flight_on_
         while not enough.is_set():
             pending, after = True, killed.is_set()
             try:
-                async with cluster.client(elicitation_callback=approve) as client:
+                async with cluster.client(elicitation_callback=approve, mode=mode) as client:
                     pending = False
+                    opened.append(after)
                     while not enough.is_set():
                         pending, after = True, killed.is_set()
                         try:
@@ -235,6 +270,9 @@ async def test_a_replica_killed_under_load_fails_at_most_the_calls_in_flight_on_
     assert before.count(False) <= WORKERS  # at most the calls in flight when it died
     assert len(after) >= 120 and all(after)  # nothing started after the kill fails
     assert after_kill == {"g0", "g2"}  # the survivors carried the load
+    # A session goes on on the survivors: a client opens another only when its own broke with
+    # a call in flight on the killed replica.
+    assert opened.count(True) <= before.count(False)
 
 
 async def test_redis_restarting_mid_run_gives_a_clear_error_then_service_resumes(
@@ -257,6 +295,129 @@ async def test_redis_restarting_mid_run_gives_a_clear_error_then_service_resumes
     assert down.value.code == codes.STATE_UNAVAILABLE
     assert {tool.name for tool in listed.tools} == {"jobs.echo", "jobs.render"}
     assert not any(result.is_error for result in after)
+
+
+async def test_handshake_era_sessions_are_served_by_every_replica_without_affinity(
+    tmp_path: Path, redis: RedisServer
+) -> None:
+    # Each session's requests go round robin: the replica that gets one it does not hold adopts
+    # the session from its record in Redis; consent's elicitation, sent by the replica running
+    # the call, is answered by a POST that lands on another and is routed back to it.
+    consent = {"tools": ["jobs.echo"], "rememberSeconds": 0}  # every call asks anew
+    served: list[list[tuple[str, str, bool]]] = [[] for _ in REPLICAS]
+    async with _cluster(tmp_path, redis, consent=consent) as cluster, AsyncExitStack() as stack:
+        clients = [
+            await stack.enter_async_context(
+                cluster.client(log, mode="legacy", elicitation_callback=approve)
+            )
+            for log in served
+        ]
+        for n in range(3):
+            for client in clients:
+                echoed = await client.call_tool("jobs.echo", {"n": n})
+                assert getattr(echoed.content[0], "text", None) == f'{{"n": {n}}}'
+        listed = [await client.list_tools() for client in clients]
+
+    replicas = [{replica for replica, _, _ in log} for log in served]
+    assert all(len(each) > 1 for each in replicas)  # every session served by several replicas
+    assert set[str]().union(*replicas) == set(REPLICAS)
+    crossed = [
+        (asked, answered)
+        for log in served
+        for (asked, method, _), (answered, _, answering) in itertools.pairwise(log)
+        if method == "tools/call" and answering
+    ]
+    assert len(crossed) == 9  # each call: its question answered
+    assert any(asked != answered for asked, answered in crossed)
+    assert all({t.name for t in each.tools} == {"jobs.echo", "jobs.render"} for each in listed)
+
+
+async def test_a_services_sampling_request_is_answered_through_another_replica(
+    tmp_path: Path, redis: RedisServer
+) -> None:
+    # The replica running `demo.ask` opens the client's own session on the service, which asks
+    # the client's model on it; the client's answer lands on another replica and is routed back.
+    async def sample(context: Any, params: Any) -> CreateMessageResult:
+        text = f"answer to {params.messages[0].content.text}"
+        return CreateMessageResult(
+            role="assistant", content=TextContent(type="text", text=text), model="test"
+        )
+
+    served: list[list[tuple[str, str, bool]]] = [[] for _ in REPLICAS]
+    async with _cluster(tmp_path, redis, demo=True) as cluster, AsyncExitStack() as stack:
+        clients = [
+            await stack.enter_async_context(
+                cluster.client(log, mode="legacy", sampling_callback=sample)
+            )
+            for log in served
+        ]
+        for n in range(2):
+            for c, client in enumerate(clients):
+                asked = await client.call_tool("demo.ask", {"question": f"q{c}.{n}"})
+                assert getattr(asked.content[0], "text", None) == f"answer to q{c}.{n}"
+
+    crossed = [
+        (asked, answered)
+        for log in served
+        for (asked, method, _), (answered, _, answering) in itertools.pairwise(log)
+        if method == "tools/call" and answering
+    ]
+    assert len(crossed) == 6
+    assert any(asked != answered for asked, answered in crossed)
+
+
+async def test_with_redis_unresponsive_a_handshake_session_gets_a_clear_error_then_goes_on(
+    tmp_path: Path, redis: RedisServer
+) -> None:
+    # Redis stopped in its tracks (SIGSTOP), then resumed with what it held: the session's
+    # requests fail with -32009 meanwhile, and the same session serves again afterwards.
+    served: list[tuple[str, str, bool]] = []
+    assert redis.process is not None
+    async with (
+        _cluster(tmp_path, redis) as cluster,
+        cluster.client(served, mode="legacy") as client,
+    ):
+        before = await client.call_tool("jobs.echo", {"n": 1})
+        redis.process.send_signal(signal.SIGSTOP)
+        try:
+            with pytest.raises(MCPError) as down:
+                await client.call_tool("jobs.echo", {"n": 2})
+        finally:
+            redis.process.send_signal(signal.SIGCONT)
+        after = [await client.call_tool("jobs.echo", {"n": n}) for n in range(3, 6)]
+
+    assert not before.is_error
+    assert down.value.code == codes.STATE_UNAVAILABLE
+    assert not any(result.is_error for result in after)
+    assert [method for _, method, _ in served].count("initialize") == 1  # the same session
+    assert len({replica for replica, _, _ in served}) > 1
+
+
+async def test_after_redis_restarts_handshake_sessions_are_opened_and_answered_across_replicas(
+    tmp_path: Path, redis: RedisServer
+) -> None:
+    # Redis restarted empty: the sessions it held are gone (404: the SDK's session ends), a new
+    # one is served by every replica, and answers reach the replica waiting for them at once
+    # (every replica has subscribed to its channel again).
+    consent = {"tools": ["jobs.echo"], "rememberSeconds": 0}
+    served: list[tuple[str, str, bool]] = []
+    async with _cluster(tmp_path, redis, consent=consent) as cluster:
+        async with cluster.client(mode="legacy", elicitation_callback=approve) as client:
+            before = await client.call_tool("jobs.echo", {"n": 1})
+            await redis.stop()
+            with pytest.raises(MCPError) as down:
+                await client.call_tool("jobs.echo", {"n": 2})
+            await redis.start()
+        async with cluster.client(served, mode="legacy", elicitation_callback=approve) as client:
+            after = [await client.call_tool("jobs.echo", {"n": n}) for n in range(3, 7)]
+
+    assert not before.is_error
+    assert down.value.code == codes.STATE_UNAVAILABLE
+    assert [getattr(r.content[0], "text", None) for r in after] == [
+        f'{{"n": {n}}}' for n in range(3, 7)
+    ]
+    answered = [replica for replica, _, answering in served if answering]
+    assert len(answered) == 4 and len({replica for replica, _, _ in served}) == 3
 
 
 async def test_with_session_affinity_handshake_era_sessions_stay_on_their_replica(

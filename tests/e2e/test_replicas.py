@@ -14,6 +14,7 @@ from typing import Any
 
 import anyio
 import httpx2
+import orjson
 import pytest
 
 from micro_mcp import codes
@@ -222,11 +223,11 @@ async def test_a_list_cursor_cut_by_one_replica_pages_on_another(
     assert "nextCursor" not in second
 
 
-async def test_a_handshake_session_id_is_refused_by_a_replica_that_did_not_create_it(
+async def test_a_handshake_session_opened_on_one_replica_is_served_by_another_for_its_owner_only(
     tmp_path: Path, redis: RedisServer, service: dict[str, Any]
 ) -> None:
-    # Handshake-era sessions are not shared yet: another replica must refuse the id (404, the
-    # client initializes again), and no replica serves it to another principal.
+    # The session's record is in Redis: another replica adopts it for the principal that opened
+    # it, and for nobody else (404, as for a forged id); DELETE on one ends it on all.
     initialize = {
         "jsonrpc": "2.0",
         "id": 1,
@@ -246,17 +247,132 @@ async def test_a_handshake_session_id_is_refused_by_a_replica_that_did_not_creat
         httpx2.AsyncClient() as http,
     ):
         opened = await http.post(a, json=initialize, headers=alice)
+        session_id = opened.headers["mcp-session-id"]
+        session = {"Mcp-Session-Id": session_id, "MCP-Protocol-Version": "2025-11-25"}
+        forged = {**session, "Mcp-Session-Id": session_id[:-2] + "xx"}
+        bobs_on_b = await http.post(b, json=listing, headers={**bob, **session})
+        on_b = await http.post(b, json=listing, headers={**alice, **session})
+        on_a = await http.post(a, json=listing, headers={**alice, **session})
+        bobs_on_a = await http.post(a, json=listing, headers={**bob, **session})
+        forged_on_b = await http.post(b, json=listing, headers={**alice, **forged})
+        ended = await http.delete(b, headers={**alice, **session})
+        after_end = [
+            await http.post(url, json=listing, headers={**alice, **session}) for url in (a, b)
+        ]
+
+    assert on_b.status_code == 200 and "jobs.echo" in on_b.text
+    assert on_a.status_code == 200 and "jobs.echo" in on_a.text
+    for refused in (bobs_on_b, bobs_on_a, forged_on_b, *after_end):
+        assert refused.status_code == 404 and "jobs.echo" not in refused.text
+    assert ended.status_code == 200
+
+
+async def test_with_redis_down_a_handshake_session_gets_503_then_is_served_again(
+    tmp_path: Path, redis: RedisServer, service: dict[str, Any]
+) -> None:
+    initialize = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {
+            "protocolVersion": "2025-11-25",
+            "capabilities": {},
+            "clientInfo": {"name": "t", "version": "1"},
+        },
+    }
+    listing = {"jsonrpc": "2.0", "id": 2, "method": "tools/list"}
+    alice = {"Accept": "application/json, text/event-stream", "Authorization": f"Bearer {ALICE}"}
+    async with (
+        _replicas(tmp_path, service, [_config(redis.url)] * 2) as (a, b),
+        httpx2.AsyncClient() as http,
+    ):
+        await redis.stop()
+        refused = await http.post(a, json=initialize, headers=alice)
+        await redis.start()  # empty again
+        opened = await http.post(a, json=initialize, headers=alice)
         session = {
             "Mcp-Session-Id": opened.headers["mcp-session-id"],
             "MCP-Protocol-Version": "2025-11-25",
         }
-        on_a = await http.post(a, json=listing, headers={**alice, **session})
-        on_b = await http.post(b, json=listing, headers={**alice, **session})
-        bobs_on_a = await http.post(a, json=listing, headers={**bob, **session})
+        await redis.stop()
+        down = await http.post(b, json=listing, headers={**alice, **session})
+        await redis.start()  # the record is lost with Redis's memory: the session is over
+        gone = await http.post(b, json=listing, headers={**alice, **session})
+        again = await http.post(b, json=initialize, headers=alice)
 
-    assert on_a.status_code == 200 and "jobs.echo" in on_a.text
-    assert on_b.status_code == 404 and "jobs.echo" not in on_b.text
-    assert bobs_on_a.status_code == 404 and "jobs.echo" not in bobs_on_a.text
+    assert refused.status_code == 503
+    assert refused.json()["error"]["code"] == codes.STATE_UNAVAILABLE
+    assert down.status_code == 503
+    assert down.json()["error"]["code"] == codes.STATE_UNAVAILABLE
+    assert gone.status_code == 404  # the client initializes again, as after a restart
+    assert again.status_code == 200 and "mcp-session-id" in again.headers
+
+
+async def _events(response: httpx2.Response, until: str) -> list[tuple[str, dict[str, Any]]]:
+    """The SSE events of `response` (id, message) up to the first whose text has `until`."""
+    events: list[tuple[str, dict[str, Any]]] = []
+    event_id = ""
+    async for line in response.aiter_lines():
+        if line.startswith("id:"):
+            event_id = line[3:].strip()
+        elif line.startswith("data:") and line[5:].strip():
+            events.append((event_id, orjson.loads(line[5:])))
+            if until in line:
+                break
+    return events
+
+
+async def test_a_call_dropped_on_one_replica_is_answered_and_resumed_on_another(
+    tmp_path: Path, redis: RedisServer, service: dict[str, Any]
+) -> None:
+    # The call runs on a, which asks the client for consent on the call's stream; the client
+    # drops that stream, answers the question through b (routed to a) and resumes the stream
+    # with Last-Event-ID on b, which replays what the client missed from Redis.
+    initialize = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {
+            "protocolVersion": "2025-11-25",
+            "capabilities": {"elicitation": {"form": {}}},
+            "clientInfo": {"name": "t", "version": "1"},
+        },
+    }
+    call = {
+        "jsonrpc": "2.0",
+        "id": 2,
+        "method": "tools/call",
+        "params": {"name": "jobs.echo", "arguments": {"n": 7}},
+    }
+    alice = {"Accept": "application/json, text/event-stream", "Authorization": f"Bearer {ALICE}"}
+    shared = {**service, "sessions": "shared"}  # a 2026-07-28 service: no per-client sessions
+    async with (
+        _replicas(tmp_path, shared, [_config(redis.url)] * 2) as (a, b),
+        httpx2.AsyncClient(timeout=10) as http,
+    ):
+        opened = await http.post(a, json=initialize, headers=alice)
+        session = {
+            **alice,
+            "Mcp-Session-Id": opened.headers["mcp-session-id"],
+            "MCP-Protocol-Version": "2025-11-25",
+        }
+        async with http.stream("POST", a, json=call, headers=session) as response:
+            asked = await _events(response, "elicitation/create")  # then the client drops it
+        question = asked[-1][1]
+        answer = {"jsonrpc": "2.0", "id": question["id"], "result": APPROVE[CONSENT_KEY]}
+        answered = await http.post(b, json=answer, headers=session)
+        resume = {**session, "Accept": "text/event-stream", "Last-Event-ID": asked[-1][0]}
+        async with http.stream("GET", b, headers=resume) as resumed:
+            rest = await _events(resumed, '"result"')
+        gone = await http.get(b, headers={**resume, "Last-Event-ID": "r9.nosuchreplica-1"})
+
+    assert question["method"] == "elicitation/create"
+    assert answered.status_code == 202
+    assert resumed.status_code == 200
+    assert rest[-1][1]["id"] == 2
+    assert rest[-1][1]["result"]["content"][0]["text"] == '{"n": 7}'
+    assert rest[-1][0].rpartition("-")[0] == asked[-1][0].rpartition("-")[0]  # the same stream
+    assert gone.status_code == 404
 
 
 async def _status(url: str) -> dict[str, Any]:

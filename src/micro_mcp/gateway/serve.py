@@ -41,6 +41,7 @@ from micro_mcp.policy.rules import compile_rules
 from micro_mcp.registry.pin_store import PinStore, SqlitePinStore
 from micro_mcp.state.redis_store import open_store
 from micro_mcp.state.replicas import Replicas
+from micro_mcp.state.store import Store
 from micro_mcp.telemetry.recorder import Recorder
 
 logger = logging.getLogger(__name__)
@@ -168,7 +169,7 @@ async def serve(
             stop = anyio.Event()
             tg.start_soon(_stop_on_signal, stop, tg.cancel_scope)
             if listener is not None:
-                await _serve_http(dispatcher, access, config, listener, tg, stop)
+                await _serve_http(dispatcher, access, config, listener, tg, stop, store)
             else:
                 token = environ.get(TOKEN_ENV)
                 principal, refusal = await _stdio_principal(authority, token)
@@ -223,9 +224,10 @@ async def _serve_http(
     listener: socket.socket,
     tg: TaskGroup,
     stop: anyio.Event,
+    store: Store | None,
 ) -> None:
     host, port = listener.getsockname()[:2]
-    front = HttpFront(dispatcher, access.authority, config.http, host, port, tg)
+    front = HttpFront(dispatcher, access.authority, config.http, host, port, tg, store)
     access.revoke_hooks.append(front.revoke)
     tg.start_soon(front.sweep_idle)
     server = GatewayServer(

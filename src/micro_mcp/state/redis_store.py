@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Final, cast
+from typing import Any, Final, cast
 
 import anyio
 from redis.asyncio import Redis
+from redis.asyncio.client import PubSub
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
@@ -51,6 +52,75 @@ class RedisStore:
         async with self._mapped():
             done = await self._redis.set(self._prefix + key, value, px=_ms(ttl), nx=True)
         return bool(done)
+
+    async def touch(self, key: str, ttl: float) -> bool:
+        """Give `key` a new lifetime of `ttl` seconds; False when it holds nothing."""
+        async with self._mapped():
+            done = await self._redis.pexpire(self._prefix + key, _ms(ttl) or 1)
+        return bool(done)
+
+    async def refresh(self, key: str, ttl: float) -> bytes | None:
+        """The value under `key`, given a new lifetime of `ttl` seconds; None when none
+        (`GETEX`, Redis 6.2 or later)."""
+        async with self._mapped():
+            value = await self._redis.getex(self._prefix + key, px=_ms(ttl) or 1)  # pyright: ignore[reportUnknownMemberType]
+        return value.encode() if isinstance(value, str) else value  # bytes: no decode_responses
+
+    async def delete(self, key: str) -> None:
+        """Forget `key` (nothing happens when it holds nothing)."""
+        async with self._mapped():
+            await self._redis.delete(self._prefix + key)
+
+    async def publish(self, channel: str, message: bytes) -> int:
+        """Send `message` to whoever subscribes to `channel` now (at most once, unstored);
+        how many subscribers got it."""
+        async with self._mapped():
+            got = await self._redis.publish(self._prefix + channel, message)  # pyright: ignore[reportUnknownMemberType]
+        return int(got)
+
+    async def append(
+        self, key: str, value: bytes, keep: int, ttl: float, channel: str | None = None
+    ) -> None:
+        """Add `value` to the end of the list under `key`, which keeps its last `keep` values
+        and lives `ttl` seconds from now; and publish it on `channel` if given: one round trip."""
+        name = self._prefix + key
+        async with self._mapped(), self._redis.pipeline(transaction=False) as pipe:
+            pipe.rpush(name, value)  # pyright: ignore[reportUnusedCoroutine, reportUnknownMemberType]
+            pipe.ltrim(name, -keep, -1)  # pyright: ignore[reportUnusedCoroutine, reportUnknownMemberType]
+            pipe.pexpire(name, _ms(ttl) or 1)  # pyright: ignore[reportUnusedCoroutine]
+            if channel is not None:
+                pipe.publish(self._prefix + channel, value)  # pyright: ignore[reportUnusedCoroutine, reportUnknownMemberType]
+            await pipe.execute()  # pyright: ignore[reportUnknownMemberType]
+
+    async def items(self, key: str) -> list[bytes]:
+        """The values of the list under `key`, oldest first (none when there is no list)."""
+        async with self._mapped():
+            values = await self._redis.lrange(self._prefix + key, 0, -1)  # pyright: ignore[reportUnknownMemberType]
+        return [v.encode() if isinstance(v, str) else v for v in values]  # bytes: no decoding
+
+    @asynccontextmanager
+    async def subscribe(self, channel: str) -> AsyncGenerator[AsyncIterator[bytes]]:
+        """The messages published on `channel` while the block runs, in order, on a connection
+        of their own; the iterator raises `StateUnavailable` when that connection breaks."""
+        pubsub = self._redis.pubsub(ignore_subscribe_messages=True)  # pyright: ignore[reportUnknownMemberType]
+        try:
+            async with self._mapped():
+                await pubsub.subscribe(self._prefix + channel)  # pyright: ignore[reportUnknownMemberType]
+            yield self._messages(pubsub)
+        finally:
+            with anyio.move_on_after(CLOSE_TIMEOUT, shield=True):
+                await pubsub.aclose()
+
+    async def _messages(self, pubsub: PubSub) -> AsyncIterator[bytes]:
+        """The data of each message `pubsub` receives (its subscription confirmations skipped)."""
+        while True:
+            async with self._mapped():
+                message: Any = await pubsub.get_message(timeout=None)  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
+            match message:
+                case {"type": "message", "data": bytes() as data}:
+                    yield data
+                case _:
+                    pass
 
     async def announce(self, group: str, member: str, value: bytes, ttl: float) -> dict[str, bytes]:
         """Set `member` of `group` to `value` for `ttl` seconds; every live member's value.

@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
 import time
-from collections.abc import Callable
+from collections import deque
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Final, Protocol
+
+import anyio
+from anyio.streams.memory import MemoryObjectSendStream
 
 from micro_mcp.errors import StateUnavailable
 
+logger = logging.getLogger(__name__)
+
 MAX_ENTRIES: Final = 65_536
 """Entries a `MemoryStore` keeps at most by default; the expired, then the oldest go first."""
+CHANNEL_BUFFER: Final = 256
+"""Messages a `MemoryStore` subscriber may lag behind before further ones are dropped for it
+(pub/sub delivers at most once, as Redis does to a slow subscriber it disconnects)."""
 
 
 class Store(Protocol):
@@ -32,6 +43,38 @@ class Store(Protocol):
         """Set `key` only if it holds nothing; False (and nothing changed) if it did."""
         ...
 
+    async def touch(self, key: str, ttl: float) -> bool:
+        """Give `key` a new lifetime of `ttl` seconds; False when it holds nothing."""
+        ...
+
+    async def refresh(self, key: str, ttl: float) -> bytes | None:
+        """The value under `key`, given a new lifetime of `ttl` seconds; None when none."""
+        ...
+
+    async def delete(self, key: str) -> None:
+        """Forget `key` (nothing happens when it holds nothing)."""
+        ...
+
+    async def publish(self, channel: str, message: bytes) -> int:
+        """Send `message` to whoever subscribes to `channel` now (at most once, unstored);
+        how many subscribers got it."""
+        ...
+
+    async def append(
+        self, key: str, value: bytes, keep: int, ttl: float, channel: str | None = None
+    ) -> None:
+        """Add `value` to the end of the list under `key`, which keeps its last `keep` values
+        and lives `ttl` seconds from now; and publish it on `channel` if given."""
+        ...
+
+    async def items(self, key: str) -> list[bytes]:
+        """The values of the list under `key`, oldest first (none when there is no list)."""
+        ...
+
+    def subscribe(self, channel: str) -> AbstractAsyncContextManager[AsyncIterator[bytes]]:
+        """The messages published on `channel` while the block runs, in order."""
+        ...
+
     async def announce(self, group: str, member: str, value: bytes, ttl: float) -> dict[str, bytes]:
         """Set `member` of `group` to `value` for `ttl` seconds; every live member's value."""
         ...
@@ -40,7 +83,7 @@ class Store(Protocol):
 class MemoryStore:
     """A `Store` in this process: bounded, expired entries dropped as it fills."""
 
-    __slots__ = ("_clock", "_entries", "_groups", "_max")
+    __slots__ = ("_channels", "_clock", "_entries", "_groups", "_lists", "_max")
 
     def __init__(
         self, max_entries: int = MAX_ENTRIES, clock: Callable[[], float] = time.monotonic
@@ -49,6 +92,8 @@ class MemoryStore:
         self._groups: dict[str, dict[str, tuple[bytes, float]]] = {}
         self._max = max_entries
         self._clock = clock
+        self._channels: dict[str, set[MemoryObjectSendStream[bytes]]] = {}
+        self._lists: dict[str, tuple[deque[bytes], float]] = {}
 
     async def get(self, key: str) -> bytes | None:
         """The value under `key`, or None when there is none (or it expired)."""
@@ -73,6 +118,80 @@ class MemoryStore:
             return False
         await self.put(key, value, ttl)
         return True
+
+    async def touch(self, key: str, ttl: float) -> bool:
+        """Give `key` a new lifetime of `ttl` seconds; False when it holds nothing."""
+        value = await self.get(key)
+        if value is None:
+            return False
+        self._entries[key] = (value, self._clock() + ttl)
+        return True
+
+    async def refresh(self, key: str, ttl: float) -> bytes | None:
+        """The value under `key`, given a new lifetime of `ttl` seconds; None when none."""
+        value = await self.get(key)
+        if value is not None:
+            self._entries[key] = (value, self._clock() + ttl)
+        return value
+
+    async def delete(self, key: str) -> None:
+        """Forget `key` (nothing happens when it holds nothing)."""
+        self._entries.pop(key, None)
+        self._lists.pop(key, None)
+
+    async def publish(self, channel: str, message: bytes) -> int:
+        """Send `message` to whoever subscribes to `channel` now (at most once, unstored);
+        how many subscribers got it."""
+        got = 0
+        for subscriber in list(self._channels.get(channel, ())):
+            try:
+                subscriber.send_nowait(message)
+                got += 1
+            except anyio.WouldBlock:
+                logger.warning("a subscriber of %r lags; a message for it was dropped", channel)
+        return got
+
+    async def append(
+        self, key: str, value: bytes, keep: int, ttl: float, channel: str | None = None
+    ) -> None:
+        """Add `value` to the end of the list under `key`, which keeps its last `keep` values
+        and lives `ttl` seconds from now; and publish it on `channel` if given."""
+        now = self._clock()
+        if len(self._lists) >= self._max:  # the expired go, then the oldest
+            for old in [k for k, (_, until) in self._lists.items() if until <= now]:
+                del self._lists[old]
+            for old in list(self._lists)[: max(0, len(self._lists) - self._max * 3 // 4)]:
+                del self._lists[old]
+        values = self._lists.pop(key, (deque[bytes](maxlen=keep), now))[0]
+        if values.maxlen != keep:
+            values = deque(values, maxlen=keep)
+        values.append(value)
+        self._lists[key] = (values, now + ttl)
+        if channel is not None:
+            await self.publish(channel, value)
+
+    async def items(self, key: str) -> list[bytes]:
+        """The values of the list under `key`, oldest first (none when there is no list)."""
+        entry = self._lists.get(key)
+        if entry is None or entry[1] <= self._clock():
+            self._lists.pop(key, None)
+            return []
+        return list(entry[0])
+
+    @asynccontextmanager
+    async def subscribe(self, channel: str) -> AsyncGenerator[AsyncIterator[bytes]]:
+        """The messages published on `channel` while the block runs, in order."""
+        send, receive = anyio.create_memory_object_stream[bytes](CHANNEL_BUFFER)
+        subscribers = self._channels.setdefault(channel, set())
+        subscribers.add(send)
+        try:
+            with receive:
+                yield receive
+        finally:
+            subscribers.discard(send)
+            if not subscribers:
+                del self._channels[channel]
+            send.close()
 
     async def announce(self, group: str, member: str, value: bytes, ttl: float) -> dict[str, bytes]:
         """Set `member` of `group` to `value` for `ttl` seconds; every live member's value."""

@@ -20,6 +20,7 @@ the response cancels the request.
 from __future__ import annotations
 
 import logging
+from contextlib import nullcontext
 from typing import Final
 from urllib.parse import parse_qsl
 
@@ -30,6 +31,7 @@ from starlette.datastructures import Headers
 
 from micro_mcp import codes
 from micro_mcp.config.model import HttpSpec
+from micro_mcp.errors import StateUnavailable
 from micro_mcp.gateway.clients.client import ClientSession
 from micro_mcp.gateway.core.dispatcher import Dispatcher
 from micro_mcp.gateway.fronts import guards, ladder, legacy_sse
@@ -49,6 +51,7 @@ from micro_mcp.gateway.fronts.front import Front
 from micro_mcp.gateway.fronts.http_sessions import HttpSession, Refusal, SessionTable, refuse
 from micro_mcp.gateway.fronts.legacy_sse import LegacySse
 from micro_mcp.gateway.fronts.responses import ModernAnswer, stream_out
+from micro_mcp.gateway.fronts.shared_sessions import SharedSessions
 from micro_mcp.gateway.operator import admin, snapshot
 from micro_mcp.gateway.operator.admin import Admin
 from micro_mcp.gateway.operator.console import Console
@@ -57,6 +60,7 @@ from micro_mcp.identity.authority import Authority
 from micro_mcp.policy.model import Principal
 from micro_mcp.protocol import jsonrpc, versions
 from micro_mcp.protocol.jsonrpc import Message
+from micro_mcp.state.store import Store
 from micro_mcp.telemetry import tracing
 from micro_mcp.transport import sse
 
@@ -86,6 +90,7 @@ class HttpFront:
         host: str,
         port: int,
         tg: TaskGroup,
+        store: Store | None = None,
     ) -> None:
         self.dispatcher = dispatcher
         self.resource_metadata = (
@@ -100,6 +105,13 @@ class HttpFront:
         per_principal = spec.max_sessions if open_gateway else spec.max_sessions_per_principal
         self.sessions = SessionTable(spec.max_sessions, spec.session_idle_seconds, per_principal)
         self.tasks = tg
+        self.shared: SharedSessions | None = None
+        """With a shared store (`state.redis`): sessions any replica serves."""
+        if store is not None:
+            self.shared = SharedSessions(
+                store, self.sessions, self.front, spec.session_idle_seconds
+            )
+            tg.start_soon(self.shared.run)
         self.legacy = LegacySse(dispatcher, self.sessions, tg)
         self._exchanges: set[ClientSession] = set()
         """The 2026-07-28 requests being answered, one client each."""
@@ -136,8 +148,11 @@ class HttpFront:
     def revoke(self, principals: frozenset[str]) -> None:
         """End the sessions of principals whose credential was revoked (a config reload):
         their streams close and their requests in flight are cancelled."""
-        for session in self.sessions.revoke(principals):
+        revoked = self.sessions.revoke(principals)
+        for session in revoked:
             self.front.close(session.client)
+        if self.shared is not None:  # nor may another replica adopt them
+            self.tasks.start_soon(self.shared.revoke, principals, [s.id for s in revoked])
 
     async def drain(self) -> None:
         """On shutdown, end what would keep a connection open with no request behind it, so the
@@ -258,12 +273,22 @@ class HttpFront:
                 return
             session = created
             session.client.profile = profile
+            if self.shared is not None:
+                try:
+                    await self.shared.open(session)
+                except StateUnavailable as exc:
+                    self.sessions.remove(session.id)
+                    await fail(send, 503, exc.code, exc.message, request_id=message.get("id"))
+                    return
             self.front.open(session.client)
         else:
             found = await self._session(send, headers, principal, profile)
             if found is None:
                 return
             session = found
+            if self.shared is not None and await self.shared.forward(session, message):
+                await reply(send, 202, b"", [])  # an answer another replica waits for
+                return
         answered = False
 
         async def run(request: Message) -> None:
@@ -288,6 +313,12 @@ class HttpFront:
             await fail(send, 400, codes.INVALID_REQUEST, f"Unsupported protocol {version!r}")
             return None
         session = self.sessions.get(session_id, principal)
+        if self.shared is not None:
+            try:
+                session = await self.shared.find(session_id, principal, session)
+            except StateUnavailable as exc:
+                await fail(send, 503, exc.code, exc.message)
+                return None
         if session is None or session.client.profile != profile:  # a session has one endpoint
             await fail(send, 404, codes.INVALID_REQUEST, "Session not found")
             return None
@@ -371,6 +402,9 @@ class HttpFront:
         stream, after = session.standalone, 0
         last = headers.get("last-event-id")
         split = sse.split_event_id(last) if last is not None else None
+        if split is not None and self.shared and self.shared.streams.foreign(split[0]):
+            await self.shared.resume(scope, receive, send, session, *split)  # another replica's
+            return
         if split is not None and (named := session.stream_named(split[0])) is not None:
             stream, after = named, split[1]
         if stream is session.standalone:
@@ -380,9 +414,11 @@ class HttpFront:
             session.listening = True
         try:
             extra = [(b"mcp-session-id", session.id.encode())]
-            await stream_out(
-                scope, receive, send, stream, extra, modern=False, after=after, sse_only=True
-            )
+            relayed = stream is session.standalone and self.shared is not None
+            async with self.shared.relayed(session) if relayed and self.shared else nullcontext():
+                await stream_out(
+                    scope, receive, send, stream, extra, modern=False, after=after, sse_only=True
+                )
         finally:
             if stream is session.standalone:
                 session.listening = False
@@ -393,6 +429,12 @@ class HttpFront:
         session = await self._session(send, headers, principal, profile)
         if session is None:
             return
+        if self.shared is not None:
+            try:
+                await self.shared.end(session.id)
+            except StateUnavailable as exc:
+                await fail(send, 503, exc.code, exc.message)
+                return
         self.sessions.remove(session.id)
         self.front.close(session.client)
         await reply(send, 200, b"", [])

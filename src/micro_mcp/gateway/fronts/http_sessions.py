@@ -26,7 +26,7 @@ from micro_mcp.protocol.jsonrpc import Message, RequestId
 RESPONSE_STREAMS_KEPT: Final = 32
 """Finished response streams a session keeps, for clients that resume one after a drop."""
 STANDALONE: Final = "s"
-"""The name of a session's standalone (GET) stream."""
+"""The name of a session's standalone (GET) stream (with its `tag` when sessions are shared)."""
 
 
 class HttpSession:
@@ -39,12 +39,14 @@ class HttpSession:
         "id",
         "last_used",
         "listening",
+        "opened",
         "principal",
         "standalone",
+        "tag",
     )
 
-    def __init__(self, principal: Principal) -> None:
-        self.id = secrets.token_urlsafe(24)
+    def __init__(self, principal: Principal, session_id: str | None = None) -> None:
+        self.id = session_id if session_id is not None else secrets.token_urlsafe(24)
         self.principal = principal
         self.client = ClientSession(self.deliver, principal, pause=self.pause)
         self.standalone = EventStream(STANDALONE)
@@ -53,11 +55,16 @@ class HttpSession:
         self.listening = False
         """True while a client follows the standalone stream (at most one may)."""
         self.last_used = time.monotonic()
+        self.opened = time.time()
+        """When the session was opened (wall clock: replicas compare it with revocations)."""
+        self.tag = ""
+        """Appended to the names of its response streams: with sessions shared, the replica's
+        name, so that a `Last-Event-ID` of another replica's stream names none of this one's."""
 
     def open_response(self, request_id: RequestId) -> EventStream:
         """A new stream for the response to `request_id` and what belongs to it."""
         self._count += 1
-        stream = EventStream(f"r{self._count}")
+        stream = EventStream(f"r{self._count}{self.tag}")
         self._streams[request_id] = stream
         while len(self._streams) > RESPONSE_STREAMS_KEPT:
             oldest = next(iter(self._streams))
@@ -74,15 +81,21 @@ class HttpSession:
 
     def stream_named(self, name: str) -> EventStream | None:
         """A stream of this session by its event-id name, for `Last-Event-ID`."""
-        if name == STANDALONE:
+        if name == self.standalone.name:
             return self.standalone
         return next((s for s in self._streams.values() if s.name == name), None)
 
+    def target(self, related: RequestId | None) -> EventStream:
+        """The stream a message for request `related` joins: its response stream while that is
+        open, else the standalone one."""
+        stream = self._streams.get(related) if related is not None else None
+        return self.standalone if stream is None or stream.finished else stream
+
     async def deliver(self, message: Message, related: RequestId | None) -> None:
         """The session's outbox: a message joins its request's stream, else the standalone one."""
-        stream = self._streams.get(related) if related is not None else None
-        if stream is None or stream.finished:
-            self.standalone.push(message)
+        stream = self.target(related)
+        if stream is self.standalone:
+            stream.push(message)
             return
         stream.push(message, last=is_reply_to(message, related))
 
@@ -156,6 +169,22 @@ class SessionTable:
         self._sessions[session.id] = session
         self._held[name] = self._held.get(name, 0) + 1
         return session
+
+    def adopt(self, session: HttpSession) -> bool:
+        """Hold a session another replica opened (its record in the shared store); False when
+        an id like it is held already. Caps do not apply: the session exists, this replica
+        only serves it."""
+        if session.id in self._sessions:
+            return False
+        self._sessions[session.id] = session
+        name = session.principal.name
+        self._held[name] = self._held.get(name, 0) + 1
+        return True
+
+    def holding(self, session_id: str) -> HttpSession | None:
+        """The session with this id held here, whoever opened it (for what the gateway itself
+        routes to it, never for a client's request)."""
+        return self._sessions.get(session_id)
 
     def held(self, principal: Principal) -> int:
         """The sessions `principal` holds open."""

@@ -49,6 +49,21 @@ class EventStream:
         self._wake.set()
         self._wake = anyio.Event()
 
+    def latest(self) -> tuple[int, bytes]:
+        """The last event pushed: its number and data (the stream must have one)."""
+        return self._log[-1]
+
+    def mirror(self, seq: int, data: bytes, *, last: bool) -> None:
+        """Add an event numbered elsewhere (the replica holding the original of a stream
+        resumed here), skipping one already in."""
+        if seq <= self.seq:
+            return
+        self.seq = seq
+        self._log.append((seq, data))
+        self.finished = self.finished or last
+        self._wake.set()
+        self._wake = anyio.Event()
+
     def close(self) -> None:
         """End the stream without a further message (its session ended)."""
         self.finished = True
