@@ -72,14 +72,18 @@ async def test_a_replica_of_another_version_disagrees_too() -> None:
 async def test_an_unreadable_announcement_is_ignored() -> None:
     store = MemoryStore()
     await store.announce(replicas_module.GROUP, "junk", b"{not json", 10.0)
-    await store.announce(replicas_module.GROUP, "partial", b'{"config": "c"}', 10.0)
+    await store.announce(replicas_module.GROUP, "partial", b'{"config": "c", "version": "1"}', 10.0)
     me = Replicas(store, "1.0", lambda: "c", me="me")
     await me.announce()
-    assert me.seen == (Replica("me", "c", "1.0"),)
+    assert me.seen == (Replica("me", me.host, "c", "1.0"),)
 
 
 def test_who_runs_what_is_said_per_config_with_this_replica_named() -> None:
-    seen = (Replica("a", "c1", "1"), Replica("b", "c1", "1"), Replica("c", "c2", "1"))
+    seen = (
+        Replica("a", "h", "c1", "1"),
+        Replica("b", "h", "c1", "1"),
+        Replica("c", "h", "c2", "1"),
+    )
     assert describe(seen, "c") == "config c1 on 2, config c2 on 1 (this one among them)"
 
 
@@ -91,3 +95,15 @@ def test_the_fingerprint_follows_the_config_and_the_services() -> None:
     assert fingerprint(config.model_copy(update={"page_size": 7}), services) != same
     assert fingerprint(config, {"fs": ServiceSpec(command="python3")}) != same
     assert fingerprint(config, {"files": ServiceSpec(command="python")}) != same
+
+
+async def test_a_replica_is_alive_while_its_announcement_lives() -> None:
+    clock = Clock()
+    store = MemoryStore(clock=clock)
+    a = Replicas(store, "1.0", lambda: "c", me="a")
+    b = Replicas(store, "1.0", lambda: "c", me="b")
+    await a.announce()
+    assert await b.alive("a") and not await b.alive("c")
+    clock.now = replicas_module.LIFETIME
+    assert not await b.alive("a")
+    assert "." not in b.me and ":" not in b.me  # it ends stream names, prefixes request ids

@@ -22,6 +22,7 @@ from micro_mcp.gateway.fronts.shared_streams import KEPT_EVENT_MAX_BYTES
 from micro_mcp.policy.model import Policy, Principal
 from micro_mcp.protocol import jsonrpc
 from micro_mcp.protocol.versions import Era
+from micro_mcp.state.replicas import Replicas
 from micro_mcp.state.store import MemoryStore
 
 pytestmark = pytest.mark.anyio
@@ -50,7 +51,8 @@ class Replica:
     def __init__(self, store: Any, name: str) -> None:
         self.table = SessionTable(max_sessions=10, idle_seconds=60, per_principal=10)
         self.front = Clients()
-        self.shared = SharedSessions(store, self.table, self.front, 60, replica=name)  # pyright: ignore[reportArgumentType]
+        self.replicas = Replicas(store, "1", lambda: "config", me=name)
+        self.shared = SharedSessions(store, self.table, self.front, 60, self.replicas)  # pyright: ignore[reportArgumentType]
 
     async def find(self, session_id: str, principal: Principal) -> HttpSession | None:
         held = self.table.get(session_id, principal)
@@ -249,7 +251,7 @@ async def test_a_stream_resumed_on_another_replica_replays_what_was_missed_then_
     got: list[tuple[int, bytes]] = []
 
     async with anyio.create_task_group() as tg:
-        tg.start_soon(a.shared.streams.beat)
+        tg.start_soon(a.replicas.run)
         assert b.shared.streams.foreign(stream.name) and not a.shared.streams.foreign(stream.name)
         async with b.shared.streams.resumed(session.id, stream.name) as resumed:
             assert resumed is not None
@@ -269,7 +271,7 @@ async def test_a_stream_whose_replica_stopped_ends_with_an_error_for_its_request
     session = await opened(a)
     stream = session.open_response(5)
     await session.client.send(jsonrpc.notification("notifications/progress", {"n": 1}), 5)
-    # replica a never beats: as if it had been killed
+    # replica a never announces itself: as if it had been killed
 
     async with b.shared.streams.resumed(session.id, stream.name) as resumed:
         assert resumed is not None

@@ -260,8 +260,14 @@ def test_durations_read_like_a_person_would_say_them() -> None:
 def test_status_lists_replicas_and_says_when_they_disagree() -> None:
     assert status_cli.render_replicas({"services": []}) is None
     replicas = [
-        {"id": "pod-a:1", "config": "3f2a91c0d4e1", "version": "0.4.0", "this": True},
-        {"id": "pod-b:1", "config": "9c1b00aa11bb", "version": "0.4.0", "this": False},
+        {"id": "a1", "host": "pod-a:1", "config": "3f2a91c0d4e1", "version": "0.4.0", "this": True},
+        {
+            "id": "b2",
+            "host": "pod-b:1",
+            "config": "9c1b00aa11bb",
+            "version": "0.4.0",
+            "this": False,
+        },
     ]
     console = Console(width=200, record=True, file=io.StringIO())
     for document in ({"replicas": replicas}, {"replicas": replicas[:1]}):
@@ -271,15 +277,15 @@ def test_status_lists_replicas_and_says_when_they_disagree() -> None:
     text = console.export_text()
     assert "replicas: 2, they DISAGREE on config or version" in text
     assert "replicas: 1, they agree" in text
-    assert "pod-a:1 (this one)" in text and "9c1b00aa11bb" in text
+    assert "a1 (this one)" in text and "pod-a:1" in text and "9c1b00aa11bb" in text
 
 
 def test_the_replicas_metric_counts_replicas_by_the_config_they_run() -> None:
     metrics = Metrics()
     seen = (
-        ReplicaStatus("a", "c1", "1", True),
-        ReplicaStatus("b", "c1", "1", False),
-        ReplicaStatus("c", "c2", "1", False),
+        ReplicaStatus("a", "h", "c1", "1", True),
+        ReplicaStatus("b", "h", "c1", "1", False),
+        ReplicaStatus("c", "h", "c2", "1", False),
     )
     status = GatewayStatus("1", "http", 0.0, 1.0, 0, {}, (), config="c1", replicas=seen)
     metrics.watch(lambda: status)

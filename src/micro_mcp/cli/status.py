@@ -185,11 +185,12 @@ def render_replicas(status: dict[str, Any]) -> Table | None:
     runs = {(r.get("config"), r.get("version")) for r in replicas}
     agreement = "they agree" if len(runs) == 1 else "they DISAGREE on config or version"
     table = Table(title=f"replicas: {len(replicas)}, {agreement}", title_justify="left")
-    for header in ("replica", "config", "version"):
+    for header in ("replica", "host", "config", "version"):
         table.add_column(header)
     for replica in replicas:
         name = str(replica.get("id", "?")) + (" (this one)" if replica.get("this") else "")
-        table.add_row(name, str(replica.get("config", "?")), str(replica.get("version", "?")))
+        cells = (str(replica.get(key, "?")) for key in ("host", "config", "version"))
+        table.add_row(name, *cells)
     return table
 
 

@@ -139,16 +139,27 @@ class RedisStore:
             pipe.pexpire(key, _ms(ttl) or 1)
             pipe.hgetall(key)  # pyright: ignore[reportUnknownMemberType]
             *_, fields = await pipe.execute()
-            live: dict[str, bytes] = {}
-            gone: list[bytes] = []
-            for name, stored in cast(dict[bytes, bytes], fields).items():
-                expires, _, held = stored.partition(b" ")
-                if expires.isdigit() and int(expires) > now_ms:
-                    live[name.decode(errors="replace")] = held
-                else:
-                    gone.append(name)
-            if gone:
-                await self._redis.hdel(key, *gone)  # pyright: ignore[reportUnknownMemberType]
+            return await self._live(key, fields, now_ms)
+
+    async def members(self, group: str) -> dict[str, bytes]:
+        """Every live member of `group` and its value."""
+        key = self._prefix + group
+        async with self._mapped():
+            fields = await self._redis.hgetall(key)  # pyright: ignore[reportUnknownMemberType, reportGeneralTypeIssues]
+            return await self._live(key, fields, int(time.time() * 1000))
+
+    async def _live(self, key: str, fields: object, now_ms: int) -> dict[str, bytes]:
+        """The members of a group's hash whose expiry is after `now_ms`; the others removed."""
+        live: dict[str, bytes] = {}
+        gone: list[bytes] = []
+        for name, stored in cast(dict[bytes, bytes], fields).items():
+            expires, _, held = stored.partition(b" ")
+            if expires.isdigit() and int(expires) > now_ms:
+                live[name.decode(errors="replace")] = held
+            else:
+                gone.append(name)
+        if gone:
+            await self._redis.hdel(key, *gone)  # pyright: ignore[reportUnknownMemberType]
         return live
 
     async def ping(self) -> None:

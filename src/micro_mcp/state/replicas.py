@@ -1,19 +1,22 @@
 """The replicas of one deployment, as each sees the others through the shared store.
 
-Every replica announces itself every `HEARTBEAT` seconds under its id (host name and process
-id: a pod's name on Kubernetes), with the fingerprint of the config it runs and its micro-mcp
-version; an announcement lives three heartbeats. Replicas that run different configs (or
-versions) are reported: in the log when they start to disagree and when they agree again, in
-`/admin/status`, and by the metric `micro_mcp_replicas{config,version}`. They keep serving: a
-rolling update of the config passes through such a state, and each replica enforces the config
-it runs (every request is authenticated and authorized by the replica that serves it, so a
-principal a newer config removed is refused by every replica that runs it).
-"""
+Every replica announces itself every `HEARTBEAT` seconds under its name (random, one per
+process: it also names the replica's response streams and the server-to-client requests it
+waits on), with its host (host name and process id: a pod's name on Kubernetes), the
+fingerprint of the config it runs and its micro-mcp version; an announcement lives three
+heartbeats, so a replica that stopped is known to have within seconds (`alive`), and the
+streams it ran are ended for the clients that resume them elsewhere. Replicas that run
+different configs (or versions) are reported: in the log when they start to disagree and when
+they agree again, in `/admin/status`, and by the metric `micro_mcp_replicas{config,version}`.
+They keep serving: a rolling update of the config passes through such a state, and each replica
+enforces the config it runs (every request is authenticated and authorized by the replica that
+serves it, so a principal a newer config removed is refused by every replica that runs it)."""
 
 from __future__ import annotations
 
 import logging
 import os
+import secrets
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,7 +31,7 @@ from micro_mcp.state.store import Store
 
 logger = logging.getLogger(__name__)
 
-HEARTBEAT: Final = 5.0
+HEARTBEAT: Final = 1.0
 """Seconds between a replica's announcements."""
 LIFETIME: Final = 3 * HEARTBEAT
 """Seconds an announcement lives: a replica that stopped is forgotten after this."""
@@ -41,14 +44,17 @@ class Replica:
     """One replica as it announced itself."""
 
     id: str
+    """Its name among the replicas (random, one per process)."""
+    host: str
+    """Its host name and process id."""
     config: str
     """The fingerprint of the config it runs (gateway config and manifest, as loaded)."""
     version: str
     """Its micro-mcp version."""
 
 
-def replica_id() -> str:
-    """This process's id among the replicas: its host name and process id."""
+def host() -> str:
+    """Where this process runs: its host name and process id."""
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
@@ -62,7 +68,9 @@ class Replicas:
         self.store = store
         self.version = version
         self.fingerprint = fingerprint
-        self.me = me if me is not None else replica_id()
+        self.me = me if me is not None else secrets.token_hex(8)
+        """This replica's name (no `.` or `:`: it ends stream names and prefixes request ids)."""
+        self.host = host()
         self.seen: tuple[Replica, ...] = ()
         """The replicas alive at the last heartbeat (this one included), by id."""
         self._agreed = True
@@ -80,8 +88,8 @@ class Replicas:
         Raises:
             StateUnavailable: the store cannot be reached.
         """
-        mine = Replica(self.me, self.fingerprint(), self.version)
-        record = orjson.dumps({"config": mine.config, "version": mine.version})
+        mine = Replica(self.me, self.host, self.fingerprint(), self.version)
+        record = orjson.dumps({"host": mine.host, "config": mine.config, "version": mine.version})
         members = await self.store.announce(GROUP, self.me, record, LIFETIME)
         seen = [mine]
         for member, value in members.items():
@@ -89,7 +97,11 @@ class Replicas:
                 continue
             try:
                 fields = orjson.loads(value)
-                seen.append(Replica(member, str(fields["config"]), str(fields["version"])))
+                seen.append(
+                    Replica(
+                        member, str(fields["host"]), str(fields["config"]), str(fields["version"])
+                    )
+                )
             except (orjson.JSONDecodeError, KeyError, TypeError):
                 logger.warning("replica %r announced something unreadable; ignored", member)
         self.seen = tuple(sorted(seen))
@@ -105,6 +117,14 @@ class Replicas:
                     "until they agree, as during a rolling update",
                     describe(self.seen, self.me),
                 )
+
+    async def alive(self, replica: str) -> bool:
+        """Whether replica `replica` announced itself within the last `LIFETIME` seconds (False
+        when the store cannot say)."""
+        try:
+            return replica in await self.store.members(GROUP)
+        except StateUnavailable:
+            return False
 
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         """Announce every `HEARTBEAT` seconds for as long as the gateway runs; a store that

@@ -79,6 +79,10 @@ class Store(Protocol):
         """Set `member` of `group` to `value` for `ttl` seconds; every live member's value."""
         ...
 
+    async def members(self, group: str) -> dict[str, bytes]:
+        """Every live member of `group` and its value."""
+        ...
+
 
 class MemoryStore:
     """A `Store` in this process: bounded, expired entries dropped as it fills."""
@@ -196,8 +200,13 @@ class MemoryStore:
     async def announce(self, group: str, member: str, value: bytes, ttl: float) -> dict[str, bytes]:
         """Set `member` of `group` to `value` for `ttl` seconds; every live member's value."""
         now = self._clock()
-        members = self._groups.setdefault(group, {})
-        members[member] = (value, now + ttl)
+        self._groups.setdefault(group, {})[member] = (value, now + ttl)
+        return await self.members(group)
+
+    async def members(self, group: str) -> dict[str, bytes]:
+        """Every live member of `group` and its value."""
+        now = self._clock()
+        members = self._groups.get(group, {})
         for gone in [name for name, (_, until) in members.items() if until <= now]:
             del members[gone]
         return {name: value for name, (value, _) in members.items()}

@@ -57,6 +57,8 @@ class ReplicaStatus:
     """One replica of the deployment, as it last announced itself in the shared store."""
 
     id: str
+    """Its name among the replicas (random, one per process)."""
+    host: str
     """Its host name and process id (a pod's name on Kubernetes)."""
     config: str
     """The fingerprint of the config it runs (gateway config and manifest, as loaded)."""

@@ -108,8 +108,10 @@ class HttpFront:
         self.shared: SharedSessions | None = None
         """With a shared store (`state.redis`): sessions any replica serves."""
         if store is not None:
+            replicas = self.mesh.replicas
+            assert replicas is not None, "a gateway that shares a store announces itself in it"
             self.shared = SharedSessions(
-                store, self.sessions, self.front, spec.session_idle_seconds
+                store, self.sessions, self.front, spec.session_idle_seconds, replicas
             )
             tg.start_soon(self.shared.run)
         self.legacy = LegacySse(dispatcher, self.sessions, tg)

@@ -26,7 +26,6 @@ shared store none of this exists: the front keeps its sessions in its own table,
 from __future__ import annotations
 
 import logging
-import secrets
 import time
 from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
@@ -55,6 +54,7 @@ from micro_mcp.gateway.fronts.shared_streams import SharedStreams
 from micro_mcp.policy.model import Principal
 from micro_mcp.protocol import jsonrpc
 from micro_mcp.protocol.jsonrpc import Message, RequestId
+from micro_mcp.state.replicas import Replicas
 from micro_mcp.state.store import Store
 
 logger = logging.getLogger(__name__)
@@ -96,15 +96,15 @@ class SharedSessions:
         table: SessionTable,
         front: Front,
         idle_seconds: float,
-        replica: str | None = None,
+        replicas: Replicas,
     ) -> None:
         self._store = store
         self._table = table
         self._front = front
         self._ttl = idle_seconds
-        self.replica = replica if replica is not None else secrets.token_hex(8)
+        self.replica = replicas.me
         """This replica's name on the store's channels: random, one per process."""
-        self.streams = SharedStreams(store, self.replica)
+        self.streams = SharedStreams(store, replicas)
         """The response streams of sessions, kept for resumption on any replica."""
 
     # --- the session record -------------------------------------------------------------------
@@ -363,10 +363,9 @@ class SharedSessions:
     async def run(
         self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED
     ) -> None:
-        """Take the answers routed to this replica, and tell the others it runs, for as long as
-        the gateway runs; while the store is down, subscribe again every `RESUBSCRIBE_INTERVAL`."""
+        """Take the answers routed to this replica for as long as the gateway runs; while the
+        store is down, subscribe again every `RESUBSCRIBE_INTERVAL`."""
         async with anyio.create_task_group() as tg:
-            tg.start_soon(self.streams.beat)
             await tg.start(self._take_routed, _channel(self.replica))
             await tg.start(self._take_routed, BROADCAST)
             task_status.started()

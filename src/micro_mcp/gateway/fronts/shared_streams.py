@@ -8,12 +8,10 @@ with `Last-Event-ID` on another replica gets the events it missed, then the rest
     session:<id>:events:<stream>   the stream's last `EVENTS_KEPT` events (`EVENTS_TTL`, and
                                    `FINISHED_TTL` once its reply is in)
     channel events:<id>:<stream>   each event as it is added
-    replica:<name>:alive           refreshed every `HEARTBEAT` while replica <name> runs
 
 A stream's name ends with its replica's name (`r7.<replica>`). When that replica stops (its
-heartbeat expires) before the stream's last event, the resuming replica ends the stream with
-an error for the request, which the client may send again.
-"""
+announcement in `state/replicas.py` expires) before the stream's last event, the resuming
+replica ends the stream with an error for the request, which the client may send again."""
 
 from __future__ import annotations
 
@@ -30,6 +28,7 @@ from micro_mcp.errors import StateUnavailable
 from micro_mcp.gateway.fronts.streams import EVENTS_KEPT, EventStream
 from micro_mcp.protocol import jsonrpc
 from micro_mcp.protocol.jsonrpc import RequestId
+from micro_mcp.state.replicas import HEARTBEAT, Replicas
 from micro_mcp.state.store import Store
 
 logger = logging.getLogger(__name__)
@@ -41,10 +40,6 @@ FINISHED_TTL: Final = 30.0
 lost within seconds, and most replies are written whole and never resumed."""
 KEPT_EVENT_MAX_BYTES: Final = 1024 * 1024
 """The largest event kept in the store; a larger reply is kept as an error that says so."""
-HEARTBEAT: Final = 1.0
-"""Seconds between a replica's signs of life, and between checks for the owner's."""
-ALIVE_TTL: Final = 3 * HEARTBEAT
-"""Seconds a replica counts as running after its latest sign of life."""
 
 
 def _events_key(session_id: str, name: str) -> str:
@@ -53,10 +48,6 @@ def _events_key(session_id: str, name: str) -> str:
 
 def _channel(session_id: str, name: str) -> str:
     return f"events:{session_id}:{name}"
-
-
-def _alive_key(replica: str) -> str:
-    return f"replica:{replica}:alive"
 
 
 def _event(seq: int, data: bytes, last: bool, request: RequestId) -> bytes:
@@ -80,9 +71,10 @@ def _parse(raw: bytes) -> tuple[int, bytes, bool, RequestId] | None:
 class SharedStreams:
     """What one replica keeps of its response streams, and how it resumes another's."""
 
-    def __init__(self, store: Store, replica: str) -> None:
+    def __init__(self, store: Store, replicas: Replicas) -> None:
         self._store = store
-        self.replica = replica
+        self._replicas = replicas
+        self.replica = replicas.me
 
     async def keep(self, session_id: str, stream: EventStream, request: RequestId) -> None:
         """Keep the event just pushed on `stream`, the response stream of `request`.
@@ -107,15 +99,6 @@ class SharedStreams:
             FINISHED_TTL if stream.finished else EVENTS_TTL,
             _channel(session_id, stream.name),
         )
-
-    async def beat(self) -> None:
-        """Tell the other replicas this one runs, for as long as it does."""
-        while True:
-            try:
-                await self._store.put(_alive_key(self.replica), b"1", ALIVE_TTL)
-            except StateUnavailable as exc:
-                logger.debug("no heartbeat: %s", exc)
-            await anyio.sleep(HEARTBEAT)
 
     def foreign(self, name: str) -> bool:
         """Whether stream `name` is another replica's response stream."""
@@ -142,7 +125,7 @@ class SharedStreams:
             request = None
             for raw in await self._store.items(_events_key(session_id, name)):
                 request = self._put(stream, raw) or request
-            if request is None and not await self._alive(owner):
+            if request is None and not await self._replicas.alive(owner):
                 tg.cancel_scope.cancel()
                 yield None
                 return
@@ -171,17 +154,11 @@ class SharedStreams:
         except StateUnavailable:
             stream.close()
 
-    async def _alive(self, replica: str) -> bool:
-        try:
-            return await self._store.get(_alive_key(replica)) is not None
-        except StateUnavailable:
-            return False
-
     async def _watch(self, stream: EventStream, owner: str, request: RequestId | None) -> None:
         """Once the stream's replica has stopped, end the stream: with an error for `request`
         when it is known, else bare (the client resumes again, and is told it is gone)."""
         while not stream.finished:
-            if not await self._alive(owner):
+            if not await self._replicas.alive(owner):
                 break
             await anyio.sleep(HEARTBEAT)
         if stream.finished:

@@ -63,7 +63,7 @@ def _replicas(mesh: Mesh) -> dict[str, Any]:
     if replicas is None:
         return {}
     seen = tuple(
-        ReplicaStatus(r.id, r.config, r.version, r.id == replicas.me) for r in replicas.seen
+        ReplicaStatus(r.id, r.host, r.config, r.version, r.id == replicas.me) for r in replicas.seen
     )
     return {"config": replicas.fingerprint(), "replicas": seen}
 
