@@ -2,7 +2,8 @@
 
     MicroMcpError
     ├─ ConfigError              start-up only; printed for the operator, never sent on the wire
-    │  └─ PinStoreError         the pin store is unreadable or fails its checks
+    │  ├─ PinStoreError         the pin store is unreadable or fails its checks
+    │  └─ UnresolvedReference   a `${env:...}` / `${file:...}` in a service's entry cannot be read
     └─ McpError(code, message)  the only exception serialized as a JSON-RPC error
        ├─ PolicyDenied
        │  ├─ ConsentRefused     the human did not consent, or could not be asked
@@ -100,6 +101,13 @@ class UnknownName(McpError):
 class PinStoreError(ConfigError):
     """The pin store cannot be read or written, or a record in it fails its checks; the message
     names the file and what to do. Never passed over in silence: approvals are security state."""
+
+
+class UnresolvedReference(ConfigError):
+    """A `${env:NAME}` or `${file:PATH}` in a service's `env` or `headers` cannot be resolved:
+    the variable is unset, the file unreadable, or the value unusable. The message names the
+    service, the key and the reference, never a value; the service is not started (or, on a
+    reload, the running one is kept)."""
 
 
 class Held(McpError):

@@ -21,6 +21,7 @@ from micro_mcp.config.oauth import OAuthSpec
 from micro_mcp.config.pinning import Mode, PinningSpec
 from micro_mcp.config.profiles import CacheSpec, ProfileSpec, ToolOverride, check_profile_names
 from micro_mcp.config.rate_limits import RateLimitsSpec
+from micro_mcp.config.references import check as check_references
 from micro_mcp.config.rules import RuleSpec, unique_ids
 from micro_mcp.config.state import StateSpec
 from micro_mcp.config.telemetry import TelemetrySpec
@@ -77,7 +78,9 @@ class ServiceSpec(_Frozen):
     """The program's arguments, exactly as given (relative paths mean the working folder)."""
     env: dict[str, str] = Field(default_factory=dict)
     """Environment variables for the service, on top of the few it inherits (`PATH`, `HOME`,
-    `USER`, `LOGNAME`, `LANG`, `LC_ALL`, `LC_CTYPE`, `TZ`, `TMPDIR`)."""
+    `USER`, `LOGNAME`, `LANG`, `LC_ALL`, `LC_CTYPE`, `TZ`, `TMPDIR`). A value may hold
+    `${env:NAME}` (a variable of the gateway's) and `${file:PATH}` (a file's content, PATH
+    relative to the manifest's folder), resolved at start and on reload and never shown."""
     cwd: str | None = None
     """The service's working folder, relative to the manifest's folder; unset: the manifest's
     folder itself (for a sandboxed service, `/`)."""
@@ -85,7 +88,9 @@ class ServiceSpec(_Frozen):
     """A service reached over the network: its Streamable HTTP (or, with `type: sse`, HTTP+SSE)
     endpoint."""
     headers: dict[str, str] = Field(default_factory=dict)
-    """HTTP headers sent to a `url` service (its own credentials; a client's token never is)."""
+    """HTTP headers sent to a `url` service (its own credentials; a client's token never is).
+    Values may hold `${env:NAME}` and `${file:PATH}` references, as `env` values may
+    (`Authorization: "Bearer ${file:/run/secrets/api-token}"`)."""
     limits: LimitsSpec | None = None
     """Resource limits for a stdio service; none unless given."""
     sandbox: SandboxSpec | None = None
@@ -130,6 +135,12 @@ class ServiceSpec(_Frozen):
     tools: dict[str, ToolOverride] = Field(default_factory=dict)
     """Overrides by the service's own tool name: a new name, title, description or
     annotations, arguments the gateway fills in (`fixed`), or the tool hidden (`hide`)."""
+
+    @field_validator("env", "headers")
+    @classmethod
+    def _references(cls, values: dict[str, str]) -> dict[str, str]:
+        check_references(values)
+        return values
 
     @model_validator(mode="after")
     def _one_transport(self) -> ServiceSpec:
