@@ -12,13 +12,14 @@ A 2026-07-28 request carries the routing headers a client must send (`Mcp-Method
 and for `tools/call` the `Mcp-Param-*` headers that mirror the arguments the tool annotates with
 `x-mcp-header`, learnt from the service's own `tools/list` replies as they pass).
 
-The service's own credentials come from the manifest's `headers`; the client's token never
-travels here.
+The service's own credentials come from the manifest's `headers` (references resolved by the
+caller); the client's token never travels here.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any, Final
@@ -57,16 +58,18 @@ async def run_http_service(
     handler: SessionHandler,
     on_session: Any,
     *,
+    headers: Mapping[str, str],
     max_message_bytes: int,
     task_status: TaskStatus[UpstreamSession] = anyio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Connect to the service, hand its session to `on_session`, serve until cancelled.
+    """Connect to the service, hand its session to `on_session`, serve until cancelled;
+    every request carries `headers` (the manifest's, resolved).
 
     Raises:
         McpError: the service could not be reached or failed its handshake.
     """
     assert spec.url is not None, "HTTP services have a url"  # checked by ServiceSpec
-    async with client_session(spec.url, spec.headers) as http, anyio.create_task_group() as tg:
+    async with client_session(spec.url, headers) as http, anyio.create_task_group() as tg:
         channel = HttpChannel(namespace, spec.url, http, tg, max_message_bytes)
         session = UpstreamSession(namespace, channel.send, handler)
         channel.session = session

@@ -19,6 +19,7 @@ from anyio.abc import TaskStatus
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from micro_mcp.config.model import ServiceSpec
+from micro_mcp.config.references import ServiceSecrets
 from micro_mcp.errors import McpError
 from micro_mcp.protocol import jsonrpc
 from micro_mcp.protocol.jsonrpc import Message
@@ -47,6 +48,7 @@ def memory_connector(services: Mapping[str, Serve]) -> Connector:
         *,
         base_dir: Path,
         max_message_bytes: int,
+        secrets: ServiceSecrets,
         task_status: TaskStatus[UpstreamSession] = anyio.TASK_STATUS_IGNORED,
     ) -> None:
         serve = services.get(namespace)

@@ -13,6 +13,8 @@ The mesh runs them in one task group and answers the core's questions about serv
 from __future__ import annotations
 
 import logging
+import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +54,7 @@ class Mesh:
         base_dir: Path,
         connector: Connector = connect,
         pinning: Pinning | None = None,
+        environ: Mapping[str, str] = os.environ,
     ) -> None:
         self.config = config
         self.pinning = pinning if pinning is not None else Pinning()
@@ -68,7 +71,7 @@ class Mesh:
             self._spawn,
         )
         self.supervisor = Supervisor(
-            manifest, config, base_dir, messages, self._catalog_changed, connector
+            manifest, config, base_dir, messages, self._catalog_changed, connector, environ
         )
         self.store = CatalogStore(self.supervisor.namers())
         self.clients.on_release(self.supervisor.release)
