@@ -146,6 +146,9 @@ class Mesh:
                 catalog.count("resources"),
                 catalog.count("resourceTemplates"),
             )
+            # The group outlives its tasks: a reload that restarts the only service (or adds the
+            # first) starts its supervisor here, which an exited group would refuse.
+            await anyio.sleep_forever()
 
     async def reload(self, manifest: Manifest) -> dict[str, list[str]]:
         """Make the running services match `manifest`: stop the removed ones, start the added
