@@ -1,0 +1,121 @@
+"""Credentials by reference with real processes: a service by URL gets the header its manifest
+names as `${file:...}` / `${env:...}`, a rotated file reaches it after SIGHUP, and the value
+shows up nowhere the operator looks (the gateway's log, `/admin/status`, `check`, `config
+check`)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import anyio
+import httpx2
+import pytest
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared.exceptions import MCPError
+
+from tests.e2e.conftest import DEMO, free_port, http_gateway_process, reap, wait_listening
+
+pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
+
+TOKEN = "creds-client-token-0123456789"
+OPERATOR = "creds-operator-token-0123456789"
+CONFIG = {"token": TOKEN, "telemetry": {"operatorToken": OPERATOR}}
+SECRET = "file-secret-0123456789abcdef"
+ROTATED = "rotated-secret-9876543210fedcba"
+ENV_SECRET = "env-secret-abcdef0123456789"
+
+
+@asynccontextmanager
+async def demo_by_url() -> AsyncIterator[str]:
+    """The demo server over Streamable HTTP; yields its URL."""
+    port = free_port()
+    argv = [sys.executable, DEMO, "--http", str(port)]
+    process = await anyio.open_process(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        await wait_listening(port)
+        yield f"http://127.0.0.1:{port}/mcp"
+    finally:
+        process.terminate()
+        await reap(process)
+
+
+async def seen_headers(url: str) -> dict[str, Any]:
+    http = httpx2.AsyncClient(headers={"Authorization": f"Bearer {TOKEN}"})
+    async with http, Client(streamable_http_client(url, http_client=http)) as client:
+        result = await client.call_tool("remote.headers", {})
+    assert isinstance(result.structured_content, dict)
+    return result.structured_content
+
+
+async def test_a_file_reference_reaches_the_service_and_no_operator_view_shows_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CREDS_SERVICE_KEY", ENV_SECRET)  # the gateway process inherits it
+    token = tmp_path / "token"  # relative to the manifest's folder, tmp_path
+    token.write_text(SECRET + "\n", encoding="utf-8")
+    async with demo_by_url() as service_url:
+        services = {
+            "remote": {
+                "url": service_url,
+                "headers": {
+                    "Authorization": "Bearer ${file:token}",
+                    "X-Service-Key": "${env:CREDS_SERVICE_KEY}",
+                },
+            }
+        }
+        async with http_gateway_process(tmp_path, services, CONFIG) as (url, process):
+            first = await seen_headers(url)
+            token.write_text(ROTATED, encoding="utf-8")
+            process.send_signal(signal.SIGHUP)
+            second: dict[str, Any] | None = None
+            with anyio.fail_after(20):
+                while second is None or second == first:  # until the restarted one answers
+                    await anyio.sleep(0.1)
+                    second = await seen_headers_when_up(url)
+            async with httpx2.AsyncClient() as http:
+                operator = {"Authorization": f"Bearer {OPERATOR}"}
+                status = await http.get(url.replace("/mcp", "/admin/status"), headers=operator)
+                page = await http.get(url.replace("/mcp", "/admin"), headers=operator)
+        log = (tmp_path / "gateway-http.log").read_text()
+        checked = await _run("check", "--discovery", str(tmp_path / "discovery.json"))
+    config_check = await _run("config", "check", str(tmp_path / "discovery.json"))
+
+    # The client's own token stays at the gateway; the service gets its own, resolved.
+    assert first == {"authorization": f"Bearer {SECRET}", "x-service-key": ENV_SECRET}
+    assert second == {"authorization": f"Bearer {ROTATED}", "x-service-key": ENV_SECRET}
+    assert "restarted remote" in log
+    assert status.status_code == 200 and "remote" in status.text
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "remote" in checked.stdout
+    assert config_check.returncode == 0 and "2 credential reference(s)" in config_check.stdout
+    shown = "\n".join(
+        (log, status.text, page.text, checked.stdout, checked.stderr, config_check.stdout)
+    )
+    for secret in (SECRET, ROTATED, ENV_SECRET):
+        assert secret not in shown
+    assert json.loads(status.text)["services"][0]["state"] == "ready"
+    assert os.environ["CREDS_SERVICE_KEY"] == ENV_SECRET
+
+
+async def seen_headers_when_up(url: str) -> dict[str, Any] | None:
+    """The headers the service saw, or None while it restarts (a call then fails)."""
+    try:
+        return await seen_headers(url)
+    except MCPError:  # -32012 while the service restarts
+        return None
+
+
+async def _run(*args: str) -> subprocess.CompletedProcess[str]:
+    with anyio.fail_after(60):
+        done = await anyio.run_process([sys.executable, "-m", "micro_mcp", *args], check=False)
+    out, err = done.stdout.decode(), done.stderr.decode()
+    return subprocess.CompletedProcess(done.args, done.returncode, out, err)
