@@ -13,6 +13,7 @@
        ├─ UnknownName
        ├─ Held                  a pinned definition changed and waits for approval
        ├─ UpstreamUnavailable
+       ├─ UpstreamCredentials   no OAuth token for the service (issuer down, refused, no subject)
        ├─ UpstreamTimeout
        ├─ Overloaded
        ├─ RateLimited
@@ -120,6 +121,13 @@ class UpstreamUnavailable(McpError):
     """The owning service is not running or its connection broke."""
 
     code = codes.UPSTREAM_UNAVAILABLE
+
+
+class UpstreamCredentials(McpError):
+    """The service's token (its `auth`) could not be had for this call; the message names the
+    service and why, never a token or secret."""
+
+    code = codes.UPSTREAM_CREDENTIALS
 
 
 class UpstreamTimeout(McpError):

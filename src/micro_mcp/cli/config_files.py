@@ -77,10 +77,17 @@ def _check_references(manifest: Manifest, base_dir: Path) -> None:
     for namespace, spec in manifest.mcp_servers.items():
         if spec.disabled:
             continue
-        count += sum(len(references(v)) for v in (*spec.env.values(), *spec.headers.values()))
+        secret = spec.auth.client_secret if spec.auth is not None else None
+        values = [*spec.env.values(), *spec.headers.values(), *([secret] if secret else [])]
+        count += sum(len(references(value)) for value in values)
         try:
             resolve_service(
-                namespace, spec.env, spec.headers, environ=os.environ, base_dir=base_dir
+                namespace,
+                spec.env,
+                spec.headers,
+                environ=os.environ,
+                base_dir=base_dir,
+                client_secret=secret,
             )
         except UnresolvedReference as exc:
             print(f"warning: {exc} (here; the gateway resolves it where it runs)", file=sys.stderr)

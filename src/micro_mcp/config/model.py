@@ -23,6 +23,7 @@ from micro_mcp.config.profiles import CacheSpec, ProfileSpec, ToolOverride, chec
 from micro_mcp.config.rate_limits import RateLimitsSpec
 from micro_mcp.config.references import check as check_references
 from micro_mcp.config.rules import RuleSpec, unique_ids
+from micro_mcp.config.service_auth import ServiceAuthSpec
 from micro_mcp.config.state import StateSpec
 from micro_mcp.config.telemetry import TelemetrySpec
 from micro_mcp.protocol import names
@@ -91,6 +92,9 @@ class ServiceSpec(_Frozen):
     """HTTP headers sent to a `url` service (its own credentials; a client's token never is).
     Values may hold `${env:NAME}` and `${file:PATH}` references, as `env` values may
     (`Authorization: "Bearer ${file:/run/secrets/api-token}"`)."""
+    auth: ServiceAuthSpec | None = None
+    """OAuth tokens of the gateway's own for a `url` service: per user by token exchange, or
+    by client credentials; none unless given."""
     limits: LimitsSpec | None = None
     """Resource limits for a stdio service; none unless given."""
     sandbox: SandboxSpec | None = None
@@ -152,6 +156,11 @@ class ServiceSpec(_Frozen):
             raise ValueError("type 'stdio' needs a 'command', not a 'url'")
         if self.url is not None and (self.sandbox is not None or self.limits is not None):
             raise ValueError("'sandbox' and 'limits' apply to stdio services, not to a 'url'")
+        if self.auth is not None:
+            if self.url is None:
+                raise ValueError("'auth' applies to a service by 'url'")
+            if any(key.lower() == "authorization" for key in self.headers):
+                raise ValueError("give 'auth' or an Authorization header, not both")
         return self
 
 

@@ -127,6 +127,8 @@ class ServiceSecrets:
     headers: Mapping[str, SecretStr] = field(default_factory=dict[str, SecretStr])
     pieces: tuple[SecretStr, ...] = ()
     """What the references themselves resolved to (a token without its `Bearer `)."""
+    client_secret: SecretStr | None = None
+    """The `auth.clientSecret`, resolved, when the entry has `auth`."""
 
     def env_values(self) -> dict[str, str]:
         """The environment variables in clear, for the service's process."""
@@ -149,8 +151,10 @@ def resolve_service(
     environ: Mapping[str, str],
     base_dir: Path,
     read: Reader = read_file,
+    client_secret: str | None = None,
 ) -> ServiceSecrets:
-    """A service's `env` and `headers` resolved against the gateway's environment and files.
+    """A service's `env` and `headers` (and its `auth.clientSecret`) resolved against the
+    gateway's environment and files.
 
     Raises:
         UnresolvedReference: naming the service, the key and the first reference that failed.
@@ -168,7 +172,11 @@ def resolve_service(
         if any(char in secret.get_secret_value() for char in "\r\n\0"):
             raise UnresolvedReference(f"{at}: {_named(value)} resolves to a line break")
         resolved_headers[key] = secret
-    return ServiceSecrets(resolved_env, resolved_headers, tuple(map(SecretStr, pieces)))
+    auth = None
+    if client_secret is not None:
+        at = f"{where}: auth.clientSecret"
+        auth = resolve(client_secret, environ, base_dir, read, where=at, pieces=pieces)
+    return ServiceSecrets(resolved_env, resolved_headers, tuple(map(SecretStr, pieces)), auth)
 
 
 def resolve(

@@ -56,6 +56,8 @@ def gateway_needs(layout: Layout, reserved: Iterable[str] = ()) -> Needs:
         if spec.disabled:
             continue
         values = [(f"headers.{k}", v) for k, v in spec.headers.items()]
+        if spec.auth is not None:
+            values.append(("auth.clientSecret", spec.auth.client_secret))
         if namespace not in moved:
             values += [(f"env.{k}", v) for k, v in spec.env.items()]
         for key, value in values:

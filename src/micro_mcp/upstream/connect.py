@@ -23,6 +23,7 @@ from micro_mcp.upstream.http import run_http_service
 from micro_mcp.upstream.legacy_sse import run_sse_service
 from micro_mcp.upstream.session import SessionHandler, UpstreamSession
 from micro_mcp.upstream.stdio import run_stdio_service
+from micro_mcp.upstream.tokens import service_tokens
 
 logger = logging.getLogger(__name__)
 
@@ -90,6 +91,19 @@ async def connect(
         max_message_bytes=max_message_bytes,
         task_status=task_status,
     )
+    if spec.auth is not None:
+        if spec.type == "sse":
+            raise McpError(f"service {namespace!r}: 'auth' needs Streamable HTTP, not type 'sse'")
+        assert secrets.client_secret is not None, "resolved with the entry's auth"
+        async with service_tokens(namespace, spec.auth, secrets.client_secret) as tokens:
+            await run_http_service(
+                *by_url,
+                headers=headers,
+                tokens=tokens,
+                max_message_bytes=max_message_bytes,
+                task_status=task_status,
+            )
+        return
     if spec.type == "sse":
         await over_sse()
         return

@@ -88,7 +88,12 @@ class Supervisor:
             return ServiceSecrets()
         try:
             return resolve_service(
-                namespace, spec.env, spec.headers, environ=self.environ, base_dir=self.base_dir
+                namespace,
+                spec.env,
+                spec.headers,
+                environ=self.environ,
+                base_dir=self.base_dir,
+                client_secret=spec.auth.client_secret if spec.auth is not None else None,
             )
         except UnresolvedReference as exc:
             return exc
