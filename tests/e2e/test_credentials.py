@@ -17,12 +17,23 @@ from typing import Any
 
 import anyio
 import httpx2
+import jwt
 import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 
-from tests.e2e.conftest import DEMO, free_port, http_gateway_process, reap, wait_listening
+from micro_mcp import codes
+from tests.e2e.conftest import (
+    DEMO,
+    demo,
+    free_port,
+    http_gateway,
+    http_gateway_process,
+    reap,
+    wait_listening,
+)
+from tests.e2e.test_oauth import SCOPE, issuer, minted, oauth_config
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
 
@@ -119,3 +130,124 @@ async def _run(*args: str) -> subprocess.CompletedProcess[str]:
         done = await anyio.run_process([sys.executable, "-m", "micro_mcp", *args], check=False)
     out, err = done.stdout.decode(), done.stderr.decode()
     return subprocess.CompletedProcess(done.args, done.returncode, out, err)
+
+
+# --- OAuth tokens of the gateway's own: token exchange and client credentials ---------------------
+
+SERVICE_AUDIENCE = "https://remote.example/mcp"
+STATIC = "static-token-0123456789"
+
+
+def _auth(base: str, kind: str, **extra: str) -> dict[str, Any]:
+    return {
+        "type": kind,
+        "tokenEndpoint": f"{base}/token",
+        "clientId": "gw",
+        "clientSecret": "${file:gw-secret}",
+        **extra,
+    }
+
+
+async def _call(url: str, token: str, name: str = "remote.headers") -> dict[str, Any]:
+    """One call with a bearer token; the tool's structured result or the error's code."""
+    http = httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"})
+    async with http, Client(streamable_http_client(url, http_client=http)) as client:
+        try:
+            result = await client.call_tool(name, {"text": "hi"} if "echo" in name else {})
+        except MCPError as exc:
+            return {"code": exc.error.code}
+    assert isinstance(result.structured_content, dict), result
+    return result.structured_content
+
+
+def _bearer_claims(seen: dict[str, Any]) -> dict[str, Any]:
+    scheme, _, token = seen["authorization"].partition(" ")
+    assert scheme == "Bearer"
+    return jwt.decode(token, options={"verify_signature": False})
+
+
+async def test_a_users_token_is_exchanged_for_one_with_the_services_audience_never_passed_on(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "gw-secret").write_text("gw-secret\n", encoding="utf-8")
+    async with demo_by_url() as service_url, issuer() as base:
+        services = {
+            "remote": {
+                "url": service_url,
+                "auth": _auth(base, "token-exchange", audience=SERVICE_AUDIENCE),
+            },
+            "local": demo(),
+        }
+        port = free_port()
+        resource = f"http://127.0.0.1:{port}/mcp"
+        config = oauth_config(base, resource)
+        async with (
+            http_gateway(tmp_path, services, config, "--port", str(port)) as url,
+            httpx2.AsyncClient() as http,
+        ):
+            alice = await minted(http, base, sub="alice", aud=resource, scope=SCOPE)
+            bob = await minted(http, base, sub="bob", aud=resource, scope=SCOPE)
+            first = await _call(url, alice)
+            again = await _call(url, alice)
+            bobs = await _call(url, bob)
+            exchanges = (await http.get(f"{base}/test/state")).json()["exchanges"]
+            static = await _call(url, STATIC)
+            await http.post(f"{base}/test/state", json={"refusing": True})
+            carol = await minted(http, base, sub="carol", aud=resource, scope=SCOPE)
+            refused = await _call(url, carol)
+            unaffected = await _call(url, carol, "local.echo")
+            cached = await _call(url, alice)  # alice's exchanged token is still good
+        log = (tmp_path / "gateway-http.log").read_text()
+
+    # The service sees a token for alice, for its own audience, obtained by the gateway, and
+    # never the client's token.
+    assert first["authorization"] != f"Bearer {alice}"
+    claims = _bearer_claims(first)
+    assert (claims["sub"], claims["aud"], claims["act"]) == (
+        "alice",
+        SERVICE_AUDIENCE,
+        {"sub": "gw"},
+    )
+    assert again == first and cached == first  # cached per user until shortly before expiry
+    assert _bearer_claims(bobs)["sub"] == "bob"
+    assert exchanges == 2
+    for seen in (first, bobs):
+        assert alice not in seen["authorization"] and bob not in seen["authorization"]
+    # A caller with no OAuth token has nothing to exchange; a refusing issuer is an error of its
+    # own; the other service is unaffected.
+    assert static == {"code": codes.UPSTREAM_CREDENTIALS}
+    assert refused == {"code": codes.UPSTREAM_CREDENTIALS}
+    assert unaffected == {"result": "hi"}
+    assert "gw-secret" not in log and alice not in log
+
+
+async def test_client_credentials_give_the_service_the_gateways_own_token(tmp_path: Path) -> None:
+    (tmp_path / "gw-secret").write_text("gw-secret", encoding="utf-8")
+    async with demo_by_url() as service_url, issuer() as base:
+        services = {
+            "remote": {
+                "url": service_url,
+                "auth": _auth(base, "client-credentials", resource=SERVICE_AUDIENCE),
+            },
+            # An authorization server that is not there: that service alone fails to start.
+            "down": {
+                "url": service_url,
+                "auth": _auth(
+                    f"http://127.0.0.1:{free_port()}", "client-credentials", resource="x"
+                ),
+                "maxRestarts": 0,
+            },
+        }
+        async with http_gateway(tmp_path, services, {"token": STATIC}) as url:
+            seen = await _call(url, STATIC)
+            again = await _call(url, STATIC)
+            down = await _call(url, STATIC, "down.headers")
+        log = (tmp_path / "gateway-http.log").read_text()
+
+    claims = _bearer_claims(seen)
+    assert (claims["sub"], claims["aud"]) == ("gw", SERVICE_AUDIENCE)
+    assert again == seen
+    assert seen["authorization"] != f"Bearer {STATIC}"
+    assert down["code"] == codes.INVALID_PARAMS  # never started, so its tools are unknown
+    assert "service 'down': the authorization server is unreachable" in log
+    assert "gw-secret" not in log
