@@ -28,6 +28,7 @@ from tests.e2e.conftest import (
     DEMO,
     demo,
     free_port,
+    gateway_params,
     http_gateway,
     http_gateway_process,
     reap,
@@ -251,3 +252,25 @@ async def test_client_credentials_give_the_service_the_gateways_own_token(tmp_pa
     assert down["code"] == codes.INVALID_PARAMS  # never started, so its tools are unknown
     assert "service 'down': the authorization server is unreachable" in log
     assert "gw-secret" not in log
+
+
+async def test_a_stdio_client_with_an_oauth_token_is_exchanged_for_too(tmp_path: Path) -> None:
+    (tmp_path / "gw-secret").write_text("gw-secret", encoding="utf-8")
+    async with demo_by_url() as service_url, issuer() as base:
+        services = {
+            "remote": {
+                "url": service_url,
+                "auth": _auth(base, "token-exchange", audience=SERVICE_AUDIENCE),
+            }
+        }
+        resource = "https://gateway.example/mcp"  # no HTTP front: only the audience must match
+        async with httpx2.AsyncClient() as http:
+            dana = await minted(http, base, sub="dana", aud=resource, scope=SCOPE)
+        config = oauth_config(base, resource)
+        params = gateway_params(tmp_path, services, config, {"MICRO_MCP_TOKEN": dana})
+        async with Client(params) as client:
+            result = await client.call_tool("remote.headers", {})
+    assert isinstance(result.structured_content, dict)
+    claims = _bearer_claims(result.structured_content)
+    assert (claims["sub"], claims["aud"]) == ("dana", SERVICE_AUDIENCE)
+    assert dana not in result.structured_content["authorization"]

@@ -13,6 +13,7 @@ from pathlib import Path
 import anyio
 import uvicorn
 from anyio.abc import TaskGroup
+from pydantic import SecretStr
 
 from micro_mcp.audit.keys import from_key
 from micro_mcp.audit.setup import open_trail
@@ -40,6 +41,7 @@ from micro_mcp.policy.rules import compile_rules
 from micro_mcp.registry.pin_store import PinStore, SqlitePinStore
 from micro_mcp.state.redis_store import open_store
 from micro_mcp.telemetry.recorder import Recorder
+from micro_mcp.upstream.tokens import CALLER, Caller
 
 logger = logging.getLogger(__name__)
 
@@ -172,6 +174,9 @@ async def serve(
                     refusal = f"--profile {profile} is not assigned to principal {principal.name!r}"
                     logger.error("%s: every request will be refused", refusal)
                     principal = None
+                if principal is not None and token and authority.is_oauth(token):
+                    # The stdio client's calls may be sent on with a token exchanged for it.
+                    CALLER.set(Caller(principal.name, SecretStr(token)))
                 await serve_stdio(
                     dispatcher, principal, config.max_message_bytes, stop, refusal, profile=profile
                 )
