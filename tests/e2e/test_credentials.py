@@ -1,5 +1,5 @@
 """Credentials by reference with real processes: a service by URL gets the header its manifest
-names as `${file:...}` / `${env:...}`, a rotated file reaches it after SIGHUP, and the value
+names as `${file:...}` / `${env:...}`, a rotated file reaches it (the gateway watches it), the value
 shows up nowhere the operator looks (the gateway's log, `/admin/status`, `check`, `config
 check`)."""
 
@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -30,7 +29,6 @@ from tests.e2e.conftest import (
     free_port,
     gateway_params,
     http_gateway,
-    http_gateway_process,
     reap,
     wait_listening,
 )
@@ -84,10 +82,9 @@ async def test_a_file_reference_reaches_the_service_and_no_operator_view_shows_i
                 },
             }
         }
-        async with http_gateway_process(tmp_path, services, CONFIG) as (url, process):
+        async with http_gateway(tmp_path, services, CONFIG) as url:
             first = await seen_headers(url)
-            token.write_text(ROTATED, encoding="utf-8")
-            process.send_signal(signal.SIGHUP)
+            token.write_text(ROTATED, encoding="utf-8")  # watched: no SIGHUP needed
             second: dict[str, Any] | None = None
             with anyio.fail_after(20):
                 while second is None or second == first:  # until the restarted one answers
@@ -144,7 +141,7 @@ def _auth(base: str, kind: str, **extra: str) -> dict[str, Any]:
         "type": kind,
         "tokenEndpoint": f"{base}/token",
         "clientId": "gw",
-        "clientSecret": "${file:gw-secret}",
+        "clientSecret": "${file:client-secret}",
         **extra,
     }
 
@@ -170,7 +167,7 @@ def _bearer_claims(seen: dict[str, Any]) -> dict[str, Any]:
 async def test_a_users_token_is_exchanged_for_one_with_the_services_audience_never_passed_on(
     tmp_path: Path,
 ) -> None:
-    (tmp_path / "gw-secret").write_text("gw-secret\n", encoding="utf-8")
+    (tmp_path / "client-secret").write_text("gw-secret\n", encoding="utf-8")
     async with demo_by_url() as service_url, issuer() as base:
         services = {
             "remote": {
@@ -223,7 +220,7 @@ async def test_a_users_token_is_exchanged_for_one_with_the_services_audience_nev
 
 
 async def test_client_credentials_give_the_service_the_gateways_own_token(tmp_path: Path) -> None:
-    (tmp_path / "gw-secret").write_text("gw-secret", encoding="utf-8")
+    (tmp_path / "client-secret").write_text("gw-secret", encoding="utf-8")
     async with demo_by_url() as service_url, issuer() as base:
         services = {
             "remote": {
@@ -255,7 +252,7 @@ async def test_client_credentials_give_the_service_the_gateways_own_token(tmp_pa
 
 
 async def test_a_stdio_client_with_an_oauth_token_is_exchanged_for_too(tmp_path: Path) -> None:
-    (tmp_path / "gw-secret").write_text("gw-secret", encoding="utf-8")
+    (tmp_path / "client-secret").write_text("gw-secret", encoding="utf-8")
     async with demo_by_url() as service_url, issuer() as base:
         services = {
             "remote": {

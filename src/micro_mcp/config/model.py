@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -22,6 +23,7 @@ from micro_mcp.config.pinning import Mode, PinningSpec
 from micro_mcp.config.profiles import CacheSpec, ProfileSpec, ToolOverride, check_profile_names
 from micro_mcp.config.rate_limits import RateLimitsSpec
 from micro_mcp.config.references import check as check_references
+from micro_mcp.config.references import references
 from micro_mcp.config.rules import RuleSpec, unique_ids
 from micro_mcp.config.service_auth import ServiceAuthSpec
 from micro_mcp.config.state import StateSpec
@@ -140,6 +142,11 @@ class ServiceSpec(_Frozen):
     """Overrides by the service's own tool name: a new name, title, description or
     annotations, arguments the gateway fills in (`fixed`), or the tool hidden (`hide`)."""
 
+    def reference_values(self) -> list[str]:
+        """The values that may hold `${env:...}` / `${file:...}` references."""
+        secret = [self.auth.client_secret] if self.auth is not None else []
+        return [*self.env.values(), *self.headers.values(), *secret]
+
     @field_validator("env", "headers")
     @classmethod
     def _references(cls, values: dict[str, str]) -> dict[str, str]:
@@ -170,6 +177,19 @@ class Manifest(_Frozen):
     mcp_servers: dict[str, ServiceSpec] = Field(alias="mcpServers")
     """The services, keyed by namespace (1-32 characters of a-z, 0-9 and `-`, starting with a
     letter): their tools appear as `namespace.tool`."""
+
+    def secret_files(self, base_dir: Path) -> list[Path]:
+        """The files the enabled services' references name (relative ones under `base_dir`),
+        each once, in manifest order: what a gateway watches to pick up a rotated secret."""
+        found: dict[Path, None] = {}
+        for spec in self.mcp_servers.values():
+            if spec.disabled:
+                continue
+            for value in spec.reference_values():
+                for reference in references(value):
+                    if reference.kind == "file":
+                        found[base_dir / reference.target] = None  # absolute targets stay so
+        return list(found)
 
     @field_validator("mcp_servers")
     @classmethod

@@ -128,7 +128,7 @@ async def serve(
         pins if pins is not None else SqlitePinStore(pin_path), config.pinning.max_definition_bytes
     )
     await pinning.load()  # a broken store stops the gateway here, saying which file and why
-    mesh = Mesh(manifest, config, base_dir, pinning=pinning)
+    mesh = Mesh(manifest, config, base_dir, pinning=pinning, environ=environ)
     try:
         async with (
             RateLimits.open(config.rate_limits, recorder) as rate_limits,
@@ -155,7 +155,10 @@ async def serve(
             )
             watched: list[tuple[Path, Reload]] = []
             if manifest_path is not None:
-                watched.append((manifest_path, lambda path: reload_manifest(mesh, path)))
+                reload = _manifest_reload(mesh, manifest_path)
+                # A rotated secret file (a Kubernetes Secret's, say) restarts its service.
+                files = [manifest_path, *manifest.secret_files(base_dir)]
+                watched += [(file, reload) for file in files]
             if config_path is not None:
                 watched.append((config_path, _reloading(access)))
             if pins is None:  # `micro-mcp approve` writes the file; the gateway reads it again
@@ -202,6 +205,15 @@ async def _stdio_principal(
         refusal = _stdio_refusal(token, exc.message)
         logger.error("%s: every request will be refused", refusal)
         return None, refusal
+
+
+def _manifest_reload(mesh: Mesh, manifest_path: Path) -> Reload:
+    """Reads the manifest again, whichever watched file changed (it or a secret it names)."""
+
+    async def reload(_changed: Path) -> bool:
+        return await reload_manifest(mesh, manifest_path)
+
+    return reload
 
 
 def _reloading(access: Access) -> Reload:
