@@ -78,7 +78,7 @@ def test_a_malformed_reference_is_refused_in_the_manifest_by_key_not_value(value
         Manifest.model_validate(
             {"mcpServers": {"api": {"url": "http://x", "headers": {"X": value}}}}
         )
-    assert "headers.X" in str(caught.value) or "X:" in str(caught.value)
+    assert "Value error, X: " in str(caught.value)
 
 
 def test_other_dollar_braces_are_literal_text() -> None:
@@ -139,3 +139,19 @@ def test_an_unresolvable_reference_names_service_key_and_reference_never_a_value
 def test_a_service_that_echoes_a_referenced_secret_has_it_redacted_from_its_log() -> None:
     redactor = Redactor([SECRET, "abc"])  # too short to search for: ordinary words stay
     assert redactor.line(f"got token {SECRET}; abc") == "got token [REDACTED:reference]; abc"
+
+
+def test_the_files_to_watch_are_those_enabled_services_reference_each_once() -> None:
+    manifest = Manifest.model_validate(
+        {
+            "mcpServers": {
+                "api": {
+                    "url": "http://x",
+                    "headers": {"A": "${file:tok}", "B": "x ${file:/run/s/b} ${env:E}"},
+                },
+                "tool": {"command": "t", "env": {"K": "${file:tok}"}},
+                "off": {"command": "t", "env": {"K": "${file:/off}"}, "disabled": True},
+            }
+        }
+    )
+    assert manifest.secret_files(Path("/etc/m")) == [Path("/etc/m/tok"), Path("/run/s/b")]
