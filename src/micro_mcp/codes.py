@@ -59,7 +59,7 @@ that needs it (a consent answer, a task) is refused; HTTP answers it with 503.""
 AUDIT_UNAVAILABLE: Final = -32030
 """micro-mcp: the audit trail cannot be written and `audit.failureMode` is `closed`, so calls
 are refused until it can (the error says what failed); HTTP answers it with 503."""
-UPSTREAM_CREDENTIALS: Final = -32031
+UPSTREAM_CREDENTIALS: Final = -32032
 """micro-mcp: the gateway could not get the service's OAuth token for this call (its `auth`):
 the authorization server is down, slow past `auth.timeout`, or refused the token exchange or
 client credentials (`data.error` is its OAuth error code), or the caller has no OAuth token to

@@ -1,6 +1,6 @@
 """A service's OAuth tokens against a fake token endpoint (a local raw ASGI server): exchanged per
 user and cached until shortly before expiry, bounded; the gateway's own by client credentials;
-an endpoint that refuses, stalls or is not there is a clear -32031, never a hang."""
+an endpoint that refuses, stalls or is not there is a clear -32032, never a hang."""
 
 from __future__ import annotations
 

@@ -42,7 +42,7 @@ class ServiceAuthSpec(BaseModel):
     scope: str | None = None
     """Scopes to ask for, space-separated."""
     timeout: float = Field(default=10.0, gt=0)
-    """Seconds a token request may take; past that the call fails with -32031."""
+    """Seconds a token request may take; past that the call fails with -32032."""
     cache_size: int = Field(default=10_000, ge=1, alias="cacheSize")
     """Exchanged tokens kept (one per user), until shortly before each expires."""
 
