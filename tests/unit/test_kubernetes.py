@@ -276,6 +276,15 @@ CREDENTIALS = {
         },
     },
     "tool": {"command": "tool", "env": {"TOOL_KEY": "${file:/run/secrets/tool-key}"}},
+    "sso": {
+        "url": "https://sso.example/mcp",
+        "auth": {
+            "type": "client-credentials",
+            "tokenEndpoint": "https://login.example/token",
+            "clientId": "gateway",
+            "clientSecret": "${env:SSO_SECRET}",
+        },
+    },
     "fs": {
         "command": "python",
         "args": ["-m", "micro_mcp.services.fs", "--root", "/data"],
@@ -296,9 +305,10 @@ def test_references_map_to_the_credentials_secret_and_no_value_is_rendered() -> 
     [gateway] = pod["containers"]
     assert gateway["env"] == [
         {
-            "name": "TENANT",
-            "valueFrom": {"secretKeyRef": {"name": "micro-mcp-credentials", "key": "TENANT"}},
+            "name": name,
+            "valueFrom": {"secretKeyRef": {"name": "micro-mcp-credentials", "key": name}},
         }
+        for name in ("SSO_SECRET", "TENANT")  # a header's, and auth.clientSecret's
     ]
     mounts = {m["mountPath"]: m["name"] for m in gateway["volumeMounts"]}
     volumes = {v["name"]: v["secret"] for v in pod["volumes"] if "secret" in v}
