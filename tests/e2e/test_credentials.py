@@ -149,7 +149,9 @@ def _auth(base: str, kind: str, **extra: str) -> dict[str, Any]:
 async def _call(url: str, token: str, name: str = "remote.headers") -> dict[str, Any]:
     """One call with a bearer token; the tool's structured result or the error's code."""
     http = httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"})
-    async with http, Client(streamable_http_client(url, http_client=http)) as client:
+    # Handshake era: with `sessions: per-client`, each client gets an upstream session of its own.
+    transport = streamable_http_client(url, http_client=http)
+    async with http, Client(transport, mode="legacy") as client:
         try:
             result = await client.call_tool(name, {"text": "hi"} if "echo" in name else {})
         except MCPError as exc:
@@ -173,6 +175,7 @@ async def test_a_users_token_is_exchanged_for_one_with_the_services_audience_nev
             "remote": {
                 "url": service_url,
                 "auth": _auth(base, "token-exchange", audience=SERVICE_AUDIENCE),
+                "sessions": "per-client",  # the tokens are the service's, shared by sessions
             },
             "local": demo(),
         }

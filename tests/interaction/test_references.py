@@ -24,6 +24,7 @@ from micro_mcp.telemetry.recorder import Recorder
 from micro_mcp.upstream.connect import Connector, OnSession
 from micro_mcp.upstream.memory import run_memory_service
 from micro_mcp.upstream.session import SessionHandler, UpstreamSession
+from micro_mcp.upstream.tokens import Tokens
 from tests.interaction.harness import sdk_service
 
 pytestmark = pytest.mark.anyio
@@ -43,6 +44,7 @@ def _recording(seen: list[tuple[str, dict[str, str], dict[str, str]]]) -> Connec
         base_dir: Path,
         max_message_bytes: int,
         secrets: ServiceSecrets,
+        tokens: Tokens | None = None,
         task_status: TaskStatus[UpstreamSession] = anyio.TASK_STATUS_IGNORED,
     ) -> None:
         seen.append((namespace, secrets.header_values(), secrets.env_values()))

@@ -11,7 +11,6 @@ from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import parse_qs
 
-import aiohttp
 import anyio
 import pytest
 from pydantic import SecretStr
@@ -98,8 +97,8 @@ class Clock:
 async def _tokens(
     endpoint: Endpoint, clock: Clock, kind: str = "token-exchange", **extra: Any
 ) -> AsyncGenerator[Tokens]:
-    async with local_server(endpoint) as url, aiohttp.ClientSession() as http:
-        yield Tokens("svc", _spec(url, kind, **extra), SecretStr("s3cr:t"), http, clock)
+    async with local_server(endpoint) as url:
+        yield Tokens("svc", _spec(url, kind, **extra), SecretStr("s3cr:t"), clock)
 
 
 async def test_a_callers_token_is_exchanged_once_and_kept_until_shortly_before_it_expires() -> None:
@@ -172,10 +171,9 @@ async def test_a_stalled_endpoint_times_out_and_an_absent_one_is_unreachable() -
     async with _tokens(endpoint, Clock()) as tokens:
         with anyio.fail_after(5), pytest.raises(UpstreamCredentials, match=r"within 0\.5 s"):
             await tokens.authorization(None)
-    async with aiohttp.ClientSession() as http:
-        gone = Tokens("svc", _spec("http://127.0.0.1:9/token"), SecretStr("s"), http)
-        with anyio.fail_after(5), pytest.raises(UpstreamCredentials, match="unreachable"):
-            await gone.authorization(None)
+    gone = Tokens("svc", _spec("http://127.0.0.1:9/token"), SecretStr("s"))
+    with anyio.fail_after(5), pytest.raises(UpstreamCredentials, match="unreachable"):
+        await gone.authorization(None)
 
 
 def test_on_behalf_of_keeps_the_fronts_token_for_the_same_subject_only() -> None:

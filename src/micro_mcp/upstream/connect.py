@@ -23,7 +23,7 @@ from micro_mcp.upstream.http import run_http_service
 from micro_mcp.upstream.legacy_sse import run_sse_service
 from micro_mcp.upstream.session import SessionHandler, UpstreamSession
 from micro_mcp.upstream.stdio import run_stdio_service
-from micro_mcp.upstream.tokens import service_tokens
+from micro_mcp.upstream.tokens import Tokens
 
 logger = logging.getLogger(__name__)
 
@@ -45,11 +45,12 @@ class Connector(Protocol):
         base_dir: Path,
         max_message_bytes: int,
         secrets: ServiceSecrets,
+        tokens: Tokens | None = None,
         task_status: TaskStatus[UpstreamSession] = anyio.TASK_STATUS_IGNORED,
     ) -> None:
         """Run one session to the service until it ends or is cancelled; `secrets` are its
         `env` and `headers` with their references resolved, what it gets in place of the
-        manifest's text."""
+        manifest's text; `tokens`, its OAuth tokens when its entry has `auth`."""
         ...
 
 
@@ -62,10 +63,12 @@ async def connect(
     base_dir: Path,
     max_message_bytes: int,
     secrets: ServiceSecrets,
+    tokens: Tokens | None = None,
     task_status: TaskStatus[UpstreamSession] = anyio.TASK_STATUS_IGNORED,
 ) -> None:
     """Run one session to a service over its transport until it ends or is cancelled, with
-    `secrets` (its `env` or `headers` resolved) in place of the manifest's values.
+    `secrets` (its `env` or `headers` resolved) in place of the manifest's values and, for an
+    entry with `auth`, `tokens` (the service's, shared by its sessions).
 
     Raises:
         McpError: the service could not be reached or started, or failed its handshake.
@@ -92,17 +95,15 @@ async def connect(
         task_status=task_status,
     )
     if spec.auth is not None:
-        if spec.type == "sse":
-            raise McpError(f"service {namespace!r}: 'auth' needs Streamable HTTP, not type 'sse'")
-        assert secrets.client_secret is not None, "resolved with the entry's auth"
-        async with service_tokens(namespace, spec.auth, secrets.client_secret) as tokens:
-            await run_http_service(
-                *by_url,
-                headers=headers,
-                tokens=tokens,
-                max_message_bytes=max_message_bytes,
-                task_status=task_status,
-            )
+        if spec.type == "sse" or tokens is None:
+            raise McpError(f"service {namespace!r}: 'auth' needs Streamable HTTP and its tokens")
+        await run_http_service(
+            *by_url,
+            headers=headers,
+            tokens=tokens,
+            max_message_bytes=max_message_bytes,
+            task_status=task_status,
+        )
         return
     if spec.type == "sse":
         await over_sse()

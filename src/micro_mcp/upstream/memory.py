@@ -25,6 +25,7 @@ from micro_mcp.protocol import jsonrpc
 from micro_mcp.protocol.jsonrpc import Message
 from micro_mcp.upstream.connect import Connector, OnSession
 from micro_mcp.upstream.session import SessionHandler, UpstreamSession
+from micro_mcp.upstream.tokens import Tokens
 
 BUFFER: Final = 64
 """Messages each direction holds before the sender waits: bounded, so backpressure shows."""
@@ -49,6 +50,7 @@ def memory_connector(services: Mapping[str, Serve]) -> Connector:
         base_dir: Path,
         max_message_bytes: int,
         secrets: ServiceSecrets,
+        tokens: Tokens | None = None,
         task_status: TaskStatus[UpstreamSession] = anyio.TASK_STATUS_IGNORED,
     ) -> None:
         serve = services.get(namespace)

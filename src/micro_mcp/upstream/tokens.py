@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from collections.abc import AsyncGenerator, Awaitable, Callable, Generator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import Awaitable, Callable, Generator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Final
@@ -92,20 +92,19 @@ class _Held:
 
 
 class Tokens:
-    """One service's tokens: the gateway's own, and one per caller when exchanged."""
+    """One service's tokens: the gateway's own, and one per caller when exchanged; kept for
+    the service's life, shared by all its sessions (one per client, with `per-client`)."""
 
     def __init__(
         self,
         namespace: str,
         spec: ServiceAuthSpec,
         client_secret: SecretStr,
-        http: aiohttp.ClientSession,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.namespace = namespace
         self.spec = spec
         self._secret = client_secret
-        self._http = http
         self._clock = clock
         self._held: OrderedDict[str, _Held] = OrderedDict()
         self._locks: dict[str, anyio.Lock] = {}
@@ -182,12 +181,15 @@ class Tokens:
         self.fetches += 1
         try:
             with anyio.fail_after(spec.timeout):
-                async with self._http.post(
-                    spec.token_endpoint,
-                    data=form,
-                    headers={"accept": "application/json", "authorization": basic},
-                    allow_redirects=False,
-                ) as response:
+                async with (
+                    _client(spec) as http,
+                    http.post(
+                        spec.token_endpoint,
+                        data=form,
+                        headers={"accept": "application/json", "authorization": basic},
+                        allow_redirects=False,
+                    ) as response,
+                ):
                     status = response.status
                     body = await response.content.read(MAX_ANSWER_BYTES)
         except TimeoutError:
@@ -232,13 +234,7 @@ class _Error(BaseModel):
     error: str
 
 
-@asynccontextmanager
-async def service_tokens(
-    namespace: str, spec: ServiceAuthSpec, client_secret: SecretStr
-) -> AsyncGenerator[Tokens]:
-    """A service's `Tokens`, with an HTTP client of their own (the service's headers never go
-    to the authorization server), for the life of one connection."""
-    async with aiohttp.ClientSession(
-        timeout=aiohttp.ClientTimeout(total=spec.timeout), trust_env=False
-    ) as http:
-        yield Tokens(namespace, spec, client_secret, http)
+def _client(spec: ServiceAuthSpec) -> aiohttp.ClientSession:
+    """An HTTP client for one token request: of its own, so the service's headers never go to
+    the authorization server; one a request, since a token is fetched once per lifetime."""
+    return aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=spec.timeout))

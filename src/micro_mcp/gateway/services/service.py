@@ -15,6 +15,7 @@ from micro_mcp.protocol.jsonrpc import RequestId
 from micro_mcp.protocol.names import Namer
 from micro_mcp.registry.catalog import ServiceCatalog
 from micro_mcp.upstream.session import UpstreamSession
+from micro_mcp.upstream.tokens import Tokens
 
 
 @dataclass(eq=False, slots=True)
@@ -27,6 +28,8 @@ class Service:
     secrets: ServiceSecrets | None = None
     """Its `env` and `headers` with references resolved; None when they could not be (the
     service is then `failed`, with the reason in `error`) or it is disabled."""
+    tokens: Tokens | None = None
+    """Its OAuth tokens (its entry's `auth`), shared by its sessions; None without `auth`."""
     state: str = "starting"
     """`starting`, `ready`, `restarting`, `failed` (given up), `stopped` (by the gateway), or
     `disabled`."""

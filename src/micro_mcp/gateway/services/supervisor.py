@@ -28,6 +28,7 @@ from micro_mcp.protocol.versions import Era
 from micro_mcp.registry.loader import load_service_catalog
 from micro_mcp.upstream.connect import Connector, OnSession, connect
 from micro_mcp.upstream.session import SessionHandler, UpstreamSession
+from micro_mcp.upstream.tokens import Tokens
 
 logger = logging.getLogger(__name__)
 
@@ -79,6 +80,8 @@ class Supervisor:
                 logger.error("%s; the service is not started", secrets)
         else:
             service.secrets = secrets
+            if spec.auth is not None and secrets.client_secret is not None:
+                service.tokens = Tokens(namespace, spec.auth, secrets.client_secret)
         return service
 
     def _resolve(self, namespace: str, spec: ServiceSpec) -> ServiceSecrets | UnresolvedReference:
@@ -273,6 +276,7 @@ class Supervisor:
             base_dir=self.base_dir,
             max_message_bytes=self.config.max_message_bytes,
             secrets=service.secrets,
+            tokens=service.tokens,
             task_status=task_status,
         )
 
