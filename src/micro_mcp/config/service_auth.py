@@ -26,7 +26,8 @@ class ServiceAuthSpec(BaseModel):
     type: Literal["token-exchange", "client-credentials"]
     """`token-exchange`: each call carries a token issued for the calling user and this
     service (RFC 8693), in exchange for the client's OAuth token; `client-credentials`: the
-    gateway's own token (RFC 6749 4.4)."""
+    gateway's own token (RFC 6749 4.4). Either way the gateway's own requests (handshake,
+    listings) carry its own token, so its client must be allowed the client-credentials grant."""
     token_endpoint: str = Field(alias="tokenEndpoint", pattern=r"^https?://")
     """The authorization server's token endpoint (for token exchange, the server that issued
     the clients' tokens)."""
