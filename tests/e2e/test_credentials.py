@@ -32,7 +32,7 @@ from tests.e2e.conftest import (
     reap,
     wait_listening,
 )
-from tests.e2e.test_oauth import SCOPE, issuer, minted, oauth_config
+from tests.e2e.test_oauth import ISSUER_SCRIPT, SCOPE, issuer, minted, oauth_config
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
 
@@ -274,3 +274,42 @@ async def test_a_stdio_client_with_an_oauth_token_is_exchanged_for_too(tmp_path:
     claims = _bearer_claims(result.structured_content)
     assert (claims["sub"], claims["aud"]) == ("dana", SERVICE_AUDIENCE)
     assert dana not in result.structured_content["authorization"]
+
+
+async def test_an_issuer_that_goes_down_fails_new_exchanges_fast_and_nothing_else(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "client-secret").write_text("gw-secret", encoding="utf-8")
+    issuer_port = free_port()
+    base = f"http://127.0.0.1:{issuer_port}"
+    argv = [sys.executable, ISSUER_SCRIPT, "--port", str(issuer_port), "--client", "gw:gw-secret"]
+    process = await anyio.open_process(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        await wait_listening(issuer_port)
+        async with demo_by_url() as service_url:
+            auth = {**_auth(base, "token-exchange", audience=SERVICE_AUDIENCE), "timeout": 3}
+            services = {"remote": {"url": service_url, "auth": auth}, "local": demo()}
+            port = free_port()
+            resource = f"http://127.0.0.1:{port}/mcp"
+            config = oauth_config(base, resource)
+            async with (
+                http_gateway(tmp_path, services, config, "--port", str(port)) as url,
+                httpx2.AsyncClient() as http,
+            ):
+                alice = await minted(http, base, sub="alice", aud=resource, scope=SCOPE)
+                bob = await minted(http, base, sub="bob", aud=resource, scope=SCOPE)
+                first = await _call(url, alice)  # the gateway now holds the issuer's keys
+                process.terminate()
+                await process.wait()
+                alice_again = await _call(url, alice)
+                with anyio.fail_after(10):  # bob's token verifies, its exchange cannot happen
+                    down = await _call(url, bob)
+                local = await _call(url, bob, "local.echo")
+    finally:
+        if process.returncode is None:
+            process.terminate()
+        await reap(process)
+    assert _bearer_claims(first)["sub"] == "alice"
+    assert alice_again == first  # alice's exchanged token is kept while it is good
+    assert down == {"code": codes.UPSTREAM_CREDENTIALS}
+    assert local == {"result": "hi"}
