@@ -161,10 +161,11 @@ class Supervisor:
         wanted = manifest.mcp_servers
         old = self.services
         secrets = {ns: self._resolve(ns, spec) for ns, spec in wanted.items()}
-        for ns in wanted:
-            if ns in old and isinstance(secrets[ns], UnresolvedReference):
-                logger.error("%s; the running service is kept as it is", secrets[ns])
         kept = {ns for ns in wanted if ns in old and isinstance(secrets[ns], UnresolvedReference)}
+        for ns in kept:
+            running = old[ns].secrets is not None  # else it never started for the same reason
+            outcome = "the running service is kept as it is" if running else "still not started"
+            logger.error("%s; %s", secrets[ns], outcome)
         added = [ns for ns in wanted if ns not in old]
         removed = [ns for ns in old if ns not in wanted]
         restarted = [
