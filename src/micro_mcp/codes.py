@@ -64,3 +64,8 @@ GUARDRAIL_BLOCKED: Final = -32031
 saw the call), its result (the client never sees it), or the tool's definition; `data` names the
 `guardrail`, the `stage` (`arguments`, `result`, `listing`) and the `reason` (kinds found, never
 the text itself)."""
+UPSTREAM_CREDENTIALS: Final = -32032
+"""micro-mcp: the gateway could not get the service's OAuth token for this call (its `auth`):
+the authorization server is down, slow past `auth.timeout`, or refused the token exchange or
+client credentials (`data.error` is its OAuth error code), or the caller has no OAuth token to
+exchange. The service never saw the call; other services are unaffected."""

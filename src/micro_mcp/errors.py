@@ -2,7 +2,8 @@
 
     MicroMcpError
     ├─ ConfigError              start-up only; printed for the operator, never sent on the wire
-    │  └─ PinStoreError         the pin store is unreadable or fails its checks
+    │  ├─ PinStoreError         the pin store is unreadable or fails its checks
+    │  └─ UnresolvedReference   a `${env:...}` / `${file:...}` in a service's entry cannot be read
     └─ McpError(code, message)  the only exception serialized as a JSON-RPC error
        ├─ PolicyDenied
        │  ├─ ConsentRefused     the human did not consent, or could not be asked
@@ -13,6 +14,7 @@
        ├─ UnknownName
        ├─ Held                  a pinned definition changed and waits for approval
        ├─ UpstreamUnavailable
+       ├─ UpstreamCredentials   no OAuth token for the service (issuer down, refused, no subject)
        ├─ UpstreamTimeout
        ├─ Overloaded
        ├─ RateLimited
@@ -119,6 +121,13 @@ class PinStoreError(ConfigError):
     names the file and what to do. Never passed over in silence: approvals are security state."""
 
 
+class UnresolvedReference(ConfigError):
+    """A `${env:NAME}` or `${file:PATH}` in a service's `env` or `headers` cannot be resolved:
+    the variable is unset, the file unreadable, or the value unusable. The message names the
+    service, the key and the reference, never a value; the service is not started (or, on a
+    reload, the running one is kept)."""
+
+
 class Held(McpError):
     """A tool or prompt is held back by pinning until an operator approves its definition."""
 
@@ -129,6 +138,13 @@ class UpstreamUnavailable(McpError):
     """The owning service is not running or its connection broke."""
 
     code = codes.UPSTREAM_UNAVAILABLE
+
+
+class UpstreamCredentials(McpError):
+    """The service's token (its `auth`) could not be had for this call; the message names the
+    service and why, never a token or secret."""
+
+    code = codes.UPSTREAM_CREDENTIALS
 
 
 class UpstreamTimeout(McpError):

@@ -15,7 +15,7 @@ Google API keys, JWTs, `Bearer`/`Basic` credentials, passwords in URLs, `name=va
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any, Final
 
 _SHAPES: Final = {
@@ -120,13 +120,20 @@ def find(text: str) -> Iterator[tuple[int, int, str]]:
                 yield *match.span(), kind
 
 
+MIN_KNOWN_LENGTH: Final = 4
+"""Known secrets shorter than this are not searched for: they would redact ordinary words."""
+
+
 class Redactor:
-    """Redacts a stream line by line, hiding every line of a PEM private key block."""
+    """Redacts a stream line by line, hiding every line of a PEM private key block and, first,
+    each of the `known` values (the secrets a service was given by reference)."""
 
-    __slots__ = ("_in_key",)
+    __slots__ = ("_in_key", "_known")
 
-    def __init__(self) -> None:
+    def __init__(self, known: Iterable[str] = ()) -> None:
         self._in_key = False
+        values = sorted({v for v in known if len(v) >= MIN_KNOWN_LENGTH}, key=len, reverse=True)
+        self._known = re.compile("|".join(map(re.escape, values))) if values else None
 
     def line(self, text: str) -> str:
         """One line, redacted."""
@@ -137,4 +144,6 @@ class Redactor:
         if _PEM_BEGIN.search(text):
             self._in_key = _PEM_END.search(text) is None
             return "[REDACTED:private_key]"
+        if self._known is not None:
+            text = self._known.sub("[REDACTED:reference]", text)
         return redact(text)

@@ -99,3 +99,17 @@ def test_only_json_and_yaml_manifests_are_written(tmp_path, capsys, suffix):
     )
     assert add.run(args, prompt=None) == 2
     assert "JSON or YAML" in capsys.readouterr().err
+
+
+def test_a_secret_given_as_a_reference_stays_one_and_is_not_called_clear_text(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _ = run(
+        tmp_path,
+        str(EXAMPLES / "with-remote.json"),
+        answers={"Authorization": "Bearer ${file:/run/secrets/weather}"},
+    )
+    assert code == 0
+    headers = entry(tmp_path, "remote-weather")["headers"]
+    assert headers == {"Authorization": "Bearer ${file:/run/secrets/weather}"}
+    assert "clear text" not in capsys.readouterr().err

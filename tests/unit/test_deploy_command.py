@@ -66,7 +66,7 @@ def test_kubernetes_refuses_a_manifest_with_credentials_with_exit_2(
     captured = capsys.readouterr()
     assert code == 2
     assert captured.out == ""
-    assert captured.err.startswith("micro-mcp: mcpServers.d.headers:")
+    assert captured.err.startswith("micro-mcp: mcpServers.d.headers.A:")
 
 
 def test_secrets_writes_a_loadable_config_with_fresh_tokens(tmp_path: Path) -> None:

@@ -126,7 +126,7 @@ def test_a_module_that_is_not_an_example_service_stays_with_the_gateway() -> Non
 
 
 def test_a_url_with_credentials_in_headers_is_refused() -> None:
-    with pytest.raises(ConfigError, match=r"^mcpServers\.docs\.headers: "):
+    with pytest.raises(ConfigError, match=r"^mcpServers\.docs\.headers\.Authorization: "):
         plan(
             manifest(
                 docs={"url": "https://x.example/mcp", "headers": {"Authorization": "Bearer t"}}

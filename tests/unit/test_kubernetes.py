@@ -265,3 +265,90 @@ def test_redis_can_be_left_out() -> None:
 def test_bad_options_are_refused(changes: dict[str, Any], fault: str) -> None:
     with pytest.raises(ConfigError, match=f"^{fault}"):
         kubernetes.Options(image="i:1", **changes)
+
+
+CREDENTIALS = {
+    "api": {
+        "url": "https://api.example/mcp",
+        "headers": {
+            "Authorization": "Bearer ${file:/run/secrets/api/token}",
+            "X-Tenant": "${env:TENANT}",
+        },
+    },
+    "tool": {"command": "tool", "env": {"TOOL_KEY": "${file:/run/secrets/tool-key}"}},
+    "sso": {
+        "url": "https://sso.example/mcp",
+        "auth": {
+            "type": "client-credentials",
+            "tokenEndpoint": "https://login.example/token",
+            "clientId": "gateway",
+            "clientSecret": "${env:SSO_SECRET}",
+        },
+    },
+    "fs": {
+        "command": "python",
+        "args": ["-m", "micro_mcp.services.fs", "--root", "/data"],
+        "env": {"FS_TOKEN": "${env:FS_TOKEN}", "MODE": "plain"},
+    },
+}
+
+
+def test_references_map_to_the_credentials_secret_and_no_value_is_rendered() -> None:
+    objects = rendered(**CREDENTIALS)
+    for obj in objects:
+        kubernetes_validate.validate(obj, K8S_VERSION, strict=True)
+    assert "Secret" not in {o["kind"] for o in objects}
+    discovery = find(objects, "ConfigMap", "micro-mcp-discovery")["data"]["discovery.json"]
+    assert "Bearer ${file:/run/secrets/api/token}" in discovery  # the reference, as written
+
+    pod = find(objects, "Deployment", "micro-mcp-gateway")["spec"]["template"]["spec"]
+    [gateway] = pod["containers"]
+    assert gateway["env"] == [
+        {
+            "name": name,
+            "valueFrom": {"secretKeyRef": {"name": "micro-mcp-credentials", "key": name}},
+        }
+        for name in ("SSO_SECRET", "TENANT")  # a header's, and auth.clientSecret's
+    ]
+    mounts = {m["mountPath"]: m["name"] for m in gateway["volumeMounts"]}
+    volumes = {v["name"]: v["secret"] for v in pod["volumes"] if "secret" in v}
+    assert volumes[mounts["/run/secrets/api"]]["items"] == [{"key": "token", "path": "token"}]
+    assert volumes[mounts["/run/secrets"]]["items"] == [{"key": "tool-key", "path": "tool-key"}]
+    assert volumes[mounts["/run/secrets"]]["secretName"] == "micro-mcp-credentials"
+
+    [fs] = find(objects, "Deployment", "micro-mcp-fs")["spec"]["template"]["spec"]["containers"]
+    assert fs["env"] == [
+        {
+            "name": "FS_TOKEN",
+            "valueFrom": {"secretKeyRef": {"name": "micro-mcp-credentials", "key": "FS_TOKEN"}},
+        },
+        {"name": "MODE", "value": "plain"},
+    ]
+
+
+@pytest.mark.parametrize(
+    ("servers", "fault"),
+    [
+        ({"t": {"command": "t", "env": {"K": "${file:relative}"}}}, "absolute path"),
+        ({"t": {"command": "t", "env": {"K": "${file:/data/key}"}}}, "already mounted"),
+        (
+            {"t": {"command": "t", "env": {"A": "${file:/a/key}", "B": "${file:/b/key}"}}},
+            "same name",
+        ),
+        (
+            {
+                "fs": {
+                    "command": "python",
+                    "args": ["-m", "micro_mcp.services.fs"],
+                    "env": {"K": "x ${env:K}"},
+                }
+            },
+            "one whole reference",
+        ),
+    ],
+)
+def test_references_kubernetes_cannot_mount_are_refused(
+    servers: dict[str, Any], fault: str
+) -> None:
+    with pytest.raises(ConfigError, match=fault):
+        rendered(**servers)

@@ -37,11 +37,11 @@ def test_a_service_starts_behind_setpriv_so_the_kernel_kills_it_with_the_gateway
 
 def test_the_gateways_own_commands_come_first_on_a_services_path() -> None:
     scripts = sysconfig.get_path("scripts")
-    env = process.service_env(ServiceSpec(command="x"), {"PATH": "/usr/bin:/bin"})
+    env = process.service_env({}, {"PATH": "/usr/bin:/bin"})
     assert env["PATH"] == os.pathsep.join([scripts, "/usr/bin", "/bin"])
-    already = process.service_env(ServiceSpec(command="x"), {"PATH": f"/bin:{scripts}"})
+    already = process.service_env({}, {"PATH": f"/bin:{scripts}"})
     assert already["PATH"] == f"/bin:{scripts}"
-    own = process.service_env(ServiceSpec(command="x", env={"PATH": "/opt/bin"}), {})
+    own = process.service_env({"PATH": "/opt/bin"}, {})
     assert own["PATH"] == "/opt/bin"  # the entry's own PATH is taken as written
 
 

@@ -8,7 +8,8 @@ is looked up in the registry (`--registry`, default the official one) at `--vers
 from a prompt (required ones and secrets; secrets without echo), else from their defaults. The
 manifest (JSON or YAML) keeps its other entries as written; it is created when missing.
 
-micro-mcp's manifest has no `${ENV}` references, so secrets are written into it in clear text:
+A secret environment variable or header given as a reference (`--set KEY='${env:NAME}'` or
+`'${file:PATH}'`) stays one, resolved by the gateway; any other secret is written in clear text:
 the file is then made readable by its owner only, and the command says which values are secret.
 Exit code: 0 when the entry was written, 2 when anything is missing or invalid.
 """
@@ -35,6 +36,7 @@ from pydantic import ValidationError
 
 from micro_mcp.config import server_json
 from micro_mcp.config.model import Manifest
+from micro_mcp.config.references import references
 from micro_mcp.config.server_json import Answer, Input
 from micro_mcp.errors import ConfigError
 from micro_mcp.protocol import names
@@ -102,16 +104,17 @@ def run(args: argparse.Namespace, prompt: Prompt | None = None) -> int:
             raise ConfigError(f"{server['name']} needs values for:\n{wanted}")
         namespace = args.namespace or server_json.namespace_for(server["name"])
         path = Path(args.discovery)
-        _write(path, namespace, made.spec, secret=bool(made.secrets), replace=args.force)
+        clear = [where for where in made.secrets if _in_clear(made.spec, where)]
+        _write(path, namespace, made.spec, secret=bool(clear), replace=args.force)
     except ConfigError as exc:
         print(f"micro-mcp add: {exc}", file=sys.stderr)
         return 2
     print(f"added {namespace!r} to {path}: {made.shown()}")
-    if made.secrets:
+    if clear:
         print(
-            f"note: {path} now holds secret values in clear text ({', '.join(made.secrets)}); "
-            "it is readable by its owner only. The manifest has no ${ENV} references: keep the "
-            "file out of version control.",
+            f"note: {path} now holds secret values in clear text ({', '.join(clear)}); it is "
+            "readable by its owner only; keep it out of version control, or give environment "
+            "variables and headers as references (--set KEY='${env:NAME}' or '${file:PATH}').",
             file=sys.stderr,
         )
     print(f"check it: micro-mcp check --discovery {path}")
@@ -158,6 +161,15 @@ def _unwrap(data: Any) -> Any:
             return server
         case _:
             return data
+
+
+def _in_clear(spec: dict[str, Any], where: str) -> bool:
+    """Whether the secret at `where` (`env.KEY`, `headers.NAME`, `args (...)`) is written as
+    it is, rather than as a reference the gateway resolves (only env and headers have those)."""
+    section, _, key = where.partition(".")
+    values: Any = spec.get(section) if section in ("env", "headers") else None
+    value: Any = cast(dict[str, Any], values).get(key) if isinstance(values, dict) else None
+    return not (isinstance(value, str) and references(value))
 
 
 def _pair(item: str) -> tuple[str, str]:

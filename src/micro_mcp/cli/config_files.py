@@ -4,13 +4,16 @@ starting anything, and write the configuration reference and the JSON Schemas.""
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import Any
 
 from micro_mcp.config import reference
 from micro_mcp.config.load import load_config, load_manifest, read_document
-from micro_mcp.errors import ConfigError
+from micro_mcp.config.model import Manifest
+from micro_mcp.config.references import references, resolve_service
+from micro_mcp.errors import ConfigError, UnresolvedReference
 
 
 def add_parser(commands: Any) -> None:
@@ -48,13 +51,14 @@ def _check(file: Path, kind: str | None) -> int:
     try:
         kind = kind or _guess(file)
         if kind == "manifest":
-            manifest, _ = load_manifest(file)
+            manifest, base_dir = load_manifest(file)
             services = manifest.mcp_servers
             enabled = [ns for ns, spec in services.items() if not spec.disabled]
             print(
                 f"{file}: a valid manifest: {len(services)} services "
                 f"({len(enabled)} enabled: {', '.join(enabled) or 'none'})"
             )
+            _check_references(manifest, base_dir)
         else:
             config = load_config(file)
             principals = len(config.principals) + (config.token is not None)
@@ -63,6 +67,32 @@ def _check(file: Path, kind: str | None) -> int:
         print(str(exc), file=sys.stderr)
         return 2
     return 0
+
+
+def _check_references(manifest: Manifest, base_dir: Path) -> None:
+    """Say how many `${env:...}` / `${file:...}` references the enabled services hold and
+    warn about each service whose references do not resolve here (they may where the gateway
+    runs); never print a value."""
+    count = 0
+    for namespace, spec in manifest.mcp_servers.items():
+        if spec.disabled:
+            continue
+        secret = spec.auth.client_secret if spec.auth is not None else None
+        values = [*spec.env.values(), *spec.headers.values(), *([secret] if secret else [])]
+        count += sum(len(references(value)) for value in values)
+        try:
+            resolve_service(
+                namespace,
+                spec.env,
+                spec.headers,
+                environ=os.environ,
+                base_dir=base_dir,
+                client_secret=secret,
+            )
+        except UnresolvedReference as exc:
+            print(f"warning: {exc} (here; the gateway resolves it where it runs)", file=sys.stderr)
+    if count:
+        print(f"{count} credential reference(s); values are never shown")
 
 
 def _guess(file: Path) -> str:

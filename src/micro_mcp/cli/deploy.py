@@ -8,7 +8,7 @@ from importlib import metadata
 from pathlib import Path
 
 from micro_mcp.config.load import load_manifest
-from micro_mcp.deploy import kubernetes
+from micro_mcp.deploy import kubernetes, references
 from micro_mcp.deploy.documents import yaml_stream
 from micro_mcp.deploy.layout import plan
 from micro_mcp.deploy.secrets import write_secrets
@@ -35,6 +35,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--config-secret",
         metavar="NAME",
         help="the Secret holding the gateway config as gateway.json; default: NAME-config",
+    )
+    k8s.add_argument(
+        "--credentials-secret",
+        metavar="NAME",
+        help="the Secret holding what the manifest's ${env:...} and ${file:...} references "
+        "name; default: NAME-credentials",
     )
     k8s.add_argument(
         "--replicas", type=int, default=1, help="gateway replicas (see docs/DEPLOY.md first)"
@@ -78,6 +84,7 @@ def _kubernetes(args: argparse.Namespace) -> int:
         name=args.name,
         namespace=args.namespace,
         config_secret=args.config_secret,
+        credentials_secret=args.credentials_secret,
         replicas=args.replicas,
         max_replicas=args.replicas if args.max_replicas is None else args.max_replicas,
         redis_image=args.redis_image,
@@ -86,6 +93,14 @@ def _kubernetes(args: argparse.Namespace) -> int:
     text = yaml_stream(kubernetes.render(layout, options))
     for note in layout.notes:
         print(f"micro-mcp: note: {note}", file=sys.stderr)
+    keys = references.secret_keys(layout, kubernetes.RESERVED_FOLDERS)
+    if keys:
+        print(
+            f"micro-mcp: note: the manifest's references need Secret {options.credentials} "
+            f"with the keys {', '.join(keys)} (kubectl -n {options.namespace} create secret "
+            f"generic {options.credentials} --from-file=KEY=FILE ...)",
+            file=sys.stderr,
+        )
     if options.redis:
         print(
             f"micro-mcp: note: Redis at {kubernetes.redis_url(options)}; name it as the config's "

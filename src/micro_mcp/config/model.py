@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -22,7 +23,10 @@ from micro_mcp.config.oauth import OAuthSpec
 from micro_mcp.config.pinning import Mode, PinningSpec
 from micro_mcp.config.profiles import CacheSpec, ProfileSpec, ToolOverride, check_profile_names
 from micro_mcp.config.rate_limits import RateLimitsSpec
+from micro_mcp.config.references import check as check_references
+from micro_mcp.config.references import references
 from micro_mcp.config.rules import RuleSpec, unique_ids
+from micro_mcp.config.service_auth import ServiceAuthSpec
 from micro_mcp.config.state import StateSpec
 from micro_mcp.config.telemetry import TelemetrySpec
 from micro_mcp.protocol import names
@@ -78,7 +82,9 @@ class ServiceSpec(_Frozen):
     """The program's arguments, exactly as given (relative paths mean the working folder)."""
     env: dict[str, str] = Field(default_factory=dict)
     """Environment variables for the service, on top of the few it inherits (`PATH`, `HOME`,
-    `USER`, `LOGNAME`, `LANG`, `LC_ALL`, `LC_CTYPE`, `TZ`, `TMPDIR`)."""
+    `USER`, `LOGNAME`, `LANG`, `LC_ALL`, `LC_CTYPE`, `TZ`, `TMPDIR`). A value may hold
+    `${env:NAME}` (a variable of the gateway's) and `${file:PATH}` (a file's content, PATH
+    relative to the manifest's folder), resolved at start and on reload and never shown."""
     cwd: str | None = None
     """The service's working folder, relative to the manifest's folder; unset: the manifest's
     folder itself (for a sandboxed service, `/`)."""
@@ -86,7 +92,12 @@ class ServiceSpec(_Frozen):
     """A service reached over the network: its Streamable HTTP (or, with `type: sse`, HTTP+SSE)
     endpoint."""
     headers: dict[str, str] = Field(default_factory=dict)
-    """HTTP headers sent to a `url` service (its own credentials; a client's token never is)."""
+    """HTTP headers sent to a `url` service (its own credentials; a client's token never is).
+    Values may hold `${env:NAME}` and `${file:PATH}` references, as `env` values may
+    (`Authorization: "Bearer ${file:/run/secrets/api-token}"`)."""
+    auth: ServiceAuthSpec | None = None
+    """OAuth tokens of the gateway's own for a `url` service: per user by token exchange, or
+    by client credentials; none unless given."""
     limits: LimitsSpec | None = None
     """Resource limits for a stdio service; none unless given."""
     sandbox: SandboxSpec | None = None
@@ -132,6 +143,17 @@ class ServiceSpec(_Frozen):
     """Overrides by the service's own tool name: a new name, title, description or
     annotations, arguments the gateway fills in (`fixed`), or the tool hidden (`hide`)."""
 
+    def reference_values(self) -> list[str]:
+        """The values that may hold `${env:...}` / `${file:...}` references."""
+        secret = [self.auth.client_secret] if self.auth is not None else []
+        return [*self.env.values(), *self.headers.values(), *secret]
+
+    @field_validator("env", "headers")
+    @classmethod
+    def _references(cls, values: dict[str, str]) -> dict[str, str]:
+        check_references(values)
+        return values
+
     @model_validator(mode="after")
     def _one_transport(self) -> ServiceSpec:
         if (self.command is None) == (self.url is None):
@@ -142,6 +164,11 @@ class ServiceSpec(_Frozen):
             raise ValueError("type 'stdio' needs a 'command', not a 'url'")
         if self.url is not None and (self.sandbox is not None or self.limits is not None):
             raise ValueError("'sandbox' and 'limits' apply to stdio services, not to a 'url'")
+        if self.auth is not None:
+            if self.url is None:
+                raise ValueError("'auth' applies to a service by 'url'")
+            if any(key.lower() == "authorization" for key in self.headers):
+                raise ValueError("give 'auth' or an Authorization header, not both")
         return self
 
 
@@ -151,6 +178,19 @@ class Manifest(_Frozen):
     mcp_servers: dict[str, ServiceSpec] = Field(alias="mcpServers")
     """The services, keyed by namespace (1-32 characters of a-z, 0-9 and `-`, starting with a
     letter): their tools appear as `namespace.tool`."""
+
+    def secret_files(self, base_dir: Path) -> list[Path]:
+        """The files the enabled services' references name (relative ones under `base_dir`),
+        each once, in manifest order: what a gateway watches to pick up a rotated secret."""
+        found: dict[Path, None] = {}
+        for spec in self.mcp_servers.values():
+            if spec.disabled:
+                continue
+            for value in spec.reference_values():
+                for reference in references(value):
+                    if reference.kind == "file":
+                        found[base_dir / reference.target] = None  # absolute targets stay so
+        return list(found)
 
     @field_validator("mcp_servers")
     @classmethod

@@ -13,8 +13,8 @@ run over stdio) or `remotes` (streamable-http or sse) becomes one manifest entry
 Every value the document leaves open (an environment variable, header, argument or URL variable
 without a fixed `value`) is an `Input`; the caller's `answer` gives its value, and what stays
 unanswered while required is reported all at once. Values are strings, exactly as the manifest
-keeps them: micro-mcp's manifest has no `${ENV}` references, so a secret given here is written
-into it; `Entry.secrets` says where.
+keeps them: a secret given here is written into it as given (a `${env:NAME}` or `${file:PATH}`
+reference in `env` and `headers` is resolved by the gateway); `Entry.secrets` says where.
 """
 
 from __future__ import annotations

@@ -5,7 +5,8 @@ ConfigMap, the gateway (Deployment, Service, HorizontalPodAutoscaler, PodDisrupt
 service in a container of its own (Deployment, Service, and a NetworkPolicy that admits only
 the gateway), and Redis for what replicas share (rate-limit counters today). The gateway's
 config holds tokens, so it is never rendered: the Deployment mounts a Secret by name, which the
-operator creates.
+operator creates; so are the services' credentials, which the manifest names by reference
+(`deploy/references.py` maps them to keys of a second Secret).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import re
 from dataclasses import dataclass
 from typing import Final
 
-from micro_mcp.deploy import pod
+from micro_mcp.deploy import pod, references
 from micro_mcp.deploy.layout import SERVICE_PORT, Container, Layout
 from micro_mcp.errors import ConfigError
 
@@ -53,6 +54,9 @@ class Options:
     namespace: str = "micro-mcp"
     config_secret: str | None = None
     """The Secret holding the gateway config under `gateway.json`; default `<name>-config`."""
+    credentials_secret: str | None = None
+    """The Secret holding what the manifest's `${env:...}` and `${file:...}` references name;
+    default `<name>-credentials`."""
     replicas: int = 1
     """Gateway replicas; more than one serves 2026-07-28 clients only, until sessions are shared."""
     max_replicas: int = 1
@@ -72,6 +76,8 @@ class Options:
             )
         if not _SECRET.match(self.secret):
             raise ConfigError(f"--config-secret {self.secret!r}: not a valid Secret name")
+        if not _SECRET.match(self.credentials):
+            raise ConfigError(f"--credentials-secret {self.credentials!r}: not a valid Secret name")
         if self.replicas < 1 or self.max_replicas < self.replicas:
             raise ConfigError("--replicas must be at least 1 and at most --max-replicas")
 
@@ -80,15 +86,29 @@ class Options:
         """The name of the gateway config's Secret."""
         return self.config_secret or f"{self.name}-config"
 
+    @property
+    def credentials(self) -> str:
+        """The name of the services' credentials Secret."""
+        return self.credentials_secret or f"{self.name}-credentials"
+
+
+RESERVED_FOLDERS: Final = (DISCOVERY_DIR, CONFIG_DIR, "/tmp", "/data")
+"""What the gateway pod mounts already; a referenced file cannot live there."""
+
 
 def render(layout: Layout, options: Options) -> list[Object]:
-    """Every object of the deployment, in apply order."""
+    """Every object of the deployment, in apply order.
+
+    Raises:
+        ConfigError: a reference that cannot be mapped to the credentials Secret.
+    """
     discovery = json.dumps(
         layout.manifest_by_url(lambda ns: service_url(options, ns)), indent=2, sort_keys=True
     )
+    needs = references.gateway_needs(layout, RESERVED_FOLDERS)
     objects: list[Object] = [
         _config_map(options, discovery),
-        _gateway_deployment(options, discovery),
+        _gateway_deployment(options, discovery, needs),
         _service(options, "gateway", GATEWAY_PORT),
         _autoscaler(options),
         _disruption_budget(options),
@@ -182,7 +202,8 @@ def _deployment(options: Options, component: str, replicas: int, pod_spec: Objec
     }
 
 
-def _gateway_deployment(options: Options, discovery: str) -> Object:
+def _gateway_deployment(options: Options, discovery: str, needs: references.Needs) -> Object:
+    mounts, volumes = references.gateway_volumes(options.credentials, needs)
     container: Object = {
         "name": "gateway",
         "image": options.image,
@@ -220,8 +241,11 @@ def _gateway_deployment(options: Options, discovery: str) -> Object:
             {"name": "discovery", "mountPath": DISCOVERY_DIR, "readOnly": True},
             {"name": "config", "mountPath": CONFIG_DIR, "readOnly": True},
             *pod.scratch_mounts(),
+            *mounts,
         ],
     }
+    if needs.env:
+        container["env"] = references.gateway_env(options.credentials, needs)
     pod_spec: Object = {
         # Restart the gateway when the manifest changes, rather than wait for the kubelet to
         # refresh the mounted file.
@@ -244,6 +268,7 @@ def _gateway_deployment(options: Options, discovery: str) -> Object:
                 },
             },
             *pod.scratch_volumes(),
+            *volumes,
         ],
     }
     return _deployment(options, "gateway", options.replicas, pod_spec)
@@ -268,7 +293,7 @@ def _service_deployment(options: Options, service: Container) -> Object:
         "volumeMounts": pod.scratch_mounts(),
     }
     if service.env:
-        container["env"] = [{"name": k, "value": v} for k, v in sorted(service.env.items())]
+        container["env"] = references.container_env(options.credentials, service)
     pod_spec: Object = {
         "automountServiceAccountToken": False,
         "securityContext": pod.pod_security(USER_ID),

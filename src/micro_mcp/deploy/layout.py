@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from micro_mcp.config.model import Manifest, ServiceSpec
+from micro_mcp.config.references import references
 from micro_mcp.errors import ConfigError
 from micro_mcp.services import EXAMPLES
 
@@ -75,8 +76,9 @@ def plan(manifest: Manifest) -> Layout:
     """Split `manifest` for a deployment.
 
     Raises:
-        ConfigError: an entry would put credentials into a ConfigMap (a URL's `headers`), or an
-            example service's arguments already choose its transport.
+        ConfigError: an entry would put credentials into a ConfigMap (a URL's `headers` in
+            clear, not by reference), or an example service's arguments already choose its
+            transport.
     """
     containers: list[Container] = []
     notes: list[str] = []
@@ -84,12 +86,14 @@ def plan(manifest: Manifest) -> Layout:
         if spec.disabled:
             continue
         if spec.url is not None:
-            if spec.headers:
+            clear = [key for key, value in spec.headers.items() if not references(value)]
+            if clear:
                 raise ConfigError(
-                    f"mcpServers.{namespace}.headers: deployed manifests are not secret (a "
-                    "ConfigMap, a file in the image's reach), so they cannot carry a service's "
-                    "credentials; front that service without them, or keep this gateway on one "
-                    "machine"
+                    f"mcpServers.{namespace}.headers.{clear[0]}: deployed manifests are not "
+                    "secret (a ConfigMap, a file in the image's reach), so a header cannot carry "
+                    "a credential in clear; write it as a reference "
+                    "(`Bearer ${file:/run/secrets/NAME}`), which the deployment mounts from a "
+                    "Secret"
                 )
             continue
         example = _example(spec)

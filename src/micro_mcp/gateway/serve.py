@@ -13,6 +13,7 @@ from pathlib import Path
 import anyio
 import uvicorn
 from anyio.abc import TaskGroup
+from pydantic import SecretStr
 
 from micro_mcp import __version__
 from micro_mcp.audit.keys import from_key
@@ -43,6 +44,7 @@ from micro_mcp.state.redis_store import open_store
 from micro_mcp.state.replicas import Replicas
 from micro_mcp.state.store import Store
 from micro_mcp.telemetry.recorder import Recorder
+from micro_mcp.upstream.tokens import CALLER, Caller
 
 logger = logging.getLogger(__name__)
 
@@ -129,7 +131,7 @@ async def serve(
         pins if pins is not None else SqlitePinStore(pin_path), config.pinning.max_definition_bytes
     )
     await pinning.load()  # a broken store stops the gateway here, saying which file and why
-    mesh = Mesh(manifest, config, base_dir, pinning=pinning)
+    mesh = Mesh(manifest, config, base_dir, pinning=pinning, environ=environ)
     try:
         async with (
             RateLimits.open(config.rate_limits, recorder) as rate_limits,
@@ -159,7 +161,10 @@ async def serve(
                 await tg.start(mesh.replicas.run)
             watched: list[tuple[Path, Reload]] = []
             if manifest_path is not None:
-                watched.append((manifest_path, lambda path: reload_manifest(mesh, path)))
+                reload = _manifest_reload(mesh, manifest_path)
+                # A rotated secret file (a Kubernetes Secret's, say) restarts its service.
+                files = [manifest_path, *manifest.secret_files(base_dir)]
+                watched += [(file, reload) for file in files]
             if config_path is not None:
                 watched.append((config_path, _reloading(access)))
             if pins is None:  # `micro-mcp approve` writes the file; the gateway reads it again
@@ -178,6 +183,9 @@ async def serve(
                     refusal = f"--profile {profile} is not assigned to principal {principal.name!r}"
                     logger.error("%s: every request will be refused", refusal)
                     principal = None
+                if principal is not None and token and authority.is_oauth(token):
+                    # The stdio client's calls may be sent on with a token exchanged for it.
+                    CALLER.set(Caller(principal.name, SecretStr(token)))
                 await serve_stdio(
                     dispatcher, principal, config.max_message_bytes, stop, refusal, profile=profile
                 )
@@ -208,6 +216,15 @@ async def _stdio_principal(
         refusal = _stdio_refusal(token, exc.message)
         logger.error("%s: every request will be refused", refusal)
         return None, refusal
+
+
+def _manifest_reload(mesh: Mesh, manifest_path: Path) -> Reload:
+    """Reads the manifest again, whichever watched file changed (it or a secret it names)."""
+
+    async def reload(_changed: Path) -> bool:
+        return await reload_manifest(mesh, manifest_path)
+
+    return reload
 
 
 def _reloading(access: Access) -> Reload:

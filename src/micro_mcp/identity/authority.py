@@ -131,6 +131,10 @@ class Authority:
             )
         return principal
 
+    def is_oauth(self, token: str) -> bool:
+        """Whether an accepted `token` is an OAuth one (not a static token)."""
+        return self.oauth is not None and self.static.authenticate(token) is None
+
     async def _claims(self, token: str) -> dict[str, Any]:
         if token.count(".") == 2 and self.verifier is not None:
             return await self.verifier.verify(token)

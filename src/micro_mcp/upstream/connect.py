@@ -17,11 +17,13 @@ import anyio
 from anyio.abc import TaskStatus
 
 from micro_mcp.config.model import ServiceSpec
+from micro_mcp.config.references import ServiceSecrets
 from micro_mcp.errors import McpError, leaf
 from micro_mcp.upstream.http import run_http_service
 from micro_mcp.upstream.legacy_sse import run_sse_service
 from micro_mcp.upstream.session import SessionHandler, UpstreamSession
 from micro_mcp.upstream.stdio import run_stdio_service
+from micro_mcp.upstream.tokens import Tokens
 
 logger = logging.getLogger(__name__)
 
@@ -42,9 +44,13 @@ class Connector(Protocol):
         *,
         base_dir: Path,
         max_message_bytes: int,
+        secrets: ServiceSecrets,
+        tokens: Tokens | None = None,
         task_status: TaskStatus[UpstreamSession] = anyio.TASK_STATUS_IGNORED,
     ) -> None:
-        """Run one session to the service until it ends or is cancelled."""
+        """Run one session to the service until it ends or is cancelled; `secrets` are its
+        `env` and `headers` with their references resolved, what it gets in place of the
+        manifest's text; `tokens`, its OAuth tokens when its entry has `auth`."""
         ...
 
 
@@ -56,9 +62,13 @@ async def connect(
     *,
     base_dir: Path,
     max_message_bytes: int,
+    secrets: ServiceSecrets,
+    tokens: Tokens | None = None,
     task_status: TaskStatus[UpstreamSession] = anyio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Run one session to a service over its transport until it ends or is cancelled.
+    """Run one session to a service over its transport until it ends or is cancelled, with
+    `secrets` (its `env` or `headers` resolved) in place of the manifest's values and, for an
+    entry with `auth`, `tokens` (the service's, shared by its sessions).
 
     Raises:
         McpError: the service could not be reached or started, or failed its handshake.
@@ -70,20 +80,37 @@ async def connect(
             base_dir,
             handler,
             on_session,
+            secrets=secrets,
             max_message_bytes=max_message_bytes,
             task_status=task_status,
         )
         return
     by_url = (namespace, spec, handler, on_session)
+    headers = secrets.header_values()
     over_sse = functools.partial(
-        run_sse_service, *by_url, max_message_bytes=max_message_bytes, task_status=task_status
+        run_sse_service,
+        *by_url,
+        headers=headers,
+        max_message_bytes=max_message_bytes,
+        task_status=task_status,
     )
+    if spec.auth is not None:
+        if spec.type == "sse" or tokens is None:
+            raise McpError(f"service {namespace!r}: 'auth' needs Streamable HTTP and its tokens")
+        await run_http_service(
+            *by_url,
+            headers=headers,
+            tokens=tokens,
+            max_message_bytes=max_message_bytes,
+            task_status=task_status,
+        )
+        return
     if spec.type == "sse":
         await over_sse()
         return
     try:
         await run_http_service(
-            *by_url, max_message_bytes=max_message_bytes, task_status=task_status
+            *by_url, headers=headers, max_message_bytes=max_message_bytes, task_status=task_status
         )
     except* McpError as group:
         if spec.type is not None:

@@ -12,13 +12,14 @@ A 2026-07-28 request carries the routing headers a client must send (`Mcp-Method
 and for `tools/call` the `Mcp-Param-*` headers that mirror the arguments the tool annotates with
 `x-mcp-header`, learnt from the service's own `tools/list` replies as they pass).
 
-The service's own credentials come from the manifest's `headers`; the client's token never
-travels here.
+The service's own credentials come from the manifest's `headers` (references resolved by the
+caller); the client's token never travels here.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any, Final
@@ -35,7 +36,7 @@ from mcp.shared.inbound import (
 
 from micro_mcp import codes
 from micro_mcp.config.model import ServiceSpec
-from micro_mcp.errors import McpError, MessageTooLarge, UpstreamUnavailable
+from micro_mcp.errors import McpError, MessageTooLarge, UpstreamCredentials, UpstreamUnavailable
 from micro_mcp.protocol import jsonrpc, versions
 from micro_mcp.protocol.jsonrpc import Message, RequestId
 from micro_mcp.protocol.versions import Era
@@ -43,6 +44,7 @@ from micro_mcp.transport import sse
 from micro_mcp.upstream._client import client_session, event_response, opened
 from micro_mcp.upstream.events import is_event_stream, read_events
 from micro_mcp.upstream.session import SessionHandler, UpstreamSession
+from micro_mcp.upstream.tokens import CALLER, Tokens, as_gateway
 
 logger = logging.getLogger(__name__)
 
@@ -57,17 +59,22 @@ async def run_http_service(
     handler: SessionHandler,
     on_session: Any,
     *,
+    headers: Mapping[str, str],
     max_message_bytes: int,
+    tokens: Tokens | None = None,
     task_status: TaskStatus[UpstreamSession] = anyio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Connect to the service, hand its session to `on_session`, serve until cancelled.
+    """Connect to the service, hand its session to `on_session`, serve until cancelled;
+    every request carries `headers` (the manifest's, resolved) and, with `tokens`, an OAuth
+    token for the caller it is made for (or the gateway's own).
 
     Raises:
         McpError: the service could not be reached or failed its handshake.
     """
     assert spec.url is not None, "HTTP services have a url"  # checked by ServiceSpec
-    async with client_session(spec.url, spec.headers) as http, anyio.create_task_group() as tg:
-        channel = HttpChannel(namespace, spec.url, http, tg, max_message_bytes)
+    as_gateway()  # the connection's own tasks never act in the name of the caller that opened it
+    async with client_session(spec.url, headers) as http, anyio.create_task_group() as tg:
+        channel = HttpChannel(namespace, spec.url, http, tg, max_message_bytes, tokens)
         session = UpstreamSession(namespace, channel.send, handler)
         channel.session = session
         try:
@@ -92,9 +99,17 @@ class HttpChannel:
     """Carries one service's messages as HTTP requests."""
 
     def __init__(
-        self, namespace: str, url: str, http: aiohttp.ClientSession, tg: TaskGroup, limit: int
+        self,
+        namespace: str,
+        url: str,
+        http: aiohttp.ClientSession,
+        tg: TaskGroup,
+        limit: int,
+        tokens: Tokens | None = None,
     ) -> None:
         self.namespace = namespace
+        self.tokens = tokens
+        """The service's OAuth tokens (its `auth`), sent as `Authorization`; None: none."""
         self.url = url
         self.http = http
         self.tg = tg
@@ -122,6 +137,9 @@ class HttpChannel:
             if self.version is None:
                 return
         headers = self._headers(message)
+        if self.tokens is not None:
+            caller = CALLER.get() if jsonrpc.is_request(message) else None
+            headers["authorization"] = await self.tokens.authorization(caller)
         if jsonrpc.is_request(message):
             if message["method"] == "tools/list":
                 self._listings.add(message["id"])
@@ -158,6 +176,7 @@ class HttpChannel:
         return headers
 
     async def _exchange(self, message: Message, headers: dict[str, str]) -> None:
+        as_gateway()  # what the answer sets off (a list refresh, say) is the gateway's doing
         request_id: RequestId = message["id"]
         session = self.session
         assert session is not None
@@ -166,7 +185,7 @@ class HttpChannel:
             try:
                 end = await self._post_and_read(message, headers)
                 if end is not None and self.session_id is not None:
-                    await self._resume(request_id, end)
+                    await self._resume(request_id, end, headers.get("authorization"))
             except MessageTooLarge as exc:
                 logger.error("service %s sent %s; its request failed", self.namespace, exc)
                 error = {"code": exc.code, "message": f"service {self.namespace!r} sent {exc}"}
@@ -197,8 +216,11 @@ class HttpChannel:
                 session.fail(message["id"], error)
         return None
 
-    async def _resume(self, request_id: RequestId, end: StreamEnd) -> None:
-        """Come back for the rest of a request's stream while the service owes the reply."""
+    async def _resume(
+        self, request_id: RequestId, end: StreamEnd, authorization: str | None
+    ) -> None:
+        """Come back for the rest of a request's stream while the service owes the reply
+        (with the request's own `authorization`)."""
         session = self.session
         assert session is not None
         after, retry = end.last_id, end.retry_ms
@@ -206,6 +228,8 @@ class HttpChannel:
             session.paused(request_id)
             await anyio.sleep(RECONNECT_DELAY if retry is None else retry / 1000)
             headers = {"accept": sse.CONTENT_TYPE, "last-event-id": after}
+            if authorization is not None:
+                headers["authorization"] = authorization
             if self.session_id is not None:
                 headers["mcp-session-id"] = self.session_id
             if self.version is not None:
@@ -305,6 +329,7 @@ class HttpChannel:
             if self.last_event_id is not None:
                 headers["last-event-id"] = self.last_event_id
             try:
+                await self._own_token(headers)
                 async with opened(self.http, "GET", self.url, headers) as response:
                     if response.status in (404, 405):
                         return  # no standalone stream offered, or the session is gone
@@ -312,9 +337,18 @@ class HttpChannel:
                         await self._read_events(response)
             except MessageTooLarge as exc:
                 logger.error("service %s sent %s on its standalone stream", self.namespace, exc)
-            except UpstreamUnavailable as exc:
+            except (UpstreamUnavailable, UpstreamCredentials) as exc:
                 logger.info("service %s: standalone stream dropped (%s)", self.namespace, exc)
             await anyio.sleep(RECONNECT_DELAY)
+
+    async def _own_token(self, headers: dict[str, str]) -> None:
+        """Add the gateway's own token, when the service takes tokens.
+
+        Raises:
+            UpstreamCredentials: it could not be had.
+        """
+        if self.tokens is not None:
+            headers["authorization"] = await self.tokens.authorization(None)
 
     async def end_session(self) -> None:
         """Tell a handshake-era service its session is over (best effort)."""
@@ -324,9 +358,10 @@ class HttpChannel:
         if self.version is not None:
             headers["mcp-protocol-version"] = self.version
         try:
+            await self._own_token(headers)
             async with opened(self.http, "DELETE", self.url, headers):
                 pass
-        except UpstreamUnavailable:
+        except (UpstreamUnavailable, UpstreamCredentials):
             logger.debug("service %s: session end not delivered", self.namespace)
 
 

@@ -9,6 +9,7 @@ handshake era.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from contextlib import aclosing
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -35,6 +36,7 @@ async def run_sse_service(
     handler: SessionHandler,
     on_session: Any,
     *,
+    headers: Mapping[str, str],
     max_message_bytes: int,
     task_status: TaskStatus[UpstreamSession] = anyio.TASK_STATUS_IGNORED,
 ) -> None:
@@ -96,7 +98,7 @@ async def run_sse_service(
             except McpError as exc:
                 logger.warning("service %s sent a bad message (%s)", namespace, exc)
 
-    async with client_session(url, spec.headers) as http, anyio.create_task_group() as tg:
+    async with client_session(url, headers) as http, anyio.create_task_group() as tg:
         session = UpstreamSession(namespace, send, handler)
         tg.start_soon(read_stream)
         try:

@@ -19,11 +19,13 @@ from anyio.abc import TaskStatus
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from micro_mcp.config.model import ServiceSpec
+from micro_mcp.config.references import ServiceSecrets
 from micro_mcp.errors import McpError
 from micro_mcp.protocol import jsonrpc
 from micro_mcp.protocol.jsonrpc import Message
 from micro_mcp.upstream.connect import Connector, OnSession
 from micro_mcp.upstream.session import SessionHandler, UpstreamSession
+from micro_mcp.upstream.tokens import Tokens
 
 BUFFER: Final = 64
 """Messages each direction holds before the sender waits: bounded, so backpressure shows."""
@@ -47,6 +49,8 @@ def memory_connector(services: Mapping[str, Serve]) -> Connector:
         *,
         base_dir: Path,
         max_message_bytes: int,
+        secrets: ServiceSecrets,
+        tokens: Tokens | None = None,
         task_status: TaskStatus[UpstreamSession] = anyio.TASK_STATUS_IGNORED,
     ) -> None:
         serve = services.get(namespace)

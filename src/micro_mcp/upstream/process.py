@@ -38,13 +38,14 @@ PYTHON_ALIASES: Final = frozenset({"python", "python3"})
 whatever environment micro-mcp is installed."""
 
 
-def service_env(spec: ServiceSpec, environ: Mapping[str, str] = os.environ) -> dict[str, str]:
-    """The environment a service starts with. Its PATH starts with the folder of the gateway's
+def service_env(own: Mapping[str, str], environ: Mapping[str, str] = os.environ) -> dict[str, str]:
+    """The environment a service starts with: the few inherited variables, then `own` (its
+    entry's `env`, references resolved). Its PATH starts with the folder of the gateway's
     own environment's commands (a venv's `bin`), as if that environment were activated, so a
     server installed beside micro-mcp is found by name; a PATH in the entry's `env` wins."""
     env = {key: environ[key] for key in INHERITED_ENV if key in environ}
     env["PATH"] = _with_own_scripts(env.get("PATH", os.defpath))
-    env.update(spec.env)
+    env.update(own)
     # Python services must flush every line at once; buffering would stall the protocol.
     env.setdefault("PYTHONUNBUFFERED", "1")
     return env

@@ -15,6 +15,7 @@ from anyio.abc import ByteReceiveStream, Process, TaskStatus
 
 from micro_mcp import codes
 from micro_mcp.config.model import ServiceSpec
+from micro_mcp.config.references import ServiceSecrets
 from micro_mcp.errors import McpError
 from micro_mcp.protocol import jsonrpc
 from micro_mcp.protocol.jsonrpc import Message
@@ -41,6 +42,7 @@ async def run_stdio_service(
     handler: SessionHandler,
     on_session: Callable[[UpstreamSession], Awaitable[None]],
     *,
+    secrets: ServiceSecrets,
     max_message_bytes: int,
     task_status: TaskStatus[UpstreamSession] = anyio.TASK_STATUS_IGNORED,
 ) -> None:
@@ -53,9 +55,9 @@ async def run_stdio_service(
     Raises:
         McpError: the service could not be started or failed its handshake.
     """
-    env = process.service_env(spec)
+    environment = process.service_env(secrets.env_values())
     cwd = process.service_cwd(spec, base_dir)
-    argv = process.service_argv(spec, env, cwd, base_dir)
+    argv = process.service_argv(spec, environment, cwd, base_dir)
     try:
         proc = await anyio.open_process(
             argv,
@@ -63,7 +65,7 @@ async def run_stdio_service(
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             cwd=cwd,
-            env=env,
+            env=environment,
             start_new_session=True,
         )
     except OSError as exc:
@@ -83,7 +85,7 @@ async def run_stdio_service(
     session = UpstreamSession(namespace, send, handler)
     try:
         async with anyio.create_task_group() as tg:
-            tg.start_soon(_pump_stderr, namespace, proc.stderr)
+            tg.start_soon(_pump_stderr, namespace, proc.stderr, secrets.referenced())
             stdout_closed = anyio.Event()
             tg.start_soon(_pump_stdout, session, proc.stdout, max_message_bytes, stdout_closed)
             with anyio.fail_after(spec.startup_timeout):
@@ -154,12 +156,12 @@ async def _read_messages(
             await session.receive(message)
 
 
-async def _pump_stderr(namespace: str, stream: ByteReceiveStream) -> None:
+async def _pump_stderr(namespace: str, stream: ByteReceiveStream, known: list[str]) -> None:
     # A service whose stderr nobody reads blocks once the pipe fills: always drain it.
     service_log = logging.getLogger(f"micro_mcp.service.{namespace}")
     tagged = {"service": namespace}  # a JSON log line carries it as a field of its own
     framer = LineFramer(STDERR_LINE_LIMIT)
-    redactor = Redactor()  # a service that echoes a secret must not leak it into our log
+    redactor = Redactor(known)  # a service that echoes a secret must not leak it into our log
     async for chunk in stream:
         for line in framer.feed(chunk):
             if isinstance(line, bytes):

@@ -18,11 +18,13 @@ from micro_mcp.gateway.core import input_requests
 from micro_mcp.gateway.core.exchange import Exchange
 from micro_mcp.gateway.services.mesh import Mesh
 from micro_mcp.gateway.services.service import Service
+from micro_mcp.policy.engine import ANONYMOUS
 from micro_mcp.protocol import eras, jsonrpc, versions
 from micro_mcp.protocol.versions import Era
 from micro_mcp.registry.catalog import Route
 from micro_mcp.telemetry import tracing
 from micro_mcp.upstream.session import UpstreamSession
+from micro_mcp.upstream.tokens import on_behalf_of
 
 
 async def forward_routed(
@@ -85,8 +87,10 @@ async def forward(
         service.breaker.admit()  # inside the slot: a probe is never stranded by an overload
         outcome: bool | None = None  # None: the client cancelled, which says nothing
         mesh.calls.add(route.namespace, request_id, call)
+        caller = client.principal.name if client.principal is not None else ANONYMOUS
         try:
-            result = await _until_complete(ex, route, session, outbound, timeout, capabilities)
+            with on_behalf_of(caller):  # whose token a service with `auth` is sent
+                result = await _until_complete(ex, route, session, outbound, timeout, capabilities)
             outcome = True
             return result
         except UpstreamError:

@@ -13,12 +13,15 @@ from collections.abc import Callable, Collection, MutableMapping
 from typing import Any, Final
 from urllib.parse import parse_qs
 
+from pydantic import SecretStr
+
 from micro_mcp import codes
 from micro_mcp.errors import InsufficientScope, InvalidToken, Unauthenticated, UpstreamUnavailable
 from micro_mcp.gateway.fronts.asgi import App, Receive, Scope, Send, fail
 from micro_mcp.identity import metadata
 from micro_mcp.identity.authority import Authority
 from micro_mcp.policy.model import Principal
+from micro_mcp.upstream.tokens import CALLER, Caller
 
 Refused = Callable[[int, int, str, str | None], None]
 """Told of a refusal: HTTP status, JSON-RPC code, why (never the token), the client's address."""
@@ -147,8 +150,9 @@ class TokenGuard:
             self._audit(scope, 400, codes.INVALID_REQUEST, message)
             await fail(send, 400, codes.INVALID_REQUEST, message, [(b"www-authenticate", refusal)])
             return
+        token = _bearer(header(scope, b"authorization"))
         try:
-            principal = await self.authority.authenticate(_bearer(header(scope, b"authorization")))
+            principal = await self.authority.authenticate(token)
         except InsufficientScope as exc:
             description = f"Forbidden: {exc.message}"
             header_value = metadata.challenge(
@@ -174,6 +178,9 @@ class TokenGuard:
             await fail(send, 503, exc.code, exc.message, [(b"retry-after", b"5")])
             return
         scope[PRINCIPAL] = principal
+        if token is not None and self.authority.is_oauth(token):
+            # What the request sets off carries the token, for a service's token exchange.
+            CALLER.set(Caller(principal.name, SecretStr(token)))
         await self.app(scope, receive, send)
 
     def _audit(self, scope: Scope, status: int, code: int, reason: str) -> None:

@@ -13,6 +13,8 @@ The mesh runs them in one task group and answers the core's questions about serv
 from __future__ import annotations
 
 import logging
+import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +55,7 @@ class Mesh:
         base_dir: Path,
         connector: Connector = connect,
         pinning: Pinning | None = None,
+        environ: Mapping[str, str] = os.environ,
     ) -> None:
         self.config = config
         self.pinning = pinning if pinning is not None else Pinning()
@@ -71,7 +74,7 @@ class Mesh:
             self._spawn,
         )
         self.supervisor = Supervisor(
-            manifest, config, base_dir, messages, self._catalog_changed, connector
+            manifest, config, base_dir, messages, self._catalog_changed, connector, environ
         )
         self.store = CatalogStore(self.supervisor.namers())
         self.clients.on_release(self.supervisor.release)
@@ -146,6 +149,9 @@ class Mesh:
                 catalog.count("resources"),
                 catalog.count("resourceTemplates"),
             )
+            # The group outlives its tasks: a reload that restarts the only service (or adds the
+            # first) starts its supervisor here, which an exited group would refuse.
+            await anyio.sleep_forever()
 
     async def reload(self, manifest: Manifest) -> dict[str, list[str]]:
         """Make the running services match `manifest`: stop the removed ones, start the added

@@ -66,7 +66,11 @@ async def _on_hangup(
     with anyio.open_signal_receiver(signal.SIGHUP) as signals:
         task_status.started()
         async for _ in signals:
+            done: set[Reload] = set()  # a manifest is read once, however many files name it
             for path, reload in files:
+                if reload in done:
+                    continue
+                done.add(reload)
                 logger.info("received SIGHUP; reloading %s", path)
                 await reload(path)
 

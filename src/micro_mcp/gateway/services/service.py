@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import anyio
 
 from micro_mcp.config.model import ServiceSpec
+from micro_mcp.config.references import ServiceSecrets
 from micro_mcp.errors import UpstreamUnavailable
 from micro_mcp.gateway.clients.client import ClientSession
 from micro_mcp.gateway.services.breaker import Breaker
@@ -14,6 +15,7 @@ from micro_mcp.protocol.jsonrpc import RequestId
 from micro_mcp.protocol.names import Namer
 from micro_mcp.registry.catalog import ServiceCatalog
 from micro_mcp.upstream.session import UpstreamSession
+from micro_mcp.upstream.tokens import Tokens
 
 
 @dataclass(eq=False, slots=True)
@@ -23,6 +25,11 @@ class Service:
     namespace: str
     spec: ServiceSpec
     namer: Namer
+    secrets: ServiceSecrets | None = None
+    """Its `env` and `headers` with references resolved; None when they could not be (the
+    service is then `failed`, with the reason in `error`) or it is disabled."""
+    tokens: Tokens | None = None
+    """Its OAuth tokens (its entry's `auth`), shared by its sessions; None without `auth`."""
     state: str = "starting"
     """`starting`, `ready`, `restarting`, `failed` (given up), `stopped` (by the gateway), or
     `disabled`."""

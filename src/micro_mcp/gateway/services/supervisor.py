@@ -9,7 +9,8 @@ their calls alone. With `sessions: per-client`, a handshake-era client gets a se
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+import os
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Final
 
@@ -17,7 +18,8 @@ import anyio
 from anyio.abc import TaskGroup
 
 from micro_mcp.config.model import GatewayConfig, Manifest, ServiceSpec
-from micro_mcp.errors import McpError, UpstreamUnavailable, leaf
+from micro_mcp.config.references import ServiceSecrets, resolve_service
+from micro_mcp.errors import McpError, UnresolvedReference, UpstreamUnavailable, leaf
 from micro_mcp.gateway.clients.client import ClientSession
 from micro_mcp.gateway.services import subscriptions
 from micro_mcp.gateway.services.service import Service
@@ -26,6 +28,7 @@ from micro_mcp.protocol.versions import Era
 from micro_mcp.registry.loader import load_service_catalog
 from micro_mcp.upstream.connect import Connector, OnSession, connect
 from micro_mcp.upstream.session import SessionHandler, UpstreamSession
+from micro_mcp.upstream.tokens import Tokens
 
 logger = logging.getLogger(__name__)
 
@@ -49,20 +52,54 @@ class Supervisor:
         handler: SessionHandler,
         catalog_changed: CatalogChanged,
         connector: Connector = connect,
+        environ: Mapping[str, str] = os.environ,
     ) -> None:
         self.config = config
         self.connector = connector
         self.base_dir = base_dir
         self.handler = handler
         self.catalog_changed = catalog_changed
-        self.services = {ns: self._service(ns, spec) for ns, spec in manifest.mcp_servers.items()}
+        self.environ = environ
+        """Where `${env:NAME}` references in the services' entries are looked up."""
+        self.services = {
+            ns: self._service(ns, spec, self._resolve(ns, spec))
+            for ns, spec in manifest.mcp_servers.items()
+        }
         """Namespace -> service, in manifest order; replaced whole by a reload."""
         self.tasks: TaskGroup | None = None
         """Where supervisors and per-client sessions run; set by the mesh while it runs."""
 
-    def _service(self, namespace: str, spec: ServiceSpec) -> Service:
+    def _service(
+        self, namespace: str, spec: ServiceSpec, secrets: ServiceSecrets | UnresolvedReference
+    ) -> Service:
         namer = Namer(namespace, self.config.separator, spec.prefix, self.config.names.rules())
-        return Service(namespace, spec, namer)
+        service = Service(namespace, spec, namer)
+        if isinstance(secrets, UnresolvedReference):
+            if not spec.disabled:
+                service.state, service.error = "failed", str(secrets)
+                logger.error("%s; the service is not started", secrets)
+        else:
+            service.secrets = secrets
+            if spec.auth is not None and secrets.client_secret is not None:
+                service.tokens = Tokens(namespace, spec.auth, secrets.client_secret)
+        return service
+
+    def _resolve(self, namespace: str, spec: ServiceSpec) -> ServiceSecrets | UnresolvedReference:
+        """The service's `env` and `headers` resolved now (nothing to resolve when disabled),
+        or why they cannot be."""
+        if spec.disabled:
+            return ServiceSecrets()
+        try:
+            return resolve_service(
+                namespace,
+                spec.env,
+                spec.headers,
+                environ=self.environ,
+                base_dir=self.base_dir,
+                client_secret=spec.auth.client_secret if spec.auth is not None else None,
+            )
+        except UnresolvedReference as exc:
+            return exc
 
     def namers(self) -> dict[str, Namer]:
         """How each configured service's names appear, in manifest order."""
@@ -87,7 +124,7 @@ class Supervisor:
         assert self.tasks is not None, "the mesh runs the supervisor"
         async with anyio.create_task_group() as starting:
             for service in services:
-                if service.state != "disabled":
+                if service.state not in ("disabled", "failed"):
                     starting.start_soon(self.tasks.start, self._supervise, service)
 
     async def stop(self, service: Service) -> None:
@@ -109,22 +146,39 @@ class Supervisor:
         """
         old = self.service(namespace)
         await self.stop(old)
-        fresh = self._service(namespace, old.spec.model_copy(update={"disabled": disabled}))
+        spec = old.spec.model_copy(update={"disabled": disabled})
+        fresh = self._service(namespace, spec, self._resolve(namespace, spec))
         self.services = {ns: fresh if ns == namespace else s for ns, s in self.services.items()}
         return fresh
 
     async def reload(self, manifest: Manifest) -> tuple[list[str], list[str], list[str]]:
         """Stop what `manifest` removed or changed and put the new set in place; returns the
-        namespaces added, removed and restarted. The caller starts `fresh` ones with `start`."""
+        namespaces added, removed and restarted. The caller starts `fresh` ones with `start`.
+
+        An entry's references are resolved again: a changed value restarts the service with
+        it; one that cannot be resolved keeps the running service as it is (and an added one
+        is not started), with the reason logged."""
         wanted = manifest.mcp_servers
         old = self.services
+        secrets = {ns: self._resolve(ns, spec) for ns, spec in wanted.items()}
+        kept = {ns for ns in wanted if ns in old and isinstance(secrets[ns], UnresolvedReference)}
+        for ns in kept:
+            running = old[ns].secrets is not None  # else it never started for the same reason
+            outcome = "the running service is kept as it is" if running else "still not started"
+            logger.error("%s; %s", secrets[ns], outcome)
         added = [ns for ns in wanted if ns not in old]
         removed = [ns for ns in old if ns not in wanted]
-        restarted = [ns for ns in wanted if ns in old and old[ns].spec != wanted[ns]]
+        restarted = [
+            ns
+            for ns in wanted
+            if ns in old
+            and ns not in kept
+            and (old[ns].spec != wanted[ns] or old[ns].secrets != secrets[ns])
+        ]
         async with anyio.create_task_group() as stopping:
             for ns in removed + restarted:
                 stopping.start_soon(self.stop, old[ns])
-        fresh = {ns: self._service(ns, wanted[ns]) for ns in added + restarted}
+        fresh = {ns: self._service(ns, wanted[ns], secrets[ns]) for ns in added + restarted}
         self.services = {ns: fresh.get(ns) or old[ns] for ns in wanted}
         return added, removed, restarted
 
@@ -199,7 +253,7 @@ class Supervisor:
                 )
 
         try:
-            await self._connect(service.namespace, service.spec, ready, task_status)
+            await self._connect(service, service.spec, ready, task_status)
         except anyio.get_cancelled_exc_class():
             service.state = "stopped"  # the gateway is stopping it: nothing to warn about
             raise
@@ -209,18 +263,21 @@ class Supervisor:
 
     async def _connect(
         self,
-        namespace: str,
+        service: Service,
         spec: ServiceSpec,
         on_session: OnSession,
         task_status: anyio.abc.TaskStatus[UpstreamSession],
     ) -> None:
+        assert service.secrets is not None, "a service whose references failed is not started"
         await self.connector(
-            namespace,
+            service.namespace,
             spec,
             self.handler,
             on_session,
             base_dir=self.base_dir,
             max_message_bytes=self.config.max_message_bytes,
+            secrets=service.secrets,
+            tokens=service.tokens,
             task_status=task_status,
         )
 
@@ -264,7 +321,7 @@ class Supervisor:
 
             spec = service.spec.model_copy(update={"protocol": "handshake"})
             try:
-                await self._connect(service.namespace, spec, ready, task_status)
+                await self._connect(service, spec, ready, task_status)
             except* (McpError, OSError) as group:
                 if client not in service.client_sessions:
                     raise  # it never started: session_for() reports it
