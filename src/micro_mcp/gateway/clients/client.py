@@ -130,6 +130,13 @@ class ClientSession:
             if scope is not None:
                 scope.cancel()
 
+    def end_listens(self) -> None:
+        """Cancel the client's 2026-07-28 listens (shutdown: nothing else keeps them open)."""
+        for listen_id in list(self.listens):
+            scope = self.in_flight.get(listen_id)
+            if scope is not None:
+                scope.cancel()
+
     def close(self, reason: str) -> None:
         """The client is gone: every request waiting on it wakes without an answer."""
         self.awaiting.close(reason)

@@ -9,12 +9,11 @@ its guard when the body is read), JSON (400).
 Handshake era (2025-03-26 .. 2025-11-25): `initialize` opens a session named by a random
 `Mcp-Session-Id` and bound to the principal; replies come as JSON or, when anything precedes
 them (progress, log lines), as an SSE stream; GET follows the standalone stream; DELETE ends
-the session; every SSE event has an id, and `Last-Event-ID` resumes a stream.
+the session; every SSE event has an id, and `Last-Event-ID` resumes a stream. With a shared
+store, any replica serves a session (`shared_sessions`).
 
-2026-07-28: each request stands alone. Its `_meta` envelope and the `Mcp-Method` /
-`Mcp-Name` / `MCP-Protocol-Version` headers are checked (the official SDK's ladder, so the
-rules are the spec's); errors map to HTTP statuses (404 unknown method, 400 otherwise); closing
-the response cancels the request.
+2026-07-28: each request stands alone, checked by the request ladder (`ladder`); closing the
+response cancels the request. The operator's paths are in `operator_paths`.
 """
 
 from __future__ import annotations
@@ -22,7 +21,6 @@ from __future__ import annotations
 import logging
 from contextlib import nullcontext
 from typing import Final
-from urllib.parse import parse_qsl
 
 import anyio
 import orjson
@@ -34,7 +32,7 @@ from micro_mcp.config.model import HttpSpec
 from micro_mcp.errors import StateUnavailable
 from micro_mcp.gateway.clients.client import ClientSession
 from micro_mcp.gateway.core.dispatcher import Dispatcher
-from micro_mcp.gateway.fronts import guards, ladder, legacy_sse
+from micro_mcp.gateway.fronts import guards, http_sessions, ladder, legacy_sse, operator_paths
 from micro_mcp.gateway.fronts.asgi import (
     JSON_HEADERS,
     App,
@@ -43,7 +41,6 @@ from micro_mcp.gateway.fronts.asgi import (
     Send,
     UntilDisconnect,
     fail,
-    read_body,
     read_message,
     reply,
 )
@@ -52,7 +49,7 @@ from micro_mcp.gateway.fronts.http_sessions import HttpSession, Refusal, Session
 from micro_mcp.gateway.fronts.legacy_sse import LegacySse
 from micro_mcp.gateway.fronts.responses import ModernAnswer, stream_out
 from micro_mcp.gateway.fronts.shared_sessions import SharedSessions
-from micro_mcp.gateway.operator import admin, snapshot
+from micro_mcp.gateway.operator import snapshot
 from micro_mcp.gateway.operator.admin import Admin
 from micro_mcp.gateway.operator.console import Console
 from micro_mcp.identity import metadata
@@ -75,7 +72,6 @@ METADATA_HEADERS: Final = [*JSON_HEADERS, (b"cache-control", b"max-age=300")]
 """The RFC 9728 document is public and changes only with the config."""
 SWEEP_INTERVAL: Final = 60.0
 """Seconds between sweeps for idle sessions."""
-DRAIN_CHECK_INTERVAL: Final = 0.1
 """Seconds between looks, while draining, for sessions whose last request has finished."""
 
 
@@ -162,13 +158,8 @@ class HttpFront:
         standalone stream (the 2024-11-05 transport's replies among it) once its requests are
         answered. Returns when every session's stream has ended."""
         for client in self._exchanges:
-            for listen_id in list(client.listens):
-                scope = client.in_flight.get(listen_id)
-                if scope is not None:
-                    scope.cancel()
-        # Polled: a request ends in the dispatcher, which tells no one; this runs once, at exit.
-        while self.sessions.end_idle_streams():  # noqa: ASYNC110
-            await anyio.sleep(DRAIN_CHECK_INTERVAL)
+            client.end_listens()
+        await self.sessions.drain()
 
     # --- routing (behind the guards) ---------------------------------------------------------
 
@@ -202,38 +193,8 @@ class HttpFront:
             await self.legacy.serve(scope, receive, send, guards.principal_of(scope))
         elif self.resource_metadata is not None and metadata.is_metadata_path(path):
             await reply(send, 200, self.resource_metadata, METADATA_HEADERS)
-        elif path == "/healthz":
-            await reply(send, 200, orjson.dumps({"status": "ok"}), JSON_HEADERS)
-        elif path == "/readyz":
-            await self._readyz(send)
-        elif path in admin.ACTIONS:  # the operator's console: the same token, and a body
-            request = admin.ActionRequest(
-                method,
-                path,
-                guards.header(scope, b"authorization"),
-                host=guards.header(scope, b"host"),
-                origin=guards.header(scope, b"origin"),
-                content_type=guards.header(scope, b"content-type"),
-                query=dict(parse_qsl(scope["query_string"].decode("latin-1"))),
-                body=await read_body(receive) if method == "POST" else b"",
-            )
-            answer = await self.admin.act(request)
-            await reply(send, answer.status, answer.body, answer.headers)
-        elif path in admin.PATHS:  # the operator's view has a token of its own
-            auth, accept = guards.header(scope, b"authorization"), guards.header(scope, b"accept")
-            answer = self.admin.answer(method, path, auth, accept)
-            await reply(send, answer.status, answer.body, answer.headers)
-        else:
+        elif not await operator_paths.serve(self.admin, self.mesh, scope, receive, send, path):
             await reply(send, 404, b"not found", [(b"content-type", b"text/plain")])
-
-    async def _readyz(self, send: Send) -> None:
-        # Ready once the first start is over, whatever state single services are in: taking the
-        # gateway out of rotation for one failed service would take every other one down too.
-        states = {s.namespace: s.health for s in self.mesh.services.values()}
-        ready = self.mesh.started.is_set()
-        degraded = any(state not in ("ready", "disabled") for state in states.values())
-        body = orjson.dumps({"ready": ready, "degraded": degraded, "services": states})
-        await reply(send, 200 if ready else 503, body, JSON_HEADERS)
 
     # --- POST -------------------------------------------------------------------------------
 
@@ -306,14 +267,11 @@ class HttpFront:
         self, send: Send, headers: Headers, principal: Principal, profile: str | None = None
     ) -> HttpSession | None:
         """The request's session, or None after answering with the right error."""
-        session_id = headers.get("mcp-session-id")
-        if session_id is None:
-            await fail(send, 400, codes.INVALID_REQUEST, "Bad request: Mcp-Session-Id missing")
+        problem = http_sessions.header_problem(headers)
+        if problem is not None:
+            await fail(send, 400, codes.INVALID_REQUEST, problem)
             return None
-        version = headers.get("mcp-protocol-version")
-        if version is not None and version not in versions.HANDSHAKE_VERSIONS:
-            await fail(send, 400, codes.INVALID_REQUEST, f"Unsupported protocol {version!r}")
-            return None
+        session_id = headers["mcp-session-id"]
         session = self.sessions.get(session_id, principal)
         if self.shared is not None:
             try:

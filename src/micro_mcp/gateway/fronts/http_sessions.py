@@ -12,21 +12,37 @@ import math
 import secrets
 import time
 from collections import OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
+
+import anyio
 
 from micro_mcp import codes
 from micro_mcp.gateway.clients.client import ClientSession
 from micro_mcp.gateway.fronts.asgi import JSON_HEADERS, Send, reply
 from micro_mcp.gateway.fronts.streams import EventStream, is_reply_to
 from micro_mcp.policy.model import Principal
-from micro_mcp.protocol import jsonrpc
+from micro_mcp.protocol import jsonrpc, versions
 from micro_mcp.protocol.jsonrpc import Message, RequestId
 
 RESPONSE_STREAMS_KEPT: Final = 32
 """Finished response streams a session keeps, for clients that resume one after a drop."""
+DRAIN_CHECK_INTERVAL: Final = 0.1
+"""Seconds between checks, on shutdown, for sessions whose requests are all answered."""
 STANDALONE: Final = "s"
 """The name of a session's standalone (GET) stream (with its `tag` when sessions are shared)."""
+
+
+def header_problem(headers: Mapping[str, str]) -> str | None:
+    """What is wrong with a session request's headers (400), if anything: no session id, or a
+    protocol version no session can have."""
+    if "mcp-session-id" not in headers:
+        return "Bad request: Mcp-Session-Id missing"
+    version = headers.get("mcp-protocol-version")
+    if version is not None and version not in versions.HANDSHAKE_VERSIONS:
+        return f"Unsupported protocol {version!r}"
+    return None
 
 
 class HttpSession:
@@ -239,16 +255,20 @@ class SessionTable:
             self.remove(session.id)
         return idle
 
-    def end_idle_streams(self) -> bool:
-        """End the standalone stream of every session with no request in flight (shutdown);
-        True while some session still has one."""
-        busy = False
-        for session in self._sessions.values():
-            if session.client.in_flight:
-                busy = True
-            else:
-                session.standalone.close()
-        return busy
+    async def drain(self) -> None:
+        """On shutdown, end each session's standalone stream once its requests are answered;
+        return when every one has ended."""
+        # Polled: a request ends in the dispatcher, which tells no one; this runs once, at exit.
+        while True:
+            busy = False
+            for session in self._sessions.values():
+                if session.client.in_flight:
+                    busy = True
+                else:
+                    session.standalone.close()
+            if not busy:
+                return
+            await anyio.sleep(DRAIN_CHECK_INTERVAL)
 
     def close_all(self) -> None:
         """Close every session (shutdown)."""
