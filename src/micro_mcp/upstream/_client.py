@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from types import SimpleNamespace
 from typing import Final
 
 import aiohttp
@@ -24,6 +25,15 @@ from micro_mcp.errors import UpstreamUnavailable
 
 CONNECT_TIMEOUT: Final = 10.0
 """Seconds to open a connection to a service."""
+CONNECT_RETRY: Final = 10.0
+"""Seconds a request whose connection was refused is sent again for. Refused means no byte
+reached the service, so sending again is safe; it is what a service replaced in place looks
+like (the old process has stopped listening, the new one not yet), which is then no failed
+call. A service that stays down fails its calls after this long."""
+FIRST_RETRY_DELAY: Final = 0.02
+"""Seconds before the first retry of a refused connection; each next waits twice as long."""
+MAX_RETRY_DELAY: Final = 0.5
+"""The longest wait between retries of a refused connection."""
 KEEPALIVE_EXPIRY: Final = 4.0
 """Seconds an idle connection to a service is kept: under uvicorn's default 5 s, so the gateway
 drops it before the server does and never sends on a connection being closed."""
@@ -48,6 +58,7 @@ async def client_session(
         timeout=aiohttp.ClientTimeout(total=None, sock_connect=CONNECT_TIMEOUT),
         proxy=proxy,
         proxy_auth=proxy_auth,
+        trace_configs=[_tracing()],
     )
     try:
         yield http
@@ -79,12 +90,7 @@ async def opened(
     Raises:
         UpstreamUnavailable: the service could not be reached, or the connection broke.
     """
-    try:
-        response = await http.request(
-            method, url, headers=headers, data=body, allow_redirects=False
-        )
-    except (aiohttp.ClientError, TimeoutError) as exc:  # a TimeoutError: the connect timeout
-        raise UpstreamUnavailable(f"{method} {url} failed: {exc!r}") from exc
+    response = await _sent(http, method, url, headers, body)
     try:
         yield response
     except aiohttp.ClientError as exc:
@@ -94,6 +100,77 @@ async def opened(
         response.close()
         raise
     response.release()
+
+
+async def _sent(
+    http: aiohttp.ClientSession,
+    method: str,
+    url: str,
+    headers: Mapping[str, str],
+    body: bytes | None,
+) -> aiohttp.ClientResponse:
+    """Send one request; one refused at connect is sent again, for up to `CONNECT_RETRY`.
+
+    Raises:
+        UpstreamUnavailable: the service could not be reached.
+    """
+    deadline = anyio.current_time() + CONNECT_RETRY
+    delay = FIRST_RETRY_DELAY
+    resent = False
+    while True:
+        connection = _Connection()
+        try:
+            return await http.request(
+                method,
+                url,
+                headers=headers,
+                data=body,
+                allow_redirects=False,
+                trace_request_ctx=connection,
+            )
+        except aiohttp.ClientConnectorError as exc:
+            refused = isinstance(exc.os_error, ConnectionRefusedError)
+            if not refused or anyio.current_time() + delay > deadline:
+                raise UpstreamUnavailable(f"{method} {url} failed: {exc!r}") from exc
+        except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as exc:
+            # Closed or reset before any byte of an answer, on a kept-alive connection: the
+            # service closed it while idle (a graceful stop does), as the request went out.
+            # Sent again once, on another connection, as browsers do (Chromium's
+            # ShouldResendRequest); a fresh connection that breaks is not.
+            if resent or not connection.reused:
+                raise UpstreamUnavailable(f"{method} {url} failed: {exc!r}") from exc
+            resent = True
+            continue
+        except (aiohttp.ClientError, TimeoutError) as exc:  # a TimeoutError: the connect timeout
+            raise UpstreamUnavailable(f"{method} {url} failed: {exc!r}") from exc
+        await anyio.sleep(delay)
+        delay = min(delay * 2, MAX_RETRY_DELAY)
+
+
+class _Connection:
+    """What a request's trace learns of its connection."""
+
+    __slots__ = ("reused",)
+
+    def __init__(self) -> None:
+        self.reused = False
+
+
+async def _on_reuse(
+    _session: aiohttp.ClientSession,
+    context: SimpleNamespace,
+    _params: aiohttp.TraceConnectionReuseconnParams,
+) -> None:
+    connection = context.trace_request_ctx
+    if isinstance(connection, _Connection):
+        connection.reused = True
+
+
+def _tracing() -> aiohttp.TraceConfig:
+    """Tells each request whether it went out on a kept-alive connection."""
+    trace = aiohttp.TraceConfig()
+    trace.on_connection_reuseconn.append(_on_reuse)
+    return trace
 
 
 def event_response(response: aiohttp.ClientResponse) -> httpx2.Response:
