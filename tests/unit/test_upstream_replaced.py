@@ -1,17 +1,22 @@
 """A service reached by URL replaced at the same URL, over a local raw ASGI server: a request
 refused at connect is sent again until the new process listens (and fails, naming the refusal,
-when none does), and a handshake-era session the new process does not know is initialized anew
-and the request sent on it."""
+when none does); one whose kept-alive connection is closed before any answer is sent again once,
+one on a fresh connection is not; and a handshake-era session the new process does not know is
+initialized anew and the request sent on it."""
 
 from __future__ import annotations
 
 import itertools
 import json
 import socket
+from collections.abc import AsyncGenerator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import anyio
+import anyio.abc
 import pytest
+from anyio.abc import SocketStream
 
 from micro_mcp import codes
 from micro_mcp.errors import UpstreamUnavailable
@@ -75,6 +80,67 @@ async def test_a_request_refused_at_connect_reaches_the_service_that_starts_list
                 with anyio.fail_after(5):
                     await answered.wait()
     assert replies == [b'{"n": 1}']
+
+
+@asynccontextmanager
+async def _raw_server(actions: list[str], seen: list[bytes]) -> AsyncGenerator[str]:
+    """An HTTP/1.1 server that takes requests (bodyless or with Content-Length) off each
+    connection and, in turn for each, answers it (`answer`) or closes the connection without
+    a byte (`close`); every request it read is in `seen`."""
+
+    async def serve(stream: SocketStream) -> None:
+        buffered = b""
+        async with stream:
+            while True:
+                while b"\r\n\r\n" not in buffered:
+                    try:
+                        buffered += await stream.receive()
+                    except anyio.EndOfStream:
+                        return
+                head, _, buffered = buffered.partition(b"\r\n\r\n")
+                length = 0
+                for line in head.split(b"\r\n")[1:]:
+                    name, _, value = line.partition(b":")
+                    if name.strip().lower() == b"content-length":
+                        length = int(value)
+                while len(buffered) < length:
+                    buffered += await stream.receive()
+                seen.append(buffered[:length])
+                buffered = buffered[length:]
+                if actions.pop(0) == "close":
+                    return
+                await stream.send(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+
+    listener = await anyio.create_tcp_listener(local_host="127.0.0.1")
+    async with listener, anyio.create_task_group() as tg:
+        tg.start_soon(listener.serve, serve)
+        port = listener.extra(anyio.abc.SocketAttribute.local_port)
+        yield f"http://127.0.0.1:{port}/mcp"
+        tg.cancel_scope.cancel()
+
+
+async def test_a_request_whose_kept_alive_connection_closes_unanswered_is_sent_again_once() -> None:
+    seen: list[bytes] = []
+    replies: list[bytes] = []
+    async with (
+        _raw_server(["answer", "close", "answer"], seen) as url,
+        client_session(url, {}) as http,
+    ):
+        with anyio.fail_after(5):
+            for body in (b"1", b"2"):
+                async with opened(http, "POST", url, {}, body) as response:
+                    replies.append(await response.read())
+    assert replies == [b"ok", b"ok"]
+    assert seen == [b"1", b"2", b"2"]  # the second, closed unanswered, went out again
+
+
+async def test_a_request_whose_fresh_connection_closes_unanswered_is_not_sent_again() -> None:
+    seen: list[bytes] = []
+    async with _raw_server(["close", "answer"], seen) as url, client_session(url, {}) as http:
+        with anyio.fail_after(5), pytest.raises(UpstreamUnavailable):
+            async with opened(http, "POST", url, {}, b"1"):
+                pass
+    assert seen == [b"1"]  # the service may have run it: not sent twice
 
 
 async def test_a_session_the_service_forgot_is_initialized_anew_and_the_call_sent_on_it() -> None:
