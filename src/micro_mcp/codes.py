@@ -59,3 +59,8 @@ that needs it (a consent answer, a task) is refused; HTTP answers it with 503.""
 AUDIT_UNAVAILABLE: Final = -32030
 """micro-mcp: the audit trail cannot be written and `audit.failureMode` is `closed`, so calls
 are refused until it can (the error says what failed); HTTP answers it with 503."""
+GUARDRAIL_BLOCKED: Final = -32031
+"""micro-mcp: a guardrail (`guardrails.checks`) blocked the call's arguments (the service never
+saw the call), its result (the client never sees it), or the tool's definition; `data` names the
+`guardrail`, the `stage` (`arguments`, `result`, `listing`) and the `reason` (kinds found, never
+the text itself)."""

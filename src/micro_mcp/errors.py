@@ -6,6 +6,7 @@
     └─ McpError(code, message)  the only exception serialized as a JSON-RPC error
        ├─ PolicyDenied
        │  ├─ ConsentRefused     the human did not consent, or could not be asked
+       │  ├─ GuardrailBlocked   a guardrail blocked a call's arguments, its result or the tool
        │  └─ InsufficientScope  an OAuth token lacks a required scope (HTTP 403)
        ├─ Unauthenticated       no credential (HTTP 401)
        │  └─ InvalidToken       a credential was presented and refused (401, invalid_token)
@@ -70,6 +71,22 @@ class ConsentRefused(PolicyDenied):
     """The call needs the human's consent and did not get it; the service never saw it."""
 
     code = codes.CONSENT_REFUSED
+
+
+class GuardrailBlocked(PolicyDenied):
+    """A guardrail blocked a call: its arguments (never sent), its result (never returned), or
+    the tool's definition. `data` names the guardrail, the stage and the reason."""
+
+    code = codes.GUARDRAIL_BLOCKED
+
+    def __init__(self, guardrail: str, stage: str, reason: str) -> None:
+        super().__init__(
+            f"Blocked by guardrail {guardrail!r} ({stage}): {reason}",
+            data={"guardrail": guardrail, "stage": stage, "reason": reason},
+        )
+        self.guardrail = guardrail
+        self.stage = stage
+        self.reason = reason
 
 
 class Unauthenticated(McpError):

@@ -15,7 +15,8 @@ Google API keys, JWTs, `Bearer`/`Basic` credentials, passwords in URLs, `name=va
 from __future__ import annotations
 
 import re
-from typing import Final
+from collections.abc import Iterator
+from typing import Any, Final
 
 _SHAPES: Final = {
     "aws_key": r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b",
@@ -35,8 +36,30 @@ _SHAPES: Final = {
     ),
 }
 _PATTERN: Final = re.compile("|".join(f"(?P<{k}>{v})" for k, v in _SHAPES.items()))
+_EACH: Final = {kind: re.compile(shape) for kind, shape in _SHAPES.items()}
+_ANCHORS: Final = {
+    "aws_key": ("akia", "asia"),
+    "github_token": ("gh", "github_pat_"),
+    "gitlab_token": ("glpat-",),
+    "slack_token": ("xox",),
+    "stripe_key": ("k_live_", "k_test_"),
+    "api_key": ("sk-",),
+    "google_api_key": ("aiza",),
+    "jwt": ("eyj",),
+    "credential": ("bearer", "basic"),
+    "url_password": ("://",),
+    "assigned": ("pass", "pwd", "secret", "token", "key"),
+}
+"""For `find`: words (lower case) one of which a text must hold for a shape to match in it,
+so a shape's pattern, which Python's regex engine cannot skip ahead for (it starts with `\b`
+or a look-behind), runs only on texts that may hold one."""
 _PEM_BEGIN: Final = re.compile(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY( BLOCK)?-----")
 _PEM_END: Final = re.compile(r"-----END [A-Z0-9 ]*PRIVATE KEY( BLOCK)?-----")
+_PEM_BLOCK: Final = re.compile(
+    r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----.*?"
+    r"(?:-----END [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----|\Z)",
+    re.DOTALL,
+)
 
 
 def _replace(match: re.Match[str]) -> str:
@@ -54,6 +77,47 @@ def _replace(match: re.Match[str]) -> str:
 def redact(text: str) -> str:
     """`text` with every secret of a known shape replaced."""
     return _PATTERN.sub(_replace, text)
+
+
+def redact_text(text: str) -> str:
+    """`text` of any number of lines with every secret replaced, PEM private key blocks whole
+    (from BEGIN to END, or to the end of a block cut short)."""
+    if "PRIVATE KEY" in text:
+        text = _PEM_BLOCK.sub("[REDACTED:private_key]", text)
+    return redact(text)
+
+
+def redact_value(value: Any) -> Any:
+    """A JSON value with `redact_text` applied to every string in it (keys too), rebuilt only
+    where something changed."""
+    if isinstance(value, str):
+        return redact_text(value)
+    if isinstance(value, dict):
+        items: dict[Any, Any] = value  # pyright: ignore[reportUnknownVariableType]
+        return {redact_value(k): redact_value(v) for k, v in items.items()}
+    if isinstance(value, list):
+        elements: list[Any] = value  # pyright: ignore[reportUnknownVariableType]
+        return [redact_value(v) for v in elements]
+    return value
+
+
+def find(text: str) -> Iterator[tuple[int, int, str]]:
+    """Where secrets of a known shape are in `text`: `(start, end, kind)`, the secret alone (a
+    `password=` pair's value, a URL's password), PEM private key blocks whole."""
+    for match in _PEM_BLOCK.finditer(text):
+        yield match.start(), match.end(), "private_key"
+    lowered = text.lower()
+    for kind, pattern in _EACH.items():
+        if not any(anchor in lowered for anchor in _ANCHORS[kind]):
+            continue
+        for match in pattern.finditer(text):
+            if kind == "assigned":
+                yield *match.span("value"), kind
+            elif kind == "url_password":
+                start, end = match.span()
+                yield start + match.group(0).index(":") + 1, end, kind
+            else:
+                yield *match.span(), kind
 
 
 class Redactor:

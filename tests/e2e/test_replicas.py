@@ -257,3 +257,39 @@ async def test_a_handshake_session_id_is_refused_by_a_replica_that_did_not_creat
     assert on_a.status_code == 200 and "jobs.echo" in on_a.text
     assert on_b.status_code == 404 and "jobs.echo" not in on_b.text
     assert bobs_on_a.status_code == 404 and "jobs.echo" not in bobs_on_a.text
+
+
+async def _status(url: str) -> dict[str, Any]:
+    async with httpx2.AsyncClient() as http:
+        response = await http.get(url.removesuffix("/mcp") + "/admin/status")
+    response.raise_for_status()
+    return response.json()
+
+
+async def _metrics(url: str) -> str:
+    async with httpx2.AsyncClient() as http:
+        return (await http.get(url.removesuffix("/mcp") + "/metrics")).text
+
+
+async def test_replicas_that_run_different_configs_are_reported_and_keep_serving(
+    tmp_path: Path, redis: RedisServer, service: dict[str, Any]
+) -> None:
+    same, other = _config(redis.url), {**_config(redis.url), "pageSize": 7}
+    async with _replicas(tmp_path, service, [same, same, other]) as (a, _, c):
+        with anyio.fail_after(30):  # the first replica sees the later ones at its next beat
+            status = await _status(a)
+            while len(status["replicas"]) < 3:  # a status poll: no event crosses processes
+                await anyio.sleep(0.2)
+                status = await _status(a)
+        metrics = await _metrics(c)
+        listed = await _post(c, "tools/list")
+    log = (tmp_path / "replica-2" / "gateway-http.log").read_text()
+
+    replicas = status["replicas"]
+    assert [r["this"] for r in replicas].count(True) == 1
+    configs = sorted(r["config"] for r in replicas)
+    assert configs[0] != configs[2] and configs.count(status["config"]) >= 1
+    assert len(set(configs)) == 2  # the two alike agree; the third runs its own
+    assert metrics.count('micro_mcp_replicas{config="') == 2
+    assert "replicas run different configs or versions" in log
+    assert listed.status_code == 200  # a disagreeing replica keeps serving by its config

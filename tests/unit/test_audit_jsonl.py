@@ -210,3 +210,31 @@ def test_the_file_is_private_to_the_gateway(tmp_path: Path) -> None:
     path = tmp_path / "audit.jsonl"
     JsonlSink(str(path)).close()
     assert os.stat(path).st_mode & 0o077 == 0
+
+
+@pytest.mark.anyio
+async def test_a_device_takes_the_records_and_is_never_synced_or_rotated() -> None:
+    # /dev/null refuses fsync (EINVAL): an operator who sends the trail nowhere, or to a
+    # device, must not have every call refused for a failing audit.
+    sink = JsonlSink(os.devnull, key=KEY, fsync="always", rotate_bytes=1)
+    for n in range(3):
+        sink.emit(_event(n))
+        await sink.settle()
+    sink.close()
+    assert await anyio.Path(os.devnull).is_char_device()
+    assert not await anyio.Path(os.devnull + ".1").exists()
+
+
+def test_a_pipe_a_shipper_reads_gets_every_line_and_is_not_renamed(tmp_path: Path) -> None:
+    fifo = tmp_path / "audit.fifo"
+    os.mkfifo(fifo)
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        sink = JsonlSink(str(fifo), key=KEY, fsync="interval", fsync_interval=0, rotate_bytes=1)
+        for n in range(3):
+            sink.emit(_event(n))
+        sink.close()
+        lines = os.read(reader, 65536).splitlines()
+    finally:
+        os.close(reader)
+    assert len(lines) == 3 and fifo.exists() and not (tmp_path / "audit.fifo.1").exists()

@@ -8,8 +8,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from micro_mcp.gateway.core import consent
-from micro_mcp.gateway.core.consent import MemoryGrants, summarize
+from micro_mcp.gateway.core import consent, consent_grants
+from micro_mcp.gateway.core.consent import summarize
+from micro_mcp.gateway.core.consent_grants import MemoryGrants
 
 
 def test_the_summary_shows_short_values_as_json() -> None:
@@ -75,21 +76,21 @@ async def test_a_nonce_is_spent_once() -> None:
 @pytest.mark.anyio
 async def test_a_full_store_drops_the_expired_first() -> None:
     grants = MemoryGrants()
-    for i in range(consent.MAX_GRANTS):
+    for i in range(consent_grants.MAX_GRANTS):
         await grants.put(f"k{i}", until=5.0 if i % 2 else 100.0, now=0.0)
     await grants.put("new", until=100.0, now=10.0)
-    kept = [i for i in range(consent.MAX_GRANTS) if await grants.holds(f"k{i}", 10.0)]
-    assert kept == list(range(0, consent.MAX_GRANTS, 2))  # every live one, the oldest too
+    kept = [i for i in range(consent_grants.MAX_GRANTS) if await grants.holds(f"k{i}", 10.0)]
+    assert kept == list(range(0, consent_grants.MAX_GRANTS, 2))  # every live one, the oldest too
     assert await grants.holds("new", 10.0)
 
 
 @pytest.mark.anyio
 async def test_a_full_store_of_live_grants_drops_the_oldest_quarter() -> None:
     grants = MemoryGrants()
-    for i in range(consent.MAX_GRANTS + 1):
+    for i in range(consent_grants.MAX_GRANTS + 1):
         await grants.put(f"k{i}", until=100.0, now=0.0)
-    held = [i for i in range(consent.MAX_GRANTS + 1) if await grants.holds(f"k{i}", 0.0)]
-    assert held == list(range(consent.MAX_GRANTS // 4, consent.MAX_GRANTS + 1))
+    held = [i for i in range(consent_grants.MAX_GRANTS + 1) if await grants.holds(f"k{i}", 0.0)]
+    assert held == list(range(consent_grants.MAX_GRANTS // 4, consent_grants.MAX_GRANTS + 1))
 
 
 _JSON = st.recursive(

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from micro_mcp import redaction
 from micro_mcp.redaction import Redactor, redact
+from tests.unit.guardrail_fixtures import AWS_KEY, GITHUB_TOKEN, PEM_KEY
 
 GITHUB = "ghp_" + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8"
 JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U"
@@ -54,3 +56,18 @@ def test_every_line_of_a_private_key_block_is_hidden() -> None:
         *["[REDACTED:private_key]"] * 4,
         "key loaded",
     ]
+
+
+def test_redact_value_hides_secrets_at_any_depth_and_whole_pem_blocks() -> None:
+    value = {"a": [f"id {AWS_KEY}", {"k": PEM_KEY}], "n": 1, GITHUB_TOKEN: None}
+    redacted = redaction.redact_value(value)
+    assert redacted == {
+        "a": ["id [REDACTED:aws_key]", {"k": "[REDACTED:private_key]\n"}],
+        "n": 1,
+        "[REDACTED:github_token]": None,
+    }
+
+
+def test_find_gives_the_secret_alone() -> None:
+    text = "db: https://bob:s3cretpw@db.local/x and password=hunter22"
+    assert [text[s:e] for s, e, _ in redaction.find(text)] == ["s3cretpw", "hunter22"]

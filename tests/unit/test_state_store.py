@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from micro_mcp.errors import StateUnavailable
-from micro_mcp.gateway.core.consent import StoreGrants
+from micro_mcp.gateway.core.consent_grants import StoreGrants
 from micro_mcp.state.store import MemoryStore, shared_secret
 
 pytestmark = pytest.mark.anyio

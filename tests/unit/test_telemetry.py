@@ -21,6 +21,7 @@ from micro_mcp.gateway.services.mesh import Mesh
 from micro_mcp.telemetry import logs, tracing
 from micro_mcp.telemetry.metrics import OTHER, Metrics, code_label, method_label
 from micro_mcp.telemetry.recorder import Recorder
+from micro_mcp.telemetry.status import GatewayStatus, ReplicaStatus
 from micro_mcp.telemetry.tracing import Tracing
 
 TRACE_ID = "0af7651916cd43dd8448eb211c80319c"
@@ -254,3 +255,34 @@ def test_durations_read_like_a_person_would_say_them() -> None:
     assert status_cli.duration(187) == "3m 07s"
     assert status_cli.duration(2 * 3600 + 5 * 60) == "2h 05m"
     assert status_cli.duration(28 * 3600) == "1d 4h"
+
+
+def test_status_lists_replicas_and_says_when_they_disagree() -> None:
+    assert status_cli.render_replicas({"services": []}) is None
+    replicas = [
+        {"id": "pod-a:1", "config": "3f2a91c0d4e1", "version": "0.4.0", "this": True},
+        {"id": "pod-b:1", "config": "9c1b00aa11bb", "version": "0.4.0", "this": False},
+    ]
+    console = Console(width=200, record=True, file=io.StringIO())
+    for document in ({"replicas": replicas}, {"replicas": replicas[:1]}):
+        table = status_cli.render_replicas(document)
+        assert table is not None
+        console.print(table)
+    text = console.export_text()
+    assert "replicas: 2, they DISAGREE on config or version" in text
+    assert "replicas: 1, they agree" in text
+    assert "pod-a:1 (this one)" in text and "9c1b00aa11bb" in text
+
+
+def test_the_replicas_metric_counts_replicas_by_the_config_they_run() -> None:
+    metrics = Metrics()
+    seen = (
+        ReplicaStatus("a", "c1", "1", True),
+        ReplicaStatus("b", "c1", "1", False),
+        ReplicaStatus("c", "c2", "1", False),
+    )
+    status = GatewayStatus("1", "http", 0.0, 1.0, 0, {}, (), config="c1", replicas=seen)
+    metrics.watch(lambda: status)
+    text, _ = metrics.render(None)
+    assert b'micro_mcp_replicas{config="c1",version="1"} 2.0' in text
+    assert b'micro_mcp_replicas{config="c2",version="1"} 1.0' in text

@@ -12,11 +12,12 @@ import orjson
 @dataclass(frozen=True, slots=True)
 class AuditEvent:
     """One line of the audit trail: a call as it arrives (`call`), the human's consent to it
-    (`consent`), its outcome (`reply`), or a request refused at the HTTP door (`refused`)."""
+    (`consent`), what a guardrail did to it (`guardrail`), its outcome (`reply`), or a request
+    refused at the HTTP door (`refused`)."""
 
     event: str
-    """`call`, `consent`, `reply`, or `refused` (an HTTP request turned away before it reached
-    the dispatcher: no token, a bad one, too few scopes)."""
+    """`call`, `consent`, `guardrail`, `reply`, or `refused` (an HTTP request turned away
+    before it reached the dispatcher: no token, a bad one, too few scopes)."""
     time: float
     """Unix time in seconds."""
     correlation_id: str
@@ -38,7 +39,15 @@ class AuditEvent:
     reason: str | None = None
     """Why, in words: on `call` records, why the policy and rules decided as they did (`rule
     'docs-only' allows it: condition holds`; written when rules are configured or the call is
-    denied); on `consent` records that refuse, why the consent was not given."""
+    denied); on `consent` records that refuse, why the consent was not given; on `guardrail`
+    records, what was found (`2 found: EMAIL_ADDRESS, aws_access_key`), never the text."""
+    guardrail: str | None = None
+    """On `guardrail` records: the check's name (`unscannable` for a payload too large, deep
+    or slow to scan)."""
+    action: str | None = None
+    """On `guardrail` records: `redact`, `block` or `flag`."""
+    stage: str | None = None
+    """On `guardrail` records: `arguments`, `result` or `listing`."""
     outcome: str | None = None
     """On replies: `ok`, `tool_error`, `error`, `denied`, `limited` or `cancelled`."""
     error_code: int | None = None

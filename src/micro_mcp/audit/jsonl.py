@@ -7,6 +7,7 @@ from __future__ import annotations
 import errno
 import logging
 import os
+import stat
 import sys
 import time
 from pathlib import Path
@@ -51,6 +52,9 @@ class JsonlSink:
         self.fsync_interval = fsync_interval
         self.rotate_bytes = rotate_bytes
         self._fd: int | None = None
+        self._regular = True
+        """Whether the path is a regular file: a device or a pipe (`/dev/null`, a FIFO a log
+        shipper reads) is written to, never synced, resumed or rotated."""
         self._size = 0
         self._written = 0
         """Records written; `_synced` of them are known to be on disk."""
@@ -87,6 +91,8 @@ class JsonlSink:
         self._size += written
         self._written += 1
         self.chain.advance(line)
+        if not self._regular:
+            return
         if self.fsync == "interval" and time.monotonic() - self._last_sync >= self.fsync_interval:
             self._sync_now(fd)
         if self.rotate_bytes is not None and self._size >= self.rotate_bytes:
@@ -103,7 +109,7 @@ class JsonlSink:
         Raises:
             OSError: the fsync failed.
         """
-        if self.fsync != "always":
+        if self.fsync != "always" or not self._regular:
             return
         target = self._written
         while self._synced < target and self._fd is not None:
@@ -126,7 +132,7 @@ class JsonlSink:
         if self._fd is not None:
             fd, self._fd = self._fd, None
             try:
-                if self.fsync != "never":
+                if self.fsync != "never" and self._regular:
                     os.fsync(fd)
             finally:
                 os.close(fd)
@@ -136,7 +142,9 @@ class JsonlSink:
     def _open(self) -> int:
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:
-            size = os.fstat(fd).st_size
+            status = os.fstat(fd)
+            self._regular = stat.S_ISREG(status.st_mode)
+            size = status.st_size if self._regular else 0
             if self._fd is None and self._written == 0 and size > 0:
                 size = self._resume(fd, size)
         except _Unchained:

@@ -66,9 +66,9 @@ def run(args: argparse.Namespace) -> int:
                 if args.watch:
                     console.clear()
                 console.print(render(status))
-                profiles = render_profiles(status)
-                if profiles is not None:
-                    console.print(profiles)
+                for extra in (render_profiles(status), render_replicas(status)):
+                    if extra is not None:
+                        console.print(extra)
             if not args.watch:
                 return 0
             time.sleep(args.watch)
@@ -174,6 +174,22 @@ def render_profiles(status: dict[str, Any]) -> Table | None:
             str(counts.get("resources", 0) + counts.get("resourceTemplates", 0)),
             str(profile.get("description", "")),
         )
+    return table
+
+
+def render_replicas(status: dict[str, Any]) -> Table | None:
+    """The replicas sharing the store, with the config each runs; None without a store."""
+    replicas: list[dict[str, Any]] = status.get("replicas") or []
+    if not replicas:
+        return None
+    runs = {(r.get("config"), r.get("version")) for r in replicas}
+    agreement = "they agree" if len(runs) == 1 else "they DISAGREE on config or version"
+    table = Table(title=f"replicas: {len(replicas)}, {agreement}", title_justify="left")
+    for header in ("replica", "config", "version"):
+        table.add_column(header)
+    for replica in replicas:
+        name = str(replica.get("id", "?")) + (" (this one)" if replica.get("this") else "")
+        table.add_row(name, str(replica.get("config", "?")), str(replica.get("version", "?")))
     return table
 
 

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from micro_mcp.config.consent import ConsentSpec
 from micro_mcp.config.discovery import DiscoverySpec
+from micro_mcp.config.guardrails import GuardrailsSpec
 from micro_mcp.config.oauth import OAuthSpec
 from micro_mcp.config.pinning import Mode, PinningSpec
 from micro_mcp.config.profiles import CacheSpec, ProfileSpec, ToolOverride, check_profile_names
@@ -255,6 +256,10 @@ class AuditSpec(_Frozen):
     include_arguments: bool = Field(default=False, alias="includeArguments")
     """Record arguments verbatim; off by default, when only their size and a keyed hash (HMAC
     with the audit key) are kept."""
+    redact_secrets: bool = Field(default=True, alias="redactSecrets")
+    """Replace secrets of known shapes (API keys, tokens, private keys, passwords in URLs and
+    `password=` pairs; `micro_mcp.redaction`) in what a record holds as text: verbatim
+    arguments and reasons. On by default; turning it off keeps them as sent."""
     key_env: str = Field(default="MICRO_MCP_AUDIT_KEY", alias="keyEnv")
     """The environment variable holding the deployment's audit key (at least 16 characters):
     records then carry a `mac` and argument digests are keyed with it."""
@@ -385,6 +390,9 @@ class GatewayConfig(StaticToken):
     """Calls that wait for the human's approval (MCP elicitation) before they run."""
     discovery: DiscoverySpec = DiscoverySpec()
     """Meta-tools to search, describe and call the catalog's tools (off unless enabled)."""
+    guardrails: GuardrailsSpec = GuardrailsSpec()
+    """Checks on calls' arguments, results and tool definitions: secrets, PII, prompt
+    injection; none by default."""
     pinning: PinningSpec = PinningSpec()
     """Where tool pins are kept (each service's mode is its manifest entry's `pinning`)."""
     state: StateSpec = StateSpec()

@@ -1,11 +1,12 @@
 """Who callers are and what they may do, changed without a restart.
 
-The config's tokens, principals, OAuth grants, rules, rate-limit rules and consent settings are
-read again when its file changes or on SIGHUP (with the manifest). A config that fails to load
-or to compile, or that would leave an HTTP gateway on a non-loopback address open to anyone, is
-logged and ignored: the running settings stay. Settings that shape the running server (`http`,
-`audit`, `telemetry`, `names`, `separator`, the OAuth issuer and its keys, the rate-limit store)
-take a restart; a changed one is named in the log and kept as it runs.
+The config's tokens, principals, OAuth grants, rules, rate-limit rules, consent settings and
+guardrails are read again when its file changes or on SIGHUP (with the manifest). A config
+that fails to load or to compile, or that would leave an HTTP gateway on a non-loopback address
+open to anyone, is logged and ignored: the running settings stay. Settings that shape the
+running server (`http`, `audit`, `telemetry`, `names`, `separator`, the OAuth issuer and its
+keys, the rate-limit store) take a restart; a changed one is named in the log and kept as it
+runs.
 
 A static principal whose token is gone or changed is revoked at once: its clients lose their
 principal (their next request is refused with -32011), their calls in flight are cancelled, and
@@ -16,15 +17,19 @@ stdio, its token is checked once, at start.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 
+import orjson
+
 from micro_mcp.config.load import load_config
-from micro_mcp.config.model import GatewayConfig
+from micro_mcp.config.model import GatewayConfig, ServiceSpec
 from micro_mcp.errors import ConfigError
 from micro_mcp.gateway.clients.registry import Clients
 from micro_mcp.gateway.core.dispatcher import Dispatcher
+from micro_mcp.gateway.core.guard import Guard
 from micro_mcp.gateway.core.rate_limits import RateLimits
 from micro_mcp.gateway.credentials import build_authenticator, build_claim_map
 from micro_mcp.identity.authority import Authority
@@ -46,6 +51,7 @@ RELOADED = (
     "oauth",
     "rate_limits",
     "consent",
+    "guardrails",
 )
 """Config sections a reload applies (for `oauth`, its claim mapping; the rest of it, and the
 rate-limit store, are checked against what runs)."""
@@ -115,6 +121,11 @@ class Access:
         try:
             static = build_authenticator(config, self.environ)
             rules = compile_rules(config.rules)
+            guard = (
+                self.dispatcher.guard
+                if config.guardrails == self.config.guardrails
+                else Guard.of(config.guardrails, self.dispatcher.trail)
+            )
         except ConfigError as exc:
             logger.error("config not reloaded, the running one is kept: %s", exc)
             return False
@@ -145,6 +156,7 @@ class Access:
             self.authority.oauth = config.oauth
             self.authority.claim_map = build_claim_map(config)
         self.dispatcher.rules = rules
+        self.dispatcher.guard = guard
         if store_kept:
             self.dispatcher.rate_limits = limits
         self.dispatcher.consent = self.dispatcher.consent.reconfigured(config.consent)
@@ -224,3 +236,13 @@ def _store(config: GatewayConfig) -> tuple[str, str, float]:
     """What names a rate-limit store: its URL, key prefix and timeout."""
     spec = config.rate_limits
     return spec.storage, spec.key_prefix, spec.timeout
+
+
+def fingerprint(config: GatewayConfig, services: Mapping[str, ServiceSpec]) -> str:
+    """A short digest of the config as it runs (the gateway config and each service's spec),
+    the same on every replica that loaded the same files, for replicas to compare."""
+    document = {
+        "config": config.model_dump(mode="json"),
+        "services": {ns: spec.model_dump(mode="json") for ns, spec in services.items()},
+    }
+    return hashlib.sha256(orjson.dumps(document, option=orjson.OPT_SORT_KEYS)).hexdigest()[:12]

@@ -15,13 +15,14 @@ import anyio
 import uvicorn
 from anyio.abc import TaskGroup
 
+from micro_mcp import __version__
 from micro_mcp.audit.keys import from_key
 from micro_mcp.audit.setup import open_trail
 from micro_mcp.audit.sinks import AuditSink, AuditTail
 from micro_mcp.config.model import GatewayConfig, Manifest
 from micro_mcp.config.pinning import store_path
 from micro_mcp.errors import ConfigError, McpError
-from micro_mcp.gateway.access import Access
+from micro_mcp.gateway.access import Access, fingerprint
 from micro_mcp.gateway.core.dispatcher import Dispatcher
 from micro_mcp.gateway.core.rate_limits import RateLimits
 from micro_mcp.gateway.credentials import build_authority
@@ -41,6 +42,7 @@ from micro_mcp.policy.rules import compile_rules
 from micro_mcp.registry.pin_store import PinStore, SqlitePinStore
 from micro_mcp.registry.redis_pins import RedisPinStore
 from micro_mcp.state.redis_store import RedisStore, open_store
+from micro_mcp.state.replicas import Replicas
 from micro_mcp.telemetry.recorder import Recorder
 
 logger = logging.getLogger(__name__)
@@ -152,6 +154,9 @@ async def serve(
                 environ=environ,
                 open_allowed=transport != "http" or host in LOOPBACK_HOSTS,
             )
+            if store is not None:
+                mesh.replicas = Replicas(store, __version__, lambda: _running(access, mesh))
+                await tg.start(mesh.replicas.run)
             watched: list[tuple[Path, Reload]] = []
             if manifest_path is not None:
                 watched.append((manifest_path, lambda path: reload_manifest(mesh, path)))
@@ -201,6 +206,11 @@ async def _loaded_pins(
     pinning = Pinning(pins, config.pinning.max_definition_bytes)
     await pinning.load()
     yield pinning
+
+
+def _running(access: Access, mesh: Mesh) -> str:
+    """The fingerprint of the config this replica runs now (reloads included)."""
+    return fingerprint(access.config, {ns: s.spec for ns, s in mesh.services.items()})
 
 
 async def _stdio_principal(

@@ -4,9 +4,10 @@ redis-py's asyncio client; and `open_store`, which opens the config's store (or 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
-from typing import Final
+from typing import Final, cast
 
 import anyio
 from redis.asyncio import Redis
@@ -61,6 +62,35 @@ class RedisStore:
         async with self._mapped():
             done = await self._redis.set(self._prefix + key, value, px=_ms(ttl), nx=True)
         return bool(done)
+
+    async def announce(self, group: str, member: str, value: bytes, ttl: float) -> dict[str, bytes]:
+        """Set `member` of `group` to `value` for `ttl` seconds; every live member's value.
+
+        The group is one hash, each field's value prefixed with its expiry (Unix milliseconds,
+        by this host's clock: hosts must agree on the time to well within `ttl`); fields past
+        theirs are removed as they are read. The hash itself lives `ttl` after the last
+        announcement.
+        """
+        key = self._prefix + group
+        now_ms = int(time.time() * 1000)
+        entry = b"%d " % (now_ms + int(ttl * 1000)) + value
+        async with self._mapped():
+            pipe = self._redis.pipeline(transaction=False)
+            pipe.hset(key, member, entry)  # pyright: ignore[reportUnknownMemberType]
+            pipe.pexpire(key, _ms(ttl) or 1)
+            pipe.hgetall(key)  # pyright: ignore[reportUnknownMemberType]
+            *_, fields = await pipe.execute()
+            live: dict[str, bytes] = {}
+            gone: list[bytes] = []
+            for name, stored in cast(dict[bytes, bytes], fields).items():
+                expires, _, held = stored.partition(b" ")
+                if expires.isdigit() and int(expires) > now_ms:
+                    live[name.decode(errors="replace")] = held
+                else:
+                    gone.append(name)
+            if gone:
+                await self._redis.hdel(key, *gone)  # pyright: ignore[reportUnknownMemberType]
+        return live
 
     async def ping(self) -> None:
         """Check that the server answers.

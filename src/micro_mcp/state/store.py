@@ -32,16 +32,21 @@ class Store(Protocol):
         """Set `key` only if it holds nothing; False (and nothing changed) if it did."""
         ...
 
+    async def announce(self, group: str, member: str, value: bytes, ttl: float) -> dict[str, bytes]:
+        """Set `member` of `group` to `value` for `ttl` seconds; every live member's value."""
+        ...
+
 
 class MemoryStore:
     """A `Store` in this process: bounded, expired entries dropped as it fills."""
 
-    __slots__ = ("_clock", "_entries", "_max")
+    __slots__ = ("_clock", "_entries", "_groups", "_max")
 
     def __init__(
         self, max_entries: int = MAX_ENTRIES, clock: Callable[[], float] = time.monotonic
     ) -> None:
         self._entries: dict[str, tuple[bytes, float]] = {}
+        self._groups: dict[str, dict[str, tuple[bytes, float]]] = {}
         self._max = max_entries
         self._clock = clock
 
@@ -68,6 +73,15 @@ class MemoryStore:
             return False
         await self.put(key, value, ttl)
         return True
+
+    async def announce(self, group: str, member: str, value: bytes, ttl: float) -> dict[str, bytes]:
+        """Set `member` of `group` to `value` for `ttl` seconds; every live member's value."""
+        now = self._clock()
+        members = self._groups.setdefault(group, {})
+        members[member] = (value, now + ttl)
+        for gone in [name for name, (_, until) in members.items() if until <= now]:
+            del members[gone]
+        return {name: value for name, (value, _) in members.items()}
 
     def _make_room(self, now: float) -> None:
         """When full: the expired go, then the oldest down to three quarters, so a full store

@@ -9,6 +9,7 @@ cannot grow the series. State metrics (services, circuits, queues, catalog) are 
 
 from __future__ import annotations
 
+import collections
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -41,6 +42,12 @@ for want of a token (principal `anonymous?`)."""
 CACHE_LOOKUPS: Final = "micro_mcp_cache_lookups"
 """Counter `micro_mcp_cache_lookups_total{service,result}`: reads looked up in the gateway's
 cache, `result` `hit` or `miss`."""
+GUARDRAIL_DURATION: Final = "micro_mcp_guardrail_duration_seconds"
+"""Histogram `{guardrail,stage}`: seconds one guardrail took over one payload (guardrail names
+come from the config)."""
+GUARDRAIL_FINDINGS: Final = "micro_mcp_guardrail_findings"
+"""Counter `micro_mcp_guardrail_findings_total{guardrail,stage,action}`: payloads a guardrail
+redacted, blocked or flagged (guardrail `unscannable`: payloads too large, deep or slow)."""
 CACHE_ENTRIES: Final = "micro_mcp_cache_entries"
 """Gauge: results the gateway's cache holds now."""
 CACHE_BYTES: Final = "micro_mcp_cache_bytes"
@@ -65,6 +72,9 @@ NAMES_REFUSED: Final = "micro_mcp_names_refused"
 """Gauge `{service}`: names not exposed because they read as another service's, or clash."""
 CATALOG_ITEMS: Final = "micro_mcp_catalog_items"
 """Gauge `{service,kind}`: what each service lists."""
+REPLICAS: Final = "micro_mcp_replicas"
+"""Replicas alive in the shared store, by the config and version each runs (more than one
+series: they disagree)."""
 CLIENTS: Final = "micro_mcp_client_sessions"
 """Gauge: clients connected now (stdio, HTTP sessions, 2026-07-28 requests in flight)."""
 START_TIME: Final = "micro_mcp_start_time_seconds"
@@ -79,6 +89,9 @@ PRINCIPAL: Final = "principal"
 RULE: Final = "rule"
 FAILURE_MODE: Final = "failure_mode"
 RESULT: Final = "result"
+GUARDRAIL: Final = "guardrail"
+STAGE: Final = "stage"
+ACTION: Final = "action"
 
 NO_SERVICE: Final = ""
 """The `service` label of requests no service answers (lists, `initialize`)."""
@@ -132,6 +145,24 @@ LATENCY_BUCKETS: Final = (
     60.0,
 )
 """Seconds: from a no-op call through the gateway (~0.2 ms) to a default timeout (60 s)."""
+GUARDRAIL_BUCKETS: Final = (
+    0.00001,
+    0.000025,
+    0.00005,
+    0.0001,
+    0.00025,
+    0.0005,
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.5,
+    2.0,
+)
+"""Seconds: from a regex check of a short result (~10 us) to the default guardrail timeout."""
 RATE_WINDOW: Final = 60.0
 """Seconds of history behind the call and error rates in `/admin/status`."""
 SAMPLE_EVERY: Final = 5.0
@@ -202,12 +233,26 @@ class Metrics:
             (SERVICE, RESULT),
             registry=self.registry,
         )
+        self._guardrail_duration = Histogram(
+            GUARDRAIL_DURATION,
+            "Seconds one guardrail took over one payload.",
+            (GUARDRAIL, STAGE),
+            buckets=GUARDRAIL_BUCKETS,
+            registry=self.registry,
+        )
+        self._guardrail_findings = Counter(
+            GUARDRAIL_FINDINGS,
+            "Payloads a guardrail redacted, blocked or flagged.",
+            (GUARDRAIL, STAGE, ACTION),
+            registry=self.registry,
+        )
         ProcessCollector(registry=self.registry)
         self._status: Callable[[], GatewayStatus] | None = None
         self.registry.register(_StatusCollector(self))
         # Label children by key: `labels()` validates and locks on every call, a dict does not.
         self._request_children: dict[tuple[str, str, str, str], Counter] = {}
         self._duration_children: dict[tuple[str, str, str], Histogram] = {}
+        self._guardrail_children: dict[tuple[str, str], Histogram] = {}
         self._clock = clock
         self.tallies: dict[str, list[int]] = {}
         """Service -> [calls, errors] since start."""
@@ -271,6 +316,18 @@ class Metrics:
     def cache_lookup(self, service: str, hit: bool) -> None:
         """Count one read looked up in the gateway's cache (`service`: its namespace)."""
         self._cache.labels(service, "hit" if hit else "miss").inc()
+
+    def guardrail(self, guardrail: str, stage: str, seconds: float) -> None:
+        """Time one guardrail's scan of one payload (`guardrail`: a name from the config)."""
+        timing = self._guardrail_children.get((guardrail, stage))
+        if timing is None:
+            timing = self._guardrail_duration.labels(guardrail, stage)
+            self._guardrail_children[(guardrail, stage)] = timing
+        timing.observe(seconds)
+
+    def guardrail_finding(self, guardrail: str, stage: str, action: str) -> None:
+        """Count one payload a guardrail redacted, blocked or flagged."""
+        self._guardrail_findings.labels(guardrail, stage, action).inc()
 
     # --- rates ------------------------------------------------------------------------------
 
@@ -344,6 +401,14 @@ class Metrics:
         yield from (state, restarts, uptime, in_flight, queued, slots, circuit, items)
         yield from (held, refused)
         yield GaugeMetricFamily(CLIENTS, "Clients connected now.", value=status.clients)
+        if status.replicas:
+            replicas = GaugeMetricFamily(
+                REPLICAS, "Replicas alive, by config and version.", labels=("config", "version")
+            )
+            counts = collections.Counter((r.config, r.version) for r in status.replicas)
+            for (config, version), count in sorted(counts.items()):
+                replicas.add_metric((config, version), count)
+            yield replicas
         if status.cache is not None:
             yield GaugeMetricFamily(
                 CACHE_ENTRIES, "Results the cache holds.", value=status.cache["entries"]

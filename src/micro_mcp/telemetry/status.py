@@ -53,6 +53,19 @@ class ServiceStatus:
 
 
 @dataclass(frozen=True, slots=True)
+class ReplicaStatus:
+    """One replica of the deployment, as it last announced itself in the shared store."""
+
+    id: str
+    """Its host name and process id (a pod's name on Kubernetes)."""
+    config: str
+    """The fingerprint of the config it runs (gateway config and manifest, as loaded)."""
+    version: str
+    this: bool
+    """Whether it is the replica that answered."""
+
+
+@dataclass(frozen=True, slots=True)
 class ProfileStatus:
     """One profile (virtual server) and what it holds now."""
 
@@ -82,6 +95,11 @@ class GatewayStatus:
     """The config's profiles, each with the tools it holds (before any principal's policy)."""
     cache: dict[str, int] | None = None
     """The cache of reads (`entries`, `bytes`, `hits`, `misses`); None when it is off."""
+    config: str | None = None
+    """The fingerprint of the config this replica runs; None without a shared store."""
+    replicas: tuple[ReplicaStatus, ...] = ()
+    """With a shared store, the replicas alive (this one included), by id; they agree when
+    all run the same config and version."""
 
     def to_json(self) -> dict[str, Any]:
         """The snapshot as JSON-ready data (`/admin/status`)."""

@@ -121,6 +121,15 @@ class ClientSession:
         """Hand the client's answer to the request it answers; False if none waits for it."""
         return self.awaiting.resolve(reply)
 
+    def cancel(self, request_id: object) -> None:
+        """Cancel the client's request `request_id` if it is in flight (its
+        `notifications/cancelled`). Only an id names a request: an unhashable one (a list)
+        would raise here and end the client's connection, and `true` would cancel request 1."""
+        if jsonrpc.is_request_id(request_id):
+            scope = self.in_flight.get(request_id)
+            if scope is not None:
+                scope.cancel()
+
     def close(self, reason: str) -> None:
         """The client is gone: every request waiting on it wakes without an answer."""
         self.awaiting.close(reason)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 from micro_mcp.errors import PolicyDenied, UnknownName
 from micro_mcp.gateway.core.exchange import Exchange
@@ -11,6 +11,22 @@ from micro_mcp.policy import engine
 from micro_mcp.policy.rules import Call, Kind, RuleSet
 from micro_mcp.protocol.jsonrpc import as_object
 from micro_mcp.registry.catalog import Route
+
+
+class Authorizer(Protocol):
+    """The dispatcher's policy check of a routed request (see `Dispatcher.authorize`)."""
+
+    def __call__(
+        self,
+        ex: Exchange,
+        route: Route | None,
+        unknown: str,
+        *,
+        kind: Kind = "tools",
+        args: Any = None,
+        invoked: bool = True,
+        audit: bool = True,
+    ) -> Route: ...
 
 
 def authorize(

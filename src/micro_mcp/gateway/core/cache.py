@@ -17,6 +17,7 @@ reloaded. A handshake-era service's hints are not trusted (as the SDK's client d
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -26,6 +27,8 @@ from typing import Any, Final
 import orjson
 
 from micro_mcp.config.profiles import CacheSpec
+from micro_mcp.errors import McpError
+from micro_mcp.protocol.uris import normalize
 
 PUBLIC: Final = "public"
 _Key = tuple[str, str, str | None]
@@ -113,8 +116,12 @@ class ReadCache:
             self._drop(next(iter(self._entries)))
 
     def forget(self, namespace: str | None, uri: str | None = None) -> None:
-        """Drop what a change makes stale: one URI of a service, all of a service (`uri`
-        None), or everything (`namespace` None)."""
+        """Drop what a change makes stale: one URI of a service (in any spelling the service
+        uses: it is put in normal form here), all of a service (`uri` None), or everything
+        (`namespace` None)."""
+        if uri is not None:
+            with contextlib.suppress(McpError):  # a URI that escapes was never read through us
+                uri = normalize(uri)
         if namespace is None:
             self._entries.clear()
             self._by_uri.clear()

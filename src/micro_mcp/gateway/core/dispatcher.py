@@ -8,7 +8,6 @@ INTERNAL_ERROR with the traceback in the gateway's log and nothing of it on the 
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -20,38 +19,31 @@ from micro_mcp import codes
 from micro_mcp.audit.keys import AuditKeys
 from micro_mcp.audit.sinks import AuditSink
 from micro_mcp.config.discovery import DiscoverySpec
-from micro_mcp.errors import (
-    ConfigError,
-    McpError,
-    PolicyDenied,
-    RateLimited,
-    RateLimitUnavailable,
-    Unauthenticated,
-)
-from micro_mcp.gateway.clients.client import LOG_LEVELS, ClientSession, Listen
-from micro_mcp.gateway.core import relay, tasks
+from micro_mcp.errors import ConfigError, McpError, Unauthenticated
+from micro_mcp.gateway.clients.client import ClientSession
+from micro_mcp.gateway.core import greeting, relay, tasks
 from micro_mcp.gateway.core.authorization import authorize
 from micro_mcp.gateway.core.cache import ReadCache
-from micro_mcp.gateway.core.consent import SEALING_KEY, Consent, StoreGrants
-from micro_mcp.gateway.core.consent_seal import KEY_BYTES
+from micro_mcp.gateway.core.consent import Consent
 from micro_mcp.gateway.core.eras import dress_result, settle_era
 from micro_mcp.gateway.core.exchange import Exchange
+from micro_mcp.gateway.core.guard import Guard
+from micro_mcp.gateway.core.listening import Listening
 from micro_mcp.gateway.core.profiles import Profiles
 from micro_mcp.gateway.core.rate_limits import RateLimits
+from micro_mcp.gateway.core.reads import Reads
 from micro_mcp.gateway.core.tasks import TaskOwner, TaskOwners
-from micro_mcp.gateway.core.trail import Trail
+from micro_mcp.gateway.core.trail import Trail, outcome_of
 from micro_mcp.gateway.services.mesh import Mesh
-from micro_mcp.gateway.services.service import Service
 from micro_mcp.policy.rules import Kind, RuleSet, compile_rules
 from micro_mcp.protocol import jsonrpc, versions
-from micro_mcp.protocol.eras import CAPABILITIES, GATEWAY_INFO, HANDSHAKE_ONLY, LIST_METHODS
+from micro_mcp.protocol.eras import HANDSHAKE_ONLY, LIST_METHODS
 from micro_mcp.protocol.jsonrpc import Message, next_id
-from micro_mcp.protocol.uris import normalize
 from micro_mcp.protocol.versions import Era
 from micro_mcp.registry import overrides
 from micro_mcp.registry.catalog import Catalog, Route
 from micro_mcp.registry.paging import decode_cursor, encode_cursor
-from micro_mcp.state.store import Store, shared_secret
+from micro_mcp.state.store import Store
 from micro_mcp.telemetry.recorder import Recorder
 
 if TYPE_CHECKING:  # imported when discovery is on: it needs the `search` extra (numpy)
@@ -87,27 +79,14 @@ class Dispatcher:
         self.audit = audit
         self.telemetry = telemetry if telemetry is not None else Recorder()
         include = mesh.config.audit.include_arguments
-        self.trail = Trail(audit, self.telemetry, include, audit_keys)
+        redact = mesh.config.audit.redact_secrets
+        self.trail = Trail(audit, self.telemetry, include, audit_keys, redact)
+        self.guard = Guard.of(mesh.config.guardrails, self.trail)
+        """The config's guardrails; None without checks (then a call pays nothing for them)."""
         self.consent = Consent(mesh.config.consent, self.trail)
         """Asks before calls that need consent; replace it to seal with a shared key."""
-        self._handlers: dict[str, Callable[[Exchange], Awaitable[dict[str, Any]]]] = {
-            "initialize": self._initialize,
-            "server/discover": self._discover,
-            "ping": self._ping,
-            "logging/setLevel": self._set_level,
-            "tools/list": self._list,
-            "prompts/list": self._list,
-            "resources/list": self._list,
-            "resources/templates/list": self._list,
-            "tools/call": self._call_tool,
-            "prompts/get": self._get_prompt,
-            "resources/read": self._read_resource,
-            "completion/complete": self._complete,
-            "resources/subscribe": self._subscribe,
-            "resources/unsubscribe": self._subscribe,
-            **dict.fromkeys(versions.TASK_METHODS, self._task),
-        }
         self.tasks = TaskOwners()
+        self.listening = Listening(mesh, self.trail, self.authorize)
         spec = mesh.config.discovery
         self.discovery: Discovery | None = _discovery(spec) if spec.enabled else None
         """The meta-tools (`discovery`); None when off (then listing and calls pay nothing)."""
@@ -120,7 +99,25 @@ class Dispatcher:
         """Cacheable `resources/read` results; None unless the config has a `cache` section."""
         if config.cache is not None:
             self.cache = ReadCache(config.cache, on_lookup=self.telemetry.metrics.cache_lookup)
-            mesh.notifier.watchers.append(self._forget)
+            mesh.notifier.watchers.append(self.cache.forget)
+        self.reads = Reads(mesh, self.authorize, self.limit, self.cache, self.screen)
+        self._handlers: dict[str, Callable[[Exchange], Awaitable[dict[str, Any]]]] = {
+            "initialize": self._initialize,
+            "server/discover": self._discover,
+            "ping": self._ping,
+            "logging/setLevel": self._set_level,
+            "tools/list": self._list,
+            "prompts/list": self._list,
+            "resources/list": self._list,
+            "resources/templates/list": self._list,
+            "tools/call": self._call_tool,
+            "prompts/get": self.reads.get_prompt,
+            "resources/read": self.reads.read_resource,
+            "completion/complete": self.reads.complete,
+            "resources/subscribe": self._subscribe,
+            "resources/unsubscribe": self._subscribe,
+            **dict.fromkeys(versions.TASK_METHODS, self._task),
+        }
 
     async def share(self, store: Store | None, key: bytes | None = None) -> None:
         """Keep in `store` what the replicas of a deployment must agree on, so a 2026-07-28
@@ -131,10 +128,7 @@ class Dispatcher:
         Raises:
             StateUnavailable: the store cannot be reached.
         """
-        if key is None and store is not None:
-            key = await shared_secret(store, SEALING_KEY, KEY_BYTES)
-        grants = StoreGrants(store) if store is not None else None
-        self.consent = Consent(self.mesh.config.consent, self.trail, key=key, grants=grants)
+        self.consent = await Consent.shared(self.mesh.config.consent, self.trail, store, key)
         if store is not None:
             self.tasks = TaskOwners(store)
 
@@ -167,14 +161,14 @@ class Dispatcher:
     async def _answer(self, ex: Exchange) -> Message | None:
         try:
             if ex.method == "subscriptions/listen":
-                await self._listen(ex)
+                await self.listening.listen(ex)
                 return None
             result = await self._dispatch(ex)
             response = jsonrpc.result(ex.request_id, dress_result(ex.client.era, ex.method, result))
             outcome, code = "tool_error" if result.get("isError") is True else "ok", None
         except McpError as exc:
             response = jsonrpc.error(ex.request_id, exc.to_error())
-            outcome, code = _outcome(exc), exc.code
+            outcome, code = outcome_of(exc), exc.code
         except Exception:  # the one catch-all: the client gets a generic error, the log the trace
             logger.exception("internal error handling %s", ex.method)
             error = {"code": codes.INTERNAL_ERROR, "message": "Internal error in the gateway"}
@@ -209,66 +203,16 @@ class Dispatcher:
     # --- lifecycle --------------------------------------------------------------------------
 
     async def _initialize(self, ex: Exchange) -> dict[str, Any]:
-        params = ex.params
-        version = versions.negotiate_handshake(params.get("protocolVersion"))
-        ex.client.era, ex.client.version = Era.HANDSHAKE, version
-        capabilities = params.get("capabilities")
-        ex.client.capabilities = capabilities if isinstance(capabilities, dict) else {}
-        info = params.get("clientInfo")
-        ex.client.client_info = info if isinstance(info, dict) else {}
-        result: dict[str, Any] = {
-            "protocolVersion": version,
-            "capabilities": CAPABILITIES,
-            "serverInfo": GATEWAY_INFO,
-        }
-        instructions = self._instructions()
-        if instructions:
-            result["instructions"] = instructions
-        return result
+        return greeting.initialize(ex.client, ex.params, self.mesh.services.values())
 
     async def _discover(self, ex: Exchange) -> dict[str, Any]:
-        capabilities: dict[str, Any] = dict(CAPABILITIES)
-        extensions = self._extensions()
-        if extensions:
-            capabilities["extensions"] = extensions
-        result: dict[str, Any] = {
-            "supportedVersions": list(versions.MODERN_VERSIONS),
-            "capabilities": capabilities,
-        }
-        instructions = self._instructions()
-        if instructions:
-            result["instructions"] = instructions
-        return result
-
-    def _extensions(self) -> dict[str, Any]:
-        """The protocol extensions the services offer (the first service's settings win), so
-        a client may use them through the gateway (the Tasks extension, say)."""
-        merged: dict[str, Any] = {}
-        for service in self.mesh.services.values():
-            if service.session is not None and service.state == "ready":
-                offered = jsonrpc.as_object(service.session.capabilities.get("extensions"))
-                for name, settings in (offered or {}).items():
-                    merged.setdefault(name, settings)
-        return merged
-
-    def _instructions(self) -> str:
-        return "\n\n".join(
-            f"[{service.namespace}] {service.session.instructions}"
-            for service in self.mesh.services.values()
-            if service.session is not None and service.session.instructions
-        )
+        return greeting.discover(self.mesh.services.values())
 
     async def _ping(self, ex: Exchange) -> dict[str, Any]:
         return {}
 
     async def _set_level(self, ex: Exchange) -> dict[str, Any]:
-        level = ex.params.get("level")
-        if level not in LOG_LEVELS:
-            raise McpError(
-                f"level must be one of {', '.join(LOG_LEVELS)}", code=codes.INVALID_PARAMS
-            )
-        ex.client.log_level = str(level)
-        return {}
+        return greeting.set_level(ex.client, ex.params)
 
     # --- catalog ----------------------------------------------------------------------------
 
@@ -302,12 +246,15 @@ class Dispatcher:
         assert principal is not None
         view = self.rules.view(principal) if self.rules is not None else None
         profile = self.profiles.of(ex.client) if self.profiles is not None else None
-        return catalog.visible(kind, principal.name, principal.policy, view, profile)
+        items = catalog.visible(kind, principal.name, principal.policy, view, profile)
+        if self.guard is not None and kind == "tools":
+            items = self.guard.listing(ex, catalog, items)
+        return items
 
     # --- routed calls -----------------------------------------------------------------------
 
     async def _call_tool(self, ex: Exchange) -> dict[str, Any]:
-        name = _string(ex.params, "name")
+        name = ex.string("name")
         if self.discovery is not None and name in self.discovery.names:
             if name != self.discovery.call_name:  # search or describe: answered here
                 self.trail.call(ex, "allow")
@@ -325,15 +272,17 @@ class Dispatcher:
                 ex.params = overrides.fill(ex.params, fixed)
             except McpError as exc:
                 refused = exc
-        route = self._authorize(ex, found, f"Unknown tool: {name}", args=ex.params.get("arguments"))
+        route = self.authorize(ex, found, f"Unknown tool: {name}", args=ex.params.get("arguments"))
         if refused is not None:
             raise refused
-        if self.rate_limits is not None:
-            await self.rate_limits.check(ex, route)
+        await self.limit(ex, route)
+        if self.guard is not None:  # before consent: no human is asked about a blocked call
+            await self.guard.call(ex, catalog, name, route)
         needs_consent = ex.consent_rule is not None or self.consent.required(route)
         if needs_consent and (asked := await self.consent.obtain(ex, route)):
             return asked  # a 2026-07-28 client gets the question; it calls again with the answer
-        service, result = await self._forward(ex, route, "name", route.name)
+        service, result = await relay.forward_routed(self.mesh, ex, route, "name", route.name)
+        result = await self.screen(ex, route, result)
         if ex.consented:
             self.consent.carry(ex, route, result)
         service.namer.rewrite_content(result.get("content"))
@@ -347,182 +296,22 @@ class Dispatcher:
     async def _task(self, ex: Exchange) -> dict[str, Any]:
         """tasks/get, tasks/update, tasks/cancel: to the task's service, for its owner only,
         under the policy of the tool that started it."""
-        extensions = jsonrpc.as_object(ex.client.capabilities.get("extensions")) or {}
-        if versions.TASKS_EXTENSION not in extensions:
-            raise McpError(
-                f"{ex.method} needs the {versions.TASKS_EXTENSION} extension, which the client "
-                "did not declare",
-                code=codes.MISSING_REQUIRED_CLIENT_CAPABILITY,
-                data={"requiredCapabilities": {"extensions": {versions.TASKS_EXTENSION: {}}}},
-            )
-        exposed = _string(ex.params, "taskId")
+        tasks.require_extension(ex.client.capabilities, ex.method)
+        exposed = ex.string("taskId")
         found = await self.tasks.route(
             self.mesh.catalog.task(exposed), exposed, ex.client.principal
         )
-        route = self._authorize(ex, found, f"Unknown task: {exposed}", invoked=False)
-        service, result = await self._forward(ex, route, "taskId", route.name)
+        route = self.authorize(ex, found, f"Unknown task: {exposed}", invoked=False)
+        service, result = await relay.forward_routed(self.mesh, ex, route, "taskId", route.name)
         tasks.expose(service.namer, result)
         return result
 
-    async def _forward(
-        self, ex: Exchange, route: Route, key: str, value: Any
-    ) -> tuple[Service, dict[str, Any]]:
-        """Send the request to the service that owns `route`, with `params[key] = value`; the
-        service comes back beside the result, for renaming what the result names."""
-        service = self.mesh.service(route.namespace)
-        return service, await relay.forward(self.mesh, ex, route, service, key, value)
-
-    async def _get_prompt(self, ex: Exchange) -> dict[str, Any]:
-        name = _string(ex.params, "name")
-        route = self._authorize(
-            ex,
-            self.mesh.catalog.prompt(name),
-            f"Unknown prompt: {name}",
-            kind="prompts",
-            args=ex.params.get("arguments"),
-        )
-        if self.rate_limits is not None:
-            await self.rate_limits.check(ex, route)
-        service, result = await self._forward(ex, route, "name", route.name)
-        messages = jsonrpc.as_array(result.get("messages"))
-        if messages is not None:
-            service.namer.rewrite_content([m.get("content") for m in jsonrpc.objects_in(messages)])
-        return result
-
-    async def _read_resource(self, ex: Exchange) -> dict[str, Any]:
-        uri = _string(ex.params, "uri")
-        route = self._authorize(
-            ex, self.mesh.catalog.resource(uri), f"Unknown resource: {uri}", kind="resources"
-        )
-        if self.rate_limits is not None:
-            await self.rate_limits.check(ex, route)
-        principal = ex.client.principal
-        assert principal is not None
-        if self.cache is not None:
-            cached = self.cache.get(route.namespace, route.name, principal.name)
-            if cached is not None:
-                return cached
-        service, result = await self._forward(ex, route, "uri", route.name)
-        contents = jsonrpc.as_array(result.get("contents"))
-        if contents is not None:
-            namer = service.namer
-            for item in jsonrpc.objects_in(contents):
-                if isinstance(item.get("uri"), str):
-                    item["uri"] = namer.uri(item["uri"])
-        session = service.session
-        if self.cache is not None and session is not None and session.era is Era.MODERN:
-            self.cache.put(route.namespace, route.name, principal.name, result)
-        return result
-
-    def _forget(self, namespace: str | None, uri: str | None) -> None:
-        """A service's resource (or all of its resources) changed: its reads are stale."""
-        assert self.cache is not None
-        if uri is not None:
-            with contextlib.suppress(McpError):  # a URI that escapes was never read through us
-                uri = normalize(uri)
-        self.cache.forget(namespace, uri)
-
-    async def _complete(self, ex: Exchange) -> dict[str, Any]:
-        ref = ex.params.get("ref")
-        catalog = self.mesh.catalog
-        match ref:
-            case {"type": "ref/prompt", "name": str() as name}:
-                route = self._authorize(
-                    ex,
-                    catalog.prompt(name),
-                    f"Unknown prompt: {name}",
-                    kind="prompts",
-                    invoked=False,
-                )
-                upstream_ref = {**ref, "name": route.name}
-            case {"type": "ref/resource", "uri": str() as uri}:
-                route = self._authorize(
-                    ex,
-                    catalog.resource(uri),
-                    f"Unknown resource: {uri}",
-                    kind="resources",
-                    invoked=False,
-                )
-                upstream_ref = {**ref, "uri": route.name}
-            case _:
-                raise McpError(
-                    "ref must be a ref/prompt with a name or a ref/resource with a uri",
-                    code=codes.INVALID_PARAMS,
-                )
-        _, result = await self._forward(ex, route, "ref", upstream_ref)
-        return result
-
     async def _subscribe(self, ex: Exchange) -> dict[str, Any]:
-        uri = _string(ex.params, "uri")
-        route = self._authorize(
-            ex, self.mesh.catalog.resource(uri), f"Unknown resource: {uri}", kind="resources"
-        )
-        add = ex.method == "resources/subscribe"
-        subscriptions = ex.client.subscriptions
-        uri = self._exposed(route)  # the form the service's updates come back in
-        if add == (uri in subscriptions):
-            return {}
-        if add:  # counted only once the service took it, so a refused one can be retried
-            await self.mesh.subscribe(route.namespace, route.name, True)
-            subscriptions.add(uri)
-        else:  # gone at once: updates for it stop here even if the service fails to hear
-            subscriptions.discard(uri)
-            await self.mesh.subscribe(route.namespace, route.name, False)
-        return {}
-
-    async def _listen(self, ex: Exchange) -> None:
-        """Hold a 2026-07-28 `subscriptions/listen` open until the client cancels it."""
-        settle_era(ex.client, ex.method, ex.params)
-        if ex.client.principal is None:
-            raise Unauthenticated("Unauthenticated: the gateway requires a token")
-        wanted = jsonrpc.as_object(ex.params.get("notifications"))
-        if wanted is None:
-            raise McpError("subscriptions/listen needs 'notifications'", code=codes.INVALID_PARAMS)
-        self.trail.call(ex, "allow")
-        await self.mesh.started.wait()
-        uris = wanted.get("resourceSubscriptions")
-        routes = {
-            uri: self._authorize(
-                ex, self.mesh.catalog.resource(uri), uri, kind="resources", audit=False
-            )
-            for uri in jsonrpc.as_array(uris) or []
-            if isinstance(uri, str)
-        }
-        listen = Listen(
-            tools=wanted.get("toolsListChanged") is True,
-            prompts=wanted.get("promptsListChanged") is True,
-            resources=wanted.get("resourcesListChanged") is True,
-            uris=frozenset(self._exposed(route) for route in routes.values()),
-        )
-        ack: dict[str, Any] = {key: True for key in _LISTEN_KINDS if wanted.get(key) is True}
-        if routes:
-            ack["resourceSubscriptions"] = list(routes)
-        subscribed: list[Route] = []
-        try:
-            for route in routes.values():
-                await self.mesh.subscribe(route.namespace, route.name, True)
-                subscribed.append(route)
-            ex.client.listens[ex.request_id] = listen
-            meta = {versions.META: {versions.SUBSCRIPTION_ID_KEY: ex.request_id}}
-            acknowledged = "notifications/subscriptions/acknowledged"
-            ack_message = jsonrpc.notification(acknowledged, {**meta, "notifications": ack})
-            await ex.client.send(ack_message, ex.request_id)
-            await anyio.sleep_forever()
-        finally:
-            ex.client.listens.pop(ex.request_id, None)
-            with anyio.CancelScope(shield=True):
-                for route in subscribed:
-                    with contextlib.suppress(McpError):  # a service that is gone forgot it anyway
-                        await self.mesh.subscribe(route.namespace, route.name, False)
-
-    def _exposed(self, route: Route) -> str:
-        """The exposed form of a resource route's URI (normal form, as updates name it)."""
-        namer = self.mesh.catalog.namers.get(route.namespace)
-        return namer.uri(route.name) if namer is not None else route.name
+        return await self.listening.subscribe(ex, ex.string("uri"))
 
     # --- policy and audit -------------------------------------------------------------------
 
-    def _authorize(
+    def authorize(
         self,
         ex: Exchange,
         route: Route | None,
@@ -533,12 +322,12 @@ class Dispatcher:
         invoked: bool = True,
         audit: bool = True,
     ) -> Route:
+        """`route`, once the client may use it: inside its profile (outside, the route is as
+        unknown as one that does not exist), by its policy, and by the rules, if any."""
         if self.profiles is not None and route is not None:
             profile = self.profiles.of(ex.client)
             if profile is not None and not profile.holds(route.subject):
-                route = None  # outside the client's profile: as if it did not exist
-        if self.rules is None:  # the hot path without rules passes what it passed before them
-            return authorize(self.trail, ex, route, unknown, audit=audit)
+                route = None
         return authorize(
             self.trail,
             ex,
@@ -551,20 +340,33 @@ class Dispatcher:
             audit=audit,
         )
 
+    async def screen(self, ex: Exchange, route: Route, result: dict[str, Any]) -> dict[str, Any]:
+        """The result as the guardrails leave it, if the config has any.
+
+        Raises:
+            GuardrailBlocked: a guardrail blocked it.
+        """
+        if self.guard is None:
+            return result
+        return await self.guard.result(ex, route, result)
+
+    async def limit(self, ex: Exchange, route: Route) -> None:
+        """Count the request against the rate limits, if the config has any.
+
+        Raises:
+            RateLimited: a limit is spent.
+            RateLimitUnavailable: the limits' shared store cannot be reached (fail-closed).
+        """
+        if self.rate_limits is not None:
+            await self.rate_limits.check(ex, route)
+
     # --- notifications ----------------------------------------------------------------------
 
     async def handle_notification(self, client: ClientSession, message: Message) -> None:
         """Act on a client notification; unknown ones are ignored, as JSON-RPC requires."""
         if message["method"] == "notifications/cancelled":
             params: dict[str, Any] = message.get("params") or {}  # decode() allows only an object
-            request_id = params.get("requestId")
-            # Only an id can name a request; an unhashable one (a list) would raise here and end
-            # the client's connection, and `true` would cancel request 1.
-            if not jsonrpc.is_request_id(request_id):
-                return
-            scope = client.in_flight.get(request_id)
-            if scope is not None:
-                scope.cancel()
+            client.cancel(params.get("requestId"))
 
 
 _ROUTED: Final = frozenset(
@@ -578,7 +380,6 @@ _ROUTED: Final = frozenset(
         *versions.TASK_METHODS,
     }
 )
-_LISTEN_KINDS: Final = ("toolsListChanged", "promptsListChanged", "resourcesListChanged")
 
 
 def _discovery(spec: DiscoverySpec) -> Discovery:
@@ -595,18 +396,3 @@ def _discovery(spec: DiscoverySpec) -> Discovery:
             "pip install '.[search]' from the clone"
         ) from exc
     return Discovery(spec)
-
-
-def _outcome(exc: McpError) -> str:
-    """How a request refused with `exc` ended, for the trail: a refusal for want of the limits'
-    store is `limited` too, so it does not count as the service failing."""
-    if isinstance(exc, PolicyDenied | Unauthenticated):
-        return "denied"
-    return "limited" if isinstance(exc, RateLimited | RateLimitUnavailable) else "error"
-
-
-def _string(params: dict[str, Any], key: str) -> str:
-    value = params.get(key)
-    if not isinstance(value, str):
-        raise McpError(f"params.{key} must be a string", code=codes.INVALID_PARAMS)
-    return value

@@ -25,6 +25,19 @@ from micro_mcp.telemetry import tracing
 from micro_mcp.upstream.session import UpstreamSession
 
 
+async def forward_routed(
+    mesh: Mesh, ex: Exchange, route: Route, key: str, value: Any
+) -> tuple[Service, dict[str, Any]]:
+    """`forward` to the service that owns `route`; the service comes back beside the result,
+    for renaming what the result names.
+
+    Raises:
+        McpError: the service is unknown, unavailable, timed out, or answered with an error.
+    """
+    service = mesh.service(route.namespace)
+    return service, await forward(mesh, ex, route, service, key, value)
+
+
 async def forward(
     mesh: Mesh, ex: Exchange, route: Route, service: Service, key: str, value: Any
 ) -> dict[str, Any]:

@@ -16,8 +16,10 @@ from typing import Any, Final
 
 import orjson
 
+from micro_mcp import codes
+from micro_mcp.errors import McpError
 from micro_mcp.policy.model import Principal
-from micro_mcp.protocol import jsonrpc
+from micro_mcp.protocol import jsonrpc, versions
 from micro_mcp.protocol.names import Namer
 from micro_mcp.registry.catalog import Route
 from micro_mcp.state.store import MemoryStore, Store
@@ -78,3 +80,19 @@ def expose(namer: Namer, result: dict[str, Any]) -> str | None:
     if inner is not None:
         namer.rewrite_content(inner.get("content"))
     return exposed
+
+
+def require_extension(capabilities: dict[str, Any], method: str) -> None:
+    """Refuse a task request (`method`) from a client that did not declare the extension.
+
+    Raises:
+        McpError: MISSING_REQUIRED_CLIENT_CAPABILITY, naming the extension.
+    """
+    extensions = jsonrpc.as_object(capabilities.get("extensions")) or {}
+    if versions.TASKS_EXTENSION not in extensions:
+        raise McpError(
+            f"{method} needs the {versions.TASKS_EXTENSION} extension, which the client "
+            "did not declare",
+            code=codes.MISSING_REQUIRED_CLIENT_CAPABILITY,
+            data={"requiredCapabilities": {"extensions": {versions.TASKS_EXTENSION: {}}}},
+        )

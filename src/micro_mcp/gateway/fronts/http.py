@@ -20,27 +20,19 @@ the response cancels the request.
 from __future__ import annotations
 
 import logging
-from typing import Any, Final
+from typing import Final
 from urllib.parse import parse_qsl
 
 import anyio
 import orjson
 from anyio.abc import TaskGroup
-from mcp.shared.inbound import (
-    ERROR_CODE_HTTP_STATUS,
-    InboundLadderRejection,
-    classify_inbound_request,
-    decode_header_value,
-    find_duplicated_routing_header,
-    validate_mcp_param_headers,
-)
 from starlette.datastructures import Headers
 
 from micro_mcp import codes
 from micro_mcp.config.model import HttpSpec
 from micro_mcp.gateway.clients.client import ClientSession
 from micro_mcp.gateway.core.dispatcher import Dispatcher
-from micro_mcp.gateway.fronts import guards, legacy_sse
+from micro_mcp.gateway.fronts import guards, ladder, legacy_sse
 from micro_mcp.gateway.fronts.asgi import (
     JSON_HEADERS,
     App,
@@ -57,14 +49,13 @@ from micro_mcp.gateway.fronts.front import Front
 from micro_mcp.gateway.fronts.http_sessions import HttpSession, Refusal, SessionTable, refuse
 from micro_mcp.gateway.fronts.legacy_sse import LegacySse
 from micro_mcp.gateway.fronts.responses import ModernAnswer, stream_out
-from micro_mcp.gateway.operator import admin
+from micro_mcp.gateway.operator import admin, snapshot
 from micro_mcp.gateway.operator.admin import Admin
 from micro_mcp.gateway.operator.console import Console
 from micro_mcp.identity import metadata
 from micro_mcp.identity.authority import Authority
 from micro_mcp.policy.model import Principal
 from micro_mcp.protocol import jsonrpc, versions
-from micro_mcp.protocol.eras import HANDSHAKE_ONLY
 from micro_mcp.protocol.jsonrpc import Message
 from micro_mcp.telemetry import tracing
 from micro_mcp.transport import sse
@@ -72,7 +63,7 @@ from micro_mcp.transport import sse
 logger = logging.getLogger(__name__)
 
 ENDPOINT: Final = "/mcp"
-PROFILE_PREFIX: Final = admin.PROFILE_PATH
+PROFILE_PREFIX: Final = snapshot.PROFILE_PATH
 """A profile is served at this prefix plus its name (`/mcp/p/NAME`), like `/mcp`."""
 MCP_PATHS: Final = frozenset({ENDPOINT, legacy_sse.STREAM_PATH, legacy_sse.MESSAGES_PATH})
 """The paths that speak MCP, which need a client's bearer token."""
@@ -337,13 +328,9 @@ class HttpFront:
         message: Message,
         profile: str | None = None,
     ) -> None:
-        rejection = self._modern_rejection(headers, message)
+        rejection = ladder.rejection(headers, message, self.mesh.catalog)
         if rejection is not None:
-            error: dict[str, Any] = {"code": rejection.code, "message": rejection.message}
-            if rejection.data is not None:
-                error["data"] = rejection.data
-            body = jsonrpc.encode(jsonrpc.error(message.get("id"), error))
-            await reply(send, ERROR_CODE_HTTP_STATUS.get(rejection.code, 400), body, JSON_HEADERS)
+            await ladder.refuse(send, message, rejection)
             return
         if not jsonrpc.is_request(message):
             await reply(send, 202, b"", [])  # 2026-07-28 defines no notification to act on
@@ -360,37 +347,6 @@ class HttpFront:
                 await answer.finish()
             finally:
                 self._exchanges.discard(client)
-
-    def _modern_rejection(
-        self, headers: Headers, message: Message
-    ) -> InboundLadderRejection | None:
-        """Why a 2026-07-28 request is refused before dispatch, if it is: the spec's ladder."""
-        method = message.get("method")
-        if method in HANDSHAKE_ONLY:
-            return InboundLadderRejection(codes.METHOD_NOT_FOUND, f"Method not found: {method}")
-        duplicated = find_duplicated_routing_header(headers.items())
-        if duplicated is not None:
-            return InboundLadderRejection(codes.HEADER_MISMATCH, f"{duplicated} header repeated")
-        verdict = classify_inbound_request(message, headers=dict(headers.items()))
-        if isinstance(verdict, InboundLadderRejection):
-            return verdict
-        params = jsonrpc.as_object(message.get("params")) or {}
-        # The SDK's ladder knows the base protocol's names only; a task is named by its taskId.
-        named = headers.get("mcp-name")
-        if (
-            method in versions.TASK_METHODS
-            and named is not None
-            and decode_header_value(named) != params.get("taskId")
-        ):
-            mismatch = "Mcp-Name header does not match the request body's 'taskId'"
-            return InboundLadderRejection(codes.HEADER_MISMATCH, mismatch)
-        name = params.get("name")
-        if method == "tools/call" and isinstance(name, str):
-            tool = self.mesh.catalog.tool_item(name)
-            arguments = jsonrpc.as_object(params.get("arguments")) or {}
-            if tool is not None:
-                return validate_mcp_param_headers(tool.get("inputSchema"), arguments, headers)
-        return None
 
     # --- GET and DELETE ---------------------------------------------------------------------
 

@@ -34,6 +34,7 @@ from micro_mcp.gateway.services.service_messages import ServiceMessages
 from micro_mcp.gateway.services.supervisor import Supervisor
 from micro_mcp.registry.catalog import Catalog, ServiceCatalog
 from micro_mcp.registry.loader import load_service_catalog
+from micro_mcp.state.replicas import Replicas
 from micro_mcp.upstream.connect import Connector, connect
 from micro_mcp.upstream.session import UpstreamSession
 
@@ -56,6 +57,8 @@ class Mesh:
         self.config = config
         self.pinning = pinning if pinning is not None else Pinning()
         """Tool pins: approvals, and what each service has held back (in memory by default)."""
+        self.replicas: Replicas | None = None
+        """With a shared store, this replica's announcements and the others it sees."""
         self.clients = Clients()
         self.calls = CallTable()
         self.notifier = Notifier(self.clients, self.calls, self._spawn)

@@ -1,0 +1,223 @@
+"""What each guardrail costs per call, on a typical tool result.
+
+    .venv/bin/python bench/guardrails.py [--quick]
+
+The typical result: a `tools/call` result of ~2 KB, a text item (a few dozen lines of a file
+listing and prose, as fs and http services return) and the same rows as structured content
+(30 objects of four fields), no secret and no PII in it (the common case); then the same with
+an AWS key, an e-mail address and a phone number in it (what a finding costs).
+
+- `pipeline_*`: `Pipeline.scan` of the result by one check alone (`secrets`, `pii`,
+  `injection`) and by all three, in process: p50 over rounds of many scans, after a warm-up.
+- `dispatcher_*`: a `tools/call` answered by the real dispatcher and relay over an in-memory
+  service returning that result (audit to a memory sink), without guardrails and with each
+  one on the result, batches interleaved so all see the same machine state; `added_*` is the
+  p50 difference to no guardrails (what a check adds to a whole call, thread hop included for
+  `pii`, which always scans in a worker thread).
+
+Writes `bench/results/guardrails-latest.json` (and a timestamped copy). Run it by hand on an
+otherwise idle machine; it is never part of the test suite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import sys
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import anyio
+import orjson
+
+from micro_mcp.audit.sinks import MemoryAuditSink
+from micro_mcp.config.guardrails import GuardrailsSpec
+from micro_mcp.config.model import GatewayConfig, Manifest
+from micro_mcp.gateway.clients.client import ClientSession
+from micro_mcp.gateway.core.dispatcher import Dispatcher
+from micro_mcp.gateway.services.mesh import Mesh
+from micro_mcp.guardrails.pipeline import Pipeline
+from micro_mcp.policy.model import Policy, Principal
+from micro_mcp.protocol import jsonrpc
+from micro_mcp.telemetry.recorder import Recorder
+from micro_mcp.upstream.memory import Inbox, Outbox, memory_connector
+
+HERE = Path(__file__).resolve().parent
+ALICE = Principal("alice", Policy())
+_INIT = {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "b"}}
+KINDS = ("secrets", "pii", "injection")
+
+
+def typical_result(leaky: bool = False) -> dict[str, Any]:
+    """A ~2 KB tool result: rows as text and as structured content."""
+    rows = [
+        {
+            "path": f"reports/2026/q{i % 4 + 1}/summary-{i:03d}.md",
+            "size": 1024 + 37 * i,
+            "modified": f"2026-0{i % 9 + 1}-1{i % 9}T10:2{i % 6}:00Z",
+            "owner": "analytics",
+        }
+        for i in range(30)
+    ]
+    text = "Found 30 files under reports/. The largest were updated this quarter.\n" + "\n".join(
+        f"{r['path']}\t{r['size']} bytes\t{r['modified']}" for r in rows
+    )
+    if leaky:
+        text += "\ncontact: jane.doe@example.com, +1 415-555-0132, key AKIAIOSFODNN7EXAMPLE"
+    return {"content": [{"type": "text", "text": text}], "structuredContent": {"rows": rows}}
+
+
+def median_us(fn: Callable[[], object], calls: int, rounds: int) -> float:
+    """The median over `rounds` of each round's median time of one `fn()` call, in us."""
+    for _ in range(max(calls // 10, 5)):
+        fn()
+    medians: list[float] = []
+    clock = time.perf_counter_ns
+    for _ in range(rounds):
+        samples: list[int] = []
+        for _ in range(calls):
+            start = clock()
+            fn()
+            samples.append(clock() - start)
+        medians.append(statistics.median(samples))
+    return statistics.median(medians) / 1000
+
+
+def pipeline_figures(calls: int, rounds: int) -> dict[str, Any]:
+    """One scan of the typical result by each check, clean and with findings."""
+    figures: dict[str, Any] = {}
+    for label, kinds in [*((k, (k,)) for k in KINDS), ("all", KINDS)]:
+        spec = GuardrailsSpec.model_validate({"checks": [{"use": k} for k in kinds]})
+        pipeline = Pipeline.from_spec(spec)
+        checks = pipeline.applicable("result", "fs.read")
+        n = calls // 20 if "pii" in kinds else calls  # Presidio: milliseconds a scan
+        for state, result in (("clean", typical_result()), ("leaky", typical_result(True))):
+            figures[f"pipeline_{label}_{state}_p50_us"] = median_us(
+                lambda p=pipeline, c=checks, r=result: p.scan("result", c, r), n, rounds
+            )
+    figures["typical_result_bytes"] = len(orjson.dumps(typical_result()))
+    return figures
+
+
+def service(result: dict[str, Any]) -> Callable[[Inbox, Outbox], Awaitable[None]]:
+    """A handshake-era service with one tool that answers `result` (prebuilt bytes)."""
+
+    async def serve(inbox: Inbox, outbox: Outbox) -> None:
+        tools = {"tools": [{"name": "read", "inputSchema": {"type": "object"}}]}
+        async for raw in inbox:
+            message = orjson.loads(raw)
+            if "id" not in message or "method" not in message:
+                continue
+            method = message["method"]
+            if method == "initialize":
+                answer: dict[str, Any] = {
+                    "protocolVersion": message["params"]["protocolVersion"],
+                    "capabilities": {"tools": {}},
+                    "serverInfo": {"name": "typical", "version": "0"},
+                }
+            else:
+                answer = tools if method == "tools/list" else result
+            await outbox.send(
+                orjson.dumps({"jsonrpc": "2.0", "id": message["id"], "result": answer})
+            )
+
+    return serve
+
+
+async def _deliver(message: jsonrpc.Message, related: jsonrpc.RequestId | None) -> None:
+    pass
+
+
+@asynccontextmanager
+async def in_memory_gateway(config: dict[str, Any]) -> AsyncIterator[Callable[[], Awaitable[None]]]:
+    """A gateway over the typical service; yields a function making one `tools/call`."""
+    manifest = Manifest.model_validate(
+        {"mcpServers": {"fs": {"command": "in-memory", "protocol": "handshake"}}}
+    )
+    gateway_config = GatewayConfig.model_validate(config)
+    mesh = Mesh(
+        manifest, gateway_config, Path("."), memory_connector({"fs": service(typical_result())})
+    )
+    async with anyio.create_task_group() as tg:
+        dispatcher = Dispatcher(mesh, MemoryAuditSink(), Recorder())
+        await tg.start(mesh.run)
+        await mesh.started.wait()
+        client = ClientSession(_deliver, ALICE)
+        mesh.clients.add(client)
+        await dispatcher.handle_request(client, jsonrpc.request(0, "initialize", _INIT))
+        call = jsonrpc.request(1, "tools/call", {"name": "fs.read", "arguments": {"path": "r"}})
+
+        async def one() -> None:
+            await dispatcher.handle_request(client, dict(call))
+
+        yield one
+        tg.cancel_scope.cancel()
+
+
+async def dispatcher_figures(batches: int, size: int) -> dict[str, Any]:
+    """A `tools/call` through the dispatcher without guardrails and with each, interleaved."""
+    configs: dict[str, dict[str, Any]] = {"none": {}} | {
+        kind: {"guardrails": {"checks": [{"use": kind, "on": ["result"]}]}} for kind in KINDS
+    }
+    samples: dict[str, list[float]] = {name: [] for name in configs}
+    async with (
+        in_memory_gateway(configs["none"]) as none,
+        in_memory_gateway(configs["secrets"]) as secrets,
+        in_memory_gateway(configs["pii"]) as pii,
+        in_memory_gateway(configs["injection"]) as injection,
+    ):
+        calls = {"none": none, "secrets": secrets, "pii": pii, "injection": injection}
+        for call in calls.values():
+            for _ in range(size // 4):
+                await call()
+        for _ in range(batches):
+            for name, call in calls.items():
+                batch: list[float] = []
+                for _ in range(size):
+                    start = time.perf_counter_ns()
+                    await call()
+                    batch.append(time.perf_counter_ns() - start)
+                samples[name].append(statistics.median(batch) / 1000)
+    figures: dict[str, Any] = {
+        f"dispatcher_{n}_p50_us": statistics.median(v) for n, v in samples.items()
+    }
+    for kind in KINDS:
+        added = [k - b for k, b in zip(samples[kind], samples["none"], strict=True)]
+        figures[f"dispatcher_added_{kind}_p50_us"] = statistics.median(added)
+        figures[f"dispatcher_added_{kind}_range_us"] = [min(added), max(added)]
+    return figures
+
+
+def main() -> None:
+    """Measure, print, and write the results file."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer calls, for a smoke run")
+    args = parser.parse_args()
+    calls, rounds = (200, 3) if args.quick else (2000, 5)
+    results: dict[str, Any] = {
+        "python": sys.version.split()[0],
+        "machine": platform.machine(),
+        **pipeline_figures(calls, rounds),
+        **anyio.run(dispatcher_figures, rounds * 2, calls // 20),
+    }
+    width = max(len(key) for key in results)
+    for key, value in results.items():
+        if isinstance(value, list):
+            shown = f"{value[0]:.2f} .. {value[1]:.2f}"
+        else:
+            shown = f"{value:10.2f}" if isinstance(value, float) else f"{value:>10}"
+        print(f"{key:<{width}} {shown}")
+    out = HERE / "results"
+    out.mkdir(exist_ok=True)
+    text = json.dumps(results, indent=2)
+    (out / "guardrails-latest.json").write_text(text)
+    (out / f"guardrails-{time.strftime('%Y%m%dT%H%M%S')}.json").write_text(text)
+
+
+if __name__ == "__main__":
+    main()
