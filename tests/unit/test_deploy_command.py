@@ -116,14 +116,36 @@ def test_secrets_never_overwrites_tokens_already_written(
     assert (tmp_path / "gateway.json").read_text() == before
 
 
-def test_secrets_names_the_deployments_redis_as_the_rate_limits_store(
+def test_secrets_names_the_deployments_redis_as_the_rate_limits_and_state_store(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["deploy", "secrets", str(tmp_path / "a"), "--redis", "redis://redis:6379/0"]) == 0
 
     config = load_config(tmp_path / "a" / "gateway.json")
     assert config.rate_limits.storage == "redis://redis:6379/0"
-    assert "rate-limit counters: redis://redis:6379/0" in capsys.readouterr().out
+    assert config.state.redis == "redis://redis:6379/0"
+    out = capsys.readouterr().out
+    assert "rate-limit counters: redis://redis:6379/0" in out
+    assert "state replicas share (consent, tasks, tool pins): redis://redis:6379/0" in out
+
+
+def test_secrets_without_redis_leaves_the_state_per_process(tmp_path: Path) -> None:
+    assert main(["deploy", "secrets", str(tmp_path / "a")]) == 0
+
+    assert load_config(tmp_path / "a" / "gateway.json").state.redis is None
+
+
+def test_secrets_keeps_the_state_store_the_base_config_names(tmp_path: Path) -> None:
+    base = tmp_path / "base.json"
+    base.write_text(json.dumps({"state": {"redis": "redis://elsewhere:6379/2", "timeout": 5}}))
+
+    argv = ["deploy", "secrets", str(tmp_path / "s"), "--config", str(base)]
+    assert main([*argv, "--redis", "redis://redis:6379/0"]) == 0
+
+    config = load_config(tmp_path / "s" / "gateway.json")
+    assert config.state.redis == "redis://elsewhere:6379/2"
+    assert config.state.timeout == 5
+    assert config.rate_limits.storage == "redis://redis:6379/0"
 
 
 def test_secrets_keeps_a_store_the_base_config_names(tmp_path: Path) -> None:

@@ -61,7 +61,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     secrets.add_argument(
         "--redis",
         metavar="URL",
-        help="the deployment's Redis, as the rate limits' store (unless the config names one)",
+        help="the deployment's Redis, as the rate limits' store and state.redis (each unless "
+        "the config names one)",
     )
 
 
@@ -103,9 +104,9 @@ def _kubernetes(args: argparse.Namespace) -> int:
         )
     if options.redis:
         print(
-            f"micro-mcp: note: Redis at {kubernetes.redis_url(options)}; name it as the config's "
-            "rateLimits.storage (micro-mcp deploy secrets --redis URL) to share rate limits "
-            "between replicas",
+            f"micro-mcp: note: Redis at {kubernetes.redis_url(options)}; name it in the config "
+            "(micro-mcp deploy secrets --redis URL sets rateLimits.storage and state.redis) to "
+            "share rate limits and state between replicas",
             file=sys.stderr,
         )
     if args.out is None:
@@ -121,4 +122,7 @@ def _secrets(args: argparse.Namespace) -> int:
     generated = ", ".join(written.generated) or "none (the base config had both)"
     print(f"wrote {written.config} and {written.operator_token}; new tokens: {generated}")
     print(f"rate-limit counters: {written.storage}")
+    print(
+        f"state replicas share (consent, tasks, tool pins): {written.state or 'none, per process'}"
+    )
     return 0

@@ -36,7 +36,8 @@ class PinningSpec(BaseModel):
     )
 
     store: str | None = None
-    """The SQLite file, relative to the config file's folder; default in the module docstring."""
+    """The SQLite file, relative to the config file's folder; default in the module docstring.
+    Not used with `state.redis`: replicas then keep their pins in Redis, shared."""
     max_definition_bytes: int = Field(
         default=DEFAULT_MAX_BYTES, ge=1024, alias="maxDefinitionBytes"
     )

@@ -17,7 +17,8 @@ MIN_KEY_CHARS: Final = 32
 
 class StateSpec(BaseModel):
     """The store that gateway replicas share state through (consent approvals and the key
-    that seals consent states, task owners). None: each process keeps its own, in memory."""
+    that seals consent states, task owners, tool pins). None: each process keeps its own, in
+    memory (pins in `pinning.store`)."""
 
     model_config = ConfigDict(
         frozen=True, extra="forbid", populate_by_name=True, use_attribute_docstrings=True

@@ -2,7 +2,8 @@
 
 A gateway on a public address refuses to start without a token, and its `/metrics` answers
 off loopback only with the operator token; both go in the config, which is why it is a secret.
-The deployment's Redis can be named as the rate limits' store, so that replicas share counters.
+The deployment's Redis can be named as the rate limits' store and as the state store
+(`state.redis`), so that replicas share counters, consent, tasks and tool pins.
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ class Written:
     generated: tuple[str, ...]
     storage: str
     """Where rate-limit counters live (`rateLimits.storage`)."""
+    state: str | None = None
+    """Where replicas share their state (`state.redis`); None: each keeps its own."""
 
 
 def write_secrets(
@@ -40,7 +43,7 @@ def write_secrets(
 ) -> Written:
     """Write `gateway.json` and `operator-token` into `directory`: the base config (or the
     defaults) with a client token and an operator token added where it has none, and
-    `rateLimits.storage` set to `redis_url` where the base sets no store.
+    `rateLimits.storage` and `state.redis` set to `redis_url` where the base sets no store.
 
     The directory is made private (0700); the files in it are 0644, since a container reads them
     through a bind mount as another user (compose's file secrets keep the host's owner and mode).
@@ -62,6 +65,9 @@ def write_secrets(
     storage = config.rate_limits.storage
     if redis_url is not None and "storage" not in config.rate_limits.model_fields_set:
         data.setdefault("rateLimits", {})["storage"] = storage = redis_url
+    state = config.state.redis
+    if redis_url is not None and state is None:
+        data.setdefault("state", {})["redis"] = state = redis_url
     paths = directory / CONFIG_FILE, directory / OPERATOR_TOKEN_FILE
     for path in paths:
         if path.exists():
@@ -71,7 +77,7 @@ def write_secrets(
     _write(paths[0], json.dumps(data, indent=2) + "\n")
     _write(paths[1], operator + "\n")
     load_config(paths[0])  # what was written loads, tokens and all
-    return Written(paths[0], paths[1], tuple(generated), storage)
+    return Written(paths[0], paths[1], tuple(generated), storage, state)
 
 
 def _write(path: Path, text: str) -> None:

@@ -7,7 +7,8 @@ import logging
 import os
 import signal
 import socket
-from collections.abc import Mapping
+from collections.abc import AsyncGenerator, Mapping
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import anyio
@@ -34,13 +35,14 @@ from micro_mcp.gateway.operator import admin
 from micro_mcp.gateway.operator.console import Console
 from micro_mcp.gateway.services.mesh import Mesh
 from micro_mcp.gateway.services.pinning import Pinning
-from micro_mcp.gateway.services.reloader import Reload, reload_manifest, watch
+from micro_mcp.gateway.services.reloader import Reload, follow_pins, reload_manifest, watch
 from micro_mcp.identity.authority import Authority
 from micro_mcp.policy.engine import ANONYMOUS
 from micro_mcp.policy.model import Principal
 from micro_mcp.policy.rules import compile_rules
 from micro_mcp.registry.pin_store import PinStore, SqlitePinStore
-from micro_mcp.state.redis_store import open_store
+from micro_mcp.registry.redis_pins import RedisPinStore
+from micro_mcp.state.redis_store import RedisStore, open_store
 from micro_mcp.state.replicas import Replicas
 from micro_mcp.state.store import Store
 from micro_mcp.telemetry.recorder import Recorder
@@ -87,7 +89,8 @@ async def serve(
             a rule's condition does not compile, `profile` (stdio only) is not configured,
             the shared state store (`state.redis`) cannot be reached, or
             `state.sealingKeyEnv` names no usable key.
-        PinStoreError: the pin store is unreadable or a record in it fails its checks.
+        PinStoreError: the pin store (a SQLite file, or Redis with `state.redis`) is unreadable
+            or a record in it fails its checks.
     """
     if transport not in ("stdio", "http"):
         raise ConfigError(f"unknown transport {transport!r}; use stdio or http")
@@ -127,17 +130,15 @@ async def serve(
         )
     sink = AuditTail(inner)
     pin_path = pins_path or store_path(config.pinning, config_path, manifest_path, environ)
-    pinning = Pinning(
-        pins if pins is not None else SqlitePinStore(pin_path), config.pinning.max_definition_bytes
-    )
-    await pinning.load()  # a broken store stops the gateway here, saying which file and why
-    mesh = Mesh(manifest, config, base_dir, pinning=pinning, environ=environ)
     try:
         async with (
             RateLimits.open(config.rate_limits, recorder) as rate_limits,
             open_store(config.state) as store,
+            _loaded_pins(pins, store, pin_path, config) as pinning,
             anyio.create_task_group() as tg,
         ):
+            mesh = Mesh(manifest, config, base_dir, pinning=pinning, environ=environ)
+            shared_pins = pinning.store if isinstance(pinning.store, RedisPinStore) else None
             dispatcher = Dispatcher(mesh, sink, recorder, rate_limits, rules, audit_keys)
             if store is not None or sealing_key is not None:
                 await dispatcher.share(store, sealing_key)
@@ -167,7 +168,9 @@ async def serve(
                 watched += [(file, reload) for file in files]
             if config_path is not None:
                 watched.append((config_path, _reloading(access)))
-            if pins is None:  # `micro-mcp approve` writes the file; the gateway reads it again
+            if shared_pins is not None:  # another replica's approval raises the counter
+                tg.start_soon(follow_pins, mesh, shared_pins.version, config.reload_interval)
+            elif pins is None:  # `micro-mcp approve` writes the file; the gateway reads it again
                 watched.append((pin_path, lambda _path: mesh.reload_pins()))
             if watched:
                 tg.start_soon(watch, mesh, watched, config.reload_interval)
@@ -198,6 +201,20 @@ async def serve(
     finally:
         sink.close()
         recorder.close()
+
+
+@asynccontextmanager
+async def _loaded_pins(
+    pins: PinStore | None, store: RedisStore | None, path: Path, config: GatewayConfig
+) -> AsyncGenerator[Pinning]:
+    """The approvals, read before anything starts (outside the task group, so a broken store
+    stops the gateway with its own error, saying where and why): from `pins` if given, else
+    shared in Redis with `state.redis`, else the SQLite file at `path`."""
+    if pins is None:
+        pins = RedisPinStore(store) if store is not None else SqlitePinStore(path)
+    pinning = Pinning(pins, config.pinning.max_definition_bytes)
+    await pinning.load()
+    yield pinning
 
 
 def _running(access: Access, mesh: Mesh) -> str:

@@ -11,8 +11,8 @@ that is not a database, a table that is missing, or a record that was edited is 
 `PinStoreError` naming the file, never an empty store (that would approve everything anew).
 
 The methods block: the gateway calls them in a worker thread (`anyio.to_thread`), the CLI
-directly. Another implementation (Redis, for gateways that share approvals) has only to keep
-these four methods and the same checks.
+directly. `redis_pins.RedisPinStore` keeps the same four methods and checks in Redis, for
+replicas that share approvals (`state.redis`).
 """
 
 from __future__ import annotations
@@ -149,7 +149,7 @@ class SqlitePinStore:
         try:
             for table in _TABLES:
                 rows = db.execute(f"SELECT namespace, kind, name, digest, body FROM {table}")
-                pins = [_checked(self.path, table, row) for row in rows]
+                pins = [checked(self.path, table, row) for row in rows]
                 tables.append({pin.key: pin for pin in pins})
         except sqlite3.Error as exc:
             raise _broken(self.path, exc) from exc
@@ -213,10 +213,16 @@ def _one(path: Path, db: sqlite3.Connection, table: str, key: Key) -> Pin | None
         "WHERE namespace = ? AND kind = ? AND name = ?",
         key,
     ).fetchone()
-    return None if row is None else _checked(path, table, row)
+    return None if row is None else checked(path, table, row)
 
 
-def _checked(path: Path, table: str, row: tuple[object, ...]) -> Pin:
+def checked(where: str | Path, table: str, row: tuple[object, ...]) -> Pin:
+    """A stored record (namespace, kind, name, digest, body) as a `Pin`, once its kind and its
+    body's digest check out.
+
+    Raises:
+        PinStoreError: they do not (the store was edited or is damaged), naming `where`.
+    """
     namespace, kind, name, digest, body = row
     if not (
         isinstance(namespace, str)
@@ -227,8 +233,8 @@ def _checked(path: Path, table: str, row: tuple[object, ...]) -> Pin:
         and digest == hashlib.sha256(body.encode()).hexdigest()
     ):
         raise PinStoreError(
-            f"pin store {path}: a record in {table!r} fails its check "
-            f"({namespace!r}, {kind!r}, {name!r}): the file was edited or is damaged; "
+            f"pin store {where}: a record in {table!r} fails its check "
+            f"({namespace!r}, {kind!r}, {name!r}): the store was edited or is damaged; "
             "restore it from a backup, or move it aside to approve every definition anew"
         )
     return Pin(namespace, cast(Kind, kind), name, digest, body)

@@ -36,6 +36,17 @@ class RedisStore:
         self.shown = shown
         """The server's URL without its password, for messages."""
 
+    @property
+    def client(self) -> Redis:
+        """The redis-py client, for stores that need more than get/put/add (the pin store's
+        scripts); its keys start with `prefix`."""
+        return self._redis
+
+    @property
+    def prefix(self) -> str:
+        """What starts every key of this deployment."""
+        return self._prefix
+
     async def get(self, key: str) -> bytes | None:
         """The value under `key`, or None when there is none (or it expired)."""
         async with self._mapped():

@@ -9,14 +9,17 @@ says why), fed aiohttp's bytes through `event_response`.
 from __future__ import annotations
 
 import functools
+import weakref
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from typing import Final
+from contextvars import ContextVar
+from typing import ClassVar, Final
 
 import aiohttp
 import anyio
 import anyio.to_thread
 import httpx2
+from aiohttp.connector import Connection
 from aiohttp.helpers import get_env_proxy_for_url
 from yarl import URL
 
@@ -24,6 +27,15 @@ from micro_mcp.errors import UpstreamUnavailable
 
 CONNECT_TIMEOUT: Final = 10.0
 """Seconds to open a connection to a service."""
+CONNECT_RETRY: Final = 10.0
+"""Seconds a request whose connection was refused is sent again for. Refused means no byte
+reached the service, so sending again is safe; it is what a service replaced in place looks
+like (the old process has stopped listening, the new one not yet), which is then no failed
+call. A service that stays down fails its calls after this long."""
+FIRST_RETRY_DELAY: Final = 0.02
+"""Seconds before the first retry of a refused connection; each next waits twice as long."""
+MAX_RETRY_DELAY: Final = 0.5
+"""The longest wait between retries of a refused connection."""
 KEEPALIVE_EXPIRY: Final = 4.0
 """Seconds an idle connection to a service is kept: under uvicorn's default 5 s, so the gateway
 drops it before the server does and never sends on a connection being closed."""
@@ -48,6 +60,7 @@ async def client_session(
         timeout=aiohttp.ClientTimeout(total=None, sock_connect=CONNECT_TIMEOUT),
         proxy=proxy,
         proxy_auth=proxy_auth,
+        request_class=_Request,
     )
     try:
         yield http
@@ -79,12 +92,7 @@ async def opened(
     Raises:
         UpstreamUnavailable: the service could not be reached, or the connection broke.
     """
-    try:
-        response = await http.request(
-            method, url, headers=headers, data=body, allow_redirects=False
-        )
-    except (aiohttp.ClientError, TimeoutError) as exc:  # a TimeoutError: the connect timeout
-        raise UpstreamUnavailable(f"{method} {url} failed: {exc!r}") from exc
+    response = await _sent(http, method, url, headers, body)
     try:
         yield response
     except aiohttp.ClientError as exc:
@@ -94,6 +102,65 @@ async def opened(
         response.close()
         raise
     response.release()
+
+
+async def _sent(
+    http: aiohttp.ClientSession,
+    method: str,
+    url: str,
+    headers: Mapping[str, str],
+    body: bytes | None,
+) -> aiohttp.ClientResponse:
+    """Send one request: sent again while refused at connect, for up to `CONNECT_RETRY`, and
+    once if its kept-alive connection broke before any byte of an answer.
+
+    Raises:
+        UpstreamUnavailable: the service could not be reached.
+    """
+    deadline = anyio.current_time() + CONNECT_RETRY
+    delay = FIRST_RETRY_DELAY
+    resent = False
+    while True:
+        _REUSED.set(False)
+        try:
+            return await http.request(
+                method, url, headers=headers, data=body, allow_redirects=False
+            )
+        except aiohttp.ClientConnectorError as exc:
+            refused = isinstance(exc.os_error, ConnectionRefusedError)
+            if not refused or anyio.current_time() + delay > deadline:
+                raise UpstreamUnavailable(f"{method} {url} failed: {exc!r}") from exc
+        except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as exc:
+            # Closed or reset before any byte of an answer, on a kept-alive connection: the
+            # service closed it while idle (a graceful stop does), as the request went out.
+            # Sent again once, on another connection, as browsers do (Chromium's
+            # ShouldResendRequest); a fresh connection that breaks is not.
+            if resent or not _REUSED.get():
+                raise UpstreamUnavailable(f"{method} {url} failed: {exc!r}") from exc
+            resent = True
+            continue
+        except (aiohttp.ClientError, TimeoutError) as exc:  # a TimeoutError: the connect timeout
+            raise UpstreamUnavailable(f"{method} {url} failed: {exc!r}") from exc
+        await anyio.sleep(delay)
+        delay = min(delay * 2, MAX_RETRY_DELAY)
+
+
+_REUSED: ContextVar[bool] = ContextVar("micro_mcp_connection_reused", default=False)
+"""Whether the request just sent in this task went out on a kept-alive connection."""
+
+
+class _Request(aiohttp.ClientRequest):
+    """Notes in `_REUSED` whether its connection carried a request before: a set of the
+    connections used, rather than aiohttp's tracing, which costs ~15 us a request."""
+
+    _used: ClassVar[weakref.WeakSet[object]] = weakref.WeakSet()
+
+    async def send(self, conn: Connection) -> aiohttp.ClientResponse:
+        protocol = conn.protocol
+        _REUSED.set(protocol in self._used)
+        if protocol is not None:
+            self._used.add(protocol)
+        return await super().send(conn)
 
 
 def event_response(response: aiohttp.ClientResponse) -> httpx2.Response:

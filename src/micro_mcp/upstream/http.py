@@ -48,6 +48,8 @@ from micro_mcp.upstream.tokens import CALLER, Tokens, as_gateway
 
 logger = logging.getLogger(__name__)
 
+REOPEN_TIMEOUT: Final = 10.0
+"""Seconds to initialize a new handshake-era session when the service forgot the old one."""
 RECONNECT_DELAY: Final = 1.0
 """Seconds before the standalone GET stream is opened again after it drops."""
 _ACCEPT: Final = "application/json, text/event-stream"
@@ -125,6 +127,10 @@ class HttpChannel:
         """Ids of `tools/list` requests in flight, whose replies teach `_param_headers`."""
         self._param_headers: dict[str, dict[tuple[str, ...], str]] = {}
         """Tool name -> argument path -> the `Mcp-Param-*` suffix it is mirrored into."""
+        self._reopening = anyio.Lock()
+        """Held while a handshake-era session the service forgot is initialized anew."""
+        self.following = False
+        """Whether `follow_standalone` runs."""
 
     async def send(self, message: Message) -> None:
         """POST one message; a request's answer is read in the background."""
@@ -198,22 +204,66 @@ class HttpChannel:
         # A stream that ended without the reply would leave the caller waiting for its timeout.
         session.fail(request_id, _unavailable(f"service {self.namespace!r} sent no reply"))
 
-    async def _post_and_read(self, message: Message, headers: dict[str, str]) -> StreamEnd | None:
-        """POST a request and read its answer; where an SSE answer ended, to resume it from."""
+    async def _post_and_read(
+        self, message: Message, headers: dict[str, str], again: bool = True
+    ) -> StreamEnd | None:
+        """POST a request and read its answer; where an SSE answer ended, to resume it from.
+
+        A handshake-era session the service no longer knows (404: its process was replaced at
+        the same URL) is initialized anew, once, and the request sent again on it: a 404 means
+        the service did not run it.
+        """
         session = self.session
         assert session is not None
         body = jsonrpc.encode(message)
+        method = message.get("method")
+        if method != "initialize" and self._reopening.locked():
+            async with self._reopening:  # wait for the new session, then send on it
+                headers = self._headers(message)
+        sent_on = headers.get("mcp-session-id")
         async with opened(self.http, "POST", self.url, headers, body) as response:
-            if message.get("method") == "initialize":
+            if method == "initialize":
                 self.session_id = response.headers.get("mcp-session-id")
-            kind = response.headers.get("content-type", "")
-            if is_event_stream(response.headers):
-                return await self._read_events(response, message["id"])
-            if kind.startswith("application/json"):
-                await self._read_json(response, message["id"])
-            elif response.status != 202:
-                error = _unavailable(f"service {self.namespace!r} answered HTTP {response.status}")
-                session.fail(message["id"], error)
+            gone = response.status == 404 and sent_on is not None and method != "initialize"
+            if not (gone and again):
+                return await self._answer(response, message)
+        await self._reopen(sent_on)
+        return await self._post_and_read(message, self._headers(message), again=False)
+
+    async def _reopen(self, stale: str | None) -> None:
+        """Initialize a new session in place of `stale`, unless another request already has."""
+        session = self.session
+        assert session is not None
+        async with self._reopening:
+            if self.session_id != stale:
+                return
+            logger.warning(
+                "service %s: its session is gone (HTTP 404: the service was replaced at %s); "
+                "initializing a new one",
+                self.namespace,
+                self.url,
+            )
+            self.session_id, self.version, self.last_event_id = None, None, None
+            try:
+                await session.handshake("handshake", REOPEN_TIMEOUT)
+            except McpError as exc:
+                raise UpstreamUnavailable(f"no new session: {exc.message}") from exc
+            self.version = session.version
+            if not self.following and self.session_id is not None:
+                self.tg.start_soon(self.follow_standalone)
+
+    async def _answer(self, response: aiohttp.ClientResponse, message: Message) -> StreamEnd | None:
+        """Read the answer to `message` from `response`."""
+        session = self.session
+        assert session is not None
+        kind = response.headers.get("content-type", "")
+        if is_event_stream(response.headers):
+            return await self._read_events(response, message["id"])
+        if kind.startswith("application/json"):
+            await self._read_json(response, message["id"])
+        elif response.status != 202:
+            error = _unavailable(f"service {self.namespace!r} answered HTTP {response.status}")
+            session.fail(message["id"], error)
         return None
 
     async def _resume(
@@ -320,6 +370,13 @@ class HttpChannel:
         A stream that drops is reopened after the last event read (`Last-Event-ID`), also when
         it carried an event over the limit: no request waits on that stream to be failed.
         """
+        self.following = True
+        try:
+            await self._follow()
+        finally:
+            self.following = False
+
+    async def _follow(self) -> None:
         while True:
             headers = {"accept": sse.CONTENT_TYPE}
             if self.session_id is not None:

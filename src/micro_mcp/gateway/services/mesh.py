@@ -166,8 +166,8 @@ class Mesh:
             if not (added or removed or restarted):
                 return {"added": [], "removed": [], "restarted": []}
             self._rebuild()  # what went away is gone from the lists before anything new starts
-            await self.supervisor.start(
-                s for s in self.services.values() if s not in before.values()
+            await self.supervisor.start(  # those rolled in by URL have started already
+                s for s in self.services.values() if s not in before.values() and s.scope is None
             )
             self._rebuild()
             self.notifier.list_changed(ALL_LISTS)

@@ -17,7 +17,7 @@ import anyio
 from anyio.abc import TaskStatus
 
 from micro_mcp.config.load import load_manifest
-from micro_mcp.errors import ConfigError
+from micro_mcp.errors import ConfigError, PinStoreError
 from micro_mcp.gateway.services.mesh import Mesh
 
 logger = logging.getLogger(__name__)
@@ -73,6 +73,31 @@ async def _on_hangup(
                 done.add(reload)
                 logger.info("received SIGHUP; reloading %s", path)
                 await reload(path)
+
+
+async def follow_pins(mesh: Mesh, version: Callable[[], Awaitable[int]], interval: float) -> None:
+    """Read the pin store again whenever `version` (the shared store's change counter) moves:
+    another replica, or `micro-mcp approve`, approved something. Checked every `interval`
+    seconds (never when it is 0); a store that cannot be read is logged and tried again."""
+    await mesh.started.wait()
+    if interval <= 0:
+        return
+    seen: int | None = None
+    failing = False
+    while True:
+        try:
+            now = await version()
+        except PinStoreError as exc:
+            if not failing:  # said once per outage, not every `interval`
+                logger.error("pinning: the approvals in memory stay: %s", exc)
+            failing, now = True, None
+        else:
+            if failing:
+                logger.info("pinning: the pin store answers again")
+            failing = False
+        if now is not None and now != seen and await mesh.reload_pins():
+            seen = now  # the first pass reads the store once: it may have moved since start
+        await anyio.sleep(interval)
 
 
 async def reload_manifest(mesh: Mesh, path: Path) -> bool:

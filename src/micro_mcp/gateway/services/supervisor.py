@@ -3,7 +3,9 @@
 Every service runs under a supervisor task of its own: a service that stops is started again
 after an exponential back-off, until it fails `maxRestarts` times in a row. A reload stops the
 removed services, starts the added ones and restarts the changed ones, leaving the rest and
-their calls alone. With `sessions: per-client`, a handshake-era client gets a session of its own.
+their calls alone; a changed service reached by URL is rolled instead: the new upstream opens
+and takes new calls, and the old one closes once its calls in flight have finished. With
+`sessions: per-client`, a handshake-era client gets a session of its own.
 """
 
 from __future__ import annotations
@@ -36,6 +38,11 @@ STABLE_RUN: Final = 60.0
 """Seconds a service must run for its restart count and back-off to start over."""
 MAX_RESTART_DELAY: Final = 30.0
 """The longest wait between restarts."""
+
+DRAIN_CHECK_INTERVAL: Final = 0.1
+"""Seconds between looks at the calls a replaced service still runs."""
+DRAIN_GRACE: Final = 1.0
+"""Seconds a replaced service is kept past its longest call timeout, for the last replies."""
 
 CatalogChanged = Callable[[Service], None]
 """Told when a service that (re)started after the gateway's first start brought a new catalog."""
@@ -175,12 +182,46 @@ class Supervisor:
             and ns not in kept
             and (old[ns].spec != wanted[ns] or old[ns].secrets != secrets[ns])
         ]
+        rolled = [ns for ns in restarted if _rolls(old[ns].spec, wanted[ns])]
         async with anyio.create_task_group() as stopping:
-            for ns in removed + restarted:
+            for ns in removed + [ns for ns in restarted if ns not in rolled]:
                 stopping.start_soon(self.stop, old[ns])
         fresh = {ns: self._service(ns, wanted[ns], secrets[ns]) for ns in added + restarted}
+        for ns in rolled:  # the new upstream opens while the old one still serves
+            fresh[ns].subscribed = dict(old[ns].subscribed)
+        await self.start(fresh[ns] for ns in rolled)
         self.services = {ns: fresh.get(ns) or old[ns] for ns in wanted}
+        for ns in rolled:
+            if fresh[ns].state != "ready":
+                logger.warning(
+                    "service %s: the new entry is not up (%s); its calls fail until it is",
+                    ns,
+                    fresh[ns].error or fresh[ns].state,
+                )
+            assert self.tasks is not None, "the mesh runs the supervisor"
+            self.tasks.start_soon(self._drain, old[ns])
         return added, removed, restarted
+
+    async def _drain(self, service: Service) -> None:
+        """Stop a service that was replaced once the calls it still runs have finished (at most
+        its longest call timeout): new calls already go to its successor."""
+        spec = service.spec
+        limit = max([spec.timeout, *spec.tool_timeouts.values()]) + DRAIN_GRACE
+        with anyio.move_on_after(limit):
+            # The first look comes after one interval: a call routed here just before the
+            # swap has taken its slot by then.
+            await anyio.sleep(DRAIN_CHECK_INTERVAL)
+            # Polled: a slot's release (in the relay) signals nothing, and a reload is rare.
+            while service.slots.borrowed_tokens or service.queued:  # noqa: ASYNC110
+                await anyio.sleep(DRAIN_CHECK_INTERVAL)
+        left = int(service.slots.borrowed_tokens) + service.queued
+        await self.stop(service)
+        logger.info(
+            "service %s: the replaced upstream %s closed after its calls drained%s",
+            service.namespace,
+            spec.url,
+            f" ({left} still running were cut at {limit:g} s)" if left else "",
+        )
 
     # --- one service ------------------------------------------------------------------------
 
@@ -337,6 +378,13 @@ class Supervisor:
             held = service.client_sessions.pop(client, None)
             if held is not None:
                 held[1].cancel()
+
+
+def _rolls(old: ServiceSpec, new: ServiceSpec) -> bool:
+    """Whether a changed entry replaces its service without a gap: both reached by URL (two
+    upstreams can be open at once; a child process is restarted in place) and the new one
+    enabled. The new one opens first, then the old one drains."""
+    return old.url is not None and new.url is not None and not new.disabled
 
 
 def _own_sessions(service: Service, shared: UpstreamSession) -> bool:
