@@ -29,6 +29,7 @@ import os
 import platform
 import shutil
 import statistics
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -42,6 +43,9 @@ from micro_mcp.audit.jsonl import Fsync, JsonlSink
 from micro_mcp.audit.keys import from_key
 from micro_mcp.audit.sqlite import SqliteSink
 from micro_mcp.redaction import redact
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import report as bench_report
 
 HERE = Path(__file__).resolve().parent
 EVENT = AuditEvent(
@@ -154,11 +158,7 @@ async def main() -> None:
         "results": {k: round(v, 2) for k, v in results.items()},
     }
     print(json.dumps(report, indent=2))
-    out = HERE / "results"
-    out.mkdir(exist_ok=True)
-    text = json.dumps(report, indent=2) + "\n"
-    (out / "audit-latest.json").write_text(text)
-    (out / f"audit-{time.strftime('%Y%m%dT%H%M%S')}.json").write_text(text)
+    bench_report.keep("audit", report)
 
 
 if __name__ == "__main__":

@@ -22,7 +22,6 @@ otherwise idle machine; it is never part of the test suite.
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import statistics
 import sys
@@ -46,6 +45,9 @@ from micro_mcp.policy.model import Policy, Principal
 from micro_mcp.protocol import jsonrpc
 from micro_mcp.telemetry.recorder import Recorder
 from micro_mcp.upstream.memory import Inbox, Outbox, memory_connector
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import report
 
 HERE = Path(__file__).resolve().parent
 ALICE = Principal("alice", Policy())
@@ -205,18 +207,8 @@ def main() -> None:
         **pipeline_figures(calls, rounds),
         **anyio.run(dispatcher_figures, rounds * 2, calls // 20),
     }
-    width = max(len(key) for key in results)
-    for key, value in results.items():
-        if isinstance(value, list):
-            shown = f"{value[0]:.2f} .. {value[1]:.2f}"
-        else:
-            shown = f"{value:10.2f}" if isinstance(value, float) else f"{value:>10}"
-        print(f"{key:<{width}} {shown}")
-    out = HERE / "results"
-    out.mkdir(exist_ok=True)
-    text = json.dumps(results, indent=2)
-    (out / "guardrails-latest.json").write_text(text)
-    (out / f"guardrails-{time.strftime('%Y%m%dT%H%M%S')}.json").write_text(text)
+    report.show(results)
+    report.keep("guardrails", results)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,6 @@ never part of the test suite.
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import shutil
 import socket
@@ -52,6 +51,9 @@ from micro_mcp.protocol import jsonrpc
 from micro_mcp.registry.catalog import Route
 from micro_mcp.telemetry.recorder import Recorder
 from micro_mcp.upstream.memory import Inbox, Outbox, memory_connector
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import report as bench_report
 
 HERE = Path(__file__).resolve().parent
 STRATEGIES = ("fixed-window", "sliding-window-counter", "moving-window")
@@ -266,11 +268,7 @@ async def main() -> None:
         f"without limits, {dispatched['with']['p50_us']:.1f} us with one rule: "
         f"+{dispatched['added_p50_us']:.1f} us (batches {low:+.1f} .. {high:+.1f})"
     )
-    out = HERE / "results"
-    out.mkdir(exist_ok=True)
-    text = json.dumps(results, indent=2)
-    (out / "rate-limits-latest.json").write_text(text)
-    (out / f"rate-limits-{time.strftime('%Y%m%d-%H%M%S')}.json").write_text(text)
+    bench_report.keep("rate-limits", results)
 
 
 if __name__ == "__main__":

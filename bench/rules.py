@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import json
 import platform
 import statistics
 import sys
@@ -54,6 +53,8 @@ from micro_mcp.upstream.memory import memory_connector
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+import report  # noqa: E402
+
 # bench/ is not a package: the no-op service and its handshake come from the sibling script.
 from rate_limits import _INIT, _deliver, noop  # noqa: E402
 
@@ -268,18 +269,8 @@ def main() -> None:
         **engine_figures(calls, rounds),
         **anyio.run(dispatcher_figures, rounds * 3, calls // 5),
     }
-    width = max(len(key) for key in results)
-    for key, value in results.items():
-        if isinstance(value, list):
-            shown = f"{value[0]:.2f} .. {value[1]:.2f}"
-        else:
-            shown = f"{value:10.2f}" if isinstance(value, float) else f"{value:>10}"
-        print(f"{key:<{width}} {shown}")
-    out = HERE / "results"
-    out.mkdir(exist_ok=True)
-    text = json.dumps(results, indent=2)
-    (out / "rules-latest.json").write_text(text)
-    (out / f"rules-{time.strftime('%Y%m%dT%H%M%S')}.json").write_text(text)
+    report.show(results)
+    report.keep("rules", results)
 
 
 if __name__ == "__main__":

@@ -24,7 +24,6 @@ otherwise idle machine; it is never part of the test suite.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import statistics
@@ -42,6 +41,7 @@ import anyio
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import report as bench_report
 from clients import StdioClient
 
 from micro_mcp.services.vector.database import Database
@@ -315,11 +315,7 @@ async def main() -> None:
         },
         "results": results,
     }
-    out = HERE / "results"
-    out.mkdir(exist_ok=True)
-    text = json.dumps(report, indent=2)
-    (out / "vector-latest.json").write_text(text)
-    (out / f"vector-{time.strftime('%Y%m%d-%H%M%S')}.json").write_text(text)
+    bench_report.keep("vector", report)
 
 
 if __name__ == "__main__":
