@@ -26,32 +26,23 @@ import platform
 import statistics
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import anyio
 import orjson
 
-from micro_mcp.audit.sinks import MemoryAuditSink
 from micro_mcp.config.guardrails import GuardrailsSpec
-from micro_mcp.config.model import GatewayConfig, Manifest
-from micro_mcp.gateway.clients.client import ClientSession
-from micro_mcp.gateway.core.dispatcher import Dispatcher
-from micro_mcp.gateway.services.mesh import Mesh
 from micro_mcp.guardrails.pipeline import Pipeline
 from micro_mcp.policy.model import Policy, Principal
-from micro_mcp.protocol import jsonrpc
-from micro_mcp.telemetry.recorder import Recorder
-from micro_mcp.upstream.memory import Inbox, Outbox, memory_connector
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import in_memory
 import report
 
 HERE = Path(__file__).resolve().parent
 ALICE = Principal("alice", Policy())
-_INIT = {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "b"}}
 KINDS = ("secrets", "pii", "injection")
 
 
@@ -106,85 +97,21 @@ def pipeline_figures(calls: int, rounds: int) -> dict[str, Any]:
     return figures
 
 
-def service(result: dict[str, Any]) -> Callable[[Inbox, Outbox], Awaitable[None]]:
-    """A handshake-era service with one tool that answers `result` (prebuilt bytes)."""
-
-    async def serve(inbox: Inbox, outbox: Outbox) -> None:
-        tools = {"tools": [{"name": "read", "inputSchema": {"type": "object"}}]}
-        async for raw in inbox:
-            message = orjson.loads(raw)
-            if "id" not in message or "method" not in message:
-                continue
-            method = message["method"]
-            if method == "initialize":
-                answer: dict[str, Any] = {
-                    "protocolVersion": message["params"]["protocolVersion"],
-                    "capabilities": {"tools": {}},
-                    "serverInfo": {"name": "typical", "version": "0"},
-                }
-            else:
-                answer = tools if method == "tools/list" else result
-            await outbox.send(
-                orjson.dumps({"jsonrpc": "2.0", "id": message["id"], "result": answer})
-            )
-
-    return serve
-
-
-async def _deliver(message: jsonrpc.Message, related: jsonrpc.RequestId | None) -> None:
-    pass
-
-
-@asynccontextmanager
-async def in_memory_gateway(config: dict[str, Any]) -> AsyncIterator[Callable[[], Awaitable[None]]]:
-    """A gateway over the typical service; yields a function making one `tools/call`."""
-    manifest = Manifest.model_validate(
-        {"mcpServers": {"fs": {"command": "in-memory", "protocol": "handshake"}}}
-    )
-    gateway_config = GatewayConfig.model_validate(config)
-    mesh = Mesh(
-        manifest, gateway_config, Path("."), memory_connector({"fs": service(typical_result())})
-    )
-    async with anyio.create_task_group() as tg:
-        dispatcher = Dispatcher(mesh, MemoryAuditSink(), Recorder())
-        await tg.start(mesh.run)
-        await mesh.started.wait()
-        client = ClientSession(_deliver, ALICE)
-        mesh.clients.add(client)
-        await dispatcher.handle_request(client, jsonrpc.request(0, "initialize", _INIT))
-        call = jsonrpc.request(1, "tools/call", {"name": "fs.read", "arguments": {"path": "r"}})
-
-        async def one() -> None:
-            await dispatcher.handle_request(client, dict(call))
-
-        yield one
-        tg.cancel_scope.cancel()
-
-
 async def dispatcher_figures(batches: int, size: int) -> dict[str, Any]:
     """A `tools/call` through the dispatcher without guardrails and with each, interleaved."""
     configs: dict[str, dict[str, Any]] = {"none": {}} | {
         kind: {"guardrails": {"checks": [{"use": kind, "on": ["result"]}]}} for kind in KINDS
     }
-    samples: dict[str, list[float]] = {name: [] for name in configs}
+    result, arguments = typical_result(), {"path": "r"}
     async with (
-        in_memory_gateway(configs["none"]) as none,
-        in_memory_gateway(configs["secrets"]) as secrets,
-        in_memory_gateway(configs["pii"]) as pii,
-        in_memory_gateway(configs["injection"]) as injection,
+        in_memory.gateway(configs["none"], ALICE, arguments, result) as none,
+        in_memory.gateway(configs["secrets"], ALICE, arguments, result) as secrets,
+        in_memory.gateway(configs["pii"], ALICE, arguments, result) as pii,
+        in_memory.gateway(configs["injection"], ALICE, arguments, result) as injection,
     ):
         calls = {"none": none, "secrets": secrets, "pii": pii, "injection": injection}
-        for call in calls.values():
-            for _ in range(size // 4):
-                await call()
-        for _ in range(batches):
-            for name, call in calls.items():
-                batch: list[float] = []
-                for _ in range(size):
-                    start = time.perf_counter_ns()
-                    await call()
-                    batch.append(time.perf_counter_ns() - start)
-                samples[name].append(statistics.median(batch) / 1000)
+        times = await in_memory.interleaved(calls, batches, size)
+    samples = {n: [statistics.median(b) / 1000 for b in batches] for n, batches in times.items()}
     figures: dict[str, Any] = {
         f"dispatcher_{n}_p50_us": statistics.median(v) for n, v in samples.items()
     }

@@ -29,30 +29,25 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import anyio
 import anyio.lowlevel
-import orjson
 
-from micro_mcp.audit.sinks import MemoryAuditSink
-from micro_mcp.config.model import GatewayConfig, Manifest
 from micro_mcp.config.rate_limits import RateLimitsSpec
 from micro_mcp.gateway.clients.client import ClientSession
-from micro_mcp.gateway.core.dispatcher import Dispatcher
 from micro_mcp.gateway.core.exchange import Exchange
 from micro_mcp.gateway.core.rate_limits import RateLimits
-from micro_mcp.gateway.services.mesh import Mesh
 from micro_mcp.policy.model import Policy, Principal
 from micro_mcp.protocol import jsonrpc
 from micro_mcp.registry.catalog import Route
 from micro_mcp.telemetry.recorder import Recorder
-from micro_mcp.upstream.memory import Inbox, Outbox, memory_connector
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import in_memory
 import report as bench_report
 
 HERE = Path(__file__).resolve().parent
@@ -119,74 +114,15 @@ async def measure_check(
     return _summary(results)
 
 
-async def noop(inbox: Inbox, outbox: Outbox) -> None:
-    """A handshake-era service with one tool that answers from prebuilt results."""
-    tools = {"tools": [{"name": "read", "inputSchema": {"type": "object"}}]}
-    called = {"content": [{"type": "text", "text": "ok"}]}
-    async for raw in inbox:
-        message = orjson.loads(raw)
-        if "id" not in message or "method" not in message:
-            continue
-        method = message["method"]
-        if method == "initialize":
-            result: dict[str, Any] = {
-                "protocolVersion": message["params"]["protocolVersion"],
-                "capabilities": {"tools": {}},
-                "serverInfo": {"name": "noop", "version": "0"},
-            }
-        else:
-            result = tools if method == "tools/list" else called if method == "tools/call" else {}
-        await outbox.send(orjson.dumps({"jsonrpc": "2.0", "id": message["id"], "result": result}))
-
-
-@asynccontextmanager
-async def in_memory_gateway(config: dict[str, Any]) -> AsyncIterator[Callable[[], Awaitable[None]]]:
-    """A gateway over the no-op service; yields a function making one `tools/call`."""
-    manifest = Manifest.model_validate(
-        {"mcpServers": {"fs": {"command": "in-memory", "protocol": "handshake"}}}
-    )
-    gateway_config = GatewayConfig.model_validate(config)
-    mesh = Mesh(manifest, gateway_config, Path("."), memory_connector({"fs": noop}))
-    recorder = Recorder()
-    async with (
-        RateLimits.open(gateway_config.rate_limits, recorder) as limits,
-        anyio.create_task_group() as tg,
-    ):
-        dispatcher = Dispatcher(mesh, MemoryAuditSink(), recorder, limits)
-        await tg.start(mesh.run)
-        await mesh.started.wait()
-        client = ClientSession(_deliver, PRINCIPAL)
-        mesh.clients.add(client)
-        await dispatcher.handle_request(client, jsonrpc.request(0, "initialize", _INIT))
-        call = jsonrpc.request(1, "tools/call", {"name": "fs.read", "arguments": {}})
-
-        async def one() -> None:
-            await dispatcher.handle_request(client, dict(call))
-
-        yield one
-        tg.cancel_scope.cancel()
-
-
-_INIT = {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "b"}}
-
-
 async def measure_dispatcher(batches: int, size: int) -> dict[str, Any]:
     """A `tools/call` through the dispatcher without and with one rule, interleaved."""
     limited_config = {"rateLimits": {"rules": ONE_RULE}}
-    paths: dict[str, list[list[float]]] = {"without": [], "with": []}
-    async with in_memory_gateway({}) as without, in_memory_gateway(limited_config) as with_:
-        calls = {"without": without, "with": with_}
-        for call in calls.values():
-            for _ in range(size):
-                await call()
-        for _ in range(batches):
-            for name, call in calls.items():
-                batch: list[float] = []
-                for _ in range(size):
-                    start = time.perf_counter()
-                    await call()
-                    batch.append(time.perf_counter() - start)
-                paths[name].append(batch)
+    async with (
+        in_memory.gateway({}, PRINCIPAL, {}) as without,
+        in_memory.gateway(limited_config, PRINCIPAL, {}) as with_,
+    ):
+        times = await in_memory.interleaved({"without": without, "with": with_}, batches, size)
+    paths = {name: [[t / 1e9 for t in batch] for batch in got] for name, got in times.items()}
     without_s, with_s = _summary(paths["without"]), _summary(paths["with"])
     ratios = [
         (_percentile(w, 0.5) - _percentile(o, 0.5)) * 1e6

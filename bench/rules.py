@@ -30,33 +30,22 @@ import platform
 import statistics
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import anyio
 
-from micro_mcp.audit.sinks import MemoryAuditSink
-from micro_mcp.config.model import GatewayConfig, Manifest
 from micro_mcp.config.rules import RuleSpec
-from micro_mcp.gateway.clients.client import ClientSession
-from micro_mcp.gateway.core.dispatcher import Dispatcher
-from micro_mcp.gateway.services.mesh import Mesh
 from micro_mcp.policy.engine import evaluate
 from micro_mcp.policy.model import Policy, Principal
 from micro_mcp.policy.rules import Call, compile_rules
-from micro_mcp.protocol import jsonrpc
-from micro_mcp.telemetry.recorder import Recorder
-from micro_mcp.upstream.memory import memory_connector
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+import in_memory  # noqa: E402
 import report  # noqa: E402
-
-# bench/ is not a package: the no-op service and its handshake come from the sibling script.
-from rate_limits import _INIT, _deliver, noop  # noqa: E402
 
 PATH_ARGS = {"path": "docs/guide/intro.md", "maxBytes": 65536}
 URL_ARGS = {"url": "https://api.example.com/v1/items?page=2", "maxBytes": 65536}
@@ -190,30 +179,6 @@ def engine_figures(calls: int, rounds: int) -> dict[str, Any]:
     return figures
 
 
-@asynccontextmanager
-async def in_memory_gateway(config: dict[str, Any]) -> AsyncIterator[Callable[[], Awaitable[None]]]:
-    """A gateway over the no-op service; yields a function making one `tools/call`."""
-    manifest = Manifest.model_validate(
-        {"mcpServers": {"fs": {"command": "in-memory", "protocol": "handshake"}}}
-    )
-    gateway_config = GatewayConfig.model_validate(config)
-    mesh = Mesh(manifest, gateway_config, Path("."), memory_connector({"fs": noop}))
-    async with anyio.create_task_group() as tg:
-        dispatcher = Dispatcher(mesh, MemoryAuditSink(), Recorder())
-        await tg.start(mesh.run)
-        await mesh.started.wait()
-        client = ClientSession(_deliver, ALICE)
-        mesh.clients.add(client)
-        await dispatcher.handle_request(client, jsonrpc.request(0, "initialize", _INIT))
-        call = jsonrpc.request(1, "tools/call", {"name": "fs.read", "arguments": PATH_ARGS})
-
-        async def one() -> None:
-            await dispatcher.handle_request(client, dict(call))
-
-        yield one
-        tg.cancel_scope.cancel()
-
-
 async def dispatcher_figures(batches: int, size: int) -> dict[str, Any]:
     """A `tools/call` through the dispatcher without rules and with them, interleaved."""
     configs: dict[str, dict[str, Any]] = {
@@ -230,24 +195,14 @@ async def dispatcher_figures(batches: int, size: int) -> dict[str, Any]:
             ]
         },
     }
-    samples: dict[str, list[float]] = {name: [] for name in configs}
     async with (
-        in_memory_gateway(configs["no_rules"]) as plain,
-        in_memory_gateway(configs["unconditional"]) as unconditional,
-        in_memory_gateway(configs["path_rule"]) as path_rule,
+        in_memory.gateway(configs["no_rules"], ALICE, PATH_ARGS) as plain,
+        in_memory.gateway(configs["unconditional"], ALICE, PATH_ARGS) as unconditional,
+        in_memory.gateway(configs["path_rule"], ALICE, PATH_ARGS) as path_rule,
     ):
         calls = {"no_rules": plain, "unconditional": unconditional, "path_rule": path_rule}
-        for call in calls.values():
-            for _ in range(size):
-                await call()
-        for _ in range(batches):
-            for name, call in calls.items():
-                batch: list[float] = []
-                for _ in range(size):
-                    start = time.perf_counter_ns()
-                    await call()
-                    batch.append(time.perf_counter_ns() - start)
-                samples[name].append(statistics.median(batch) / 1000)
+        times = await in_memory.interleaved(calls, batches, size)
+    samples = {n: [statistics.median(b) / 1000 for b in batches] for n, batches in times.items()}
     figures = {f"dispatcher_{n}_p50_us": statistics.median(v) for n, v in samples.items()}
     for name in ("unconditional", "path_rule"):
         added = [w - o for o, w in zip(samples["no_rules"], samples[name], strict=True)]

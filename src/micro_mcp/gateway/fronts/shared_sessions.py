@@ -25,6 +25,7 @@ shared store none of this exists: the front keeps its sessions in its own table,
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import AsyncGenerator
@@ -266,14 +267,12 @@ class SharedSessions:
             finally:
                 tg.cancel_scope.cancel()
                 with anyio.move_on_after(RESUBSCRIBE_INTERVAL, shield=True):
-                    try:
+                    with contextlib.suppress(StateUnavailable):  # then the mark expires
                         if (
                             await self._store.get(_listener_key(session.id))
                             == self.replica.encode()
                         ):
                             await self._store.delete(_listener_key(session.id))
-                    except StateUnavailable:
-                        pass  # it expires
 
     async def _listen(
         self, session: HttpSession, *, task_status: anyio.abc.TaskStatus[None]
