@@ -111,15 +111,7 @@ async def dispatcher_figures(batches: int, size: int) -> dict[str, Any]:
     ):
         calls = {"none": none, "secrets": secrets, "pii": pii, "injection": injection}
         times = await in_memory.interleaved(calls, batches, size)
-    samples = {n: [statistics.median(b) / 1000 for b in batches] for n, batches in times.items()}
-    figures: dict[str, Any] = {
-        f"dispatcher_{n}_p50_us": statistics.median(v) for n, v in samples.items()
-    }
-    for kind in KINDS:
-        added = [k - b for k, b in zip(samples[kind], samples["none"], strict=True)]
-        figures[f"dispatcher_added_{kind}_p50_us"] = statistics.median(added)
-        figures[f"dispatcher_added_{kind}_range_us"] = [min(added), max(added)]
-    return figures
+    return in_memory.figures(times, "none")
 
 
 def main() -> None:

@@ -4,6 +4,7 @@ no sockets, no child processes, so what differs between configs is all that is m
 
 from __future__ import annotations
 
+import statistics
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -111,3 +112,19 @@ async def interleaved(
                 batch.append(time.perf_counter_ns() - start)
             times[name].append(batch)
     return times
+
+
+def figures(times: dict[str, list[list[int]]], baseline: str) -> dict[str, Any]:
+    """Each call's p50 (microseconds, the median of its batches' medians), and what each adds
+    to `baseline`'s, batch by batch: the median and the range over batches."""
+    samples = {n: [statistics.median(b) / 1000 for b in batches] for n, batches in times.items()}
+    result: dict[str, Any] = {
+        f"dispatcher_{n}_p50_us": statistics.median(v) for n, v in samples.items()
+    }
+    for name in samples:
+        if name == baseline:
+            continue
+        added = [w - o for o, w in zip(samples[baseline], samples[name], strict=True)]
+        result[f"dispatcher_added_{name}_p50_us"] = statistics.median(added)
+        result[f"dispatcher_added_{name}_range_us"] = [min(added), max(added)]
+    return result

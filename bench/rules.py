@@ -202,13 +202,7 @@ async def dispatcher_figures(batches: int, size: int) -> dict[str, Any]:
     ):
         calls = {"no_rules": plain, "unconditional": unconditional, "path_rule": path_rule}
         times = await in_memory.interleaved(calls, batches, size)
-    samples = {n: [statistics.median(b) / 1000 for b in batches] for n, batches in times.items()}
-    figures = {f"dispatcher_{n}_p50_us": statistics.median(v) for n, v in samples.items()}
-    for name in ("unconditional", "path_rule"):
-        added = [w - o for o, w in zip(samples["no_rules"], samples[name], strict=True)]
-        figures[f"dispatcher_added_{name}_p50_us"] = statistics.median(added)
-        figures[f"dispatcher_added_{name}_range_us"] = [min(added), max(added)]
-    return figures
+    return in_memory.figures(times, "no_rules")
 
 
 def main() -> None:
